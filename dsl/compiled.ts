@@ -1,0 +1,66 @@
+// What the compiler hands the engine: a pack of closures that read feature values by slot. The
+// engine fills `Slots` (one array per event, index = slot) and calls `evaluate`; nothing here knows
+// where a feature's value comes from.
+import type { Action } from './ast.ts';
+import type { Slots, Type } from './types.ts';
+
+export interface RuleHit {
+  readonly name: string;
+  readonly action: Action | null;
+  readonly score: number;
+  /** The rendered `reason` (missing interpolations render as `?`), else the description, else null. */
+  readonly reason: string | null;
+  readonly tags: readonly string[];
+}
+
+export interface Decision {
+  readonly decision: Action;
+  /** Sum of matched enforcing rules' scores, clamped to 0..100. */
+  readonly score: number;
+  readonly rules: readonly RuleHit[];
+  readonly shadow: readonly RuleHit[];
+}
+
+/**
+ * A membership test against a live Redis set (`list x: T = redis "key"`). The engine computes
+ * `operand(slots)`, asks the store whether it is in `key`, and writes the answer (boolean, or
+ * undefined when the store could not answer) into `slots[slot]` before calling `evaluate`.
+ */
+export interface ListProbe {
+  readonly slot: number;
+  readonly list: string;
+  readonly key: string;
+  readonly elemType: Type;
+  readonly operand: (slots: Slots) => string | number | boolean | undefined;
+}
+
+export interface CompiledRuleInfo {
+  readonly name: string;
+  readonly on: readonly string[] | null;
+  readonly action: Action | null;
+  readonly score: number;
+  readonly mode: 'enforce' | 'shadow';
+  readonly tags: readonly string[];
+  readonly description: string | null;
+}
+
+export interface CompiledPack {
+  readonly name: string;
+  readonly version: number;
+  /** `sha256:<hex>` over the pack's files (names and contents, in order). */
+  readonly hash: string;
+  /** Slot → feature name, for every feature any rule, policy or probe reads. */
+  readonly features: readonly string[];
+  /** Slot → feature type. */
+  readonly featureTypes: readonly Type[];
+  /** Total slot count: features first, then one slot per ListProbe. */
+  readonly slotCount: number;
+  readonly probes: readonly ListProbe[];
+  readonly rules: readonly CompiledRuleInfo[];
+  /** Event types the pack knows (from the scheme). */
+  readonly eventTypes: readonly string[];
+  /** Slot of a feature name, or -1 when the pack does not read it. */
+  slotOf(feature: string): number;
+  /** Evaluate one event. `slots.length` must be `slotCount`; missing values are `undefined`. */
+  evaluate(eventType: string, slots: Slots): Decision;
+}

@@ -1,0 +1,90 @@
+// The rules language's public API, the only module the engine, CLI and API import from `dsl/`:
+// load a pack's sources, compile them against a Scheme, run the pack's tests, evaluate a JSON
+// feature record. Everything else under dsl/ is internal.
+//
+// CONTRACT STUB: signatures are fixed; bodies are being implemented (see dsl/compiler.ts etc.).
+import type { Diagnostic } from './diagnostics.ts';
+import type { CompiledPack, Decision } from './compiled.ts';
+import type { Scheme, Value } from './types.ts';
+import type { Span } from './ast.ts';
+
+export type { CompiledPack, Decision, RuleHit, ListProbe, CompiledRuleInfo } from './compiled.ts';
+export type { Diagnostic, DiagnosticCode, Severity } from './diagnostics.ts';
+export { renderDiagnostics, renderDiagnostic, hasErrors, DIAGNOSTIC_CODES } from './diagnostics.ts';
+export type { Scheme, Type, Value, Slots, FeatureDef } from './types.ts';
+
+/** A pack's sources, from a directory, a single file, or an API upload. */
+export interface PackSource {
+  /** The `.rules` files in lexical order. `path` is what diagnostics print (e.g. `rules/login_core/main.rules`). */
+  readonly rules: readonly { readonly path: string; readonly text: string }[];
+  /**
+   * Read a file a `file` list names, relative to the pack directory. Returns `{ok:false}` with a
+   * reason when it does not exist, cannot be read, or leaves the pack directory.
+   */
+  readFile(rel: string): { ok: true; text: string } | { ok: false; reason: string };
+}
+
+export interface Limits {
+  /** Max rules in a pack. */
+  readonly maxRules: number;
+  /** Max nesting depth of an expression. */
+  readonly maxDepth: number;
+  /** Max length of a string literal, in characters. */
+  readonly maxStringLength: number;
+  /** Max entries in one list (inline or file). */
+  readonly maxListEntries: number;
+  /** Max size of one source file, in bytes. */
+  readonly maxFileBytes: number;
+}
+
+export interface CompileOptions {
+  readonly scheme: Scheme;
+  readonly limits?: Partial<Limits>;
+}
+
+export interface PackTestResult {
+  readonly name: string;
+  readonly span: Span;
+  readonly passed: boolean;
+  /** One line per failed expectation, e.g. "expected step_up, got allow". */
+  readonly failures: readonly string[];
+  readonly decision: Decision | null;
+}
+
+export interface PackTestReport {
+  readonly passed: number;
+  readonly failed: number;
+  readonly results: readonly PackTestResult[];
+}
+
+export interface CompileResult {
+  /** null when any error diagnostic was produced. */
+  readonly pack: CompiledPack | null;
+  /** Every diagnostic, sorted by file and position. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** Runs the pack's `test` blocks against the compiled pack (empty report when pack is null). */
+  runTests(lists?: RedisListBackend): PackTestReport;
+}
+
+/** Live Redis-backed lists; the in-process implementation is `MemoryListBackend`. */
+export interface RedisListBackend {
+  /** Is `value` in the set at `key`? undefined when the backend cannot say. */
+  has(key: string, value: string): boolean | undefined;
+}
+
+export declare function loadPackDir(dirOrFile: string): PackSource;
+export declare function packFromFiles(files: Readonly<Record<string, string>>, root?: string): PackSource;
+export declare function compilePack(src: PackSource, opts: CompileOptions): CompileResult;
+
+/**
+ * Evaluate one event given feature values as JSON (name → value; durations in seconds; IPs as
+ * strings). Unknown names or values of the wrong type are reported in `errors`, not thrown.
+ */
+export declare function evaluateRecord(
+  pack: CompiledPack,
+  eventType: string,
+  features: Readonly<Record<string, unknown>>,
+  opts: { scheme: Scheme; lists?: RedisListBackend },
+): { ok: true; decision: Decision } | { ok: false; errors: string[] };
+
+export type { Value as FeatureValue };

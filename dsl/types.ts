@@ -1,0 +1,54 @@
+// The language's value types, runtime value representation, and the Scheme the checker is handed.
+// The language never imports a signal source: whoever compiles a pack passes a Scheme (the feature
+// catalog, in production `features/catalog.ts`), as wirefilter's parser is handed its Scheme.
+
+export type Scalar = 'bool' | 'number' | 'string' | 'duration' | 'ip';
+export type ListType = `list<${Scalar}>`;
+export type Type = Scalar | ListType;
+
+export const SCALARS: readonly Scalar[] = ['bool', 'number', 'string', 'duration', 'ip'];
+
+export function listOf(t: Scalar): ListType {
+  return `list<${t}>`;
+}
+export function isList(t: Type): t is ListType {
+  return t.startsWith('list<');
+}
+export function elementOf(t: ListType): Scalar {
+  return t.slice(5, -1) as Scalar;
+}
+
+/**
+ * Runtime values. bool → boolean, number → number, string → string, duration → number of seconds,
+ * ip → the address string as given. A missing value is `undefined`.
+ */
+export type Value = boolean | number | string;
+export type MaybeValue = Value | undefined;
+
+/** Feature values for one event, indexed by the slot the compiler assigned to each feature. */
+export type Slots = MaybeValue[];
+
+export interface FeatureDef {
+  readonly name: string;
+  readonly type: Type;
+  readonly doc: string;
+}
+
+export interface Scheme {
+  /** The feature with this dotted name, if it exists. */
+  feature(name: string): FeatureDef | undefined;
+  /** All feature names, for "did you mean" hints. */
+  featureNames(): readonly string[];
+  /** Event types an `on` list, a `policy T` or a test's `event` may name. */
+  readonly eventTypes: readonly string[];
+}
+
+export function schemeFrom(defs: readonly FeatureDef[], eventTypes: readonly string[]): Scheme {
+  const byName = new Map(defs.map((d) => [d.name, d]));
+  const names = defs.map((d) => d.name);
+  return {
+    feature: (name) => byName.get(name),
+    featureNames: () => names,
+    eventTypes,
+  };
+}
