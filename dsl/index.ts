@@ -2,11 +2,19 @@
 // load a pack's sources, compile them against a Scheme, run the pack's tests, evaluate a JSON
 // feature record. Everything else under dsl/ is internal.
 //
-// CONTRACT STUB: signatures are fixed; bodies are being implemented (see dsl/compiler.ts etc.).
-import type { Diagnostic } from './diagnostics.ts';
+// compilePack: parse every file (stopping at the first E_SYNTAX, dsl.md §5), check (dsl/checker.ts),
+// and when there is no error compile (dsl/compiler.ts); runTests runs the pack's `test` blocks
+// (dsl/packtest.ts). evaluateRecord converts a JSON feature record to slots (dsl/values.ts).
+import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import type { CompiledPack, Decision } from './compiled.ts';
 import type { Scheme, Value } from './types.ts';
-import type { Span } from './ast.ts';
+import type { SourceFile, Span } from './ast.ts';
+import { DEFAULT_LIMITS, checkPack, type CheckedPack } from './checker.ts';
+import { compileChecked } from './compiler.ts';
+import { MemoryListBackend, packHash } from './pack.ts';
+import { parseFile } from './parser.ts';
+import { runPackTests } from './packtest.ts';
+import { recordToSlots, resolveProbes } from './values.ts';
 
 export type { CompiledPack, Decision, RuleHit, ListProbe, CompiledRuleInfo } from './compiled.ts';
 export type { Diagnostic, DiagnosticCode, Severity } from './diagnostics.ts';
@@ -72,19 +80,51 @@ export interface RedisListBackend {
   has(key: string, value: string): boolean | undefined;
 }
 
-export declare function loadPackDir(dirOrFile: string): PackSource;
-export declare function packFromFiles(files: Readonly<Record<string, string>>, root?: string): PackSource;
-export declare function compilePack(src: PackSource, opts: CompileOptions): CompileResult;
+export { loadPackDir, packFromFiles, MemoryListBackend, PackLoadError } from './pack.ts';
+export { DEFAULT_LIMITS } from './checker.ts';
+export { resolveProbes, formatValue, formatDuration } from './values.ts';
+
+const EMPTY_REPORT: PackTestReport = { passed: 0, failed: 0, results: [] };
+
+function result(pack: CompiledPack | null, diagnostics: readonly Diagnostic[], checked: CheckedPack | null): CompileResult {
+  return {
+    pack,
+    diagnostics: sortDiagnostics(diagnostics),
+    runTests: (lists?: RedisListBackend) =>
+      pack && checked ? runPackTests(checked, pack, lists ?? new MemoryListBackend()) : EMPTY_REPORT,
+  };
+}
+
+export function compilePack(src: PackSource, opts: CompileOptions): CompileResult {
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const diagnostics: Diagnostic[] = [];
+  const files: SourceFile[] = [];
+  for (const f of src.rules) {
+    const parsed = parseFile(f.text, f.path, limits);
+    diagnostics.push(...parsed.diagnostics);
+    if (!parsed.file || parsed.diagnostics.some((d) => d.code === 'E_SYNTAX')) return result(null, diagnostics, null);
+    files.push(parsed.file);
+  }
+  const { checked, diagnostics: found } = checkPack(files, src, opts.scheme, limits);
+  diagnostics.push(...found);
+  if (hasErrors(diagnostics)) return result(null, diagnostics, checked);
+  return result(compileChecked(checked, opts.scheme, packHash(src)), diagnostics, checked);
+}
 
 /**
  * Evaluate one event given feature values as JSON (name → value; durations in seconds; IPs as
  * strings). Unknown names or values of the wrong type are reported in `errors`, not thrown.
  */
-export declare function evaluateRecord(
+export function evaluateRecord(
   pack: CompiledPack,
   eventType: string,
   features: Readonly<Record<string, unknown>>,
   opts: { scheme: Scheme; lists?: RedisListBackend },
-): { ok: true; decision: Decision } | { ok: false; errors: string[] };
+): { ok: true; decision: Decision } | { ok: false; errors: string[] } {
+  const conv = recordToSlots(pack, eventType, features, opts.scheme);
+  if (!conv.ok) return conv;
+  resolveProbes(pack, conv.slots, opts.lists ?? new MemoryListBackend());
+  return { ok: true, decision: pack.evaluate(eventType, conv.slots) };
+}
 
 export type { Value as FeatureValue };

@@ -1,0 +1,252 @@
+// Server configuration: every environment variable of interfaces.md "Configuration", validated with
+// zod once at start. A bad value never reaches a running server: `loadConfig` throws one ConfigError
+// naming every bad variable (never echoing a secret), and the server refuses to start.
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** The project root (api/..), against which the shipped defaults resolve whatever the cwd. */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const DEFAULT_RULES = resolve(PROJECT_ROOT, 'rules/login_core');
+/** Used only outside production, where VIGIL_HASH_SECRET may be unset; the server warns about it. */
+export const DEVELOPMENT_HASH_SECRET = 'vigil-development-only-hash-secret';
+
+export type RedisTarget =
+  | { readonly mode: 'none' }
+  | { readonly mode: 'single'; readonly url: string }
+  | { readonly mode: 'cluster'; readonly nodes: readonly { readonly host: string; readonly port: number }[] };
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly port: number;
+  /** REDIS_URL as given (undefined: in-process store). */
+  readonly redisUrl: string | undefined;
+  readonly redis: RedisTarget;
+  /** VIGIL_RULES, absolute: a pack directory or a single `.rules` file. */
+  readonly rulesPath: string;
+  /** MMDB paths; undefined: the signal source's bundled default. */
+  readonly geoipCity: string | undefined;
+  readonly geoipAsn: string | undefined;
+  readonly geoipAnon: string | undefined;
+  /** ONNX path; undefined: the shipped model. */
+  readonly model: string | undefined;
+  readonly apiToken: string | undefined;
+  readonly adminToken: string | undefined;
+  readonly hashSecret: string;
+  /** True when VIGIL_HASH_SECRET was unset and the development secret is in use. */
+  readonly hashSecretIsDefault: boolean;
+  readonly retentionDays: number;
+  readonly signalTimeoutMs: number;
+  readonly maxSkewMs: number;
+  readonly workers: number;
+  readonly logLevel: LogLevel;
+  readonly production: boolean;
+}
+
+export interface ConfigIssue {
+  readonly variable: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    super(
+      `invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` +
+        issues.map((i) => `  ${i.variable}: ${i.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `250ms`, `30s`, `5m`, `2h`, `7d` → milliseconds; undefined for anything else. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d{1,9})(ms|s|m|h|d)$/.exec(text);
+  if (!m) return undefined;
+  return Number(m[1]) * DURATION_UNITS_MS[m[2] as keyof typeof DURATION_UNITS_MS];
+}
+
+const SECRET_MIN = 16;
+
+function intVar(min: number, max: number, dflt: number) {
+  return z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (s === undefined) return dflt;
+      if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max} (got ${JSON.stringify(s)})` });
+        return z.NEVER;
+      }
+      return Number(s);
+    });
+}
+
+function secretVar(what: string) {
+  // An empty secret most likely is a failed secret injection; refusing it beats silently
+  // disabling auth. Values are never echoed.
+  return z
+    .string()
+    .optional()
+    .refine((s) => s === undefined || s.length >= SECRET_MIN, {
+      message: `${what} must be at least ${SECRET_MIN} characters (unset the variable to disable it)`,
+    })
+    .refine((s) => s === undefined || !/\s/.test(s), { message: `${what} must not contain whitespace` });
+}
+
+function pathVar(kind: 'file' | 'file-or-dir') {
+  return z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (s === undefined) return undefined;
+      const abs = resolve(s);
+      if (!existsSync(abs)) {
+        ctx.addIssue({ code: 'custom', message: `${abs} does not exist` });
+        return z.NEVER;
+      }
+      if (kind === 'file' && !statSync(abs).isFile()) {
+        ctx.addIssue({ code: 'custom', message: `${abs} is not a file` });
+        return z.NEVER;
+      }
+      return abs;
+    });
+}
+
+function parseRedis(s: string | undefined, ctx: z.RefinementCtx): RedisTarget {
+  if (s === undefined) return { mode: 'none' };
+  const bad = (message: string): RedisTarget => {
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  if (!s.includes(',')) {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      return bad('must be a redis:// or rediss:// URL, or a comma-separated list of cluster nodes host:port');
+    }
+    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') return bad('must use the redis:// or rediss:// scheme');
+    if (u.hostname === '') return bad('the URL has no host');
+    return { mode: 'single', url: s };
+  }
+  const nodes: { host: string; port: number }[] = [];
+  for (const raw of s.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    const withScheme = /^rediss?:\/\//.test(raw) ? raw : `redis://${raw}`;
+    let u: URL;
+    try {
+      u = new URL(withScheme);
+    } catch {
+      return bad(`cluster node ${JSON.stringify(raw)} is not host:port`);
+    }
+    const port = u.port === '' ? 6379 : Number(u.port);
+    if (u.hostname === '') return bad(`cluster node ${JSON.stringify(raw)} has no host`);
+    nodes.push({ host: u.hostname.replace(/^\[|\]$/g, ''), port });
+  }
+  if (nodes.length === 0) return bad('the cluster node list is empty');
+  return { mode: 'cluster', nodes };
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const envSchema = z.object({
+  PORT: intVar(0, 65535, 8080),
+  REDIS_URL: z.string().optional().transform(parseRedis),
+  VIGIL_RULES: pathVar('file-or-dir'),
+  VIGIL_GEOIP_CITY: pathVar('file'),
+  VIGIL_GEOIP_ASN: pathVar('file'),
+  VIGIL_GEOIP_ANON: pathVar('file'),
+  VIGIL_MODEL: pathVar('file'),
+  VIGIL_API_TOKEN: secretVar('the API token'),
+  VIGIL_ADMIN_TOKEN: secretVar('the admin token'),
+  VIGIL_HASH_SECRET: secretVar('the hash secret'),
+  VIGIL_RETENTION_DAYS: intVar(1, 36_500, 180),
+  VIGIL_SIGNAL_TIMEOUT_MS: intVar(1, 60_000, 25),
+  VIGIL_MAX_SKEW: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (s === undefined) return 5 * 60_000;
+      const ms = parseDuration(s);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a positive duration such as 30s, 5m, 2h or 7d (got ${JSON.stringify(s)})`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  VIGIL_WORKERS: intVar(1, 256, 1),
+  VIGIL_LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+  NODE_ENV: z.string().optional(),
+});
+
+const SECRET_VARS = new Set(['VIGIL_API_TOKEN', 'VIGIL_ADMIN_TOKEN', 'VIGIL_HASH_SECRET']);
+
+/**
+ * Validate the environment. Empty values count as unset, except for the tokens and the hash
+ * secret, where an empty value is refused.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  const raw: Record<string, string | undefined> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = env[key];
+    raw[key] = v === '' && !SECRET_VARS.has(key) ? undefined : v;
+  }
+  const parsed = envSchema.safeParse(raw);
+  const issues: ConfigIssue[] = [];
+  if (!parsed.success) {
+    for (const i of parsed.error.issues) issues.push({ variable: String(i.path[0] ?? '?'), message: i.message });
+  }
+  const production = env.NODE_ENV === 'production';
+  if (production && (env.VIGIL_HASH_SECRET === undefined || env.VIGIL_HASH_SECRET === '')) {
+    issues.push({
+      variable: 'VIGIL_HASH_SECRET',
+      message: 'is required when NODE_ENV=production (identifiers are stored as HMACs keyed by it)',
+    });
+  }
+  if (parsed.success && parsed.data.VIGIL_WORKERS > 1 && parsed.data.REDIS_URL.mode === 'none') {
+    issues.push({
+      variable: 'VIGIL_WORKERS',
+      message: 'more than one worker needs REDIS_URL (each worker would keep its own in-process store)',
+    });
+  }
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(dedupe(issues));
+  const d = parsed.data;
+  return {
+    port: d.PORT,
+    redisUrl: d.REDIS_URL.mode === 'none' ? undefined : raw.REDIS_URL,
+    redis: d.REDIS_URL,
+    rulesPath: d.VIGIL_RULES ?? DEFAULT_RULES,
+    geoipCity: d.VIGIL_GEOIP_CITY,
+    geoipAsn: d.VIGIL_GEOIP_ASN,
+    geoipAnon: d.VIGIL_GEOIP_ANON,
+    model: d.VIGIL_MODEL,
+    apiToken: d.VIGIL_API_TOKEN,
+    adminToken: d.VIGIL_ADMIN_TOKEN,
+    hashSecret: d.VIGIL_HASH_SECRET ?? DEVELOPMENT_HASH_SECRET,
+    hashSecretIsDefault: d.VIGIL_HASH_SECRET === undefined,
+    retentionDays: d.VIGIL_RETENTION_DAYS,
+    signalTimeoutMs: d.VIGIL_SIGNAL_TIMEOUT_MS,
+    maxSkewMs: d.VIGIL_MAX_SKEW,
+    workers: d.VIGIL_WORKERS,
+    logLevel: d.VIGIL_LOG_LEVEL ?? 'info',
+    production,
+  };
+}
+
+function dedupe(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const k = `${i.variable}\0${i.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

@@ -1,0 +1,78 @@
+// The API layer's one error registry: every error code the HTTP API can answer, its status and a
+// default message, and the helpers that render `{"error": {"code", "message", "details"}}`. Routes
+// throw `ApiError`; the final error handler (api/app.ts) is the only place that writes error bodies,
+// so no status, code or stack trace can escape this table.
+import type { Response } from 'express';
+
+export const API_ERRORS = {
+  invalid_request: { status: 400, message: 'the request is malformed or a field is invalid' },
+  unauthorized: { status: 401, message: 'missing or invalid bearer token' },
+  not_found: { status: 404, message: 'no such resource' },
+  conflict: { status: 409, message: 'the resource changed concurrently or the operation does not apply' },
+  payload_too_large: { status: 413, message: 'the request body is too large' },
+  unsupported_media_type: { status: 415, message: 'unsupported Content-Type or encoding' },
+  pack_rejected: { status: 422, message: 'the rule pack has errors or failing tests' },
+  internal: { status: 500, message: 'internal error' },
+  unavailable: { status: 503, message: 'the service is not ready' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+export interface ErrorBody {
+  readonly error: { readonly code: ApiErrorCode; readonly message: string; readonly details: unknown };
+}
+
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: ApiErrorCode, message?: string, details?: unknown) {
+    super(message ?? API_ERRORS[code].message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = API_ERRORS[code].status;
+    this.details = details ?? null;
+  }
+}
+
+export function errorBody(code: ApiErrorCode, message?: string, details?: unknown): ErrorBody {
+  return { error: { code, message: message ?? API_ERRORS[code].message, details: details ?? null } };
+}
+
+export function sendError(res: Response, err: ApiError): void {
+  res.status(err.status).json(errorBody(err.code, err.message, err.details));
+}
+
+/**
+ * Map anything thrown (body-parser errors carry `status`/`type`, Express router errors `status`)
+ * onto the registry. Unknown 4xx collapse to `invalid_request`; everything else is `internal`, with
+ * a fixed message so that no internal detail leaks.
+ */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  const status = statusOf(err);
+  const type = typeOf(err);
+  if (status === 413 || type === 'entity.too.large' || type === 'parameters.too.many') {
+    return new ApiError('payload_too_large');
+  }
+  if (status === 415) return new ApiError('unsupported_media_type');
+  if (type === 'entity.parse.failed') return new ApiError('invalid_request', 'the body is not valid JSON');
+  if (status === 401) return new ApiError('unauthorized');
+  if (status === 404) return new ApiError('not_found');
+  if (status !== undefined && status >= 400 && status < 500) return new ApiError('invalid_request');
+  return new ApiError('internal');
+}
+
+function statusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const o = err as { status?: unknown; statusCode?: unknown };
+  const s = typeof o.status === 'number' ? o.status : typeof o.statusCode === 'number' ? o.statusCode : undefined;
+  return s !== undefined && Number.isInteger(s) ? s : undefined;
+}
+
+function typeOf(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const t = (err as { type?: unknown }).type;
+  return typeof t === 'string' ? t : undefined;
+}

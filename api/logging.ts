@@ -1,0 +1,97 @@
+// Structured logging (pino JSON): the logger factory with its redaction list, and the request
+// middleware that assigns request ids and writes one access line per request. Raw identifiers
+// (user ids, addresses, device ids) and secrets are never logged: routes log their template
+// (`/v1/users/:id/history`), never the path, and bodies are never logged.
+import type { NextFunction, Request, Response } from 'express';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import { ulid } from 'ulid';
+import type { LogLevel } from './config.ts';
+
+export type { Logger } from 'pino';
+
+/** Paths pino censors wherever they appear: a safety net under code that never logs them. */
+export const REDACT_PATHS = [
+  'authorization',
+  'headers.authorization',
+  'headers.cookie',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.body',
+  'body',
+  'token',
+  'apiToken',
+  'adminToken',
+  'hashSecret',
+  'config.apiToken',
+  'config.adminToken',
+  'config.hashSecret',
+  'user.id',
+  'userId',
+  'user_id',
+  'ip',
+  'deviceId',
+  'device_id',
+  'user_agent',
+  'userAgent',
+];
+
+export function createLogger(opts: { level?: LogLevel; destination?: DestinationStream; name?: string } = {}): Logger {
+  return pino(
+    {
+      name: opts.name ?? 'vigil',
+      level: opts.level ?? 'info',
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    opts.destination,
+  );
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Per-request state, kept on `res.locals` (typed access below). */
+export interface RequestContext {
+  readonly id: string;
+  readonly log: Logger;
+  readonly start: bigint;
+  /** Extra fields the route wants on the access line (decision id, decision, …). */
+  readonly extra: Record<string, string | number | boolean>;
+}
+
+export function ctx(res: Response): RequestContext {
+  return res.locals.vigil as RequestContext;
+}
+
+/**
+ * Honour a well-formed `X-Request-Id` (so a caller can correlate), else mint a ULID; echo it back
+ * and log one line when the response finishes.
+ */
+export function requestLogging(
+  logger: Logger,
+  onFinish?: (route: string, method: string, status: number) => void,
+): (req: Request, res: Response, next: NextFunction) => void {
+  return (req, res, next) => {
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : ulid();
+    res.setHeader('X-Request-Id', id);
+    const rc: RequestContext = { id, log: logger.child({ req_id: id }), start: process.hrtime.bigint(), extra: {} };
+    res.locals.vigil = rc;
+    res.on('finish', () => {
+      const route = routeOf(req);
+      const ms = Number(process.hrtime.bigint() - rc.start) / 1e6;
+      onFinish?.(route, req.method, res.statusCode);
+      const line = { method: req.method, route, status: res.statusCode, ms: Math.round(ms * 100) / 100, ...rc.extra };
+      if (res.statusCode >= 500) rc.log.error(line, 'request');
+      else rc.log.info(line, 'request');
+    });
+    next();
+  };
+}
+
+/** The matched route template, never the raw path (which can hold a user id). */
+export function routeOf(req: Request): string {
+  const r = (req as Request & { route?: { path?: unknown } }).route;
+  if (r && typeof r.path === 'string') return req.baseUrl + r.path;
+  return '(unmatched)';
+}

@@ -1,0 +1,109 @@
+// Prometheus metrics of the API and the engine, registered on a Registry handed in (never the
+// global one, so tests and several apps in one process never collide). The engine reports signal
+// failures through `signalFailure`; the pack manager reports swaps through `setPack`.
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import type { EvaluateResult, PackInfo } from '../engine/types.ts';
+
+export interface VigilMetrics {
+  readonly registry: Registry;
+  observeDecision(type: string, result: EvaluateResult, seconds: number): void;
+  observeHttp(route: string, method: string, status: number): void;
+  /** A signal source (redis, geoip, model, …) failed or ran past its budget. */
+  signalFailure(source: string): void;
+  /** The active pack changed (null: none loaded). */
+  setPack(pack: PackInfo | null): void;
+  packChange(action: 'activate' | 'rollback' | 'reload' | 'sync', result: 'ok' | 'rejected' | 'unchanged'): void;
+  /** The exposition text; replaced by the cluster-wide aggregate under VIGIL_WORKERS > 1. */
+  render(): Promise<string>;
+  readonly contentType: string;
+}
+
+export interface MetricsOptions {
+  /** Add the process/runtime metrics of prom-client (off in tests to keep output small). */
+  readonly defaultMetrics?: boolean;
+  /** Replace local rendering, e.g. to ask the cluster primary for an aggregate. */
+  readonly render?: () => Promise<string>;
+}
+
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export function createMetrics(registry: Registry, opts: MetricsOptions = {}): VigilMetrics {
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
+  const decisions = new Counter({
+    name: 'vigil_decisions_total',
+    help: 'Decisions by event type and result',
+    labelNames: ['type', 'decision'] as const,
+    registers: [registry],
+  });
+  const degraded = new Counter({
+    name: 'vigil_degraded_decisions_total',
+    help: 'Decisions taken while a signal source failed or ran past its budget',
+    labelNames: ['type'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'vigil_evaluate_duration_seconds',
+    help: 'Time to evaluate one event, from validated request to answer',
+    labelNames: ['type'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const ruleHits = new Counter({
+    name: 'vigil_rule_hits_total',
+    help: 'Matched rules by name and mode (enforce or shadow)',
+    labelNames: ['rule', 'mode'] as const,
+    registers: [registry],
+  });
+  const signalFailures = new Counter({
+    name: 'vigil_signal_failures_total',
+    help: 'Signal source failures and timeouts',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+  const packInfo = new Gauge({
+    name: 'vigil_pack_info',
+    help: 'The active rule pack (value 1)',
+    labelNames: ['name', 'version', 'hash'] as const,
+    registers: [registry],
+    // Summed over workers the value would read N; every worker serves the same pack.
+    aggregator: 'max',
+  });
+  const packChanges = new Counter({
+    name: 'vigil_pack_changes_total',
+    help: 'Pack activations, rollbacks, reloads and syncs by result',
+    labelNames: ['action', 'result'] as const,
+    registers: [registry],
+  });
+  const http = new Counter({
+    name: 'vigil_http_requests_total',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    observeDecision(type, result, seconds) {
+      decisions.inc({ type, decision: result.decision });
+      latency.observe({ type }, seconds);
+      if (result.degraded) degraded.inc({ type });
+      for (const r of result.rules) ruleHits.inc({ rule: r.name, mode: 'enforce' });
+      for (const r of result.shadow) ruleHits.inc({ rule: r.name, mode: 'shadow' });
+    },
+    observeHttp(route, method, status) {
+      http.inc({ route, method, status: String(status) });
+    },
+    signalFailure(source) {
+      signalFailures.inc({ source });
+    },
+    setPack(pack) {
+      packInfo.reset();
+      if (pack) packInfo.set({ name: pack.name, version: String(pack.version), hash: pack.hash }, 1);
+    },
+    packChange(action, result) {
+      packChanges.inc({ action, result });
+    },
+    render: opts.render ?? (() => registry.metrics()),
+  };
+}

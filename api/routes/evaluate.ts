@@ -1,0 +1,53 @@
+// POST /v1/evaluate and POST /v1/outcome: the two calls the auth service makes, behind
+// VIGIL_API_TOKEN when it is set.
+import { Router } from 'express';
+import type { Engine } from '../../engine/types.ts';
+import type { PackManager } from '../../engine/packs/index.ts';
+import { requireToken } from '../auth.ts';
+import { ApiError } from '../errors.ts';
+import { ctx } from '../logging.ts';
+import type { VigilMetrics } from '../metrics.ts';
+import { fieldIssues, outcomeBodySchema, parseEvaluateBody } from '../schemas.ts';
+import { jsonBody } from './body.ts';
+
+export interface EvaluateRouteDeps {
+  readonly engine: Engine;
+  readonly packs: Pick<PackManager, 'current'>;
+  readonly metrics: VigilMetrics;
+  readonly apiToken: string | undefined;
+  readonly maxSkewMs: number;
+  readonly now: () => number;
+}
+
+export function evaluateRoutes(d: EvaluateRouteDeps): Router {
+  const r = Router();
+  const auth = requireToken(d.apiToken);
+
+  r.post('/v1/evaluate', auth, ...jsonBody(), async (req, res) => {
+    const parsed = parseEvaluateBody(req.body, d.maxSkewMs, d.now());
+    if (!parsed.ok) throw new ApiError('invalid_request', 'invalid evaluate request', parsed.issues);
+    if (d.packs.current() === null) throw new ApiError('unavailable', 'no rule pack is loaded');
+    const explainQ = req.query.explain;
+    const explain = explainQ === '1' || explainQ === 'true';
+    const t0 = process.hrtime.bigint();
+    const result = await d.engine.evaluate(parsed.event, { explain });
+    d.metrics.observeDecision(parsed.event.type, result, Number(process.hrtime.bigint() - t0) / 1e9);
+    const rc = ctx(res);
+    rc.extra.decision_id = result.decision_id;
+    rc.extra.decision = result.decision;
+    rc.extra.pack_hash = result.pack.hash;
+    if (result.degraded) rc.extra.degraded = true;
+    res.json(result);
+  });
+
+  r.post('/v1/outcome', auth, ...jsonBody(), async (req, res) => {
+    const parsed = outcomeBodySchema.safeParse(req.body);
+    if (!parsed.success) throw new ApiError('invalid_request', 'invalid outcome request', fieldIssues(parsed.error));
+    const r2 = await d.engine.outcome(parsed.data.decision_id, parsed.data.outcome);
+    if (r2 === 'not_found') throw new ApiError('not_found', 'unknown or expired decision id');
+    ctx(res).extra.decision_id = parsed.data.decision_id;
+    res.status(204).end();
+  });
+
+  return r;
+}

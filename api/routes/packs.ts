@@ -1,0 +1,90 @@
+// Rule-pack admin routes: validate, activate, list, roll back. Disabled (404) when
+// VIGIL_ADMIN_TOKEN is unset. Every refusal is a 422 `pack_rejected` carrying the diagnostics and
+// the failing tests; the active pack keeps serving.
+import { Router, type Request } from 'express';
+import { assertNever } from '../../dsl/ast.ts';
+import { checkToJson, type PackCheck, type PackFiles, type PackManager } from '../../engine/packs/index.ts';
+import { requireAdmin } from '../auth.ts';
+import { ApiError } from '../errors.ts';
+import { fieldIssues, packFilesBodySchema } from '../schemas.ts';
+import { actorOf } from './admin.ts';
+import { packBody } from './body.ts';
+
+/** The file name a single-file (text/plain) upload is compiled as. */
+export const SINGLE_FILE_NAME = 'pack.rules';
+
+function filesOf(req: Request): PackFiles {
+  if (typeof req.body === 'string') {
+    if (req.body.trim() === '') throw new ApiError('invalid_request', 'the pack source is empty');
+    return { [SINGLE_FILE_NAME]: req.body };
+  }
+  const parsed = packFilesBodySchema.safeParse(req.body);
+  if (!parsed.success) {
+    throw new ApiError(
+      'invalid_request',
+      'expected a text/plain pack file or {"files": {"name.rules": "..."}}',
+      fieldIssues(parsed.error),
+    );
+  }
+  return parsed.data.files;
+}
+
+function packInfo(c: PackCheck): { name: string; version: number; hash: string } | null {
+  return c.pack ? { name: c.pack.name, version: c.pack.version, hash: c.pack.hash } : null;
+}
+
+function rejected(c: PackCheck, message: string): ApiError {
+  const j = checkToJson(c);
+  return new ApiError('pack_rejected', message, { diagnostics: j.diagnostics, tests: j.tests, rendered: j.rendered });
+}
+
+export function packRoutes(d: { readonly packs: PackManager; readonly adminToken: string | undefined }): Router {
+  const r = Router();
+  const admin = requireAdmin(d.adminToken);
+
+  r.post('/v1/packs/validate', admin, ...packBody(), (req, res) => {
+    const c = d.packs.check(filesOf(req));
+    const j = checkToJson(c);
+    res.json({ ok: j.ok, pack: packInfo(c), diagnostics: j.diagnostics, tests: j.tests, rendered: j.rendered });
+  });
+
+  r.put('/v1/packs/active', admin, ...packBody(), async (req, res) => {
+    const by = actorOf(req);
+    const result = await d.packs.activate(filesOf(req), { by, source: 'api' });
+    if (result.status === 'rejected') {
+      throw rejected(result.check, 'the pack has errors or failing tests; the active pack keeps serving');
+    }
+    const j = checkToJson(result.check);
+    res.json({
+      status: result.status,
+      active: result.active.meta,
+      ...(result.status === 'activated' ? { diff: result.diff } : {}),
+      diagnostics: j.diagnostics,
+      tests: j.tests,
+    });
+  });
+
+  r.get('/v1/packs', admin, async (_req, res) => {
+    res.json(await d.packs.list());
+  });
+
+  r.post('/v1/packs/rollback', admin, async (req, res) => {
+    const by = actorOf(req);
+    const result = await d.packs.rollback({ by });
+    switch (result.status) {
+      case 'rolled_back':
+        res.json({ status: 'rolled_back', active: result.active.meta, from: result.from, diff: result.diff });
+        return;
+      case 'none':
+        throw new ApiError('conflict', 'there is no earlier version to roll back to');
+      case 'conflict':
+        throw new ApiError('conflict', 'the pack history changed concurrently; list it and retry');
+      case 'rejected':
+        throw rejected(result.check, 'the previous version no longer compiles or passes its tests');
+      default:
+        return assertNever(result, 'rollback result');
+    }
+  });
+
+  return r;
+}

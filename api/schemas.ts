@@ -1,0 +1,111 @@
+// Request body schemas (zod) and their translation into engine inputs. Unknown fields are ignored
+// (forward compatibility: a caller may send fields a later version reads); `null` in an optional
+// field means absent. Every rejection lists each bad field as {path, code, message}.
+import { z } from 'zod';
+import { EVENT_TYPES } from '../features/catalog.ts';
+import { parseIp } from '../features/ip.ts';
+import type { Outcome, VigilEvent } from '../engine/types.ts';
+
+export const MAX_USER_ID = 256;
+export const MAX_DEVICE_ID = 256;
+export const MAX_USER_AGENT = 1024;
+export const MAX_DECISION_ID = 128;
+export const MAX_PACK_FILES = 256;
+export const MAX_PACK_PATH = 256;
+
+const isoDateTime = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-11-24T18:00:00Z' });
+const isoDateOrDateTime = z.union([isoDateTime, z.iso.date()], {
+  message: 'must be an ISO 8601 date or date-time, e.g. 2024-01-05T10:00:00Z',
+});
+
+export const evaluateBodySchema = z.object({
+  type: z.enum(EVENT_TYPES, { message: `must be one of ${EVENT_TYPES.join(', ')}` }),
+  user: z.object({
+    id: z.string().min(1).max(MAX_USER_ID),
+    created_at: isoDateOrDateTime.nullish(),
+    mfa: z.boolean().nullish(),
+  }),
+  // features/ip.ts's strict parser (dotted-quad IPv4, IPv6 without zone); the engine gets the
+  // canonical text, so one address never reaches rules and history under two spellings.
+  ip: z.string().transform((s, ctx) => {
+    const p = parseIp(s);
+    if (p === null) {
+      ctx.addIssue({ code: 'custom', message: 'must be an IPv4 or IPv6 address' });
+      return z.NEVER;
+    }
+    return p.address;
+  }),
+  device: z
+    .object({
+      id: z.string().min(1).max(MAX_DEVICE_ID).nullish(),
+      user_agent: z.string().max(MAX_USER_AGENT).nullish(),
+    })
+    .nullish(),
+  time: isoDateTime.nullish(),
+});
+export type EvaluateBody = z.infer<typeof evaluateBodySchema>;
+
+export const outcomeBodySchema = z.object({
+  decision_id: z.string().min(1).max(MAX_DECISION_ID),
+  outcome: z.enum(['succeeded', 'failed', 'challenge_passed', 'challenge_failed'] as const satisfies readonly Outcome[]),
+});
+
+/** A relative path inside a pack: no absolute paths, no `.`/`..` segments, no backslashes. */
+const packPath = z
+  .string()
+  .max(MAX_PACK_PATH)
+  .regex(/^[A-Za-z0-9_\-.]+(\/[A-Za-z0-9_\-.]+)*$/, { message: 'must be a relative path of [A-Za-z0-9_-.] segments' })
+  .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), { message: 'must not contain . or .. segments' });
+
+export const packFilesBodySchema = z.object({
+  files: z
+    .record(packPath, z.string())
+    .refine((f) => Object.keys(f).length <= MAX_PACK_FILES, { message: `at most ${MAX_PACK_FILES} files` })
+    .refine((f) => Object.keys(f).some((p) => !p.includes('/') && p.endsWith('.rules')), {
+      message: 'needs at least one top-level .rules file',
+    }),
+});
+
+export interface FieldIssue {
+  readonly path: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+export function fieldIssues(err: z.ZodError): FieldIssue[] {
+  return err.issues.map((i) => ({
+    path: i.path.map(String).join('.') || '(body)',
+    code: i.code,
+    message: i.message,
+  }));
+}
+
+export type EventParse = { ok: true; event: VigilEvent } | { ok: false; issues: FieldIssue[] };
+
+/**
+ * Validate an evaluate body and turn it into a VigilEvent. `time` must lie within `maxSkewMs` of
+ * `now`; absent, it is `now`.
+ */
+export function parseEvaluateBody(body: unknown, maxSkewMs: number, now: number): EventParse {
+  const r = evaluateBodySchema.safeParse(body);
+  if (!r.success) return { ok: false, issues: fieldIssues(r.error) };
+  const b = r.data;
+  let time = now;
+  if (b.time != null) {
+    time = Date.parse(b.time);
+    if (Math.abs(time - now) > maxSkewMs) {
+      return {
+        ok: false,
+        issues: [{ path: 'time', code: 'skew', message: `must lie within ${maxSkewMs / 1000}s of the server clock (VIGIL_MAX_SKEW)` }],
+      };
+    }
+  }
+  const event: {
+    -readonly [K in keyof VigilEvent]: VigilEvent[K];
+  } = { type: b.type, userId: b.user.id, ip: b.ip, time };
+  if (b.user.created_at != null) event.userCreatedAt = Date.parse(b.user.created_at);
+  if (b.user.mfa != null) event.mfa = b.user.mfa;
+  if (b.device?.id != null) event.deviceId = b.device.id;
+  if (b.device?.user_agent != null) event.userAgent = b.device.user_agent;
+  return { ok: true, event };
+}

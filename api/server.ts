@@ -1,0 +1,348 @@
+// The production server: configuration → logger → Redis → pack lifecycle → signal store, GeoIP and
+// engine → Express app → listen; VIGIL_WORKERS > 1 forks workers with node:cluster that share the
+// port (the primary aggregates their metrics); SIGTERM drains and closes, SIGHUP reloads VIGIL_RULES.
+import cluster, { type Worker } from 'node:cluster';
+import type { Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { Cluster, Redis } from 'ioredis';
+import type { DestinationStream } from 'pino';
+import { AggregatorRegistry, Registry } from 'prom-client';
+import { createPackLifecycle, type PackManager } from '../engine/packs/index.ts';
+import type { Engine } from '../engine/types.ts';
+import { createApp } from './app.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createLogger, type Logger } from './logging.ts';
+import { createMetrics, type VigilMetrics } from './metrics.ts';
+
+export interface ServerHandle {
+  /** The port listened on (useful with PORT=0). */
+  readonly port: number;
+  /** Stop accepting, finish in-flight requests, close the engine, packs and Redis. */
+  close(): Promise<void>;
+}
+
+/** What the engine factory is handed. */
+export interface EngineDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly packs: PackManager;
+  /** The server's Redis connection (null: in-process store). */
+  readonly redis: Redis | Cluster | null;
+  readonly metrics: VigilMetrics;
+}
+
+export type EngineFactory = (deps: EngineDeps) => Promise<Engine>;
+
+export interface RunOptions {
+  /** Build the engine (default: the production wiring below). */
+  readonly createEngine?: EngineFactory;
+  readonly logDestination?: DestinationStream;
+  /** Install SIGTERM/SIGINT/SIGHUP handlers (default true; tests turn them off). */
+  readonly signals?: boolean;
+  /** Pack manager tuning (tests shorten the debounce). */
+  readonly packDebounceMs?: number;
+  readonly packPollMs?: number;
+  /** Prefix of the pack keys and channel in Redis (default `vigil`; tests isolate themselves). */
+  readonly redisPrefix?: string;
+}
+
+const SHUTDOWN_GRACE_MS = 10_000;
+const REDIS_CONNECT_TIMEOUT_MS = 10_000;
+
+// ------------------------------------------------------------------------------------------------
+// INTEGRATION POINT (lead): the production engine. Expected modules and calls:
+//   features/store/index.ts  createStore({ redis, hashSecret, retentionDays, timeoutMs, logger })
+//   features/geoip.ts        openGeoIp({ city, asn, anon })
+//   engine/index.ts          createEngine({ store, geoip, packs: () => packs.current(), modelPath,
+//                              signalTimeoutMs, logger, onSignalFailure: metrics.signalFailure })
+// They are imported by computed specifier so this file type-checks before they exist; replace with
+// static imports once they do.
+// ------------------------------------------------------------------------------------------------
+interface EngineModule {
+  createEngine(opts: Record<string, unknown>): Engine | Promise<Engine>;
+}
+interface StoreModule {
+  createStore(opts: Record<string, unknown>): unknown;
+}
+interface GeoIpModule {
+  openGeoIp(opts: Record<string, unknown>): unknown;
+}
+
+export const defaultEngineFactory: EngineFactory = async ({ config, logger, packs, redis, metrics }) => {
+  const at = (p: string): string => new URL(p, import.meta.url).href;
+  const storeMod = (await import(at('../features/store/index.ts'))) as StoreModule;
+  const geoMod = (await import(at('../features/geoip.ts'))) as GeoIpModule;
+  const engineMod = (await import(at('../engine/index.ts'))) as EngineModule;
+  const store = await storeMod.createStore({
+    redis,
+    hashSecret: config.hashSecret,
+    retentionDays: config.retentionDays,
+    timeoutMs: config.signalTimeoutMs,
+    logger,
+  });
+  const geoip = await geoMod.openGeoIp({ city: config.geoipCity, asn: config.geoipAsn, anon: config.geoipAnon });
+  return engineMod.createEngine({
+    store,
+    geoip,
+    packs: () => packs.current(),
+    modelPath: config.model,
+    signalTimeoutMs: config.signalTimeoutMs,
+    logger,
+    onSignalFailure: (source: string) => metrics.signalFailure(source),
+  });
+};
+
+/**
+ * Start the server from the environment. Throws ConfigError (bad configuration) or PackLoadError
+ * (no pack compiles) before listening; the CLI prints the message and exits 1.
+ */
+export async function runServer(env: Readonly<Record<string, string | undefined>> = process.env, opts: RunOptions = {}): Promise<ServerHandle> {
+  const config = loadConfig(env);
+  const logger = createLogger({ level: config.logLevel, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, logger, opts);
+  return runWorker(config, logger, opts);
+}
+
+async function connectRedis(config: Config): Promise<Redis | Cluster | null> {
+  const target = config.redis;
+  if (target.mode === 'none') return null;
+  const client =
+    target.mode === 'single'
+      ? new Redis(target.url, { lazyConnect: true, maxRetriesPerRequest: 2 })
+      : new Cluster(target.nodes.map((n) => ({ host: n.host, port: n.port })), {
+          lazyConnect: true,
+          redisOptions: { maxRetriesPerRequest: 2 },
+        });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.connect(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${REDIS_CONNECT_TIMEOUT_MS} ms`)), REDIS_CONNECT_TIMEOUT_MS);
+      }),
+    ]);
+  } catch (err) {
+    client.disconnect();
+    throw new Error(`cannot reach Redis (REDIS_URL): ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+  return client;
+}
+
+interface IpcMessage {
+  readonly vigil: 'listening' | 'metrics-req' | 'metrics-res';
+  readonly id?: number;
+  readonly port?: number;
+  readonly text?: string;
+}
+
+function isIpc(m: unknown): m is IpcMessage {
+  return typeof m === 'object' && m !== null && typeof (m as { vigil?: unknown }).vigil === 'string';
+}
+
+/** Under cluster, /metrics answers the sum over workers, asked of the primary. */
+function clusterRender(registry: Registry): () => Promise<string> {
+  // prom-client answers the primary's aggregation requests only once an AggregatorRegistry exists.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([registry]);
+  let seq = 0;
+  const pending = new Map<number, (text: string) => void>();
+  process.on('message', (m: unknown) => {
+    if (isIpc(m) && m.vigil === 'metrics-res' && m.id !== undefined) pending.get(m.id)?.(m.text ?? '');
+  });
+  return () =>
+    new Promise<string>((resolve) => {
+      const id = ++seq;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        resolve(registry.metrics());
+      }, 3000);
+      pending.set(id, (text) => {
+        clearTimeout(timer);
+        pending.delete(id);
+        resolve(text);
+      });
+      process.send?.({ vigil: 'metrics-req', id } satisfies IpcMessage);
+    });
+}
+
+async function runWorker(config: Config, logger: Logger, opts: RunOptions): Promise<ServerHandle> {
+  const registry = new Registry();
+  const metrics = createMetrics(registry, {
+    defaultMetrics: true,
+    ...(cluster.isWorker ? { render: clusterRender(registry) } : {}),
+  });
+  if (config.hashSecretIsDefault) {
+    logger.warn('VIGIL_HASH_SECRET is unset: identifiers are hashed with a development secret; set it for any real use');
+  }
+  const redis = await connectRedis(config);
+  if (!redis) {
+    logger.warn(
+      'REDIS_URL is unset: signals, decisions and pack history live in this process only (single-node trial); set REDIS_URL for production',
+    );
+  }
+  const subscriber: Redis | Cluster | null = redis instanceof Cluster ? redis.duplicate() : redis ? redis.duplicate() : null;
+  const packs = createPackLifecycle({
+    rulesPath: config.rulesPath,
+    logger,
+    metrics,
+    redis: redis && subscriber ? { client: redis, subscriber, ...(opts.redisPrefix ? { prefix: opts.redisPrefix } : {}) } : null,
+    ...(opts.packDebounceMs !== undefined ? { debounceMs: opts.packDebounceMs } : {}),
+    ...(opts.packPollMs !== undefined ? { pollMs: opts.packPollMs } : {}),
+  });
+  let engine: Engine | null = null;
+  try {
+    await packs.start();
+    engine = await (opts.createEngine ?? defaultEngineFactory)({ config, logger, packs, redis, metrics });
+  } catch (err) {
+    await packs.close().catch(() => undefined);
+    redis?.disconnect();
+    throw err;
+  }
+  const eng = engine;
+  let shuttingDown = false;
+  const app = createApp({ engine: eng, packs, logger, metrics, config, shuttingDown: () => shuttingDown });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.port, () => resolve(s));
+    s.once('error', reject);
+  });
+  server.requestTimeout = 15_000;
+  server.headersTimeout = 10_000;
+  server.keepAliveTimeout = 65_000;
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : config.port;
+  packs.watch();
+  const active = packs.current();
+  logger.info(
+    { port, pid: process.pid, pack: active ? { name: active.meta.name, version: active.meta.version, hash: active.meta.hash } : null },
+    'vigil listening',
+  );
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      shuttingDown = true;
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      force.unref();
+      await drained;
+      clearTimeout(force);
+      await packs.close().catch((err: unknown) => logger.warn({ err }, 'closing packs failed'));
+      await eng.close().catch((err: unknown) => logger.warn({ err }, 'closing the engine failed'));
+      if (redis) await redis.quit().catch(() => redis.disconnect());
+      logger.info('vigil stopped');
+    })();
+    return closing;
+  };
+
+  if (opts.signals !== false) {
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'shutting down: draining in-flight requests');
+      void close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      logger.info('SIGHUP: reloading VIGIL_RULES');
+      void packs.reloadFromPath('sighup').catch((err: unknown) => logger.error({ err }, 'reload failed'));
+    });
+  }
+  if (cluster.isWorker) process.send?.({ vigil: 'listening', port } satisfies IpcMessage);
+  return { port, close };
+}
+
+async function runPrimary(config: Config, logger: Logger, opts: RunOptions): Promise<ServerHandle> {
+  const agg = new AggregatorRegistry();
+  let stopping = false;
+  const crashes: number[] = [];
+  const everListened = new Set<number>();
+  logger.info({ workers: config.workers, pid: process.pid }, 'starting workers');
+
+  let resolveReady!: (port: number) => void;
+  let rejectReady!: (err: Error) => void;
+  const ready = new Promise<number>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
+  let listening = 0;
+
+  cluster.on('message', (worker: Worker, m: unknown) => {
+    if (!isIpc(m)) return;
+    if (m.vigil === 'listening') {
+      everListened.add(worker.id);
+      if (++listening === config.workers) resolveReady(m.port ?? config.port);
+    } else if (m.vigil === 'metrics-req') {
+      agg.clusterMetrics().then(
+        (text) => worker.send({ vigil: 'metrics-res', id: m.id, text } satisfies IpcMessage),
+        (err: unknown) => {
+          logger.warn({ err }, 'metrics aggregation failed');
+          worker.send({ vigil: 'metrics-res', id: m.id, text: '' } satisfies IpcMessage);
+        },
+      );
+    }
+  });
+
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    if (!everListened.has(worker.id)) {
+      // A worker that never listened hit a start error (bad pack, Redis down): restarting loops.
+      stopping = true;
+      rejectReady(new Error(`worker ${worker.process.pid} failed to start (exit ${code ?? signal})`));
+      for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+      return;
+    }
+    const now = Date.now();
+    crashes.push(now);
+    while (crashes.length > 0 && crashes[0]! < now - 60_000) crashes.shift();
+    if (crashes.length > 5) {
+      logger.fatal('workers keep crashing (more than 5 in a minute); stopping');
+      void stop(1);
+      return;
+    }
+    logger.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a new one');
+    cluster.fork();
+  });
+
+  const allExited = (): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (Object.values(cluster.workers ?? {}).every((w) => !w || w.isDead())) resolve();
+      };
+      cluster.on('exit', check);
+      check();
+    });
+
+  const stop = async (exitCode?: number): Promise<void> => {
+    stopping = true;
+    const done = allExited();
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    await done;
+    logger.info('all workers stopped');
+    if (exitCode !== undefined) process.exit(exitCode);
+  };
+
+  for (let i = 0; i < config.workers; i++) cluster.fork();
+  const port = await ready;
+
+  if (opts.signals !== false) {
+    process.once('SIGTERM', () => void stop(0));
+    process.once('SIGINT', () => void stop(0));
+    process.on('SIGHUP', () => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+    });
+  }
+  return { port, close: () => stop() };
+}
+
+// `npx tsx api/server.ts`: run directly, printing a bad configuration or pack and exiting 1.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runServer().catch((err: unknown) => {
+    process.stderr.write(`vigil: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,119 @@
+// The `vigil` command line (shared/spec/interfaces.md "CLI"): wires commander to the commands in
+// cli/*.ts. `main` never exits the process and never throws for user errors: it returns the exit code
+// (0 ok, 1 a failed check/test/bad input, 2 usage), and writes through an injected CliIO so tests run
+// it in-process. Usage errors print commander's message and the help on stderr.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { VIGIL_SCHEME } from '../features/catalog.ts';
+import type { Scheme } from '../dsl/index.ts';
+import { runCheck } from './check.ts';
+import { runEval } from './eval.ts';
+import { processIO, type CliIO } from './io.ts';
+import { runReplay, type FeatureDeriver } from './replay.ts';
+import { runTest } from './test.ts';
+
+export type { CliIO } from './io.ts';
+
+export interface MainDeps {
+  readonly scheme?: Scheme;
+  /** How replay turns API request bodies into features (default: event-only, cli/replay.ts). */
+  readonly derive?: FeatureDeriver;
+}
+
+export const EXIT_USAGE = 2;
+
+function packageVersion(): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    const v = typeof pkg === 'object' && pkg !== null && 'version' in pkg ? pkg.version : undefined;
+    return typeof v === 'string' ? v : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function buildProgram(io: CliIO, deps: MainDeps, setCode: (n: number) => void): Command {
+  const scheme = deps.scheme ?? VIGIL_SCHEME;
+  const program = new Command('vigil')
+    .description('Vigil: account-security risk engine (rules packs, backtests, HTTP API)')
+    .version(packageVersion())
+    .exitOverride()
+    .showHelpAfterError()
+    .configureOutput({
+      writeOut: (s) => io.stdout(s),
+      writeErr: (s) => io.stderr(s),
+      outputError: (s, write) => write(s),
+    });
+
+  program
+    .command('check')
+    .description('parse and type-check a pack; print its diagnostics (exit 1 on errors)')
+    .argument('<pack>', 'a pack directory or a .rules file')
+    .action((pack: string) => setCode(runCheck(pack, io, scheme)));
+
+  program
+    .command('test')
+    .description("run a pack's tests; the last line is `N passed, M failed`")
+    .argument('<pack>', 'a pack directory or a .rules file')
+    .option('-v, --verbose', 'also list the tests that passed')
+    .action((pack: string, o: { verbose?: boolean }) => setCode(runTest(pack, io, scheme, { verbose: o.verbose === true })));
+
+  program
+    .command('eval')
+    .description('evaluate one event given feature values and print the result JSON')
+    .argument('<pack>', 'a pack directory or a .rules file')
+    .requiredOption('--event <type>', `event type (${scheme.eventTypes.join(', ')})`)
+    .requiredOption('--features <file>', 'JSON object of feature name → value (durations in seconds); - reads stdin')
+    .action(async (pack: string, o: { event: string; features: string }) =>
+      setCode(await runEval(pack, { event: o.event, features: o.features }, io, scheme)),
+    );
+
+  program
+    .command('replay')
+    .description('backtest a pack on recorded events (NDJSON) and report decisions and rule hits')
+    .argument('<pack>', 'a pack directory or a .rules file')
+    .argument('<events>', 'NDJSON file: {"event","features"} lines or POST /v1/evaluate bodies; - reads stdin')
+    .option('--baseline <pack>', 'compare with this pack and list every decision that changes')
+    .option('--json', 'print the report as one JSON object')
+    .action(async (pack: string, events: string, o: { baseline?: string; json?: boolean }) =>
+      setCode(
+        await runReplay(
+          pack,
+          events,
+          {
+            ...(o.baseline !== undefined ? { baseline: o.baseline } : {}),
+            json: o.json === true,
+            ...(deps.derive ? { derive: deps.derive } : {}),
+          },
+          io,
+          scheme,
+        ),
+      ),
+    );
+
+  program
+    .command('serve')
+    .description('run the HTTP API (same as npm start)')
+    .action(async () => {
+      const { runServer } = await import('../api/server.ts');
+      await runServer();
+      setCode(0);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[], io: CliIO = processIO, deps: MainDeps = {}): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, deps, (n) => {
+    code = n;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    io.stderr(`vigil: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  return code;
+}

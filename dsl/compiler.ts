@@ -1,0 +1,458 @@
+// The rules language's compiler: turns a CheckedPack (error-free) into a CompiledPack of closures
+// that read feature values by slot. Slots are assigned here (features in first-use order, then one
+// slot per Redis-list probe); consts are inlined and constant sub-expressions folded; `in` lists
+// become Sets or IpSets; the rules that run for each event type are precomputed. evaluate() allocates
+// only the hits it returns and the Decision itself.
+//
+// Semantics: dsl.md §3 (missing values, through dsl/ops.ts) and §4 (decision). An event type the
+// scheme does not know runs only the rules without `on`, under the default policy.
+import type * as A from './ast.ts';
+import { assertNever } from './ast.ts';
+import type { CheckedPack, CheckedPolicy, CheckedRule } from './checker.ts';
+import type { CompiledPack, CompiledRuleInfo, Decision, ListProbe, RuleHit } from './compiled.ts';
+import { IpSet, canonicalIp, parseIpOrCidr } from './iplist.ts';
+import { BINARY_OPS, FUNCTIONS, UNARY_OPS, resolveSignature, type Fn, type Membership, type OpEntry, type Operand } from './ops.ts';
+import { elementOf, isList, type MaybeValue, type Scalar, type Scheme, type Slots, type Type, type Value } from './types.ts';
+import { formatValue } from './values.ts';
+
+const SEVERITY: Readonly<Record<A.Action, number>> = { allow: 0, step_up: 1, block: 2 };
+const EMPTY_HITS: readonly RuleHit[] = Object.freeze([]);
+
+interface RuntimeRule {
+  readonly name: string;
+  readonly when: Fn;
+  readonly enforce: boolean;
+  readonly action: A.Action | null;
+  readonly score: number;
+  readonly tags: readonly string[];
+  readonly reason: (s: Slots) => string | null;
+}
+
+interface RuntimePolicyLine {
+  readonly action: A.Action;
+  readonly cond: Fn;
+}
+
+function unparen(e: A.Expr): A.Expr {
+  while (e.kind === 'Paren') e = e.expr;
+  return e;
+}
+
+function konst(value: MaybeValue): Operand {
+  return { fn: () => value, isConst: true, value };
+}
+
+function membershipOf(values: readonly Value[], elem: Scalar): Membership {
+  if (elem === 'ip') {
+    const { set } = IpSet.from(values as readonly string[]);
+    return { has: (v) => (typeof v === 'string' ? set.has(v) : undefined) };
+  }
+  const set = new Set<Value>(values);
+  return { has: (v) => set.has(v) };
+}
+
+/** A canonical text for an expression, to share one probe between identical `x in redis_list` uses. */
+function exprKey(e: A.Expr): string {
+  switch (e.kind) {
+    case 'Bool':
+    case 'Number':
+    case 'Duration':
+      return String(e.value);
+    case 'String':
+      return JSON.stringify(e.value);
+    case 'ListLit':
+      return `[${e.items.map(exprKey).join(',')}]`;
+    case 'Name':
+      return e.name;
+    case 'Feature':
+      return e.path;
+    case 'Call':
+      return `${e.callee.name}(${e.args.map(exprKey).join(',')})`;
+    case 'Unary':
+      return `(${e.op} ${exprKey(e.operand)})`;
+    case 'Binary':
+      return `(${exprKey(e.left)} ${e.op} ${exprKey(e.right)})`;
+    case 'Paren':
+      return exprKey(e.expr);
+    default:
+      return assertNever(e, 'expression');
+  }
+}
+
+class PackCompiler {
+  readonly features: string[] = [];
+  readonly featureTypes: Type[] = [];
+  private readonly featureSlot = new Map<string, number>();
+  private readonly probeDefs: { list: string; key: string; elemType: Scalar; operand: Fn }[] = [];
+  private readonly probeSlot = new Map<string, number>();
+  /** The total score, which policy conditions read as `score`; set by evaluate() before policies run. */
+  readonly scoreBox = { v: 0 };
+
+  constructor(
+    private readonly c: CheckedPack,
+    private readonly scheme: Scheme,
+  ) {}
+
+  /** Assign feature slots first, so that probe slots can follow them. */
+  collect(e: A.Expr): void {
+    switch (e.kind) {
+      case 'Feature':
+        if (!this.featureSlot.has(e.path)) {
+          const def = this.scheme.feature(e.path);
+          if (!def) throw new Error(`internal: unchecked feature ${e.path}`);
+          this.featureSlot.set(e.path, this.features.length);
+          this.features.push(e.path);
+          this.featureTypes.push(def.type);
+        }
+        return;
+      case 'Bool':
+      case 'Number':
+      case 'String':
+      case 'Duration':
+      case 'Name':
+        return;
+      case 'ListLit':
+        e.items.forEach((i) => this.collect(i));
+        return;
+      case 'Call':
+        e.args.forEach((a) => this.collect(a));
+        return;
+      case 'Unary':
+        this.collect(e.operand);
+        return;
+      case 'Binary':
+        this.collect(e.left);
+        this.collect(e.right);
+        return;
+      case 'Paren':
+        this.collect(e.expr);
+        return;
+      default:
+        assertNever(e, 'expression');
+    }
+  }
+
+  get probeCount(): number {
+    return this.probeDefs.length;
+  }
+
+  probes(): ListProbe[] {
+    const base = this.features.length;
+    return this.probeDefs.map((p, i) => ({ slot: base + i, list: p.list, key: p.key, elemType: p.elemType, operand: p.operand }));
+  }
+
+  private type(e: A.Expr): Type {
+    const t = this.c.types.get(e);
+    if (t === undefined) throw new Error(`internal: untyped ${e.kind} at ${e.span.file}:${e.span.line}:${e.span.col}`);
+    return t;
+  }
+
+  private ipConst(text: string): Operand {
+    const p = parseIpOrCidr(text);
+    if (!p.ok) throw new Error(`internal: unchecked ip literal ${text}`);
+    // A single address is a one-address range too: `==` then tests membership in an IpSet, which
+    // parses the runtime address without allocating, instead of canonicalizing it to a string.
+    return { ...konst(p.canonical), range: membershipOf([p.canonical], 'ip') };
+  }
+
+  private listConst(values: readonly Value[], t: Type): Operand {
+    if (!isList(t)) throw new Error('internal: list operand of scalar type');
+    return { fn: () => undefined, isConst: true, value: undefined, members: membershipOf(values, elementOf(t)) };
+  }
+
+  private apply(entry: OpEntry, args: readonly Operand[], argTypes: readonly Type[]): Operand {
+    const r = resolveSignature(entry, argTypes);
+    if (!r) throw new Error(`internal: unresolved ${entry.name}(${argTypes.join(', ')})`);
+    const { sig } = r;
+    let fn: Fn;
+    if (sig.build) fn = sig.build(args);
+    else {
+      const ev = sig.eval;
+      if (!ev) throw new Error(`internal: ${entry.name} has neither eval nor build`);
+      // Operands that are plain feature reads are read from their slot in place: one call less
+      // per operation on the hot path.
+      const left = args[0]!;
+      const ls = left.slot;
+      if (args.length === 1) {
+        const a = left.fn;
+        fn =
+          ls === undefined
+            ? (s) => {
+                const v = a(s);
+                return v === undefined ? undefined : ev(v, v);
+              }
+            : (s) => {
+                const v = s[ls];
+                return v === undefined ? undefined : ev(v, v);
+              };
+      } else {
+        const l = left.fn;
+        const right = args[1]!;
+        if (right.isConst && ls !== undefined) {
+          const rv = right.value;
+          fn = rv === undefined ? () => undefined : (s) => {
+            const v = s[ls];
+            return v === undefined ? undefined : ev(v, rv);
+          };
+        } else if (right.isConst) {
+          const rv = right.value;
+          fn = rv === undefined ? () => undefined : (s) => {
+            const v = l(s);
+            return v === undefined ? undefined : ev(v, rv);
+          };
+        } else {
+          const rf = right.fn;
+          fn = (s) => {
+            const a = l(s);
+            if (a === undefined) return undefined;
+            const b = rf(s);
+            return b === undefined ? undefined : ev(a, b);
+          };
+        }
+      }
+    }
+    // Constant folding: constants never read slots, so one call with no slots gives the value.
+    if (!isList(r.result) && args.every((a) => a.isConst)) return konst(fn([]));
+    return { fn, isConst: false, value: undefined };
+  }
+
+  expr(e: A.Expr): Operand {
+    switch (e.kind) {
+      case 'Bool':
+      case 'Number':
+      case 'Duration':
+        return konst(e.value);
+      case 'String':
+        if (this.type(e) === 'ip') return this.ipConst(e.value);
+        return konst(e.value);
+      case 'Paren':
+        return this.expr(e.expr);
+      case 'ListLit': {
+        const t = this.type(e);
+        const values = e.items.map((i) => {
+          const v = this.expr(i).value;
+          if (v === undefined) throw new Error('internal: non-constant list entry');
+          return v;
+        });
+        return this.listConst(values, t);
+      }
+      case 'Name': {
+        const target = this.c.names.get(e);
+        if (!target) throw new Error(`internal: unresolved name ${e.name}`);
+        switch (target.kind) {
+          case 'score': {
+            const box = this.scoreBox;
+            return { fn: () => box.v, isConst: false, value: undefined };
+          }
+          case 'const': {
+            const t = this.type(e);
+            const v = target.info.value;
+            if (Array.isArray(v)) return this.listConst(v as readonly Value[], t);
+            if (t === 'ip') return this.ipConst(v as string);
+            return konst(v as Value);
+          }
+          case 'list': {
+            const info = target.info;
+            if (info.source === 'redis') throw new Error(`internal: redis list ${e.name} outside \`in\``);
+            return this.listConst(info.values, this.type(e));
+          }
+          default:
+            return assertNever(target, 'name target');
+        }
+      }
+      case 'Feature': {
+        const slot = this.featureSlot.get(e.path);
+        if (slot === undefined) throw new Error(`internal: feature ${e.path} has no slot`);
+        return { fn: (s) => s[slot], isConst: false, value: undefined, slot };
+      }
+      case 'Call': {
+        const entry = FUNCTIONS.get(e.callee.name);
+        if (!entry) throw new Error(`internal: unknown function ${e.callee.name}`);
+        return this.apply(entry, e.args.map((a) => this.expr(a)), e.args.map((a) => this.type(a)));
+      }
+      case 'Unary': {
+        const entry = UNARY_OPS.get(e.op);
+        if (!entry) throw new Error(`internal: unknown unary ${e.op}`);
+        return this.apply(entry, [this.expr(e.operand)], [this.type(e.operand)]);
+      }
+      case 'Binary': {
+        if (e.op === 'in' || e.op === 'not in') {
+          const right = unparen(e.right);
+          if (right.kind === 'Name') {
+            const target = this.c.names.get(right);
+            if (target?.kind === 'list' && target.info.source === 'redis') return this.probe(e, target.info.decl.name.name, target.info.key ?? '', this.type(e.right));
+          }
+        }
+        const entry = BINARY_OPS.get(e.op);
+        if (!entry) throw new Error(`internal: unknown binary ${e.op}`);
+        const args = [this.expr(e.left), this.expr(e.right)];
+        if (e.op === 'matches') {
+          const regex = this.c.regexes.get(e.right);
+          if (!regex) throw new Error('internal: unchecked pattern');
+          args[1] = { ...args[1]!, regex };
+        }
+        return this.apply(entry, args, [this.type(e.left), this.type(e.right)]);
+      }
+      default:
+        return assertNever(e, 'expression');
+    }
+  }
+
+  /** `x in redis_list`: the engine resolves membership into a probe slot before evaluation. */
+  private probe(e: A.Binary, list: string, key: string, listType: Type): Operand {
+    if (!isList(listType)) throw new Error('internal: probe on a scalar');
+    const elemType = elementOf(listType);
+    const id = `${list}|${exprKey(e.left)}`;
+    let index = this.probeSlot.get(id);
+    if (index === undefined) {
+      const operand = this.expr(e.left).fn;
+      const canonical: Fn =
+        elemType === 'ip'
+          ? (s) => {
+              const v = operand(s);
+              return typeof v === 'string' ? canonicalIp(v) : undefined;
+            }
+          : operand;
+      index = this.probeDefs.length;
+      this.probeDefs.push({ list, key, elemType, operand: canonical });
+      this.probeSlot.set(id, index);
+    }
+    const slot = this.features.length + index;
+    const negate = e.op === 'not in';
+    return {
+      fn: negate
+        ? (s) => {
+            const v = s[slot];
+            return v === undefined ? undefined : !v;
+          }
+        : (s) => s[slot],
+      isConst: false,
+      value: undefined,
+    };
+  }
+
+  reason(r: CheckedRule): (s: Slots) => string | null {
+    if (!r.reason) {
+      const d = r.description;
+      return () => d;
+    }
+    const parts = r.reason.parts.map((p) => (typeof p === 'string' ? p : { fn: this.expr(p).fn, type: this.type(p) }));
+    if (parts.every((p) => typeof p === 'string')) {
+      const text = parts.join('');
+      return () => text;
+    }
+    return (s) => {
+      let out = '';
+      for (const p of parts) out += typeof p === 'string' ? p : formatValue(p.fn(s), p.type);
+      return out;
+    };
+  }
+
+  policy(p: CheckedPolicy | null): RuntimePolicyLine[] {
+    return p ? p.lines.map((l) => ({ action: l.action, cond: this.expr(l.cond).fn })) : [];
+  }
+}
+
+/** Compile an error-free CheckedPack. `hash` is the pack hash (dsl/pack.ts packHash). */
+export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string): CompiledPack {
+  const pc = new PackCompiler(c, scheme);
+  for (const r of c.rules) {
+    if (r.when) pc.collect(r.when);
+    r.reason?.parts.forEach((p) => typeof p !== 'string' && pc.collect(p));
+  }
+  for (const p of [c.defaultPolicy, ...c.policies.values()]) p?.lines.forEach((l) => pc.collect(l.cond));
+
+  const rules: RuntimeRule[] = c.rules.map((r) => {
+    if (!r.when) throw new Error(`internal: rule ${r.name} has no when`);
+    return {
+      name: r.name,
+      when: pc.expr(r.when).fn,
+      enforce: r.mode === 'enforce',
+      action: r.action,
+      score: r.score,
+      tags: Object.freeze([...r.tags]),
+      reason: pc.reason(r),
+    };
+  });
+  const infos: CompiledRuleInfo[] = c.rules.map((r) => ({
+    name: r.name,
+    on: r.on,
+    action: r.action,
+    score: r.score,
+    mode: r.mode,
+    tags: r.tags,
+    description: r.description,
+  }));
+
+  const untypedRules = rules.filter((_, i) => c.rules[i]!.on === null);
+  const rulesByType = new Map<string, RuntimeRule[]>();
+  for (const t of scheme.eventTypes) rulesByType.set(t, rules.filter((_, i) => c.rules[i]!.on?.includes(t) ?? true));
+  const defaultPolicy = pc.policy(c.defaultPolicy);
+  const policyByType = new Map<string, RuntimePolicyLine[]>();
+  for (const t of scheme.eventTypes) {
+    const p = c.policies.get(t);
+    policyByType.set(t, p ? pc.policy(p) : defaultPolicy);
+  }
+
+  const probes = pc.probes();
+  const features = [...pc.features];
+  const slotIndex = new Map(features.map((f, i) => [f, i]));
+  const scoreBox = pc.scoreBox;
+
+  function evaluate(eventType: string, slots: Slots): Decision {
+    const rs = rulesByType.get(eventType) ?? untypedRules;
+    let total = 0;
+    let block = false;
+    let allow = false;
+    let stepUp = false;
+    let hits = EMPTY_HITS as RuleHit[];
+    let shadow = EMPTY_HITS as RuleHit[];
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i]!;
+      if (r.when(slots) !== true) continue;
+      const hit: RuleHit = { name: r.name, action: r.action, score: r.score, reason: r.reason(slots), tags: r.tags };
+      if (!r.enforce) {
+        if (shadow === EMPTY_HITS) shadow = [];
+        shadow.push(hit);
+        continue;
+      }
+      if (hits === EMPTY_HITS) hits = [];
+      hits.push(hit);
+      total += r.score;
+      if (r.action === 'block') block = true;
+      else if (r.action === 'allow') allow = true;
+      else if (r.action === 'step_up') stepUp = true;
+    }
+    const score = total < 0 ? 0 : total > 100 ? 100 : total;
+    let decision: A.Action;
+    if (block) decision = 'block';
+    else if (allow) decision = 'allow';
+    else {
+      let policyAction: A.Action = 'allow';
+      const lines = policyByType.get(eventType) ?? defaultPolicy;
+      scoreBox.v = score;
+      for (let i = 0; i < lines.length; i++) {
+        if (lines[i]!.cond(slots) === true) {
+          policyAction = lines[i]!.action;
+          break;
+        }
+      }
+      decision = stepUp && SEVERITY[policyAction] < SEVERITY.step_up ? 'step_up' : policyAction;
+    }
+    return { decision, score, rules: hits, shadow };
+  }
+
+  return {
+    name: c.name,
+    version: c.version,
+    hash,
+    features,
+    featureTypes: [...pc.featureTypes],
+    slotCount: features.length + pc.probeCount,
+    probes,
+    rules: infos,
+    eventTypes: [...scheme.eventTypes],
+    slotOf: (f) => slotIndex.get(f) ?? -1,
+    evaluate,
+  };
+}

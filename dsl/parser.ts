@@ -1,0 +1,234 @@
+// The rules language's parser: runs the nearley grammar (dsl/grammar.ne, compiled into
+// dsl/generated/) over the moo lexer (dsl/lexer.ts) and turns the outcome into an AST (dsl/ast.ts) and
+// diagnostics. Owns the parse-time rules of dsl.md §5: the first lexing or parsing failure is one
+// E_SYNTAX and stops the parse; E_LITERAL (escapes, numbers, durations) is collected; E_LIMIT stops
+// at an over-large file or an over-deep expression (so no later pass can overflow the stack) and is
+// collected for an over-long string. Also parses `reason` templates: `{expr}` interpolations are
+// parsed as expressions with spans pointing into the file; `{{`/`}}` are literal braces.
+import nearley from 'nearley';
+import compiled from './generated/grammar.js';
+import type * as A from './ast.ts';
+import { diag, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
+import { FileLexer, ParseStop, Token, decodeEscapes, type LexContext, type PositionMap } from './lexer.ts';
+
+export interface ParseLimits {
+  /** Max nesting depth of one expression (a leaf is depth 1). */
+  maxDepth: number;
+  /** Max length of one string literal, in characters (code points) after decoding. */
+  maxStringLength: number;
+  /** Max size of one source file, in UTF-8 bytes. */
+  maxFileBytes: number;
+}
+
+/** The same values as the checker's DEFAULT_LIMITS (docs/dsl.md §13). */
+export const DEFAULT_PARSE_LIMITS: ParseLimits = {
+  maxDepth: 64,
+  maxStringLength: 10_000,
+  maxFileBytes: 4 * 1024 * 1024,
+};
+
+const FILE_GRAMMAR = nearley.Grammar.fromCompiled(compiled);
+const EXPR_GRAMMAR = nearley.Grammar.fromCompiled(compiled);
+EXPR_GRAMMAR.start = 'Expr';
+
+type Outcome<T> = { readonly value: T } | { readonly stop: ParseStop };
+
+export function parseFile(
+  text: string,
+  path: string,
+  limits?: Partial<ParseLimits>,
+): { file: SourceFileOrNull; diagnostics: Diagnostic[] } {
+  const lim = resolveLimits(limits);
+  // UTF-8 needs at most 3 bytes per UTF-16 unit, so most files skip the byte count.
+  if (text.length * 3 > lim.maxFileBytes && Buffer.byteLength(text, 'utf8') > lim.maxFileBytes) {
+    const at: A.Span = { file: path, offset: 0, end: 0, line: 1, col: 1 };
+    return { file: null, diagnostics: [diag('E_LIMIT', at, `the file is larger than ${lim.maxFileBytes} bytes`)] };
+  }
+  const diagnostics: Diagnostic[] = [];
+  const ctx = context(path, lim, diagnostics);
+  const r = run<A.Decl[]>(FILE_GRAMMAR, text, ctx, null);
+  if ('stop' in r) return { file: null, diagnostics: stopped(diagnostics, r.stop) };
+  const file: A.SourceFile = {
+    kind: 'File',
+    file: path,
+    decls: r.value,
+    span: { file: path, offset: 0, end: text.length, line: 1, col: 1 },
+  };
+  return { file, diagnostics: sortDiagnostics(diagnostics) };
+}
+
+type SourceFileOrNull = A.SourceFile | null;
+
+/** Parse one expression (tests and tools). Same diagnostics as in a file, with default limits. */
+export function parseExpression(text: string, path: string): { expr: A.Expr | null; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const ctx = context(path, DEFAULT_PARSE_LIMITS, diagnostics);
+  const r = run<A.Expr>(EXPR_GRAMMAR, text, ctx, null);
+  if ('stop' in r) return { expr: null, diagnostics: stopped(diagnostics, r.stop) };
+  return { expr: r.value, diagnostics: sortDiagnostics(diagnostics) };
+}
+
+function resolveLimits(l: Partial<ParseLimits> | undefined): ParseLimits {
+  return {
+    maxDepth: l?.maxDepth ?? DEFAULT_PARSE_LIMITS.maxDepth,
+    maxStringLength: l?.maxStringLength ?? DEFAULT_PARSE_LIMITS.maxStringLength,
+    maxFileBytes: l?.maxFileBytes ?? DEFAULT_PARSE_LIMITS.maxFileBytes,
+  };
+}
+
+function context(file: string, limits: ParseLimits, diagnostics: Diagnostic[]): LexContext {
+  const ctx: LexContext = { file, limits, diagnostics, template: (tok) => parseTemplate(tok, ctx), depths: new Map() };
+  return ctx;
+}
+
+/** Diagnostics after a stop: what was collected before it (parsing ended there), then the stop. */
+function stopped(collected: readonly Diagnostic[], stop: ParseStop): Diagnostic[] {
+  const before = stop.code === 'E_SYNTAX' ? collected.filter((d) => d.span.offset < stop.span.offset) : collected;
+  return sortDiagnostics([...before, diag(stop.code, stop.span, stop.message)]);
+}
+
+function run<T>(grammar: nearley.Grammar, text: string, ctx: LexContext, map: PositionMap | null): Outcome<T> {
+  const lx = new FileLexer(ctx, map);
+  const parser = new nearley.Parser(grammar, { lexer: lx });
+  try {
+    parser.feed(text);
+  } catch (e) {
+    if (e instanceof ParseStop) return { stop: e };
+    const tok = (e as { token?: unknown }).token;
+    if (!(tok instanceof Token)) throw e;
+    const expected = expectedAfter(parser, true);
+    return { stop: new ParseStop('E_SYNTAX', tok.span, `unexpected ${describe(tok.type, tok.text)}${expected}`) };
+  }
+  if (lx.failure) return { stop: lx.failure };
+  const results = parser.results as T[];
+  if (results.length === 0) {
+    return { stop: new ParseStop('E_SYNTAX', endOf(text, ctx.file, map), `unexpected end of input${expectedAfter(parser, false)}`) };
+  }
+  if (results.length > 1) {
+    throw new Error(`internal error: the grammar is ambiguous (${results.length} parses of ${ctx.file})`);
+  }
+  return { value: results[0]! };
+}
+
+function endOf(text: string, file: string, map: PositionMap | null): A.Span {
+  if (map !== null) {
+    const offset = map.offsets[text.length]!;
+    return { file, offset, end: offset, line: map.line, col: map.baseCol + (offset - map.baseOffset) };
+  }
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) line++;
+  const offset = text.length;
+  return { file, offset, end: offset, line, col: offset - text.lastIndexOf('\n') };
+}
+
+// nearley's chart, which @types/nearley does not describe: the terminals the states of a column await.
+interface Chart {
+  readonly table: readonly ({ readonly states: readonly { readonly rule: nearley.Rule; readonly dot: number }[] } | undefined)[];
+}
+
+function expectedAfter(parser: nearley.Parser, failedOnToken: boolean): string {
+  const table = (parser as unknown as Chart).table;
+  // A failing token has pushed an empty column after the one that awaited it.
+  const column = table[table.length - (failedOnToken ? 2 : 1)];
+  if (!column) return '';
+  const seen = new Set<string>();
+  for (const s of column.states) {
+    const sym: unknown = s.rule.symbols[s.dot];
+    if (typeof sym !== 'object' || sym === null) continue;
+    if ('type' in sym && typeof sym.type === 'string') seen.add(describe(sym.type));
+    else if ('members' in sym && Array.isArray(sym.members)) for (const m of sym.members as string[]) seen.add(describe(m));
+  }
+  if (seen.size === 0) return '';
+  const list = [...seen].sort();
+  return `; expected ${list.length > 8 ? `${list.slice(0, 8).join(', ')}, …` : list.join(', ')}`;
+}
+
+const TOKEN_NAMES: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  duration: 'a duration',
+  feature: 'a feature name',
+  ident: 'a name',
+};
+
+function describe(type: string, text?: string): string {
+  if (type === 'ident') return text === undefined ? TOKEN_NAMES[type]! : `name \`${text}\``;
+  if (type === 'string' || type === 'number' || type === 'duration' || type === 'feature') {
+    return text === undefined ? TOKEN_NAMES[type]! : `${TOKEN_NAMES[type]!.slice(2)} ${text.length > 40 ? `${text.slice(0, 40)}…` : text}`;
+  }
+  if (type.startsWith('kw_')) return text === undefined ? `\`${type.slice(3)}\`` : `keyword \`${type.slice(3)}\``;
+  return `\`${text ?? PUNCT_TEXT[type] ?? type}\``;
+}
+
+const PUNCT_TEXT: Record<string, string> = {
+  coalesce: '??', eq: '==', ne: '!=', le: '<=', ge: '>=', lt: '<', gt: '>', assign: '=', plus: '+', minus: '-',
+  star: '*', slash: '/', lparen: '(', rparen: ')', lbracket: '[', rbracket: ']', lbrace: '{', rbrace: '}',
+  comma: ',', colon: ':',
+};
+
+/**
+ * A `reason` string → Template. Escapes were checked by the lexer; here the decoded text is split at
+ * unescaped braces. Each interpolation's decoded text is lexed and parsed as an expression through a
+ * position map, so its spans (and any diagnostic in it) point at the file.
+ */
+function parseTemplate(tok: Token, ctx: LexContext): A.Template {
+  const { units, at, escaped } = decodeEscapes(tok.text);
+  const n = units.length;
+  const spanAt = (i: number, j: number): A.Span => ({
+    file: ctx.file,
+    offset: tok.offset + at[i]!,
+    end: tok.offset + at[j]!,
+    line: tok.line,
+    col: tok.col + at[i]!,
+  });
+  const parts: (string | A.Expr)[] = [];
+  let text = '';
+  let i = 0;
+  while (i < n) {
+    const u = units[i]!;
+    const brace = !escaped[i] && (u === '{' || u === '}');
+    if (!brace) {
+      text += u;
+      i++;
+      continue;
+    }
+    if (i + 1 < n && !escaped[i + 1] && units[i + 1] === u) {
+      text += u;
+      i += 2;
+      continue;
+    }
+    if (u === '}') throw new ParseStop('E_SYNTAX', spanAt(i, i + 1), 'a lone `}` in a reason (write `}}` for a literal brace)');
+    const close = closingBrace(units, i + 1);
+    if (close < 0) throw new ParseStop('E_SYNTAX', spanAt(i, i + 1), 'unclosed `{` in a reason (write `{{` for a literal brace)');
+    let code = '';
+    const offsets: number[] = [];
+    for (let k = i + 1; k < close; k++) {
+      code += units[k]!;
+      for (let c = 0; c < units[k]!.length; c++) offsets.push(tok.offset + at[k]!);
+    }
+    offsets.push(tok.offset + at[close]!);
+    const map: PositionMap = { offsets, line: tok.line, baseCol: tok.col, baseOffset: tok.offset };
+    const r = run<A.Expr>(EXPR_GRAMMAR, code, ctx, map);
+    if ('stop' in r) throw r.stop;
+    if (text !== '') parts.push(text);
+    text = '';
+    parts.push(r.value);
+    i = close + 1;
+  }
+  if (text !== '') parts.push(text);
+  return { kind: 'Template', parts, raw: tok.text, span: tok.span };
+}
+
+/** Index of the `}` closing an interpolation that starts at `from`, skipping string literals in it. */
+function closingBrace(units: readonly string[], from: number): number {
+  let inString = false;
+  for (let j = from; j < units.length; j++) {
+    const c = units[j]!;
+    if (inString) {
+      if (c === '\\') j++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '}') return j;
+  }
+  return -1;
+}

@@ -1,0 +1,319 @@
+// The engine: evaluate one event — parse the address, run GeoIP and the user-agent parser, read every
+// store-backed signal in ONE pipelined round trip (recording the attempt in the same trip), fill the
+// active pack's slots, run the rules, store the decision for /v1/outcome and audit. Also applies
+// outcomes, serves stored decisions and erases users. Nothing here knows HTTP; every dependency is
+// injected.
+import { monotonicFactory } from 'ulid';
+import type { CompiledPack, Decision, Slots } from '../dsl/index.ts';
+import type { GeoIp, GeoRecord } from '../features/geoip.ts';
+import { historyFeatures } from '../features/history.ts';
+import { isPrivateIp, parseIp } from '../features/ip.ts';
+import { rbaFields, rbaScore, type RbaAttempt } from '../features/rba.ts';
+import type { EventContext, ListProbeRequest, SignalStore } from '../features/store/index.ts';
+import { createUserAgentParser, type UserAgentInfo, type UserAgentParser } from '../features/useragent.ts';
+import { velocityFeatures } from '../features/velocity.ts';
+import { planFeatures, type FeaturePlan } from './plan.ts';
+import type { Engine, EvaluateResult, Outcome, PackInfo, StoredDecision, VigilEvent } from './types.ts';
+
+export type { Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from './types.ts';
+export { planFeatures, type FeaturePlan } from './plan.ts';
+
+/** What the engine needs of the active pack (engine/packs' ActivePack fits). */
+export interface ActivePackRef {
+  readonly pack: CompiledPack;
+}
+
+export interface EngineLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface EngineOptions {
+  readonly store: SignalStore;
+  /** null: no GeoIP at all (every geo.* feature missing, events degraded when a rule needs them). */
+  readonly geoip: GeoIp | null;
+  /** The pack serving now; read once per evaluation, so a swap never mixes two packs in one decision. */
+  readonly packs: () => ActivePackRef | null;
+  readonly signalTimeoutMs: number;
+  /** How long decisions are kept for /v1/outcome and audit (default 7 days). */
+  readonly decisionTtlSeconds?: number;
+  readonly ua?: UserAgentParser;
+  readonly logger?: EngineLogger;
+  /** Called once per failed signal source per event (metrics). */
+  readonly onSignalFailure?: (source: 'store' | 'geoip' | 'decision_store') => void;
+}
+
+/** No pack is active (start-up failed): the API answers 503. */
+export class EngineUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EngineUnavailableError';
+  }
+}
+
+const DEFAULT_DECISION_TTL_S = 7 * 24 * 3600;
+
+/** What is stored per decision: hashed identifiers only (the EventContext), never raw ones. */
+interface DecisionDoc {
+  readonly decision_id: string;
+  readonly at: string;
+  readonly ctx: EventContext;
+  readonly request: Readonly<Record<string, unknown>>;
+  readonly features: Readonly<Record<string, unknown>>;
+  readonly result: EvaluateResult;
+  readonly outcome?: Outcome;
+}
+
+export function createEngine(opts: EngineOptions): Engine {
+  const { store, geoip, packs, signalTimeoutMs } = opts;
+  const ttl = opts.decisionTtlSeconds ?? DEFAULT_DECISION_TTL_S;
+  const ua = opts.ua ?? createUserAgentParser();
+  const ulid = monotonicFactory();
+  const fail = opts.onSignalFailure ?? (() => {});
+
+  async function evaluate(ev: VigilEvent, evalOpts: { explain?: boolean } = {}): Promise<EvaluateResult> {
+    const active = packs();
+    if (!active) throw new EngineUnavailableError('no rule pack is active');
+    const pack = active.pack;
+    const plan = planFeatures(pack);
+    const bag: Record<string, boolean | number | string | undefined> = {};
+    let degraded = false;
+
+    // --- in-process signals: event, address, GeoIP, user agent -----------------------------------
+    const ip = parseIp(ev.ip);
+    bag['event.type'] = ev.type;
+    bag['event.hour'] = new Date(ev.time).getUTCHours();
+    bag['ip.address'] = ip ? ip.address : undefined;
+    bag['ip.private'] = ip ? isPrivateIp(ip) : undefined;
+    bag['user.id'] = ev.userId;
+    bag['user.age'] =
+      ev.userCreatedAt !== undefined && ev.time >= ev.userCreatedAt ? (ev.time - ev.userCreatedAt) / 1000 : undefined;
+    bag['user.mfa'] = ev.mfa;
+    bag['device.id'] = ev.deviceId;
+
+    // GeoIP and the user agent always run: they are microseconds, and the history learns places and
+    // browsers from them even when today's pack reads neither.
+    let geo: GeoRecord = {};
+    if (ip && geoip) {
+      try {
+        geo = geoip.lookupParsed(ip);
+      } catch (err) {
+        degraded = true;
+        fail('geoip');
+        opts.logger?.warn({ err: errMessage(err) }, 'GeoIP lookup failed');
+      }
+    } else if (!geoip && plan.geo) {
+      degraded = true;
+    }
+    fillGeo(bag, geo);
+    const agent: UserAgentInfo = ua.parse(ev.userAgent);
+    bag['ua.browser'] = agent.browser;
+    bag['ua.os'] = agent.os;
+    bag['ua.device_type'] = agent.deviceType;
+
+    // --- the one store round trip ----------------------------------------------------------------
+    const attempt: RbaAttempt = {
+      ...(ip ? { ip: ip.address } : {}),
+      ...(geo.asn !== undefined ? { asn: geo.asn } : {}),
+      ...(geo.country !== undefined ? { country: geo.country } : {}),
+      ...(ev.userAgent !== undefined ? { ua: ev.userAgent } : {}),
+      ...(agent.browser !== undefined ? { browser: agent.browser } : {}),
+      ...(agent.os !== undefined ? { os: agent.os } : {}),
+      ...(agent.deviceType !== undefined ? { deviceType: agent.deviceType } : {}),
+    };
+    const ctx = store.context({
+      type: ev.type,
+      userId: ev.userId,
+      ip: ip ? ip.address : ev.ip,
+      time: ev.time,
+      ...(ev.deviceId !== undefined ? { deviceId: ev.deviceId } : {}),
+      ...(geo.country !== undefined ? { country: geo.country } : {}),
+      ...(geo.asn !== undefined ? { asn: geo.asn } : {}),
+      ...(geo.lat !== undefined ? { lat: geo.lat } : {}),
+      ...(geo.lon !== undefined ? { lon: geo.lon } : {}),
+      ...(agent.browser !== undefined ? { browser: agent.browser } : {}),
+      ...(agent.os !== undefined ? { os: agent.os } : {}),
+      rbaFields: rbaFields(attempt),
+    });
+
+    const slots: Slots = new Array(pack.slotCount);
+    const probeReqs: ListProbeRequest[] = [];
+    const probeIdx: number[] = [];
+    if (pack.probes.length > 0) {
+      // Probe operands read the in-process features only (store features are not known yet).
+      fillSlots(pack, bag, slots);
+      for (let i = 0; i < pack.probes.length; i++) {
+        const p = pack.probes[i]!;
+        const v = p.operand(slots);
+        if (v !== undefined) {
+          probeReqs.push({ key: p.key, value: String(v) });
+          probeIdx.push(i);
+        }
+      }
+    }
+    const signals = await store.readEvent(
+      ctx,
+      { history: plan.store.history, velocity: plan.store.velocity, rba: plan.store.rba, probes: probeReqs },
+      signalTimeoutMs,
+    );
+    if (signals === null) {
+      degraded = true;
+      fail('store');
+    }
+    const hist = historyFeatures(signals?.history, {
+      time: ev.time,
+      ...(geo.lat !== undefined ? { lat: geo.lat } : {}),
+      ...(geo.lon !== undefined ? { lon: geo.lon } : {}),
+    });
+    Object.assign(bag, hist, velocityFeatures(signals?.velocity));
+    bag['rba.score'] = signals?.rba ? rbaScore(attempt, signals.rba) : undefined;
+    bag['model.anomaly'] = undefined;
+    bag['model.version'] = undefined;
+    bag['engine.degraded'] = degraded;
+
+    fillSlots(pack, bag, slots);
+    const base = pack.features.length;
+    for (let i = 0; i < pack.probes.length; i++) slots[base + i] = undefined;
+    if (signals) {
+      for (let j = 0; j < probeIdx.length; j++) slots[pack.probes[probeIdx[j]!]!.slot] = signals.probes[j];
+    }
+
+    const decision: Decision = pack.evaluate(ev.type, slots);
+    const packInfo: PackInfo = { name: pack.name, version: pack.version, hash: pack.hash };
+    const id = ulid(ev.time);
+    const features = explainFeatures(plan, bag);
+    const result: EvaluateResult = {
+      decision_id: id,
+      decision: decision.decision,
+      score: decision.score,
+      rules: decision.rules,
+      shadow: decision.shadow,
+      model: null,
+      pack: packInfo,
+      degraded,
+      ...(evalOpts.explain ? { features, plan: plan.steps } : {}),
+    };
+
+    const doc: DecisionDoc = {
+      decision_id: id,
+      at: new Date(ev.time).toISOString(),
+      ctx,
+      request: {
+        type: ev.type,
+        time: new Date(ev.time).toISOString(),
+        user: ctx.user,
+        ip: ctx.ip,
+        ...(ctx.device !== undefined ? { device: ctx.device } : {}),
+        ...(ev.userCreatedAt !== undefined ? { created_at: new Date(ev.userCreatedAt).toISOString() } : {}),
+        ...(ev.mfa !== undefined ? { mfa: ev.mfa } : {}),
+        ...(agent.browser !== undefined ? { browser: agent.browser } : {}),
+        ...(agent.os !== undefined ? { os: agent.os } : {}),
+      },
+      features: withoutIdentifiers(features),
+      result: { ...result, features: undefined } as EvaluateResult,
+    };
+    try {
+      await store.putDecision(id, JSON.stringify(doc), ttl);
+    } catch (err) {
+      // The answer stands; only /v1/outcome and audit for this decision are lost.
+      fail('decision_store');
+      opts.logger?.warn({ err: errMessage(err), decision_id: id }, 'could not store the decision');
+    }
+    return result;
+  }
+
+  async function loadDoc(id: string): Promise<DecisionDoc | null> {
+    const raw = await store.getDecision(id);
+    if (raw === null) return null;
+    try {
+      return JSON.parse(raw) as DecisionDoc;
+    } catch {
+      return null;
+    }
+  }
+
+  return {
+    evaluate,
+
+    async outcome(decisionId: string, outcome: Outcome): Promise<'ok' | 'not_found'> {
+      const doc = await loadDoc(decisionId);
+      if (!doc) return 'not_found';
+      // Idempotent: a retried outcome must not count a failure twice or learn a place twice.
+      if (doc.outcome !== undefined) return 'ok';
+      await store.recordOutcome(doc.ctx, outcome, doc.ctx.time);
+      const remaining = Math.max(1, ttl - Math.max(0, (Date.now() - Date.parse(doc.at)) / 1000));
+      await store.putDecision(decisionId, JSON.stringify({ ...doc, outcome }), remaining);
+      return 'ok';
+    },
+
+    async getDecision(decisionId: string): Promise<StoredDecision | null> {
+      const doc = await loadDoc(decisionId);
+      if (!doc) return null;
+      return {
+        decision_id: doc.decision_id,
+        request: doc.request,
+        features: doc.features,
+        result: doc.result,
+        at: doc.at,
+        ...(doc.outcome !== undefined ? { outcome: doc.outcome } : {}),
+      };
+    },
+
+    async eraseUser(userId: string) {
+      return { keys: await store.eraseUser(userId) };
+    },
+
+    async ready() {
+      const pack = packs() !== null;
+      const storeOk = await store.ping();
+      return { ok: pack && storeOk, checks: { pack, store: storeOk, geoip: geoip !== null } };
+    },
+
+    async close() {
+      geoip?.close();
+      await store.close();
+    },
+  };
+}
+
+function fillGeo(bag: Record<string, boolean | number | string | undefined>, g: GeoRecord): void {
+  bag['geo.country'] = g.country;
+  bag['geo.city'] = g.city;
+  bag['geo.lat'] = g.lat;
+  bag['geo.lon'] = g.lon;
+  bag['geo.asn'] = g.asn;
+  bag['geo.asn_org'] = g.asnOrg;
+  bag['geo.anonymous'] = g.anonymous;
+  bag['geo.vpn'] = g.vpn;
+  bag['geo.tor'] = g.tor;
+  bag['geo.hosting'] = g.hosting;
+  bag['geo.proxy'] = g.proxy;
+}
+
+function fillSlots(pack: CompiledPack, bag: Record<string, boolean | number | string | undefined>, slots: Slots): void {
+  const names = pack.features;
+  for (let i = 0; i < names.length; i++) slots[i] = bag[names[i]!];
+}
+
+/** Every feature computed for explain output (missing → null); durations are already seconds. */
+function explainFeatures(
+  plan: FeaturePlan,
+  bag: Record<string, boolean | number | string | undefined>,
+): Record<string, boolean | number | string | null> {
+  const out: Record<string, boolean | number | string | null> = {};
+  for (const k of Object.keys(bag)) out[k] = bag[k] ?? null;
+  for (const k of plan.features) if (!(k in out)) out[k] = null;
+  return out;
+}
+
+const IDENTIFIERS = new Set(['user.id', 'device.id', 'ip.address']);
+
+/** The stored copy of the features never holds a raw identifier. */
+function withoutIdentifiers(f: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(f)) if (!IDENTIFIERS.has(k)) out[k] = f[k];
+  return out;
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,102 @@
+// Compile a pack and run its tests, from files (an API upload, a pack stored in Redis) or from a
+// path (VIGIL_RULES). Both end as the same PackCheck; a pack read from a path records exactly the
+// files it used (its `.rules` files and the `file` lists they name), which is what gets stored.
+import { basename } from 'node:path';
+import {
+  compilePack,
+  hasErrors,
+  loadPackDir,
+  packFromFiles,
+  renderDiagnostics,
+  type PackSource,
+  type PackTestReport,
+  type Scheme,
+} from '../../dsl/index.ts';
+import type { PackCheck, PackFiles } from './types.ts';
+
+export type PackCompiler = (files: PackFiles, root: string) => PackCheck;
+
+const EMPTY_TESTS: PackTestReport = { passed: 0, failed: 0, results: [] };
+
+export function checkPackFiles(files: PackFiles, root: string, scheme: Scheme): PackCheck {
+  return check(packFromFiles(files, root), files, root, scheme);
+}
+
+/** A directory or single-file pack, read from disk. Throws when the path cannot be read at all. */
+export function checkPackPath(path: string, scheme: Scheme): PackCheck {
+  const src = loadPackDir(path);
+  const files: Record<string, string> = {};
+  for (const r of src.rules) files[basename(r.path)] = r.text;
+  const recording: PackSource = {
+    rules: src.rules,
+    readFile(rel) {
+      const r = src.readFile(rel);
+      if (r.ok) files[normalizeRel(rel)] = r.text;
+      return r;
+    },
+  };
+  return check(recording, files, path, scheme);
+}
+
+function normalizeRel(rel: string): string {
+  return rel
+    .split(/[\\/]+/)
+    .filter((s) => s !== '' && s !== '.')
+    .join('/');
+}
+
+function check(src: PackSource, files: Record<string, string> | PackFiles, root: string, scheme: Scheme): PackCheck {
+  const compiled = compilePack(src, { scheme });
+  const tests = compiled.pack ? compiled.runTests() : EMPTY_TESTS;
+  const ok = compiled.pack !== null && !hasErrors(compiled.diagnostics) && tests.failed === 0;
+  const sources = new Map(src.rules.map((r) => [r.path, r.text]));
+  const lookup = (file: string): string | undefined => {
+    if (sources.has(file)) return sources.get(file);
+    for (const [rel, text] of Object.entries(files)) if (file === rel || file.endsWith(`/${rel}`)) return text;
+    return undefined;
+  };
+  const lines: string[] = [];
+  if (compiled.diagnostics.length > 0) lines.push(renderDiagnostics(compiled.diagnostics, lookup));
+  for (const t of tests.results) {
+    if (t.passed) continue;
+    for (const f of t.failures) lines.push(`${t.span.file}:${t.span.line}:${t.span.col}: test "${t.name}" failed: ${f}`);
+  }
+  return { ok, pack: compiled.pack, diagnostics: compiled.diagnostics, tests, files: { ...files }, root, rendered: lines.join('\n') };
+}
+
+/** The JSON shape of a check in API answers and audit lines. */
+export function checkToJson(c: PackCheck): {
+  ok: boolean;
+  diagnostics: {
+    code: string;
+    severity: string;
+    message: string;
+    file: string;
+    line: number;
+    col: number;
+    hint?: string;
+  }[];
+  tests: { passed: number; failed: number; failures: { name: string; file: string; line: number; col: number; failures: readonly string[] }[] };
+  rendered: string;
+} {
+  return {
+    ok: c.ok,
+    diagnostics: c.diagnostics.map((d) => ({
+      code: d.code,
+      severity: d.severity,
+      message: d.message,
+      file: d.span.file,
+      line: d.span.line,
+      col: d.span.col,
+      ...(d.hint !== undefined ? { hint: d.hint } : {}),
+    })),
+    tests: {
+      passed: c.tests.passed,
+      failed: c.tests.failed,
+      failures: c.tests.results
+        .filter((t) => !t.passed)
+        .map((t) => ({ name: t.name, file: t.span.file, line: t.span.line, col: t.span.col, failures: t.failures })),
+    },
+    rendered: c.rendered,
+  };
+}

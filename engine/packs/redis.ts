@@ -1,0 +1,136 @@
+// The Redis pack repository: the pack history (newest first, capped), the files of each pack in
+// it, the set of hashes ever activated, and the pub/sub channel every instance follows. Each
+// change is one Lua script on keys sharing a hash tag, so it is atomic and runs on Redis Cluster.
+import type { Cluster, Redis } from 'ioredis';
+import type { PackFiles, PackMeta, PackRepository, RollbackOutcome } from './types.ts';
+
+export interface RedisPackRepositoryOptions {
+  /** Commands. Not closed by the repository (the caller shares it with the signal store). */
+  readonly client: Redis | Cluster;
+  /** A dedicated connection for SUBSCRIBE (e.g. `client.duplicate()`); closed by `close()`. */
+  readonly subscriber: Redis | Cluster;
+  /** Key and channel prefix; default `vigil`. */
+  readonly prefix?: string;
+  readonly maxHistory?: number;
+}
+
+// Drops the files of packs no history entry refers to any more.
+const GC = `
+local function gc(dropped)
+  if #dropped == 0 then return end
+  local live = {}
+  for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do live[cjson.decode(e).hash] = true end
+  for _, e in ipairs(dropped) do
+    local h = cjson.decode(e).hash
+    if not live[h] then redis.call('HDEL', KEYS[2], h) end
+  end
+end
+`;
+
+// KEYS: history, files, seen. ARGV: meta json, hash, files json, max history.
+const PUSH =
+  GC +
+  `
+local head = redis.call('LINDEX', KEYS[1], 0)
+if head and cjson.decode(head).hash == ARGV[2] then return {0, head} end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[2])
+local max = tonumber(ARGV[4])
+local dropped = redis.call('LRANGE', KEYS[1], max, -1)
+if #dropped > 0 then
+  redis.call('LTRIM', KEYS[1], 0, max - 1)
+  gc(dropped)
+end
+return {1, ARGV[1]}
+`;
+
+// KEYS: history, files. ARGV: head id, previous id, re-stamped previous meta json.
+const ROLLBACK =
+  GC +
+  `
+local entries = redis.call('LRANGE', KEYS[1], 0, 1)
+if #entries < 2 then return 'none' end
+if cjson.decode(entries[1]).id ~= ARGV[1] or cjson.decode(entries[2]).id ~= ARGV[2] then return 'conflict' end
+redis.call('LPOP', KEYS[1])
+redis.call('LSET', KEYS[1], 0, ARGV[3])
+gc({entries[1]})
+return 'ok'
+`;
+
+export function createRedisPackRepository(opts: RedisPackRepositoryOptions): PackRepository {
+  const prefix = opts.prefix ?? 'vigil';
+  const tag = `{${prefix}:packs}`;
+  const kHistory = `${tag}:history`;
+  const kFiles = `${tag}:files`;
+  const kSeen = `${tag}:seen`;
+  const channel = `${prefix}:packs:changed`;
+  const maxHistory = opts.maxHistory ?? 20;
+  const { client, subscriber } = opts;
+
+  return {
+    async list(limit) {
+      const raw = await client.lrange(kHistory, 0, limit - 1);
+      return raw.map(parseMeta);
+    },
+    async files(hash) {
+      const raw = await client.hget(kFiles, hash);
+      if (raw === null) return null;
+      const v = JSON.parse(raw) as { files: PackFiles; root: string };
+      return { files: v.files, root: v.root };
+    },
+    async push(meta, files, root) {
+      const r = (await client.eval(
+        PUSH,
+        3,
+        kHistory,
+        kFiles,
+        kSeen,
+        JSON.stringify(meta),
+        meta.hash,
+        JSON.stringify({ files, root }),
+        String(maxHistory),
+      )) as [number, string];
+      return { pushed: r[0] === 1, head: parseMeta(r[1]) };
+    },
+    async rollback(headId, prevId, restamped): Promise<RollbackOutcome> {
+      const r = (await client.eval(ROLLBACK, 2, kHistory, kFiles, headId, prevId, JSON.stringify(restamped))) as string;
+      if (r === 'ok') return { result: 'ok', head: restamped };
+      return r === 'none' ? { result: 'none' } : { result: 'conflict' };
+    },
+    async seen(hash) {
+      return (await client.sismember(kSeen, hash)) === 1;
+    },
+    async publish(id) {
+      await client.publish(channel, id);
+    },
+    async subscribe(onChange) {
+      subscriber.on('message', (ch: string) => {
+        if (ch === channel) onChange();
+      });
+      // ioredis resubscribes after a reconnect, but messages sent meanwhile are lost: resync.
+      subscriber.on('ready', () => onChange());
+      await subscriber.subscribe(channel);
+    },
+    async close() {
+      try {
+        await subscriber.quit();
+      } catch {
+        subscriber.disconnect();
+      }
+    },
+  };
+}
+
+function parseMeta(raw: string): PackMeta {
+  const m = JSON.parse(raw) as PackMeta;
+  return {
+    id: m.id,
+    name: m.name,
+    version: m.version,
+    hash: m.hash,
+    activated_at: m.activated_at,
+    by: m.by,
+    source: m.source,
+  };
+}

@@ -1,0 +1,71 @@
+// Types of the rule-pack lifecycle: what a pack check reports, what an activation records in the
+// history, and the repository the history lives in (Redis in production, memory for a trial).
+import type { CompiledPack, Diagnostic, PackTestReport } from '../../dsl/index.ts';
+
+/** A pack's files: relative path (`main.rules`, `lists/tor.txt`) → text. */
+export type PackFiles = Readonly<Record<string, string>>;
+
+export type PackChangeSource = 'api' | 'dir' | 'sighup' | 'startup' | 'rollback';
+
+/** One activation in the history, newest first; the head is the active pack. */
+export interface PackMeta {
+  /** ULID of this activation. */
+  readonly id: string;
+  readonly name: string;
+  readonly version: number;
+  readonly hash: string;
+  readonly activated_at: string;
+  readonly by: string;
+  readonly source: PackChangeSource;
+}
+
+/** The result of compiling a pack and running its tests. */
+export interface PackCheck {
+  /** No error diagnostic and no failing test. */
+  readonly ok: boolean;
+  readonly pack: CompiledPack | null;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly tests: PackTestReport;
+  readonly files: PackFiles;
+  /** Where diagnostics say the files are (a directory, or `upload`). */
+  readonly root: string;
+  /** Diagnostics and test failures, rendered for humans (dsl.md §5 format). */
+  readonly rendered: string;
+}
+
+/** The pack serving evaluations. Replaced whole, never mutated: in-flight work keeps its object. */
+export interface ActivePack {
+  readonly pack: CompiledPack;
+  readonly meta: PackMeta;
+  readonly files: PackFiles;
+  readonly root: string;
+}
+
+export type RollbackOutcome =
+  | { readonly result: 'ok'; readonly head: PackMeta }
+  | { readonly result: 'none' }
+  | { readonly result: 'conflict' };
+
+/**
+ * Where the active pack and its history live. Every instance reads the head as the truth and
+ * follows changes through `subscribe`; `push` and `rollback` are atomic.
+ */
+export interface PackRepository {
+  /** Newest first; the first entry is the active pack. */
+  list(limit: number): Promise<PackMeta[]>;
+  files(hash: string): Promise<{ files: PackFiles; root: string } | null>;
+  /** Append an activation unless the head already has this hash (then nothing changes). */
+  push(meta: PackMeta, files: PackFiles, root: string): Promise<{ pushed: boolean; head: PackMeta }>;
+  /**
+   * Drop the head if its id is `headId` and the next entry's id is `prevId`, and re-stamp that
+   * next entry (now the head) with `restamped`.
+   */
+  rollback(headId: string, prevId: string, restamped: PackMeta): Promise<RollbackOutcome>;
+  /** Was a pack with this hash ever activated here? */
+  seen(hash: string): Promise<boolean>;
+  /** Tell every instance the head changed. */
+  publish(id: string): Promise<void>;
+  /** Call `onChange` when any instance publishes, and after a reconnect (messages may be lost). */
+  subscribe(onChange: () => void): Promise<void>;
+  close(): Promise<void>;
+}

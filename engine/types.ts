@@ -1,0 +1,65 @@
+// The engine's public contract: what the API (and CLI replay) hand it and get back. The API validates
+// HTTP input into a VigilEvent; the engine never sees HTTP.
+import type { Action } from '../dsl/ast.ts';
+import type { RuleHit } from '../dsl/compiled.ts';
+import type { EventType } from '../features/catalog.ts';
+
+export interface VigilEvent {
+  readonly type: EventType;
+  readonly userId: string;
+  /** Account creation, ms since epoch. */
+  readonly userCreatedAt?: number;
+  readonly mfa?: boolean;
+  /** A syntactically valid IPv4/IPv6 address (validated by the caller). */
+  readonly ip: string;
+  readonly deviceId?: string;
+  readonly userAgent?: string;
+  /** Event time, ms since epoch (defaults to now at the API). */
+  readonly time: number;
+}
+
+export type Outcome = 'succeeded' | 'failed' | 'challenge_passed' | 'challenge_failed';
+
+export interface PackInfo {
+  readonly name: string;
+  readonly version: number;
+  readonly hash: string;
+}
+
+export interface EvaluateResult {
+  readonly decision_id: string;
+  readonly decision: Action;
+  readonly score: number;
+  readonly rules: readonly RuleHit[];
+  readonly shadow: readonly RuleHit[];
+  readonly model: { readonly anomaly: number | null; readonly version: string } | null;
+  readonly pack: PackInfo;
+  readonly degraded: boolean;
+  /** With explain: every feature computed (durations in seconds). */
+  readonly features?: Readonly<Record<string, unknown>>;
+  /** With explain: the model's top feature contributions. */
+  readonly contributions?: readonly { readonly feature: string; readonly contribution: number }[];
+  /** With explain: the planner's steps for this pack, in order. */
+  readonly plan?: readonly string[];
+}
+
+export interface StoredDecision {
+  readonly decision_id: string;
+  /** The validated request with identifiers as given by the caller are NOT stored: user/device/ip are keyed hashes. */
+  readonly request: Readonly<Record<string, unknown>>;
+  readonly features: Readonly<Record<string, unknown>>;
+  readonly result: EvaluateResult;
+  readonly at: string;
+  readonly outcome?: Outcome;
+}
+
+export interface Engine {
+  evaluate(ev: VigilEvent, opts?: { explain?: boolean }): Promise<EvaluateResult>;
+  /** 'not_found' for an unknown or expired decision id. */
+  outcome(decisionId: string, outcome: Outcome): Promise<'ok' | 'not_found'>;
+  getDecision(decisionId: string): Promise<StoredDecision | null>;
+  eraseUser(userId: string): Promise<{ readonly keys: number }>;
+  /** Readiness: pack loaded and signal store reachable. */
+  ready(): Promise<{ readonly ok: boolean; readonly checks: Readonly<Record<string, boolean>> }>;
+  close(): Promise<void>;
+}

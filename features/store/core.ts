@@ -1,0 +1,224 @@
+// The SignalStore over any Backend (Redis, Cluster, in-process): hashing identifiers into an
+// EventContext, running the planned pipelines of commands.ts under a time budget, and turning every
+// failure of a read into `null` (degraded), never an exception on the hot path.
+import type { Cluster, Redis } from 'ioredis';
+import type { Hasher } from '../privacy.ts';
+import { isRbaPlaceholder } from '../rba.ts';
+import { parseIp, subnetKey } from '../ip.ts';
+import { planOutcome, planRead, type Cmd, type PlanEnv } from './commands.ts';
+import { Keys, type StoreLimits } from './keys.ts';
+import {
+  StoreUnavailableError,
+  type ContextInput,
+  type EventContext,
+  type EventSignals,
+  type Outcome,
+  type ReadNeeds,
+  type SignalStore,
+  type StoreLogger,
+  type StoreStats,
+} from './types.ts';
+
+/** Where commands run. */
+export interface Backend {
+  readonly kind: 'redis' | 'cluster' | 'memory';
+  /** Run the commands; replies in command order. Rejects if any command fails. */
+  exec(cmds: readonly Cmd[]): Promise<unknown[]>;
+  /** Connected and able to answer now (a disconnected backend is not even tried). */
+  ready(): boolean;
+  /** Delete every key whose name starts with `stem` (all share the hash tag `tag`); count deleted. */
+  eraseStem(stem: string, tag: string): Promise<number>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+  /** Round trips sent so far (pipelines, including every Cluster slot group). */
+  readonly roundTrips: number;
+  readonly redis?: Redis | Cluster;
+}
+
+export interface CoreOptions {
+  readonly backend: Backend;
+  readonly hasher: Hasher;
+  readonly prefix: string;
+  readonly limits: StoreLimits;
+  /** Budget of writes, decision lookups and erase (ms). */
+  readonly opTimeoutMs: number;
+  readonly logger?: StoreLogger;
+}
+
+const MAX_COUNTRY = 8;
+
+export function createSignalStore(opts: CoreOptions): SignalStore {
+  const { backend, hasher, limits, logger } = opts;
+  const keys = new Keys(opts.prefix);
+  // Members of timestamp sets must be unique: event time, a per-instance random part, a counter.
+  const instance = Math.floor(Math.random() * 36 ** 6).toString(36);
+  let seq = 0;
+  const env: PlanEnv = {
+    keys,
+    limits,
+    nextMember: (t) => `${t}:${instance}:${(seq = (seq + 1) % 0x7fffffff).toString(36)}`,
+  };
+  let readCalls = 0;
+  let timeouts = 0;
+  let failures = 0;
+  // Log transitions only: a down Redis must not log once per event.
+  let healthy = true;
+  const markFailed = (err: unknown, what: string): void => {
+    if (healthy) {
+      healthy = false;
+      logger?.warn({ err: err instanceof Error ? err.message : String(err), op: what }, 'signal store unavailable');
+    }
+  };
+  const markOk = (): void => {
+    if (!healthy) {
+      healthy = true;
+      logger?.info({}, 'signal store available again');
+    }
+  };
+
+  /** Run with a deadline; rejects StoreUnavailableError on failure or timeout. */
+  async function withDeadline<T>(what: string, ms: number, work: () => Promise<T>): Promise<T> {
+    if (!backend.ready()) {
+      const err = new StoreUnavailableError(`signal store not connected (${what})`);
+      markFailed(err, what);
+      throw err;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const p = work();
+    try {
+      const result = await Promise.race([
+        p,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new StoreUnavailableError(`signal store timed out after ${ms} ms (${what})`)), ms);
+        }),
+      ]);
+      markOk();
+      return result;
+    } catch (err) {
+      p.catch(() => undefined);
+      markFailed(err, what);
+      if (err instanceof StoreUnavailableError) throw err;
+      throw new StoreUnavailableError(`signal store failed (${what}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  const store: SignalStore = {
+    kind: backend.kind,
+    get redis() {
+      return backend.redis;
+    },
+    get stats(): StoreStats {
+      return { readCalls, roundTrips: backend.roundTrips, timeouts, failures };
+    },
+
+    context(input: ContextInput): EventContext {
+      if (typeof input.userId !== 'string' || input.userId.length === 0) throw new TypeError('context: userId must be a non-empty string');
+      if (typeof input.ip !== 'string' || input.ip.length === 0) throw new TypeError('context: ip must be a non-empty string');
+      if (!Number.isFinite(input.time)) throw new TypeError('context: time must be a finite number of ms');
+      if (input.type !== 'login' && input.type !== 'recovery') throw new TypeError('context: type must be login or recovery');
+      const parsed = parseIp(input.ip);
+      const address = parsed ? parsed.address : input.ip;
+      const hasPlace = Number.isFinite(input.lat) && Number.isFinite(input.lon);
+      const country =
+        typeof input.country === 'string' && input.country.length > 0 && input.country.length <= MAX_COUNTRY ? input.country : undefined;
+      const asn = typeof input.asn === 'number' && Number.isSafeInteger(input.asn) && input.asn >= 0 ? input.asn : undefined;
+      const hasUa = (typeof input.browser === 'string' && input.browser !== '') || (typeof input.os === 'string' && input.os !== '');
+      return {
+        v: 1,
+        type: input.type,
+        time: input.time,
+        user: hasher.user(input.userId),
+        ip: hasher.ip(address),
+        ...(parsed ? { subnet: hasher.subnet(subnetKey(parsed)) } : {}),
+        ...(typeof input.deviceId === 'string' && input.deviceId !== '' ? { device: hasher.device(input.deviceId) } : {}),
+        ...(country !== undefined ? { country } : {}),
+        ...(asn !== undefined ? { asn } : {}),
+        ...(hasPlace ? { lat: input.lat as number, lon: input.lon as number } : {}),
+        ...(hasUa ? { ua: hasher.field(`ua\0${input.browser ?? ''}\0${input.os ?? ''}`) } : {}),
+        ...(input.rbaFields ? { rba: input.rbaFields.map((f) => (isRbaPlaceholder(f) ? null : hasher.field(f))) } : {}),
+      };
+    },
+
+    async readEvent(ctx: EventContext, needs: ReadNeeds, budgetMs: number): Promise<EventSignals | null> {
+      readCalls++;
+      if (!backend.ready()) {
+        failures++;
+        markFailed(new Error('not connected'), 'readEvent');
+        return null;
+      }
+      let plan;
+      try {
+        plan = planRead(env, ctx, needs);
+      } catch (err) {
+        failures++;
+        logger?.warn({ err: err instanceof Error ? err.message : String(err) }, 'signal store: bad event context');
+        return null;
+      }
+      if (plan.cmds.length === 0) return plan.parse([]);
+      let timer: NodeJS.Timeout | undefined;
+      const work = backend.exec(plan.cmds);
+      try {
+        const replies = await Promise.race([
+          work,
+          new Promise<null>((resolve) => {
+            timer = setTimeout(resolve, Math.max(0, budgetMs), null);
+          }),
+        ]);
+        if (replies === null) {
+          timeouts++;
+          work.catch(() => undefined);
+          markFailed(new Error(`no answer within ${budgetMs} ms`), 'readEvent');
+          return null;
+        }
+        const signals = plan.parse(replies);
+        markOk();
+        return signals;
+      } catch (err) {
+        failures++;
+        markFailed(err, 'readEvent');
+        return null;
+      } finally {
+        if (timer) clearTimeout(timer);
+      }
+    },
+
+    async recordOutcome(ctx: EventContext, outcome: Outcome, time?: number): Promise<void> {
+      const t = time ?? ctx.time;
+      if (!Number.isFinite(t)) throw new TypeError('recordOutcome: time must be a finite number of ms');
+      const cmds = planOutcome(env, ctx, outcome, t);
+      await withDeadline('recordOutcome', opts.opTimeoutMs, () => backend.exec(cmds));
+    },
+
+    async putDecision(id: string, json: string, ttlSeconds: number): Promise<void> {
+      if (!(ttlSeconds > 0) || !Number.isFinite(ttlSeconds)) throw new TypeError('putDecision: ttlSeconds must be a positive number');
+      const key = keys.decision(id);
+      const tag = keys.decisionTag(id);
+      await withDeadline('putDecision', opts.opTimeoutMs, () =>
+        backend.exec([{ tag, argv: ['set', key, json, 'PX', Math.max(1, Math.ceil(ttlSeconds * 1000))] }]),
+      );
+    },
+
+    async getDecision(id: string): Promise<string | null> {
+      const key = keys.decision(id);
+      const tag = keys.decisionTag(id);
+      const [v] = await withDeadline('getDecision', opts.opTimeoutMs, () => backend.exec([{ tag, argv: ['get', key] }]));
+      return typeof v === 'string' ? v : null;
+    },
+
+    async eraseUser(userId: string): Promise<number> {
+      const u = hasher.user(userId);
+      // Erase scans; give it far more time than a hot-path operation.
+      return withDeadline('eraseUser', Math.max(opts.opTimeoutMs, 30_000), () => backend.eraseStem(keys.userStem(u), keys.userTag(u)));
+    },
+
+    async ping(): Promise<boolean> {
+      if (!backend.ready()) return false;
+      return backend.ping().catch(() => false);
+    },
+
+    close: () => backend.close(),
+  };
+  return store;
+}

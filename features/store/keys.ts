@@ -1,0 +1,175 @@
+// The signal store's key layout, windows and caps (docs/signals-store.md § Keys is the prose of this
+// file). Every key carries a Redis Cluster hash tag: all keys of one user share `{u:<hash>}`, and an
+// address, subnet, device or rba field is tagged by its own hash, so per-entity commands always land
+// in one slot and a Cluster pipeline can be grouped by tag.
+
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+
+/** Sliding windows of the velocity features (ms). */
+export const W_USER_FAILED = HOUR;
+export const W_USER_RECOVERY = DAY;
+export const W_IP_FAILED_SHORT = 10 * MINUTE;
+export const W_IP_FAILED = HOUR;
+export const W_SUBNET_FAILED = HOUR;
+export const W_USER_IPS = DAY;
+export const W_IP_USERS = HOUR;
+export const W_DEVICE_USERS = DAY;
+
+/**
+ * HyperLogLog buckets per window: a distinct count at time t merges the buckets that cover
+ * [t − W, t], which may reach back up to one bucket (W/12) further.
+ */
+export const HLL_BUCKETS = 12;
+
+/** Extra lifetime of every counter key beyond its window, so a key never expires mid-window. */
+export const TTL_MARGIN_MS = 10 * MINUTE;
+
+/** Tunables with their defaults (createStore options). */
+export interface StoreLimits {
+  /** History and rba retention, days (VIGIL_RETENTION_DAYS). */
+  readonly retentionDays: number;
+  /** Timestamps kept per sliding-window counter; counts saturate here. */
+  readonly maxEvents: number;
+  /** Learned values (devices, countries, ASNs, addresses, browser/OS) kept per user, newest first. */
+  readonly maxKnown: number;
+  /** rba field counters kept per user; the rarest are dropped first. */
+  readonly maxRbaFields: number;
+}
+
+export const DEFAULT_LIMITS: StoreLimits = Object.freeze({
+  retentionDays: 180,
+  maxEvents: 1000,
+  maxKnown: 500,
+  maxRbaFields: 512,
+});
+
+/** Members of a user's known-values sorted set (`…:k`), one per kind. */
+export const KNOWN_DEVICE = 'd:';
+export const KNOWN_COUNTRY = 'c:';
+export const KNOWN_ASN = 'a:';
+export const KNOWN_IP = 'i:';
+export const KNOWN_UA = 'u:';
+
+/** Fields of the user's history hash (`…:h`). */
+export const H_LOGINS = 'n';
+export const H_LAST_TIME = 'lt';
+export const H_LAST_COUNTRY = 'lc';
+export const H_LAST_LAT = 'la';
+export const H_LAST_LON = 'lo';
+
+/** Key names for one prefix. Tags (the `{…}` part) decide the Cluster slot. */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  userTag(u: string): string {
+    return `{u:${u}}`;
+  }
+  /** Every key of the user starts with this (erase scans for it). */
+  userStem(u: string): string {
+    return `${this.prefix}{u:${u}}:`;
+  }
+  /** Hash: logins, last sign-in time/country/lat/lon. Retention. */
+  userHistory(u: string): string {
+    return `${this.prefix}{u:${u}}:h`;
+  }
+  /** Sorted set: learned value → last time seen. Retention. */
+  userKnown(u: string): string {
+    return `${this.prefix}{u:${u}}:k`;
+  }
+  /** Sorted set: hashed rba field → successful sign-ins with it. Retention. */
+  userRba(u: string): string {
+    return `${this.prefix}{u:${u}}:r`;
+  }
+  /** Sorted set of failure timestamps. */
+  userFailed(u: string): string {
+    return `${this.prefix}{u:${u}}:f`;
+  }
+  /** Sorted set of recovery-attempt timestamps. */
+  userRecovery(u: string): string {
+    return `${this.prefix}{u:${u}}:rc`;
+  }
+  /** HyperLogLog of address hashes, one per bucket. */
+  userIps(u: string, bucket: number): string {
+    return `${this.prefix}{u:${u}}:ips:${bucket}`;
+  }
+
+  ipTag(i: string): string {
+    return `{i:${i}}`;
+  }
+  ipFailed(i: string): string {
+    return `${this.prefix}{i:${i}}:f`;
+  }
+  /** HyperLogLog of user hashes, one per bucket. */
+  ipUsers(i: string, bucket: number): string {
+    return `${this.prefix}{i:${i}}:us:${bucket}`;
+  }
+
+  subnetTag(n: string): string {
+    return `{n:${n}}`;
+  }
+  subnetFailed(n: string): string {
+    return `${this.prefix}{n:${n}}:f`;
+  }
+
+  deviceTag(d: string): string {
+    return `{d:${d}}`;
+  }
+  deviceUsers(d: string, bucket: number): string {
+    return `${this.prefix}{d:${d}}:us:${bucket}`;
+  }
+
+  /** Global count of successful sign-ins with one rba field value (its own key: spreads over slots). */
+  rbaFieldTag(f: string): string {
+    return `{rf:${f}}`;
+  }
+  rbaField(f: string): string {
+    return `${this.prefix}{rf:${f}}`;
+  }
+  readonly rbaGlobalTag = '{rg}';
+  /** Global count of successful sign-ins. */
+  get rbaTotal(): string {
+    return `${this.prefix}{rg}:n`;
+  }
+  /** HyperLogLog of users with a successful sign-in. */
+  get rbaUsers(): string {
+    return `${this.prefix}{rg}:u`;
+  }
+
+  decision(id: string): string {
+    return `${this.prefix}dec:{${id}}`;
+  }
+  decisionTag(id: string): string {
+    return `{${id}}`;
+  }
+}
+
+/** Bucket length of a windowed HyperLogLog. */
+export function bucketMs(windowMs: number): number {
+  return windowMs / HLL_BUCKETS;
+}
+
+/** Lifetime of a bucket key: its window, one more bucket, and the margin. */
+export function bucketTtlMs(windowMs: number): number {
+  return windowMs + bucketMs(windowMs) + TTL_MARGIN_MS;
+}
+
+/** Bucket numbers (oldest first) whose union covers [t − W, t]. */
+export function bucketsFor(t: number, windowMs: number): number[] {
+  const b = bucketMs(windowMs);
+  const cur = Math.floor(t / b);
+  const out = new Array<number>(HLL_BUCKETS + 1);
+  for (let i = 0; i <= HLL_BUCKETS; i++) out[i] = cur - HLL_BUCKETS + i;
+  return out;
+}
+
+export function bucketOf(t: number, windowMs: number): number {
+  return Math.floor(t / bucketMs(windowMs));
+}
+
+/** Escape Redis glob metacharacters so a prefix matches literally in SCAN MATCH. */
+export function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => '\\' + c);
+}

@@ -1,0 +1,329 @@
+// The in-process signal store backend (REDIS_URL unset: a single-node trial, and fast tests): a tiny
+// interpreter of exactly the Redis commands commands.ts emits, over a Map with wall-clock expiry.
+// Running the same commands as Redis keeps both stores behaviourally identical (one contract suite
+// runs against both). Distinct counts here are exact sets, not HyperLogLogs.
+import { RECORD_LOGIN_LUA, type Arg, type CmdName } from './commands.ts';
+import type { Backend } from './core.ts';
+
+type Entry =
+  | { kind: 'zset'; m: Map<string, number>; exp: number }
+  | { kind: 'hash'; m: Map<string, string>; exp: number }
+  | { kind: 'string'; v: string; exp: number }
+  | { kind: 'hll'; s: Set<string>; exp: number }
+  | { kind: 'set'; s: Set<string>; exp: number };
+
+class WrongType extends Error {
+  constructor() {
+    super('WRONGTYPE Operation against a key holding the wrong kind of value');
+  }
+}
+
+// Sweep expired keys every this many commands, so a long trial does not keep dead keys forever.
+const SWEEP_EVERY = 10_000;
+
+export interface MemoryBackend extends Backend {
+  /** Add members to a set (what an operator does with SADD for `list x = redis "key"`). */
+  sadd(key: string, ...members: string[]): void;
+  /** Every live key and a text rendering of its value (tests scan it for raw identifiers). */
+  dump(): Array<{ key: string; value: string }>;
+}
+
+export function createMemoryBackend(now: () => number = Date.now): MemoryBackend {
+  const data = new Map<string, Entry>();
+  let ops = 0;
+  let closed = false;
+
+  function live(key: string): Entry | undefined {
+    const e = data.get(key);
+    if (e === undefined) return undefined;
+    if (e.exp !== 0 && e.exp <= now()) {
+      data.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+  function zset(key: string, create: boolean): Map<string, number> | undefined {
+    const e = live(key);
+    if (e === undefined) {
+      if (!create) return undefined;
+      const m = new Map<string, number>();
+      data.set(key, { kind: 'zset', m, exp: 0 });
+      return m;
+    }
+    if (e.kind !== 'zset') throw new WrongType();
+    return e.m;
+  }
+  function hash(key: string): Map<string, string> | undefined {
+    const e = live(key);
+    if (e === undefined) return undefined;
+    if (e.kind !== 'hash') throw new WrongType();
+    return e.m;
+  }
+  function hashCreate(key: string): Map<string, string> {
+    const h = hash(key);
+    if (h) return h;
+    const m = new Map<string, string>();
+    data.set(key, { kind: 'hash', m, exp: 0 });
+    return m;
+  }
+  function hll(key: string, create: boolean): Set<string> | undefined {
+    const e = live(key);
+    if (e === undefined) {
+      if (!create) return undefined;
+      const s = new Set<string>();
+      data.set(key, { kind: 'hll', s, exp: 0 });
+      return s;
+    }
+    if (e.kind !== 'hll') throw new WrongType();
+    return e.s;
+  }
+  function str(key: string): string | undefined {
+    const e = live(key);
+    if (e === undefined) return undefined;
+    if (e.kind !== 'string') throw new WrongType();
+    return e.v;
+  }
+  function pexpire(key: string, ms: number): number {
+    const e = live(key);
+    if (e === undefined) return 0;
+    e.exp = now() + ms;
+    return 1;
+  }
+  /** Members sorted by (score, member), as Redis orders a sorted set. */
+  function ranked(m: Map<string, number>): [string, number][] {
+    return [...m.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+  function zremrangebyrank(m: Map<string, number>, start: number, stop: number): number {
+    const n = m.size;
+    const s = start < 0 ? Math.max(0, n + start) : start;
+    const e = stop < 0 ? n + stop : Math.min(stop, n - 1);
+    if (s > e || s >= n) return 0;
+    const all = ranked(m);
+    for (let i = s; i <= e; i++) m.delete((all[i] as [string, number])[0]);
+    return e - s + 1;
+  }
+  function sweep(): void {
+    const t = now();
+    for (const [k, e] of data) if (e.exp !== 0 && e.exp <= t) data.delete(k);
+  }
+
+  function run(argv: readonly [CmdName, ...Arg[]]): unknown {
+    const [name, ...rest] = argv;
+    const a = rest.map(String);
+    const key = a[0] as string;
+    switch (name) {
+      case 'zadd': {
+        const gt = a[1] === 'GT';
+        const m = zset(key, true) as Map<string, number>;
+        let added = 0;
+        for (let i = gt ? 2 : 1; i + 1 < a.length; i += 2) {
+          const score = Number(a[i]);
+          const member = a[i + 1] as string;
+          const old = m.get(member);
+          if (old === undefined) added++;
+          if (old === undefined || !gt || score > old) m.set(member, score);
+        }
+        return added;
+      }
+      case 'zremrangebyscore': {
+        const m = zset(key, false);
+        if (!m) return 0;
+        const [lo, hi] = [bound(a[1] as string, 'min'), bound(a[2] as string, 'max')];
+        let n = 0;
+        for (const [member, s] of m) if (lo(s) && hi(s)) (m.delete(member), n++);
+        dropIfEmpty(key, m);
+        return n;
+      }
+      case 'zremrangebyrank': {
+        const m = zset(key, false);
+        if (!m) return 0;
+        const n = zremrangebyrank(m, Number(a[1]), Number(a[2]));
+        dropIfEmpty(key, m);
+        return n;
+      }
+      case 'zcount': {
+        const m = zset(key, false);
+        if (!m) return 0;
+        const [lo, hi] = [bound(a[1] as string, 'min'), bound(a[2] as string, 'max')];
+        let n = 0;
+        for (const s of m.values()) if (lo(s) && hi(s)) n++;
+        return n;
+      }
+      case 'zmscore': {
+        const m = zset(key, false);
+        return a.slice(1).map((member) => {
+          const s = m?.get(member);
+          return s === undefined ? null : String(s);
+        });
+      }
+      case 'zincrby': {
+        const m = zset(key, true) as Map<string, number>;
+        const member = a[2] as string;
+        const v = (m.get(member) ?? 0) + Number(a[1]);
+        m.set(member, v);
+        return String(v);
+      }
+      case 'pexpire':
+        return pexpire(key, Number(a[1]));
+      case 'pfadd': {
+        const s = hll(key, true) as Set<string>;
+        const before = s.size;
+        for (const member of a.slice(1)) s.add(member);
+        return s.size > before ? 1 : 0;
+      }
+      case 'pfcount': {
+        const union = new Set<string>();
+        for (const k of a) for (const member of hll(k, false) ?? []) union.add(member);
+        return union.size;
+      }
+      case 'hmget': {
+        const h = hash(key);
+        return a.slice(1).map((f) => h?.get(f) ?? null);
+      }
+      case 'hget':
+        return hash(key)?.get(a[1] as string) ?? null;
+      case 'incr': {
+        const cur = str(key);
+        const v = (cur === undefined ? 0 : Number(cur)) + 1;
+        const e = live(key);
+        data.set(key, { kind: 'string', v: String(v), exp: e?.exp ?? 0 });
+        return v;
+      }
+      case 'get':
+        return str(key) ?? null;
+      case 'set': {
+        // SET key value PX ms (the only form used).
+        const ms = a[2] === 'PX' ? Number(a[3]) : 0;
+        data.set(key, { kind: 'string', v: a[1] as string, exp: ms > 0 ? now() + ms : 0 });
+        return 'OK';
+      }
+      case 'sismember': {
+        const e = live(key);
+        if (e === undefined) return 0;
+        if (e.kind !== 'set') throw new WrongType();
+        return e.s.has(a[1] as string) ? 1 : 0;
+      }
+      case 'eval':
+        return evalScript(a);
+      default:
+        return assertNever(name);
+    }
+  }
+
+  function dropIfEmpty(key: string, m: Map<string, number>): void {
+    if (m.size === 0) data.delete(key);
+  }
+
+  // The one script the store runs (RECORD_LOGIN_LUA), in JavaScript.
+  function evalScript(a: string[]): number {
+    if (a[0] !== RECORD_LOGIN_LUA || a[1] !== '1') throw new Error('ERR unknown script');
+    const [key, t, country, lat, lon, ttl] = a.slice(2) as [string, string, string, string, string, string];
+    const h = hashCreate(key);
+    h.set('n', String(Number(h.get('n') ?? '0') + 1));
+    const lt = h.get('lt');
+    if (lt === undefined || Number(t) >= Number(lt)) {
+      h.set('lt', t);
+      if (country === '') h.delete('lc');
+      else h.set('lc', country);
+      if (lat === '' || lon === '') (h.delete('la'), h.delete('lo'));
+      else (h.set('la', lat), h.set('lo', lon));
+    }
+    pexpire(key, Number(ttl));
+    return 1;
+  }
+
+  let roundTrips = 0;
+  const backend: MemoryBackend = {
+    kind: 'memory',
+    get roundTrips() {
+      return roundTrips;
+    },
+    async exec(cmds) {
+      if (closed) throw new Error('store closed');
+      roundTrips++;
+      // Like a pipeline: every command runs; the first error fails the whole call.
+      const out: unknown[] = [];
+      let firstErr: unknown;
+      for (const c of cmds) {
+        try {
+          out.push(run(c.argv));
+        } catch (err) {
+          firstErr ??= err;
+          out.push(null);
+        }
+      }
+      ops += cmds.length;
+      if (ops >= SWEEP_EVERY) {
+        ops = 0;
+        sweep();
+      }
+      if (firstErr !== undefined) throw firstErr;
+      return out;
+    },
+    ready: () => !closed,
+    async eraseStem(stem) {
+      let n = 0;
+      for (const k of [...data.keys()]) {
+        if (k.startsWith(stem) && live(k) !== undefined) {
+          data.delete(k);
+          n++;
+        }
+      }
+      return n;
+    },
+    async ping() {
+      return !closed;
+    },
+    async close() {
+      closed = true;
+      data.clear();
+    },
+    sadd(key, ...members) {
+      const e = live(key);
+      if (e !== undefined && e.kind !== 'set') throw new WrongType();
+      const s = e?.s ?? new Set<string>();
+      for (const m of members) s.add(m);
+      if (e === undefined) data.set(key, { kind: 'set', s, exp: 0 });
+    },
+    dump() {
+      const out: Array<{ key: string; value: string }> = [];
+      for (const [key] of data) {
+        const e = live(key);
+        if (e === undefined) continue;
+        out.push({ key, value: render(e) });
+      }
+      return out;
+    },
+  };
+  return backend;
+}
+
+function render(e: Entry): string {
+  switch (e.kind) {
+    case 'zset':
+    case 'hash':
+      return JSON.stringify([...e.m.entries()]);
+    case 'string':
+      return e.v;
+    case 'hll':
+    case 'set':
+      return JSON.stringify([...e.s]);
+    default:
+      return assertNever(e);
+  }
+}
+
+/** A ZCOUNT/ZREMRANGEBYSCORE bound: `-inf`, `+inf`, `x` (inclusive) or `(x` (exclusive). */
+function bound(s: string, side: 'min' | 'max'): (score: number) => boolean {
+  if (s === '-inf') return side === 'min' ? () => true : () => false;
+  if (s === '+inf') return side === 'max' ? () => true : () => false;
+  const exclusive = s.startsWith('(');
+  const v = Number(exclusive ? s.slice(1) : s);
+  if (side === 'min') return exclusive ? (x) => x > v : (x) => x >= v;
+  return exclusive ? (x) => x < v : (x) => x <= v;
+}
+
+// features/ may import only dsl/types.ts (docs/architecture.md), so not dsl/ast.ts's assertNever.
+function assertNever(x: never): never {
+  throw new Error(`unhandled case: ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,238 @@
+// The Redis backend of the signal store, single node or Redis Cluster (ioredis): connection setup
+// from REDIS_URL (a URL, or a comma list of cluster nodes) with fail-fast options, one pipeline per
+// call on a single node, and on Cluster one pipeline per hash-tag group sent concurrently (a
+// pipeline may not span slots). Erase: SCAN on a single node, GETKEYSINSLOT on Cluster.
+import { Cluster, Redis, type ClusterNode } from 'ioredis';
+import type { Cmd } from './commands.ts';
+import type { Backend } from './core.ts';
+import { globEscape } from './keys.ts';
+
+export type RedisTarget =
+  | { readonly mode: 'single'; readonly url: string }
+  | {
+      readonly mode: 'cluster';
+      readonly nodes: readonly { readonly host: string; readonly port: number }[];
+      readonly username?: string;
+      readonly password?: string;
+      readonly tls: boolean;
+    };
+
+/**
+ * Parse REDIS_URL: one `redis://` / `rediss://` URL is a single node; a comma list of URLs (or
+ * `host:port` entries) names Redis Cluster seed nodes, whose credentials come from the first entry.
+ * Throws a clear Error for anything else.
+ */
+export function parseRedisTarget(spec: string, forceCluster = false): RedisTarget {
+  const parts = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (parts.length === 0) throw new Error('REDIS_URL is empty');
+  const urls = parts.map((p) => {
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : `redis://${p}`;
+    let u: URL;
+    try {
+      u = new URL(withScheme);
+    } catch {
+      throw new Error(`REDIS_URL: "${p}" is not a redis:// URL or host:port`);
+    }
+    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`REDIS_URL: "${p}" must use redis:// or rediss://`);
+    if (u.hostname === '') throw new Error(`REDIS_URL: "${p}" has no host`);
+    return u;
+  });
+  if (urls.length === 1 && !forceCluster) return { mode: 'single', url: (urls[0] as URL).href };
+  const first = urls[0] as URL;
+  return {
+    mode: 'cluster',
+    nodes: urls.map((u) => ({ host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port === '' ? 6379 : Number(u.port) })),
+    ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
+    ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
+    tls: first.protocol === 'rediss:',
+  };
+}
+
+export interface ConnectOptions {
+  /** Give up connecting after this long (default 5000 ms). */
+  readonly connectTimeoutMs?: number;
+  readonly forceCluster?: boolean;
+}
+
+// Fail fast: no offline queue (a command while disconnected rejects at once instead of waiting for
+// the reconnection), one retry at most, and reconnection with a short capped backoff.
+const retry = (times: number): number => Math.min(50 * times, 1000);
+
+/** Open a client for `spec` and wait until it is ready; rejects if it is not within the timeout. */
+export async function connectRedis(spec: string, opts: ConnectOptions = {}): Promise<Redis | Cluster> {
+  const target = parseRedisTarget(spec, opts.forceCluster);
+  const connectTimeout = opts.connectTimeoutMs ?? 5000;
+  const client =
+    target.mode === 'single'
+      ? new Redis(target.url, {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+          connectTimeout,
+          retryStrategy: retry,
+        })
+      : new Cluster(
+          target.nodes.map((n): ClusterNode => ({ host: n.host, port: n.port })),
+          {
+            lazyConnect: true,
+            enableOfflineQueue: false,
+            clusterRetryStrategy: retry,
+            redisOptions: {
+              connectTimeout,
+              maxRetriesPerRequest: 1,
+              ...(target.username !== undefined ? { username: target.username } : {}),
+              ...(target.password !== undefined ? { password: target.password } : {}),
+              ...(target.tls ? { tls: {} } : {}),
+            },
+          },
+        );
+  await readyWithin(client, connectTimeout);
+  return client;
+}
+
+/** A fail-fast duplicate of a caller's client (which may queue commands while offline). */
+export async function duplicateFailFast(client: Redis | Cluster, connectTimeoutMs = 5000): Promise<Redis | Cluster> {
+  const dup =
+    client instanceof Cluster
+      ? client.duplicate(undefined, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: retry })
+      : client.duplicate({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: retry });
+  await readyWithin(dup, connectTimeoutMs);
+  return dup;
+}
+
+async function readyWithin(client: Redis | Cluster, ms: number): Promise<void> {
+  // Without a listener ioredis prints every connection error; the store reports state changes itself.
+  client.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.connect(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Redis not ready after ${ms} ms`)), ms);
+      }),
+    ]);
+  } catch (err) {
+    client.disconnect();
+    throw new Error(`cannot reach Redis: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+export interface RedisBackendOptions {
+  readonly client: Redis | Cluster;
+  /** Close the client on close() (the store opened it). */
+  readonly owned: boolean;
+  readonly pingTimeoutMs?: number;
+}
+
+type Replies = [error: Error | null, result: unknown][] | null;
+
+function repliesOf(res: Replies, n: number): unknown[] {
+  if (res === null || res.length !== n) throw new Error('pipeline aborted');
+  const out = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) {
+    const [err, v] = res[i] as [Error | null, unknown];
+    if (err) throw err;
+    out[i] = v;
+  }
+  return out;
+}
+
+export function createRedisBackend(opts: RedisBackendOptions): Backend {
+  const { client } = opts;
+  const isCluster = client instanceof Cluster;
+  let roundTrips = 0;
+
+  async function execSingle(cmds: readonly Cmd[]): Promise<unknown[]> {
+    const argv = new Array<unknown[]>(cmds.length);
+    for (let i = 0; i < cmds.length; i++) argv[i] = (cmds[i] as Cmd).argv as unknown as unknown[];
+    roundTrips++;
+    return repliesOf(await client.pipeline(argv).exec(), cmds.length);
+  }
+
+  async function execCluster(cmds: readonly Cmd[]): Promise<unknown[]> {
+    // One pipeline per hash tag: its keys share a slot, so it is valid on Cluster; the groups go out
+    // concurrently, so the event still costs one round-trip time.
+    const groups = new Map<string, number[]>();
+    for (let i = 0; i < cmds.length; i++) {
+      const tag = (cmds[i] as Cmd).tag;
+      const g = groups.get(tag);
+      if (g) g.push(i);
+      else groups.set(tag, [i]);
+    }
+    const out = new Array<unknown>(cmds.length);
+    await Promise.all(
+      [...groups.values()].map(async (idx) => {
+        roundTrips++;
+        const res = await client.pipeline(idx.map((i) => (cmds[i] as Cmd).argv as unknown as unknown[])).exec();
+        const replies = repliesOf(res, idx.length);
+        for (let j = 0; j < idx.length; j++) out[idx[j] as number] = replies[j];
+      }),
+    );
+    return out;
+  }
+
+  async function scanErase(node: Redis, pattern: string): Promise<number> {
+    let cursor = '0';
+    let n = 0;
+    do {
+      const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (found.length > 0) n += await node.unlink(...found);
+    } while (cursor !== '0');
+    return n;
+  }
+
+  async function slotErase(cluster: Cluster, stem: string): Promise<number> {
+    // Every key of the user shares one slot: list that slot on its master instead of scanning.
+    const slot = Number(await cluster.call('CLUSTER', 'KEYSLOT', stem));
+    let n = 0;
+    for (const node of cluster.nodes('master')) {
+      const count = Number(await node.call('CLUSTER', 'COUNTKEYSINSLOT', slot));
+      if (count === 0) continue;
+      const inSlot = (await node.call('CLUSTER', 'GETKEYSINSLOT', slot, count)) as string[];
+      const mine = inSlot.filter((k) => k.startsWith(stem));
+      if (mine.length > 0) n += await node.unlink(...mine);
+    }
+    return n;
+  }
+
+  return {
+    kind: isCluster ? 'cluster' : 'redis',
+    redis: client,
+    get roundTrips() {
+      return roundTrips;
+    },
+    exec: isCluster ? execCluster : execSingle,
+    ready: () => client.status === 'ready',
+    eraseStem: (stem) => (client instanceof Cluster ? slotErase(client, stem) : scanErase(client, globEscape(stem) + '*')),
+    async ping() {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const pong = await Promise.race([
+          client.ping(),
+          new Promise<null>((resolve) => {
+            timer = setTimeout(resolve, opts.pingTimeoutMs ?? 1000, null);
+          }),
+        ]);
+        return pong === 'PONG';
+      } catch {
+        return false;
+      } finally {
+        if (timer) clearTimeout(timer);
+      }
+    },
+    async close() {
+      if (!opts.owned) return;
+      try {
+        await client.quit();
+      } catch {
+        client.disconnect();
+      }
+    },
+  };
+}
