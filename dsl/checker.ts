@@ -953,7 +953,8 @@ class Checker {
       this.set(right, 'string');
       const re = compileSafeRegex(right.value);
       if (!re.ok) {
-        this.report(diag('E_REGEX', right.span, `${re.unsafe ? 'unsafe' : 'invalid'} regular expression: ${re.reason}`));
+        const why = re.reason.replace(/^Invalid regular expression: /, '');
+        this.report(diag('E_REGEX', right.span, `${re.unsafe ? 'unsafe' : 'invalid'} regular expression: ${why}`));
       } else this.regexes.set(e.right, re.test);
       return this.apply(entry, [e.left, e.right], [lt, 'string'], e.opSpan);
     }

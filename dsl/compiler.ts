@@ -188,7 +188,9 @@ class PackCompiler {
       } else {
         const l = left.fn;
         const right = args[1]!;
-        if (right.isConst && ls !== undefined) {
+        if (right.isConst && ls !== undefined && right.value !== undefined && sig.fused) {
+          fn = sig.fused(ls, right.value);
+        } else if (right.isConst && ls !== undefined) {
           const rv = right.value;
           fn = rv === undefined ? () => undefined : (s) => {
             const v = s[ls];

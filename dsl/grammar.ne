@@ -5,7 +5,7 @@
 # operators, and matches tokens by type only (never by value: a string "and" is not the keyword).
 @preprocessor esmodule
 @{%
-import { lexer, build as B, cmpOp, addOp, mulOp, literal, actionKw, modeKw } from '../lexer.ts';
+import { lexer, build as B, cmpOp, addOp, mulOp, atom, actionKw, modeKw } from '../lexer.ts';
 %}
 @lexer lexer
 
@@ -22,7 +22,7 @@ Signed -> %number                                       {% B.signed %}
 Const -> %kw_const %ident %assign Expr                  {% B.constDecl %}
 
 List -> %kw_list %ident %colon %ident %assign ListSource {% B.listDecl %}
-ListSource -> ListLit                                   {% B.inlineList %}
+ListSource -> %lbracket Items %rbracket                 {% B.inlineList %}
             | %kw_file %string                          {% B.fileList %}
             | %kw_redis %string                         {% B.redisList %}
 
@@ -62,9 +62,10 @@ GivenList -> GivenEntry                                 {% B.snoc %}
            | GivenList %comma GivenEntry                {% B.snocSep %}
 GivenEntry -> %feature %colon Expr                      {% B.givenEntry %}
 
-# Expressions, loosest first (dsl.md §3). Comparisons do not chain: both sides are `Add`. Operators
-# and literals of one level are token classes (`%cmpOp`, `%literal`, …, from dsl/lexer.ts) and the
-# primaries sit in `Neg`, to keep the Earley chart small: every operand completes each level once.
+# Expressions, loosest first (dsl.md §3). Comparisons do not chain: both sides are `Add`. The
+# operators of one level, and the one-token primaries (literals, features, names, `score`), are token
+# classes (`%cmpOp`, `%atom`, … from dsl/lexer.ts) and the primaries sit in `Neg`: that keeps the
+# Earley chart small, since every operand completes each level once.
 Expr -> Expr %coalesce Or                               {% B.binary %}
       | Or                                              {% id %}
 Or -> Or %kw_or And                                     {% B.binary %}
@@ -81,18 +82,14 @@ Add -> Add %addOp Mul                                   {% B.binary %}
 Mul -> Mul %mulOp Neg                                   {% B.binary %}
      | Neg                                              {% id %}
 Neg -> %minus Neg                                       {% B.unary %}
-     | %literal                                         {% B.literal %}
-     | %feature                                         {% B.feature %}
-     | %ident                                           {% B.name %}
-     | %kw_score                                        {% B.name %}
+     | %atom                                            {% B.atom %}
      | %lparen Expr %rparen                             {% B.paren %}
-     | ListLit                                          {% id %}
+     | %lbracket Items %rbracket                        {% B.listLit %}
      | %ident %lparen Args %rparen                      {% B.call %}
 Args -> null                                            {% B.empty %}
       | ArgList                                         {% id %}
 ArgList -> Expr                                         {% B.snoc %}
          | ArgList %comma Expr                          {% B.snocSep %}
-ListLit -> %lbracket Items %rbracket                    {% B.listLit %}
 Items -> null                                           {% B.empty %}
        | ItemList                                       {% id %}
        | ItemList %comma                                {% id %}

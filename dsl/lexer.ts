@@ -100,7 +100,7 @@ export const cmpOp = tokenClass(
 );
 export const addOp = tokenClass('plus', 'minus');
 export const mulOp = tokenClass('star', 'slash');
-export const literal = tokenClass('number', 'duration', 'string', 'kw_true', 'kw_false');
+export const atom = tokenClass('number', 'duration', 'string', 'kw_true', 'kw_false', 'feature', 'ident', 'kw_score');
 export const actionKw = tokenClass('kw_allow', 'kw_step_up', 'kw_block');
 export const modeKw = tokenClass('kw_shadow', 'kw_enforce');
 
@@ -538,7 +538,9 @@ export const build = {
     for (const e of arr) max = Math.max(max, depthOf(callee, e));
     return withDepth({ kind: 'Call', callee: ident(callee), args: arr, span: join(callee, close) }, max, callee);
   },
-  literal: (d: unknown[]): A.BoolLit | A.NumberLit | A.DurationLit | A.StringLit => {
+  /** A one-token primary: a literal, a feature, a name, or the keyword `score` (a Name the checker
+   * restricts to policy conditions). */
+  atom: (d: unknown[]): A.Expr => {
     const t = d[0] as Token;
     switch (t.type) {
       case 'number':
@@ -547,18 +549,14 @@ export const build = {
         return { kind: 'Duration', value: t.num, raw: t.text, span: t.span };
       case 'string':
         return stringLit(t);
+      case 'feature':
+        return { kind: 'Feature', path: t.text, span: t.span };
+      case 'ident':
+      case 'kw_score':
+        return { kind: 'Name', name: t.text, span: t.span };
       default:
         return { kind: 'Bool', value: t.type === 'kw_true', span: t.span };
     }
-  },
-  feature: (d: unknown[]): A.FeatureRef => {
-    const t = d[0] as Token;
-    return { kind: 'Feature', path: t.text, span: t.span };
-  },
-  /** An identifier, or the keyword `score` (the checker restricts it to policy conditions). */
-  name: (d: unknown[]): A.NameRef => {
-    const t = d[0] as Token;
-    return { kind: 'Name', name: t.text, span: t.span };
   },
   /** `-`? number, as one signed literal whose span includes the minus (score, version). */
   signed: (d: unknown[]): A.NumberLit => {
@@ -582,7 +580,7 @@ export const build = {
     return { kind: 'List', name: ident(name), elemType, source, span: join(kw, source) };
   },
   inlineList: (d: unknown[]): A.InlineListSource => {
-    const items = d[0] as A.ListLit;
+    const items = build.listLit(d);
     return { kind: 'InlineList', items, span: items.span };
   },
   fileList: (d: unknown[]): A.FileListSource => {

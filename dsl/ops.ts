@@ -45,6 +45,11 @@ export interface Signature {
   readonly eval?: (a: Value, b: Value) => MaybeValue;
   /** Evaluation that needs the operands themselves (laziness, lists, patterns, ranges). */
   readonly build?: (args: readonly Operand[]) => Fn;
+  /**
+   * Optional fast path for the commonest shape, `feature OP constant`: the same result as `eval`,
+   * as one closure that reads the slot in place (rules are mostly such comparisons).
+   */
+  readonly fused?: (slot: number, k: Value) => Fn;
 }
 
 export type EntryKind = 'binary' | 'unary' | 'function';
@@ -119,12 +124,8 @@ const ORDERED: readonly Param[][] = [
   ['duration', 'duration'],
 ];
 
-function comparison(name: string, cmp: (a: number, b: number) => boolean): OpEntry {
-  return {
-    kind: 'binary',
-    name,
-    sigs: ORDERED.map((params) => ({ params, result: 'bool', eval: (a, b) => cmp(num(a), num(b)) })),
-  };
+function comparison(name: string, ev: (a: Value, b: Value) => boolean, fused: (slot: number, k: Value) => Fn): OpEntry {
+  return { kind: 'binary', name, sigs: ORDERED.map((params) => ({ params, result: 'bool', eval: ev, fused })) };
 }
 
 function stringTest(name: string, test: (a: string, b: string) => boolean): OpEntry {
@@ -208,7 +209,15 @@ export const TABLE: readonly OpEntry[] = [
     name: '==',
     sigs: [
       { params: ['ip', 'ip'], result: 'bool', build: buildIpEquals(false) },
-      { params: ['T', 'T'], result: 'bool', eval: (a, b) => a === b },
+      {
+        params: ['T', 'T'],
+        result: 'bool',
+        eval: (a, b) => a === b,
+        fused: (i, k) => (s) => {
+          const v = s[i];
+          return v === undefined ? undefined : v === k;
+        },
+      },
     ],
   },
   {
@@ -216,13 +225,49 @@ export const TABLE: readonly OpEntry[] = [
     name: '!=',
     sigs: [
       { params: ['ip', 'ip'], result: 'bool', build: buildIpEquals(true) },
-      { params: ['T', 'T'], result: 'bool', eval: (a, b) => a !== b },
+      {
+        params: ['T', 'T'],
+        result: 'bool',
+        eval: (a, b) => a !== b,
+        fused: (i, k) => (s) => {
+          const v = s[i];
+          return v === undefined ? undefined : v !== k;
+        },
+      },
     ],
   },
-  comparison('<', (a, b) => a < b),
-  comparison('<=', (a, b) => a <= b),
-  comparison('>', (a, b) => a > b),
-  comparison('>=', (a, b) => a >= b),
+  comparison(
+    '<',
+    (a, b) => num(a) < num(b),
+    (i, k) => (s) => {
+      const v = s[i];
+      return v === undefined ? undefined : num(v) < num(k);
+    },
+  ),
+  comparison(
+    '<=',
+    (a, b) => num(a) <= num(b),
+    (i, k) => (s) => {
+      const v = s[i];
+      return v === undefined ? undefined : num(v) <= num(k);
+    },
+  ),
+  comparison(
+    '>',
+    (a, b) => num(a) > num(b),
+    (i, k) => (s) => {
+      const v = s[i];
+      return v === undefined ? undefined : num(v) > num(k);
+    },
+  ),
+  comparison(
+    '>=',
+    (a, b) => num(a) >= num(b),
+    (i, k) => (s) => {
+      const v = s[i];
+      return v === undefined ? undefined : num(v) >= num(k);
+    },
+  ),
   { kind: 'binary', name: 'in', sigs: [{ params: ['T', 'list<T>'], result: 'bool', build: buildIn(false) }] },
   { kind: 'binary', name: 'not in', sigs: [{ params: ['T', 'list<T>'], result: 'bool', build: buildIn(true) }] },
   {

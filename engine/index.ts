@@ -69,6 +69,7 @@ export function createEngine(opts: EngineOptions): Engine {
   const ua = opts.ua ?? createUserAgentParser();
   const ulid = monotonicFactory();
   const fail = opts.onSignalFailure ?? (() => {});
+  const pending = new Set<Promise<void>>();
 
   async function evaluate(ev: VigilEvent, evalOpts: { explain?: boolean } = {}): Promise<EvaluateResult> {
     const active = packs();
@@ -211,13 +212,18 @@ export function createEngine(opts: EngineOptions): Engine {
       features: withoutIdentifiers(features),
       result: { ...result, features: undefined } as EvaluateResult,
     };
-    try {
-      await store.putDecision(id, JSON.stringify(doc), ttl);
-    } catch (err) {
-      // The answer stands; only /v1/outcome and audit for this decision are lost.
-      fail('decision_store');
-      opts.logger?.warn({ err: errMessage(err), decision_id: id }, 'could not store the decision');
-    }
+    // Not awaited: the answer must not wait for a second round trip (or for a store that is down).
+    // Redis runs one connection's commands in order, so an outcome sent through this instance later
+    // always finds the decision. close() waits for writes still in flight.
+    const write = store
+      .putDecision(id, JSON.stringify(doc), ttl)
+      .catch((err: unknown) => {
+        // The answer stands; only /v1/outcome and audit for this decision are lost.
+        fail('decision_store');
+        opts.logger?.warn({ err: errMessage(err), decision_id: id }, 'could not store the decision');
+      })
+      .finally(() => pending.delete(write));
+    pending.add(write);
     return result;
   }
 
@@ -269,6 +275,7 @@ export function createEngine(opts: EngineOptions): Engine {
     },
 
     async close() {
+      await Promise.allSettled([...pending]);
       geoip?.close();
       await store.close();
     },

@@ -1,4 +1,4 @@
-// The `ua` signal source: browser, OS and device type from the User-Agent header, by ua-parser-js v2
+// The `ua` signal source: browser, OS and device type from the User-Agent header, by ua-parser-js 1.x (MIT; v2 is AGPL)
 // with its default (browser) tables only. Its bot/CLI extensions are deliberately not loaded: the
 // catalog promises `ua.*` missing for scripts and unknown clients (docs/dsl.md), and the shipped
 // pack's `unrecognised_client` rule is `not present(ua.browser)`; naming `curl` as a browser
@@ -90,6 +90,9 @@ export const DESKTOP_OS: ReadonlySet<string> = new Set([
 
 const EMPTY: UserAgentInfo = Object.freeze({});
 
+/** ua-parser-js 1.x names a few systems by older names; keep today's so rules read naturally. */
+const OS_NAMES: Readonly<Record<string, string>> = { 'Mac OS': 'macOS', 'Chromium OS': 'Chrome OS' };
+
 export function createUserAgentParser(opts: UserAgentParserOptions = {}): UserAgentParser {
   const max = Math.max(1, opts.cacheSize ?? DEFAULT_CACHE_SIZE);
   const maxLength = Math.max(1, opts.maxLength ?? UA_MAX_LENGTH);
@@ -100,7 +103,8 @@ export function createUserAgentParser(opts: UserAgentParserOptions = {}): UserAg
   const compute = (ua: string): UserAgentInfo => {
     const r = parser.setUA(ua).getResult();
     const browser = nonEmpty(r.browser.name);
-    const os = nonEmpty(r.os.name);
+    const rawOs = nonEmpty(r.os.name);
+    const os = rawOs !== undefined ? (OS_NAMES[rawOs] ?? rawOs) : undefined;
     const deviceType = nonEmpty(r.device.type) ?? (os !== undefined && DESKTOP_OS.has(os) ? 'desktop' : undefined);
     if (browser === undefined && os === undefined && deviceType === undefined) return EMPTY;
     return Object.freeze({

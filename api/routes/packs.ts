@@ -35,7 +35,7 @@ function packInfo(c: PackCheck): { name: string; version: number; hash: string }
 
 function rejected(c: PackCheck, message: string): ApiError {
   const j = checkToJson(c);
-  return new ApiError('pack_rejected', message, { diagnostics: j.diagnostics, tests: j.tests, rendered: j.rendered });
+  return new ApiError('pack_rejected', message, { error: j.error, diagnostics: j.diagnostics, tests: j.tests, rendered: j.rendered });
 }
 
 export function packRoutes(d: { readonly packs: PackManager; readonly adminToken: string | undefined }): Router {
@@ -45,7 +45,7 @@ export function packRoutes(d: { readonly packs: PackManager; readonly adminToken
   r.post('/v1/packs/validate', admin, ...packBody(), (req, res) => {
     const c = d.packs.check(filesOf(req));
     const j = checkToJson(c);
-    res.json({ ok: j.ok, pack: packInfo(c), diagnostics: j.diagnostics, tests: j.tests, rendered: j.rendered });
+    res.json({ ok: j.ok, error: j.error, pack: packInfo(c), diagnostics: j.diagnostics, tests: j.tests, rendered: j.rendered });
   });
 
   r.put('/v1/packs/active', admin, ...packBody(), async (req, res) => {

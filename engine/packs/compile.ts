@@ -6,6 +6,7 @@ import {
   compilePack,
   hasErrors,
   loadPackDir,
+  PackLoadError,
   packFromFiles,
   renderDiagnostics,
   type PackSource,
@@ -19,23 +20,34 @@ export type PackCompiler = (files: PackFiles, root: string) => PackCheck;
 const EMPTY_TESTS: PackTestReport = { passed: 0, failed: 0, results: [] };
 
 export function checkPackFiles(files: PackFiles, root: string, scheme: Scheme): PackCheck {
-  return check(packFromFiles(files, root), files, root, scheme);
+  let src: PackSource;
+  try {
+    src = packFromFiles(files, root);
+  } catch (err) {
+    if (err instanceof PackLoadError) return unloadable(files, root, err.message);
+    throw err;
+  }
+  return check(src, files, root, scheme);
 }
 
-/** A directory or single-file pack, read from disk. Throws when the path cannot be read at all. */
+/** A directory or single-file pack, read from disk. Throws PackLoadError when it cannot be opened. */
 export function checkPackPath(path: string, scheme: Scheme): PackCheck {
   const src = loadPackDir(path);
   const files: Record<string, string> = {};
   for (const r of src.rules) files[basename(r.path)] = r.text;
-  const recording: PackSource = {
-    rules: src.rules,
-    readFile(rel) {
-      const r = src.readFile(rel);
-      if (r.ok) files[normalizeRel(rel)] = r.text;
-      return r;
-    },
+  // Record the list files the compiler reads, to store exactly what the pack uses. The source
+  // object itself is patched, not wrapped: the DSL tracks reads (for the pack hash) per object.
+  const read = src.readFile.bind(src);
+  (src as { readFile: PackSource['readFile'] }).readFile = (rel) => {
+    const r = read(rel);
+    if (r.ok) files[normalizeRel(rel)] = r.text;
+    return r;
   };
-  return check(recording, files, path, scheme);
+  return check(src, files, path, scheme);
+}
+
+function unloadable(files: PackFiles, root: string, message: string): PackCheck {
+  return { ok: false, pack: null, diagnostics: [], tests: EMPTY_TESTS, files, root, loadError: message, rendered: `error: ${message}` };
 }
 
 function normalizeRel(rel: string): string {
@@ -61,12 +73,13 @@ function check(src: PackSource, files: Record<string, string> | PackFiles, root:
     if (t.passed) continue;
     for (const f of t.failures) lines.push(`${t.span.file}:${t.span.line}:${t.span.col}: test "${t.name}" failed: ${f}`);
   }
-  return { ok, pack: compiled.pack, diagnostics: compiled.diagnostics, tests, files: { ...files }, root, rendered: lines.join('\n') };
+  return { ok, pack: compiled.pack, diagnostics: compiled.diagnostics, tests, files: { ...files }, root, loadError: null, rendered: lines.join('\n') };
 }
 
 /** The JSON shape of a check in API answers and audit lines. */
 export function checkToJson(c: PackCheck): {
   ok: boolean;
+  error: string | null;
   diagnostics: {
     code: string;
     severity: string;
@@ -81,6 +94,7 @@ export function checkToJson(c: PackCheck): {
 } {
   return {
     ok: c.ok,
+    error: c.loadError,
     diagnostics: c.diagnostics.map((d) => ({
       code: d.code,
       severity: d.severity,

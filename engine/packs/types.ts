@@ -29,6 +29,8 @@ export interface PackCheck {
   readonly files: PackFiles;
   /** Where diagnostics say the files are (a directory, or `upload`). */
   readonly root: string;
+  /** Why the files could not be opened as a pack at all (no top-level .rules, a bad name), else null. */
+  readonly loadError: string | null;
   /** Diagnostics and test failures, rendered for humans (dsl.md §5 format). */
   readonly rendered: string;
 }

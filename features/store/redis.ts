@@ -90,7 +90,28 @@ export async function connectRedis(spec: string, opts: ConnectOptions = {}): Pro
           },
         );
   await readyWithin(client, connectTimeout);
+  if (client instanceof Cluster) await warmUp(client, connectTimeout);
   return client;
+}
+
+/**
+ * ioredis opens the connection to each Cluster node on first use; do it now, so the first events
+ * after a start do not spend their budget connecting.
+ */
+async function warmUp(cluster: Cluster, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      Promise.all(cluster.nodes('master').map((n) => n.ping())),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+  } catch {
+    // A node that does not answer yet is retried by ioredis; the store reports it per event.
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
 }
 
 /** A fail-fast duplicate of a caller's client (which may queue commands while offline). */
@@ -100,6 +121,7 @@ export async function duplicateFailFast(client: Redis | Cluster, connectTimeoutM
       ? client.duplicate(undefined, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: retry })
       : client.duplicate({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: retry });
   await readyWithin(dup, connectTimeoutMs);
+  if (dup instanceof Cluster) await warmUp(dup, connectTimeoutMs);
   return dup;
 }
 

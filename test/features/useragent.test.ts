@@ -18,7 +18,7 @@ describe('parseUserAgent', () => {
     [
       'Android phone',
       'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36',
-      { browser: 'Mobile Chrome', os: 'Android', deviceType: 'mobile' },
+      { browser: 'Chrome', os: 'Android', deviceType: 'mobile' },
     ],
     [
       'iPad',

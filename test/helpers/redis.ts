@@ -68,7 +68,7 @@ export async function dumpPrefix(node: Redis, prefix: string): Promise<KeyDump[]
           value = JSON.stringify(await node.hgetall(key));
           break;
         case 'zset':
-          value = JSON.stringify(await node.zrange(key, 0, -1, 'WITHSCORES'));
+          value = JSON.stringify(await node.zrange(key, '0', '-1', 'WITHSCORES'));
           break;
         case 'set':
           value = JSON.stringify(await node.smembers(key));
@@ -91,7 +91,8 @@ export async function deletePrefix(node: Redis, prefix: string): Promise<void> {
   do {
     const [next, keys] = await node.scan(cursor, 'MATCH', globEscape(prefix) + '*', 'COUNT', 1000);
     cursor = next;
-    if (keys.length > 0) await node.unlink(...keys);
+    // One key per UNLINK: on a Cluster node a multi-key command across slots is refused (CROSSSLOT).
+    if (keys.length > 0) await node.pipeline(keys.map((k) => ['unlink', k])).exec();
   } while (cursor !== '0');
 }
 

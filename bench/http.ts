@@ -1,0 +1,123 @@
+// HTTP benchmark (`npm run bench:http`): autocannon against POST /v1/evaluate of a real Vigil server
+// (default pack, real Redis, bundled GeoIP) and, in the same run on the same machine, against a bare
+// Express 5 handler that parses the same body and runs one 8-command Redis pipeline — the ceiling
+// any Express + Redis service reaches here. Prints requests/s, p50/p99 at concurrency 50 and the
+// ratio, then p50/p99 at a steady offered rate of 1,000 requests/s. Both servers run in their own
+// processes; the load generator runs in this one.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import autocannon from 'autocannon';
+
+const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHttp(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      const r = await fetch(url);
+      if (r.status < 500) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const BARE = `
+import express from 'express';
+import { Redis } from 'ioredis';
+const redis = new Redis(process.env.REDIS_URL);
+const app = express();
+app.use(express.json({ limit: '16kb' }));
+app.post('/v1/evaluate', async (req, res) => {
+  const b = req.body;
+  const k = 'bench:bare:' + b.user.id;
+  const p = redis.pipeline();
+  p.zcount(k + ':f', 0, '+inf'); p.pfcount(k + ':ips'); p.hget(k + ':h', 'last'); p.sismember(k + ':d', b.device.id);
+  p.zcount('bench:bare:ip:' + b.ip, 0, '+inf'); p.pfadd('bench:bare:ipu:' + b.ip, b.user.id); p.hincrby(k + ':h', 'n', 1);
+  p.expire(k + ':h', 60);
+  await p.exec();
+  res.json({ decision: 'allow', score: 0 });
+});
+app.listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+const IPS = ['81.2.69.142', '89.160.20.112', '216.160.83.56', '2.125.160.216', '175.16.199.0', '8.8.8.8'];
+let n = 0;
+function body(): string {
+  const i = n++;
+  return JSON.stringify({
+    type: i % 10 === 0 ? 'recovery' : 'login',
+    user: { id: `u-${i % 20000}` },
+    ip: IPS[i % IPS.length],
+    device: {
+      id: `d-${i % 30000}`,
+      user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
+    },
+  });
+}
+
+async function load(url: string, opts: { connections: number; overallRate?: number }): Promise<autocannon.Result> {
+  return autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    connections: opts.connections,
+    duration: SECONDS,
+    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
+    requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }],
+  });
+}
+
+function line(name: string, r: autocannon.Result): string {
+  const errors = r.errors + r.timeouts + (r.non2xx ?? 0);
+  return `${name.padEnd(34)} ${r.requests.average.toFixed(0).padStart(6)} req/s  p50 ${String(r.latency.p50).padStart(3)} ms  p99 ${String(r.latency.p99).padStart(3)} ms  errors ${errors}`;
+}
+
+const vigilPort = await freePort();
+const barePort = await freePort();
+const vigil = spawn(process.execPath, ['bin/vigil.js', 'serve'], {
+  env: { ...process.env, PORT: String(vigilPort), REDIS_URL: REDIS, VIGIL_HASH_SECRET: 'bench', LOG_LEVEL: 'warn', VIGIL_LOG_LEVEL: 'warn', VIGIL_MAX_SKEW: '1d' },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const bare = spawn(process.execPath, ['--input-type=module', '-e', BARE], {
+  env: { ...process.env, PORT: String(barePort), REDIS_URL: REDIS },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+try {
+  await waitHttp(`http://127.0.0.1:${vigilPort}/healthz`, vigil);
+  await waitHttp(`http://127.0.0.1:${barePort}/`, bare);
+  const vUrl = `http://127.0.0.1:${vigilPort}/v1/evaluate`;
+  const bUrl = `http://127.0.0.1:${barePort}/v1/evaluate`;
+  // Warm both (JIT, connection pools, caches).
+  await autocannon({ url: vUrl, method: 'POST', headers: { 'content-type': 'application/json' }, body: body(), connections: 10, duration: 2 });
+  await autocannon({ url: bUrl, method: 'POST', headers: { 'content-type': 'application/json' }, body: body(), connections: 10, duration: 2 });
+
+  console.log(`${SECONDS} s per run, 2 cores shared by the servers and the load generator`);
+  const b50 = await load(bUrl, { connections: 50 });
+  console.log(line('bare Express + 8-cmd pipeline c=50', b50));
+  const v50 = await load(vUrl, { connections: 50 });
+  console.log(line('Vigil /v1/evaluate c=50', v50));
+  console.log(`ratio Vigil/bare: ${((v50.requests.average / b50.requests.average) * 100).toFixed(0)}% of the ceiling's requests/s (target ≥ 60%)`);
+  const v1k = await load(vUrl, { connections: 50, overallRate: 1000 });
+  console.log(line('Vigil at a steady 1,000 req/s', v1k));
+  console.log(`p99 at 1,000 req/s: ${v1k.latency.p99} ms (target < 10 ms)`);
+} finally {
+  vigil.kill('SIGTERM');
+  bare.kill('SIGTERM');
+}

@@ -1,0 +1,267 @@
+// The engine end to end below HTTP: real MaxMind test databases, real Redis (and the in-process
+// store for parity), a compiled pack. Covers the planner, the one-round-trip rule, learning from
+// outcomes, redis-list probes, degraded answers when Redis stalls, and pack swaps mid-flight.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { compilePack, packFromFiles, type CompiledPack } from '../../dsl/index.ts';
+import { VIGIL_SCHEME } from '../../features/catalog.ts';
+import { createGeoIp, type GeoIp } from '../../features/geoip.ts';
+import { createMemoryStore, createStore, type SignalStore } from '../../features/store/index.ts';
+import { createEngine, planFeatures, type Engine, type VigilEvent } from '../../engine/index.ts';
+import { deletePrefix, redisUrl, requireRedis, startRedisServer, uniquePrefix } from '../helpers/redis.ts';
+
+const GEO = fileURLToPath(new URL('../../../shared/data/geoip/', import.meta.url));
+const LONDON = '81.2.69.142';
+const CHANGCHUN = '175.16.199.0';
+const T0 = Date.parse('2026-11-24T18:00:00Z');
+
+function pack(src: string): CompiledPack {
+  const r = compilePack(packFromFiles({ 'main.rules': src }), { scheme: VIGIL_SCHEME });
+  if (!r.pack) throw new Error(r.diagnostics.map((d) => `${d.code} ${d.span.line}:${d.span.col} ${d.message}`).join('\n'));
+  return r.pack;
+}
+
+function testPack(blockedKey: string): CompiledPack {
+  return pack(`
+pack engine_test version 3
+list blocked: string = redis "${blockedKey}"
+rule far_new_device {
+  when history.travel_kmh > 900 and not device.known
+  then step_up
+  score 40
+  reason "travel at {history.travel_kmh} km/h to {geo.country}"
+  tags ato, geo
+}
+rule stuffing {
+  when velocity.ip_users_1h >= 20
+  then block
+}
+rule blocked_user {
+  when user.id in blocked
+  then block
+}
+rule watch_cn {
+  when geo.country == "CN"
+  then block
+  mode shadow
+}
+`);
+}
+
+let geoip: GeoIp;
+beforeAll(async () => {
+  geoip = await createGeoIp({
+    cityPath: GEO + 'GeoIP2-City-Test.mmdb',
+    asnPath: GEO + 'GeoLite2-ASN-Test.mmdb',
+    anonPath: GEO + 'GeoIP2-Anonymous-IP-Test.mmdb',
+    watch: false,
+  });
+});
+afterAll(() => geoip.close());
+
+function ev(over: Partial<VigilEvent> = {}): VigilEvent {
+  return { type: 'login', userId: 'alice@example.com', ip: LONDON, deviceId: 'd-laptop', time: T0, userAgent: UA, ...over };
+}
+const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+
+describe('planner', () => {
+  it('plans only the sources a pack reads', () => {
+    const geoOnly = planFeatures(pack('pack p version 1\nrule r { when geo.country == "GB" score 1 }'));
+    expect(geoOnly.store).toEqual({ history: false, velocity: false, rba: false });
+    expect(geoOnly.geo).toBe(true);
+    expect(geoOnly.steps).toEqual(['event', 'geoip', 'rules']);
+    const p = planFeatures(testPack('k'));
+    expect(p.store).toEqual({ history: true, velocity: true, rba: false });
+    expect(p.probes).toBe(1);
+    expect(p.steps).toContain('store pipeline: history, velocity, 1 list probe(s)');
+    // travel needs the event's location: GeoIP runs before the pipeline
+    expect(p.steps.indexOf('geoip')).toBeLessThan(p.steps.findIndex((s) => s.startsWith('store')));
+  });
+
+  it('computes a plan once per pack', () => {
+    const p = testPack('k');
+    expect(planFeatures(p)).toBe(planFeatures(p));
+  });
+});
+
+function scenarios(name: string, makeStore: (prefix: string) => Promise<SignalStore>, cleanup: (prefix: string) => Promise<void>) {
+  describe(`engine over the ${name} store`, () => {
+    let store: SignalStore;
+    let engine: Engine;
+    let prefix: string;
+    let blockedKey: string;
+    let active: { pack: CompiledPack };
+
+    beforeAll(async () => {
+      prefix = uniquePrefix(`engine-${name}`);
+      blockedKey = `${prefix}blocked`;
+      store = await makeStore(prefix);
+      active = { pack: testPack(blockedKey) };
+      engine = createEngine({ store, geoip, packs: () => active, signalTimeoutMs: 500 });
+    });
+    afterAll(async () => {
+      await engine.close();
+      await cleanup(prefix);
+    });
+
+    it('allows a first sign-in, then challenges London → China minutes later on a new device', async () => {
+      const first = await engine.evaluate(ev({ userId: 'traveller' }));
+      expect(first.decision).toBe('allow');
+      expect(first.degraded).toBe(false);
+      expect(await engine.outcome(first.decision_id, 'succeeded')).toBe('ok');
+
+      const second = await engine.evaluate(
+        ev({ userId: 'traveller', ip: CHANGCHUN, deviceId: 'd-new', time: T0 + 5 * 60_000 }),
+        { explain: true },
+      );
+      expect(second.decision).toBe('step_up');
+      expect(second.rules.map((r) => r.name)).toEqual(['far_new_device']);
+      expect(second.rules[0]!.reason).toMatch(/^travel at [0-9.]+ km\/h to CN$/);
+      expect(second.shadow.map((r) => r.name)).toEqual(['watch_cn']);
+      expect(second.features?.['geo.country']).toBe('CN');
+      expect(second.features?.['device.known']).toBe(false);
+      expect(second.features?.['history.since_last_login']).toBe(300);
+      expect(second.features?.['history.travel_kmh'] as number).toBeGreaterThan(50_000);
+      expect(second.pack).toEqual({ name: 'engine_test', version: 3, hash: active.pack.hash });
+    });
+
+    it('allows a known device from a known place, and outcomes are idempotent', async () => {
+      const a = await engine.evaluate(ev({ userId: 'regular' }));
+      await engine.outcome(a.decision_id, 'succeeded');
+      expect(await engine.outcome(a.decision_id, 'succeeded')).toBe('ok');
+      const b = await engine.evaluate(ev({ userId: 'regular', time: T0 + 3600_000 }), { explain: true });
+      expect(b.decision).toBe('allow');
+      expect(b.features?.['device.known']).toBe(true);
+      expect(b.features?.['history.logins']).toBe(1); // the repeated outcome did not learn twice
+      expect(b.features?.['history.travel_kmh']).toBe(0);
+    });
+
+    it('blocks one address trying many users (velocity recorded in the same trip)', async () => {
+      const ip = '89.160.20.112';
+      const decisions: string[] = [];
+      for (let i = 0; i < 22; i++) {
+        const r = await engine.evaluate(ev({ userId: `victim-${i}`, ip, deviceId: `d-${i}`, time: T0 + i * 1000 }));
+        decisions.push(r.decision);
+      }
+      expect(decisions.slice(0, 19).every((d) => d === 'allow')).toBe(true);
+      expect(decisions.slice(19)).toEqual(['block', 'block', 'block']);
+    });
+
+    it('reads and records one event in exactly one round trip', async () => {
+      if (store.kind === 'memory') return;
+      await new Promise((res) => setTimeout(res, 20)); // earlier decision writes settle
+      const before = { ...store.stats };
+      await engine.evaluate(ev({ userId: 'counted', time: T0 + 10_000 }));
+      await new Promise((res) => setTimeout(res, 20));
+      expect(store.stats.readCalls - before.readCalls).toBe(1);
+      // one pipeline reads every signal and records the attempt; one write stores the decision
+      expect(store.stats.roundTrips - before.roundTrips).toBe(2);
+    });
+
+    it('answers redis-list membership from the same pipeline', async () => {
+      if (store.redis) await (store.redis as Redis).sadd(blockedKey, 'mallory');
+      else (store as unknown as { sadd(k: string, ...v: string[]): void }).sadd(blockedKey, 'mallory');
+      const r = await engine.evaluate(ev({ userId: 'mallory' }));
+      expect(r.decision).toBe('block');
+      expect(r.rules.map((x) => x.name)).toEqual(['blocked_user']);
+    });
+
+    it('stores the decision for audit without raw identifiers', async () => {
+      const r = await engine.evaluate(ev({ userId: 'secret-user-42', deviceId: 'secret-device-7', ip: '2.125.160.216' }));
+      await new Promise((res) => setTimeout(res, 50));
+      const stored = await engine.getDecision(r.decision_id);
+      expect(stored?.result.decision).toBe(r.decision);
+      expect(stored?.result.pack.hash).toBe(active.pack.hash);
+      const text = JSON.stringify(stored);
+      expect(text).not.toContain('secret-user-42');
+      expect(text).not.toContain('secret-device-7');
+      expect(text).not.toContain('2.125.160.216');
+      expect(await engine.outcome('01JD0000000000000000000000', 'failed')).toBe('not_found');
+      expect(await engine.getDecision('01JD0000000000000000000000')).toBeNull();
+    });
+
+    it('forgets an erased user', async () => {
+      const a = await engine.evaluate(ev({ userId: 'leaver' }));
+      await engine.outcome(a.decision_id, 'succeeded');
+      expect((await engine.evaluate(ev({ userId: 'leaver' }), { explain: true })).features?.['history.logins']).toBe(1);
+      const { keys } = await engine.eraseUser('leaver');
+      expect(keys).toBeGreaterThan(0);
+      const after = await engine.evaluate(ev({ userId: 'leaver' }), { explain: true });
+      expect(after.features?.['history.logins']).toBe(0);
+      expect(after.features?.['device.known']).toBeNull();
+    });
+
+    it('finishes an in-flight evaluation on the pack it started with', async () => {
+      const old = active.pack;
+      const inflight = engine.evaluate(ev({ userId: 'swap' }));
+      active = { pack: pack('pack swapped version 9\nrule all { when true then block }') };
+      const r = await inflight;
+      expect(r.pack.hash).toBe(old.hash);
+      expect((await engine.evaluate(ev({ userId: 'swap' }))).decision).toBe('block');
+      active = { pack: old };
+    });
+  });
+}
+
+scenarios(
+  'redis',
+  async (prefix) => {
+    await requireRedis();
+    return createStore({ redisUrl: redisUrl(), hashSecret: 'engine-test-secret', prefix });
+  },
+  async (prefix) => {
+    const r = new Redis(redisUrl());
+    await deletePrefix(r, prefix);
+    r.disconnect();
+  },
+);
+
+scenarios(
+  'memory',
+  async (prefix) => createMemoryStore({ hashSecret: 'engine-test-secret', prefix }),
+  async () => {},
+);
+
+describe('engine when Redis stalls or dies', () => {
+  it('answers within budget with degraded: true, then recovers', async () => {
+    const server = await startRedisServer();
+    const store = await createStore({ redisUrl: server.url, hashSecret: 's', prefix: uniquePrefix('degraded') });
+    const engine = createEngine({ store, geoip, packs: () => ({ pack: testPack('k') }), signalTimeoutMs: 50 });
+    try {
+      const ok = await engine.evaluate(ev());
+      expect(ok.degraded).toBe(false);
+
+      const pid = Number(await new Redis(server.url).info('server').then((i) => /process_id:(\d+)/.exec(i)![1]));
+      process.kill(pid, 'SIGSTOP');
+      try {
+        const t = performance.now();
+        const slow = await engine.evaluate(ev({ time: T0 + 1000 }), { explain: true });
+        const took = performance.now() - t;
+        expect(slow.degraded).toBe(true);
+        expect(slow.decision).toBe('allow'); // missing history never locks a user out
+        expect(slow.features?.['velocity.ip_users_1h']).toBeNull();
+        expect(took).toBeLessThan(1000);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      let back = await engine.evaluate(ev({ time: T0 + 2000 }));
+      for (let i = 0; i < 20 && back.degraded; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        back = await engine.evaluate(ev({ time: T0 + 2000 + i }));
+      }
+      expect(back.degraded).toBe(false);
+    } finally {
+      await engine.close().catch(() => undefined);
+      await server.stop();
+    }
+  });
+
+  it('refuses to evaluate without an active pack', async () => {
+    const store = createMemoryStore({ hashSecret: 's' });
+    const engine = createEngine({ store, geoip, packs: () => null, signalTimeoutMs: 50 });
+    await expect(engine.evaluate(ev())).rejects.toThrow(/no rule pack/);
+    expect((await engine.ready()).ok).toBe(false);
+  });
+});
