@@ -1,21 +1,19 @@
 // Server configuration: every environment variable of interfaces.md "Configuration", validated with
 // zod once at start. A bad value never reaches a running server: `loadConfig` throws one ConfigError
 // naming every bad variable (never echoing a secret), and the server refuses to start.
+import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { parseRedisTarget, type RedisTarget as StoreRedisTarget } from '../features/store/index.ts';
 
 /** The project root (api/..), against which the shipped defaults resolve whatever the cwd. */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_RULES = resolve(PROJECT_ROOT, 'rules/login_core');
-/** Used only outside production, where VIGIL_HASH_SECRET may be unset; the server warns about it. */
-export const DEVELOPMENT_HASH_SECRET = 'vigil-development-only-hash-secret';
 
-export type RedisTarget =
-  | { readonly mode: 'none' }
-  | { readonly mode: 'single'; readonly url: string }
-  | { readonly mode: 'cluster'; readonly nodes: readonly { readonly host: string; readonly port: number }[] };
+/** REDIS_URL parsed (features/store's parser, so the store and the server agree), or none. */
+export type RedisConfig = { readonly mode: 'none' } | StoreRedisTarget;
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -23,7 +21,7 @@ export interface Config {
   readonly port: number;
   /** REDIS_URL as given (undefined: in-process store). */
   readonly redisUrl: string | undefined;
-  readonly redis: RedisTarget;
+  readonly redis: RedisConfig;
   /** VIGIL_RULES, absolute: a pack directory or a single `.rules` file. */
   readonly rulesPath: string;
   /** MMDB paths; undefined: the signal source's bundled default. */
@@ -35,8 +33,12 @@ export interface Config {
   readonly apiToken: string | undefined;
   readonly adminToken: string | undefined;
   readonly hashSecret: string;
-  /** True when VIGIL_HASH_SECRET was unset and the development secret is in use. */
-  readonly hashSecretIsDefault: boolean;
+  /**
+   * True when VIGIL_HASH_SECRET was unset (refused in production) and a random per-process secret
+   * is in use, as features/privacy.ts resolveHashSecret does: history then lives as long as the
+   * process. The server warns; under workers the primary hands its secret to every worker.
+   */
+  readonly hashSecretGenerated: boolean;
   readonly retentionDays: number;
   readonly signalTimeoutMs: number;
   readonly maxSkewMs: number;
@@ -118,38 +120,17 @@ function pathVar(kind: 'file' | 'file-or-dir') {
     });
 }
 
-function parseRedis(s: string | undefined, ctx: z.RefinementCtx): RedisTarget {
+function parseRedis(s: string | undefined, ctx: z.RefinementCtx): RedisConfig {
   if (s === undefined) return { mode: 'none' };
-  const bad = (message: string): RedisTarget => {
-    ctx.addIssue({ code: 'custom', message });
+  try {
+    return parseRedisTarget(s);
+  } catch (err) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${err instanceof Error ? err.message.replace(/^REDIS_URL:? ?/, '') : String(err)} (expected redis://…, rediss://…, or a comma list of cluster nodes host:port)`,
+    });
     return z.NEVER;
-  };
-  if (!s.includes(',')) {
-    let u: URL;
-    try {
-      u = new URL(s);
-    } catch {
-      return bad('must be a redis:// or rediss:// URL, or a comma-separated list of cluster nodes host:port');
-    }
-    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') return bad('must use the redis:// or rediss:// scheme');
-    if (u.hostname === '') return bad('the URL has no host');
-    return { mode: 'single', url: s };
   }
-  const nodes: { host: string; port: number }[] = [];
-  for (const raw of s.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
-    const withScheme = /^rediss?:\/\//.test(raw) ? raw : `redis://${raw}`;
-    let u: URL;
-    try {
-      u = new URL(withScheme);
-    } catch {
-      return bad(`cluster node ${JSON.stringify(raw)} is not host:port`);
-    }
-    const port = u.port === '' ? 6379 : Number(u.port);
-    if (u.hostname === '') return bad(`cluster node ${JSON.stringify(raw)} has no host`);
-    nodes.push({ host: u.hostname.replace(/^\[|\]$/g, ''), port });
-  }
-  if (nodes.length === 0) return bad('the cluster node list is empty');
-  return { mode: 'cluster', nodes };
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -230,8 +211,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     model: d.VIGIL_MODEL,
     apiToken: d.VIGIL_API_TOKEN,
     adminToken: d.VIGIL_ADMIN_TOKEN,
-    hashSecret: d.VIGIL_HASH_SECRET ?? DEVELOPMENT_HASH_SECRET,
-    hashSecretIsDefault: d.VIGIL_HASH_SECRET === undefined,
+    hashSecret: d.VIGIL_HASH_SECRET ?? randomBytes(32).toString('base64url'),
+    hashSecretGenerated: d.VIGIL_HASH_SECRET === undefined,
     retentionDays: d.VIGIL_RETENTION_DAYS,
     signalTimeoutMs: d.VIGIL_SIGNAL_TIMEOUT_MS,
     maxSkewMs: d.VIGIL_MAX_SKEW,

@@ -7,7 +7,9 @@ import { pathToFileURL } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { createPackLifecycle, type PackManager } from '../engine/packs/index.ts';
+import { createPackLifecycle, type ActivePack, type PackManager } from '../engine/packs/index.ts';
+import { openGeoIp, type GeoIp } from '../features/geoip.ts';
+import { connectRedis, createStore, type SignalStore } from '../features/store/index.ts';
 import type { Engine } from '../engine/types.ts';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -50,46 +52,60 @@ const SHUTDOWN_GRACE_MS = 10_000;
 const REDIS_CONNECT_TIMEOUT_MS = 10_000;
 
 // ------------------------------------------------------------------------------------------------
-// INTEGRATION POINT (lead): the production engine. Expected modules and calls:
-//   features/store/index.ts  createStore({ redis, hashSecret, retentionDays, timeoutMs, logger })
-//   features/geoip.ts        openGeoIp({ city, asn, anon })
-//   engine/index.ts          createEngine({ store, geoip, packs: () => packs.current(), modelPath,
-//                              signalTimeoutMs, logger, onSignalFailure: metrics.signalFailure })
-// They are imported by computed specifier so this file type-checks before they exist; replace with
-// static imports once they do.
+// INTEGRATION POINT (lead): engine/index.ts does not exist yet. Expected:
+//   createEngine({ store, geoip, packs: () => packs.current(), modelPath, signalTimeoutMs, logger,
+//                  onSignalFailure: (source) => metrics.signalFailure(source) }) → Engine | Promise<Engine>
+// It is imported by computed specifier so this file type-checks before it exists; replace with a
+// static import once it does. The store and GeoIP are closed here, after engine.close().
 // ------------------------------------------------------------------------------------------------
 interface EngineModule {
-  createEngine(opts: Record<string, unknown>): Engine | Promise<Engine>;
-}
-interface StoreModule {
-  createStore(opts: Record<string, unknown>): unknown;
-}
-interface GeoIpModule {
-  openGeoIp(opts: Record<string, unknown>): unknown;
+  createEngine(opts: {
+    store: SignalStore;
+    geoip: GeoIp;
+    packs: () => ActivePack | null;
+    modelPath: string | undefined;
+    signalTimeoutMs: number;
+    logger: Logger;
+    onSignalFailure: (source: string) => void;
+  }): Engine | Promise<Engine>;
 }
 
 export const defaultEngineFactory: EngineFactory = async ({ config, logger, packs, redis, metrics }) => {
-  const at = (p: string): string => new URL(p, import.meta.url).href;
-  const storeMod = (await import(at('../features/store/index.ts'))) as StoreModule;
-  const geoMod = (await import(at('../features/geoip.ts'))) as GeoIpModule;
-  const engineMod = (await import(at('../engine/index.ts'))) as EngineModule;
-  const store = await storeMod.createStore({
+  const engineMod = (await import(new URL('../engine/index.ts', import.meta.url).href)) as EngineModule;
+  // The store works on its own fail-fast duplicate of the server's client.
+  const store = await createStore({
     redis,
     hashSecret: config.hashSecret,
     retentionDays: config.retentionDays,
-    timeoutMs: config.signalTimeoutMs,
     logger,
   });
-  const geoip = await geoMod.openGeoIp({ city: config.geoipCity, asn: config.geoipAsn, anon: config.geoipAnon });
-  return engineMod.createEngine({
+  const geoip = await openGeoIp({
+    ...(config.geoipCity !== undefined ? { city: config.geoipCity } : {}),
+    ...(config.geoipAsn !== undefined ? { asn: config.geoipAsn } : {}),
+    ...(config.geoipAnon !== undefined ? { anon: config.geoipAnon } : {}),
+    logger,
+  });
+  const engine = await engineMod.createEngine({
     store,
     geoip,
     packs: () => packs.current(),
     modelPath: config.model,
     signalTimeoutMs: config.signalTimeoutMs,
     logger,
-    onSignalFailure: (source: string) => metrics.signalFailure(source),
+    onSignalFailure: (source) => metrics.signalFailure(source),
   });
+  return {
+    evaluate: (ev, o) => engine.evaluate(ev, o),
+    outcome: (id, o) => engine.outcome(id, o),
+    getDecision: (id) => engine.getDecision(id),
+    eraseUser: (id) => engine.eraseUser(id),
+    ready: () => engine.ready(),
+    async close() {
+      await engine.close();
+      geoip.close();
+      await store.close();
+    },
+  };
 };
 
 /**
@@ -103,31 +119,20 @@ export async function runServer(env: Readonly<Record<string, string | undefined>
   return runWorker(config, logger, opts);
 }
 
-async function connectRedis(config: Config): Promise<Redis | Cluster | null> {
-  const target = config.redis;
-  if (target.mode === 'none') return null;
-  const client =
-    target.mode === 'single'
-      ? new Redis(target.url, { lazyConnect: true, maxRetriesPerRequest: 2 })
-      : new Cluster(target.nodes.map((n) => ({ host: n.host, port: n.port })), {
-          lazyConnect: true,
-          redisOptions: { maxRetriesPerRequest: 2 },
-        });
-  let timer: NodeJS.Timeout | undefined;
+async function connectServerRedis(config: Config): Promise<Redis | Cluster | null> {
+  if (config.redis.mode === 'none' || config.redisUrl === undefined) return null;
   try {
-    await Promise.race([
-      client.connect(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${REDIS_CONNECT_TIMEOUT_MS} ms`)), REDIS_CONNECT_TIMEOUT_MS);
-      }),
-    ]);
+    return await connectRedis(config.redisUrl, { connectTimeoutMs: REDIS_CONNECT_TIMEOUT_MS });
   } catch (err) {
-    client.disconnect();
     throw new Error(`cannot reach Redis (REDIS_URL): ${err instanceof Error ? err.message : String(err)}`);
-  } finally {
-    if (timer) clearTimeout(timer);
   }
-  return client;
+}
+
+/** A dedicated, connected connection for SUBSCRIBE (a subscribed connection can run nothing else). */
+async function subscriberFor(client: Redis | Cluster): Promise<Redis | Cluster> {
+  const sub = client instanceof Cluster ? client.duplicate(undefined, { lazyConnect: true, enableOfflineQueue: true }) : client.duplicate({ lazyConnect: true, enableOfflineQueue: true });
+  await sub.connect();
+  return sub;
 }
 
 interface IpcMessage {
@@ -173,16 +178,22 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
     defaultMetrics: true,
     ...(cluster.isWorker ? { render: clusterRender(registry) } : {}),
   });
-  if (config.hashSecretIsDefault) {
-    logger.warn('VIGIL_HASH_SECRET is unset: identifiers are hashed with a development secret; set it for any real use');
+  if (config.hashSecretGenerated) {
+    logger.warn('VIGIL_HASH_SECRET is unset: identifiers are hashed with a random secret, so history is lost at restart; set it for any real use');
   }
-  const redis = await connectRedis(config);
+  const redis = await connectServerRedis(config);
   if (!redis) {
     logger.warn(
       'REDIS_URL is unset: signals, decisions and pack history live in this process only (single-node trial); set REDIS_URL for production',
     );
   }
-  const subscriber: Redis | Cluster | null = redis instanceof Cluster ? redis.duplicate() : redis ? redis.duplicate() : null;
+  let subscriber: Redis | Cluster | null = null;
+  try {
+    subscriber = redis ? await subscriberFor(redis) : null;
+  } catch (err) {
+    redis?.disconnect();
+    throw new Error(`cannot open the Redis pub/sub connection: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const packs = createPackLifecycle({
     rulesPath: config.rulesPath,
     logger,
@@ -198,6 +209,7 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
   } catch (err) {
     await packs.close().catch(() => undefined);
     redis?.disconnect();
+    subscriber?.disconnect();
     throw err;
   }
   const eng = engine;
@@ -305,7 +317,7 @@ async function runPrimary(config: Config, logger: Logger, opts: RunOptions): Pro
       return;
     }
     logger.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a new one');
-    cluster.fork();
+    fork();
   });
 
   const allExited = (): Promise<void> =>
@@ -326,7 +338,12 @@ async function runPrimary(config: Config, logger: Logger, opts: RunOptions): Pro
     if (exitCode !== undefined) process.exit(exitCode);
   };
 
-  for (let i = 0; i < config.workers; i++) cluster.fork();
+  if (config.hashSecretGenerated) {
+    logger.warn('VIGIL_HASH_SECRET is unset: identifiers are hashed with a random secret, so history is lost at restart; set it for any real use');
+  }
+  // Workers must agree on the hash secret, including a generated one.
+  const fork = (): Worker => cluster.fork({ VIGIL_HASH_SECRET: config.hashSecret });
+  for (let i = 0; i < config.workers; i++) fork();
   const port = await ready;
 
   if (opts.signals !== false) {

@@ -96,9 +96,22 @@ function result(pack: CompiledPack | null, diagnostics: readonly Diagnostic[], c
 }
 
 export function compilePack(src: PackSource, opts: CompileOptions): CompileResult {
-  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  // A limit given as undefined keeps its default.
+  const given = Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined));
+  const limits: Limits = { ...DEFAULT_LIMITS, ...given };
   const diagnostics: Diagnostic[] = [];
   const files: SourceFile[] = [];
+  // The hash covers the list files this compilation read, whatever kind of source supplied them.
+  const readLists = new Map<string, string>();
+  const inner = src;
+  src = {
+    rules: inner.rules,
+    readFile(rel) {
+      const r = inner.readFile(rel);
+      if (r.ok) readLists.set(rel, r.text);
+      return r;
+    },
+  };
   for (const f of src.rules) {
     const parsed = parseFile(f.text, f.path, limits);
     diagnostics.push(...parsed.diagnostics);
@@ -108,7 +121,7 @@ export function compilePack(src: PackSource, opts: CompileOptions): CompileResul
   const { checked, diagnostics: found } = checkPack(files, src, opts.scheme, limits);
   diagnostics.push(...found);
   if (hasErrors(diagnostics)) return result(null, diagnostics, checked);
-  return result(compileChecked(checked, opts.scheme, packHash(src)), diagnostics, checked);
+  return result(compileChecked(checked, opts.scheme, packHash(src, readLists)), diagnostics, checked);
 }
 
 /**

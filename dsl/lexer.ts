@@ -135,10 +135,8 @@ export class Token {
   constructor(
     readonly type: TokenType,
     readonly text: string,
-    readonly offset: number,
-    readonly end: number,
-    readonly line: number,
-    readonly col: number,
+    /** Where the token is in the file (for a template interpolation: mapped back into the file). */
+    readonly span: A.Span,
     readonly ctx: LexContext,
     /** Decoded value of a string token. */
     readonly str: string,
@@ -148,9 +146,6 @@ export class Token {
   /** nearley's error reporter displays `value`. */
   get value(): string {
     return this.text;
-  }
-  get span(): A.Span {
-    return { file: this.ctx.file, offset: this.offset, end: this.end, line: this.line, col: this.col };
   }
 }
 
@@ -182,7 +177,8 @@ type MooToken = moo.Token;
  * left in `failure` (nearley then sees a clean end of input; the parser reports `failure` first).
  */
 export class FileLexer implements nearleyLexer {
-  private readonly moo = mooLexer.clone();
+  // moo's typings omit clone(); a clone shares the compiled rules and has its own position.
+  private readonly moo = (mooLexer as moo.Lexer & { clone(): moo.Lexer }).clone();
   failure: ParseStop | null = null;
   // Nesting lower bound: `base` counts nodes enclosing the current bracket level, `run` the prefix
   // operators (`not`, unary `-`) in a row since the last operand. A leaf here is at depth >= base+run+1.
@@ -202,8 +198,8 @@ export class FileLexer implements nearleyLexer {
   save(): moo.LexerState {
     return this.moo.save();
   }
-  formatError(token: { offset?: number }, message: string): string {
-    return `${message} at offset ${token.offset ?? '?'}`;
+  formatError(token: unknown, message: string): string {
+    return token instanceof Token ? `${message} at ${token.span.line}:${token.span.col}` : message;
   }
   has(): boolean {
     return true;
@@ -258,7 +254,7 @@ export class FileLexer implements nearleyLexer {
       type = n.type;
       num = n.value;
     }
-    return new Token(type, t.text, span.offset, span.end, span.line, span.col, this.ctx, str, num);
+    return new Token(type, t.text, span, this.ctx, str, num);
   }
 
   private numeric(text: string, span: A.Span): { type: 'number' | 'duration'; value: number } {
@@ -334,7 +330,7 @@ interface nearleyLexer {
   reset(chunk: string, state?: moo.LexerState): void;
   next(): Token | undefined;
   save(): moo.LexerState;
-  formatError(token: { offset?: number }, message: string): string;
+  formatError(token: unknown, message: string): string;
   has(type: string): boolean;
 }
 
@@ -423,15 +419,10 @@ function depthOf(at: Token, e: A.Expr): number {
 
 type Spanned = Token | { readonly span: A.Span };
 
-function startOf(x: Spanned): A.Span {
-  return x instanceof Token ? x.span : x.span;
-}
-
 /** The span from the start of `a` to the end of `b`. */
 function join(a: Spanned, b: Spanned): A.Span {
-  const s = startOf(a);
-  const e = b instanceof Token ? b.end : b.span.end;
-  return { file: s.file, offset: s.offset, end: e, line: s.line, col: s.col };
+  const s = a.span;
+  return { file: s.file, offset: s.offset, end: b.span.end, line: s.line, col: s.col };
 }
 
 /** A persistent list built by left-recursive rules (never mutated: partial parses share tails). */

@@ -173,13 +173,14 @@ const PUNCT_TEXT: Record<string, string> = {
  */
 function parseTemplate(tok: Token, ctx: LexContext): A.Template {
   const { units, at, escaped } = decodeEscapes(tok.text);
+  const base = tok.span;
   const n = units.length;
   const spanAt = (i: number, j: number): A.Span => ({
     file: ctx.file,
-    offset: tok.offset + at[i]!,
-    end: tok.offset + at[j]!,
-    line: tok.line,
-    col: tok.col + at[i]!,
+    offset: base.offset + at[i]!,
+    end: base.offset + at[j]!,
+    line: base.line,
+    col: base.col + at[i]!,
   });
   const parts: (string | A.Expr)[] = [];
   let text = '';
@@ -204,10 +205,10 @@ function parseTemplate(tok: Token, ctx: LexContext): A.Template {
     const offsets: number[] = [];
     for (let k = i + 1; k < close; k++) {
       code += units[k]!;
-      for (let c = 0; c < units[k]!.length; c++) offsets.push(tok.offset + at[k]!);
+      for (let c = 0; c < units[k]!.length; c++) offsets.push(base.offset + at[k]!);
     }
-    offsets.push(tok.offset + at[close]!);
-    const map: PositionMap = { offsets, line: tok.line, baseCol: tok.col, baseOffset: tok.offset };
+    offsets.push(base.offset + at[close]!);
+    const map: PositionMap = { offsets, line: base.line, baseCol: base.col, baseOffset: base.offset };
     const r = run<A.Expr>(EXPR_GRAMMAR, code, ctx, map);
     if ('stop' in r) throw r.stop;
     if (text !== '') parts.push(text);

@@ -34,6 +34,11 @@ export interface EngineOptions {
   /** The pack serving now; read once per evaluation, so a swap never mixes two packs in one decision. */
   readonly packs: () => ActivePackRef | null;
   readonly signalTimeoutMs: number;
+  /**
+   * Features to compute beyond what the pack reads (the model's inputs; replay and recording ask
+   * for the whole catalog so that any pack can be evaluated on the result).
+   */
+  readonly extraFeatures?: readonly string[];
   /** How long decisions are kept for /v1/outcome and audit (default 7 days). */
   readonly decisionTtlSeconds?: number;
   readonly ua?: UserAgentParser;
@@ -70,12 +75,13 @@ export function createEngine(opts: EngineOptions): Engine {
   const ulid = monotonicFactory();
   const fail = opts.onSignalFailure ?? (() => {});
   const pending = new Set<Promise<void>>();
+  const extra = opts.extraFeatures ?? [];
 
   async function evaluate(ev: VigilEvent, evalOpts: { explain?: boolean } = {}): Promise<EvaluateResult> {
     const active = packs();
     if (!active) throw new EngineUnavailableError('no rule pack is active');
     const pack = active.pack;
-    const plan = planFeatures(pack);
+    const plan = planFeatures(pack, extra);
     const bag: Record<string, boolean | number | string | undefined> = {};
     let degraded = false;
 

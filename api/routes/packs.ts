@@ -1,11 +1,12 @@
 // Rule-pack admin routes: validate, activate, list, roll back. Disabled (404) when
 // VIGIL_ADMIN_TOKEN is unset. Every refusal is a 422 `pack_rejected` carrying the diagnostics and
 // the failing tests; the active pack keeps serving.
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { assertNever } from '../../dsl/ast.ts';
 import { checkToJson, type PackCheck, type PackFiles, type PackManager } from '../../engine/packs/index.ts';
 import { requireAdmin } from '../auth.ts';
 import { ApiError } from '../errors.ts';
+import { ctx } from '../logging.ts';
 import { fieldIssues, packFilesBodySchema } from '../schemas.ts';
 import { actorOf } from './admin.ts';
 import { packBody } from './body.ts';
@@ -29,6 +30,20 @@ function filesOf(req: Request): PackFiles {
   return parsed.data.files;
 }
 
+/**
+ * Run a pack-history operation; a failure there is the pack store (Redis) failing, answered 503
+ * so the caller retries rather than reading it as a bug.
+ */
+async function viaStore<T>(res: Response, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    ctx(res).log.warn({ err }, 'pack store operation failed');
+    throw new ApiError('unavailable', 'the pack store (Redis) is unreachable; the active pack keeps serving');
+  }
+}
+
 function packInfo(c: PackCheck): { name: string; version: number; hash: string } | null {
   return c.pack ? { name: c.pack.name, version: c.pack.version, hash: c.pack.hash } : null;
 }
@@ -50,7 +65,8 @@ export function packRoutes(d: { readonly packs: PackManager; readonly adminToken
 
   r.put('/v1/packs/active', admin, ...packBody(), async (req, res) => {
     const by = actorOf(req);
-    const result = await d.packs.activate(filesOf(req), { by, source: 'api' });
+    const files = filesOf(req);
+    const result = await viaStore(res, () => d.packs.activate(files, { by, source: 'api' }));
     if (result.status === 'rejected') {
       throw rejected(result.check, 'the pack has errors or failing tests; the active pack keeps serving');
     }
@@ -65,12 +81,12 @@ export function packRoutes(d: { readonly packs: PackManager; readonly adminToken
   });
 
   r.get('/v1/packs', admin, async (_req, res) => {
-    res.json(await d.packs.list());
+    res.json(await viaStore(res, () => d.packs.list()));
   });
 
   r.post('/v1/packs/rollback', admin, async (req, res) => {
     const by = actorOf(req);
-    const result = await d.packs.rollback({ by });
+    const result = await viaStore(res, () => d.packs.rollback({ by }));
     switch (result.status) {
       case 'rolled_back':
         res.json({ status: 'rolled_back', active: result.active.meta, from: result.from, diff: result.diff });

@@ -56,9 +56,11 @@ export type CmdName =
   | 'hget'
   | 'incr'
   | 'get'
+  | 'mget'
   | 'set'
   | 'sismember'
-  | 'eval';
+  /** RECORD_LOGIN_LUA, defined as a script command on the client (EVALSHA, EVAL on NOSCRIPT). */
+  | 'vigilrecordlogin';
 
 export interface Cmd {
   /** Hash tag (or whole key when untagged) of every key the command touches. */
@@ -70,7 +72,9 @@ export interface Cmd {
  * Successful sign-in: count it, and move "last sign-in" forward only if this one is not older than
  * the recorded one (outcomes may arrive out of order). Lua so the compare-and-set is atomic.
  * KEYS[1] history hash. ARGV: time, country ('' = unknown), lat, lon ('' = unknown), ttl ms.
+ * Sent as the `vigilrecordlogin` command (ioredis defineCommand: EVALSHA, so the body is not resent).
  */
+export const RECORD_LOGIN_COMMAND = 'vigilrecordlogin';
 export const RECORD_LOGIN_LUA = `
 redis.call('HINCRBY', KEYS[1], '${H_LOGINS}', 1)
 local lt = tonumber(redis.call('HGET', KEYS[1], '${H_LAST_TIME}'))
@@ -94,6 +98,11 @@ export interface PlanEnv {
   readonly limits: StoreLimits;
   /** A fresh member for a timestamp sorted set (unique across processes). */
   nextMember(t: number): string;
+  /**
+   * Multi-key commands may span slots (single node, in-process): the global rba counters are read
+   * with one MGET instead of one GET each, which a Cluster would refuse (CROSSSLOT).
+   */
+  readonly crossSlot?: boolean;
 }
 
 /** Members of the user's known-values set this event would be matched against. */
@@ -213,6 +222,7 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
   let iRbaUser = -1;
   let iRbaTotal = -1;
   let iRbaLogins = -1;
+  let iRbaMget = -1;
   const rbaGlobalAt: number[] = [];
   const rba = needs.rba ? ctx.rba : undefined;
   if (rba !== undefined) {
@@ -221,19 +231,24 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
       iRbaUser = cmds.length;
       cmds.push({ tag: uTag, argv: ['zmscore', keys.userRba(ctx.user), ...fields] });
     }
-    for (const f of rba) {
-      if (f === null) {
-        rbaGlobalAt.push(-1);
-        continue;
+    if (env.crossSlot) {
+      iRbaMget = cmds.length;
+      const argv: [CmdName, ...Arg[]] = ['mget', keys.rbaTotal];
+      for (const f of fields) argv.push(keys.rbaField(f));
+      cmds.push({ tag: keys.rbaGlobalTag, argv });
+    } else {
+      for (const f of rba) {
+        if (f === null) {
+          rbaGlobalAt.push(-1);
+          continue;
+        }
+        rbaGlobalAt.push(cmds.length);
+        cmds.push({ tag: keys.rbaFieldTag(f), argv: ['get', keys.rbaField(f)] });
       }
-      rbaGlobalAt.push(cmds.length);
-      cmds.push({ tag: keys.rbaFieldTag(f), argv: ['get', keys.rbaField(f)] });
     }
     iRbaTotal = cmds.length;
-    cmds.push(
-      { tag: keys.rbaGlobalTag, argv: ['get', keys.rbaTotal] },
-      { tag: keys.rbaGlobalTag, argv: ['pfcount', keys.rbaUsers] },
-    );
+    if (!env.crossSlot) cmds.push({ tag: keys.rbaGlobalTag, argv: ['get', keys.rbaTotal] });
+    cmds.push({ tag: keys.rbaGlobalTag, argv: ['pfcount', keys.rbaUsers] });
     if (iHist < 0) {
       iRbaLogins = cmds.length;
       cmds.push({ tag: uTag, argv: ['hget', keys.userHistory(ctx.user), H_LOGINS] });
@@ -291,6 +306,8 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
       let rbaCounts: RbaCounts | undefined;
       if (rba !== undefined) {
         const userScores = iRbaUser >= 0 ? arr(r[iRbaUser]) : [];
+        // With MGET: [total, field…]; otherwise one GET per field, then GET total, PFCOUNT users.
+        const mget = iRbaMget >= 0 ? arr(r[iRbaMget]) : undefined;
         const user: number[] = [];
         const global: number[] = [];
         let j = 0;
@@ -300,14 +317,15 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
             global.push(0);
             continue;
           }
-          user.push(optNum(userScores[j++]) ?? 0);
-          global.push(optNum(r[rbaGlobalAt[i] as number]) ?? 0);
+          user.push(optNum(userScores[j]) ?? 0);
+          global.push(optNum(mget ? mget[j + 1] : r[rbaGlobalAt[i] as number]) ?? 0);
+          j++;
         }
         const logins = iHist >= 0 ? arr(r[iHist])[0] : r[iRbaLogins];
         rbaCounts = {
           userTotal: optNum(logins) ?? 0,
-          globalTotal: optNum(r[iRbaTotal]) ?? 0,
-          users: num(r[iRbaTotal + 1]),
+          globalTotal: optNum(mget ? mget[0] : r[iRbaTotal]) ?? 0,
+          users: num(r[mget ? iRbaTotal : iRbaTotal + 1]),
           user,
           global,
         };
@@ -363,9 +381,7 @@ export function planOutcome(env: PlanEnv, ctx: EventContext, outcome: Outcome, t
   cmds.push({
     tag: uTag,
     argv: [
-      'eval',
-      RECORD_LOGIN_LUA,
-      1,
+      RECORD_LOGIN_COMMAND,
       keys.userHistory(ctx.user),
       t,
       ctx.country ?? '',

@@ -46,6 +46,10 @@ export interface CoreOptions {
 }
 
 const MAX_COUNTRY = 8;
+// HMACs of low-cardinality learned values (country, ASN, browser, OS, device type, user agent) are
+// cached: an HMAC costs microseconds and most events repeat the same few values. Addresses are not
+// cached (high cardinality; they would only churn the cache).
+const FIELD_CACHE_MAX = 4096;
 
 export function createSignalStore(opts: CoreOptions): SignalStore {
   const { backend, hasher, limits, logger } = opts;
@@ -56,8 +60,21 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
   const env: PlanEnv = {
     keys,
     limits,
+    crossSlot: backend.kind !== 'cluster',
     nextMember: (t) => `${t}:${instance}:${(seq = (seq + 1) % 0x7fffffff).toString(36)}`,
   };
+  const fieldCache = new Map<string, string>();
+  const cachedField = (v: string): string => {
+    let h = fieldCache.get(v);
+    if (h === undefined) {
+      h = hasher.field(v);
+      if (fieldCache.size >= FIELD_CACHE_MAX) fieldCache.clear();
+      fieldCache.set(v, h);
+    }
+    return h;
+  };
+  const rbaField = (f: string): string | null =>
+    isRbaPlaceholder(f) ? null : f.startsWith('ip:') ? hasher.field(f) : cachedField(f);
   let readCalls = 0;
   let timeouts = 0;
   let failures = 0;
@@ -136,8 +153,8 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
         ...(country !== undefined ? { country } : {}),
         ...(asn !== undefined ? { asn } : {}),
         ...(hasPlace ? { lat: input.lat as number, lon: input.lon as number } : {}),
-        ...(hasUa ? { ua: hasher.field(`ua\0${input.browser ?? ''}\0${input.os ?? ''}`) } : {}),
-        ...(input.rbaFields ? { rba: input.rbaFields.map((f) => (isRbaPlaceholder(f) ? null : hasher.field(f))) } : {}),
+        ...(hasUa ? { ua: cachedField(`ua\0${input.browser ?? ''}\0${input.os ?? ''}`) } : {}),
+        ...(input.rbaFields ? { rba: input.rbaFields.map(rbaField) } : {}),
       };
     },
 

@@ -2,7 +2,7 @@
 // interpreter of exactly the Redis commands commands.ts emits, over a Map with wall-clock expiry.
 // Running the same commands as Redis keeps both stores behaviourally identical (one contract suite
 // runs against both). Distinct counts here are exact sets, not HyperLogLogs.
-import { RECORD_LOGIN_LUA, type Arg, type CmdName } from './commands.ts';
+import type { Arg, CmdName } from './commands.ts';
 import type { Backend } from './core.ts';
 
 type Entry =
@@ -191,6 +191,11 @@ export function createMemoryBackend(now: () => number = Date.now): MemoryBackend
       }
       case 'get':
         return str(key) ?? null;
+      case 'mget':
+        return a.map((k) => {
+          const e = live(k);
+          return e?.kind === 'string' ? e.v : null;
+        });
       case 'set': {
         // SET key value PX ms (the only form used).
         const ms = a[2] === 'PX' ? Number(a[3]) : 0;
@@ -203,8 +208,8 @@ export function createMemoryBackend(now: () => number = Date.now): MemoryBackend
         if (e.kind !== 'set') throw new WrongType();
         return e.s.has(a[1] as string) ? 1 : 0;
       }
-      case 'eval':
-        return evalScript(a);
+      case 'vigilrecordlogin':
+        return recordLogin(a);
       default:
         return assertNever(name);
     }
@@ -214,10 +219,9 @@ export function createMemoryBackend(now: () => number = Date.now): MemoryBackend
     if (m.size === 0) data.delete(key);
   }
 
-  // The one script the store runs (RECORD_LOGIN_LUA), in JavaScript.
-  function evalScript(a: string[]): number {
-    if (a[0] !== RECORD_LOGIN_LUA || a[1] !== '1') throw new Error('ERR unknown script');
-    const [key, t, country, lat, lon, ttl] = a.slice(2) as [string, string, string, string, string, string];
+  // commands.ts RECORD_LOGIN_LUA, in JavaScript.
+  function recordLogin(a: string[]): number {
+    const [key, t, country, lat, lon, ttl] = a as [string, string, string, string, string, string];
     const h = hashCreate(key);
     h.set('n', String(Number(h.get('n') ?? '0') + 1));
     const lt = h.get('lt');

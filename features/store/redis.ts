@@ -3,7 +3,7 @@
 // call on a single node, and on Cluster one pipeline per hash-tag group sent concurrently (a
 // pipeline may not span slots). Erase: SCAN on a single node, GETKEYSINSLOT on Cluster.
 import { Cluster, Redis, type ClusterNode } from 'ioredis';
-import type { Cmd } from './commands.ts';
+import { RECORD_LOGIN_COMMAND, RECORD_LOGIN_LUA, type Cmd } from './commands.ts';
 import type { Backend } from './core.ts';
 import { globEscape } from './keys.ts';
 
@@ -167,6 +167,8 @@ function repliesOf(res: Replies, n: number): unknown[] {
 export function createRedisBackend(opts: RedisBackendOptions): Backend {
   const { client } = opts;
   const isCluster = client instanceof Cluster;
+  // Idempotent; makes the script callable by name in pipelines, as EVALSHA with an EVAL fallback.
+  client.defineCommand(RECORD_LOGIN_COMMAND, { numberOfKeys: 1, lua: RECORD_LOGIN_LUA });
   let roundTrips = 0;
 
   async function execSingle(cmds: readonly Cmd[]): Promise<unknown[]> {

@@ -1,7 +1,7 @@
 // Configuration: defaults, every variable's validation, the production secret rule, and that one
 // ConfigError names every bad variable without echoing secrets.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_RULES, DEVELOPMENT_HASH_SECRET, loadConfig, parseDuration } from '../../api/config.ts';
+import { ConfigError, DEFAULT_RULES, loadConfig, parseDuration } from '../../api/config.ts';
 
 const GOOD_PACK = new URL('./fixtures/packs/good', import.meta.url).pathname;
 
@@ -28,8 +28,9 @@ describe('loadConfig defaults', () => {
     expect(c.workers).toBe(1);
     expect(c.apiToken).toBeUndefined();
     expect(c.adminToken).toBeUndefined();
-    expect(c.hashSecret).toBe(DEVELOPMENT_HASH_SECRET);
-    expect(c.hashSecretIsDefault).toBe(true);
+    expect(c.hashSecretGenerated).toBe(true);
+    expect(c.hashSecret.length).toBeGreaterThanOrEqual(32);
+    expect(loadConfig({}).hashSecret).not.toBe(c.hashSecret);
     expect(c.geoipCity).toBeUndefined();
     expect(c.model).toBeUndefined();
     expect(c.logLevel).toBe('info');
@@ -60,19 +61,21 @@ describe('loadConfig defaults', () => {
     });
     expect(c.port).toBe(0);
     expect(c.redis).toEqual({ mode: 'single', url: 'redis://127.0.0.1:6379/0' });
+    expect(c.redisUrl).toBe('redis://127.0.0.1:6379/0');
     expect(c.rulesPath).toBe(GOOD_PACK);
     expect(c.retentionDays).toBe(30);
     expect(c.signalTimeoutMs).toBe(50);
     expect(c.maxSkewMs).toBe(7 * 86_400_000);
     expect(c.workers).toBe(4);
-    expect(c.hashSecretIsDefault).toBe(false);
+    expect(c.hashSecretGenerated).toBe(false);
+    expect(c.hashSecret).toBe('c'.repeat(32));
     expect(c.production).toBe(true);
     expect(c.logLevel).toBe('warn');
   });
 
   it('parses a comma list of cluster nodes', () => {
     const c = loadConfig({ REDIS_URL: '10.0.0.1:7000, 10.0.0.2:7001,redis://10.0.0.3' });
-    expect(c.redis).toEqual({
+    expect(c.redis).toMatchObject({
       mode: 'cluster',
       nodes: [
         { host: '10.0.0.1', port: 7000 },
@@ -90,7 +93,7 @@ describe('loadConfig refuses bad values', () => {
     ['PORT', '-1'],
     ['PORT', '80.5'],
     ['REDIS_URL', 'http://localhost:6379'],
-    ['REDIS_URL', 'not a url'],
+    ['REDIS_URL', 'redis://'],
     ['REDIS_URL', ','],
     ['VIGIL_RULES', '/nonexistent/pack/dir'],
     ['VIGIL_GEOIP_CITY', '/nonexistent/city.mmdb'],

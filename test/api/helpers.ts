@@ -147,11 +147,16 @@ export interface TestApp {
 
 /** A started app: good pack active, both tokens set unless overridden, clock pinned at NOW. */
 export async function testApp(
-  opts: { apiToken?: string | undefined; adminToken?: string | undefined; maxSkewMs?: number; rulesPath?: string } = {},
+  opts: { apiToken?: string | undefined; adminToken?: string | undefined; maxSkewMs?: number; rulesPath?: string; repo?: PackRepository } = {},
 ): Promise<TestApp> {
   const logs = logSink();
   const metrics = createMetrics(new Registry());
-  const packs = testPackManager({ logger: logs.logger, metrics, ...(opts.rulesPath ? { rulesPath: opts.rulesPath } : {}) });
+  const packs = testPackManager({
+    logger: logs.logger,
+    metrics,
+    ...(opts.rulesPath ? { rulesPath: opts.rulesPath } : {}),
+    ...(opts.repo ? { repo: opts.repo } : {}),
+  });
   await packs.start();
   const engine = testEngine(packs);
   const state = { shuttingDown: false };

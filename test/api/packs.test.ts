@@ -212,6 +212,26 @@ describe('PUT /v1/packs/active, GET /v1/packs, POST /v1/packs/rollback', () => {
     expect(list.body.history).toEqual([]);
   });
 
+  it('a pack store failure (Redis down) → 503; the active pack keeps serving', async () => {
+    const repo = createMemoryPackRepository();
+    t = await testApp({ repo });
+    const hash = t.packs.current()!.meta.hash;
+    const boom = async (): Promise<never> => {
+      throw new Error('Connection is closed.');
+    };
+    Object.assign(repo, { push: boom, list: boom });
+    for (const res of [
+      await put({ files: V2_FILES }),
+      await request(t.app).post('/v1/packs/rollback').set('Authorization', admin),
+      await request(t.app).get('/v1/packs').set('Authorization', admin),
+    ]) {
+      expect(res.status).toBe(503);
+      expect(errorCode(res.body)).toBe('unavailable');
+      expect(JSON.stringify(res.body)).not.toContain('Connection is closed');
+    }
+    expect(t.packs.current()!.meta.hash).toBe(hash);
+  });
+
   it('rollback goes back one version each time', async () => {
     await put({ files: V2_FILES });
     await put({ files: { ...V2_FILES, 'main.rules': V2_FILES['main.rules']!.replace('version 2', 'version 3') } });
@@ -260,8 +280,8 @@ describe('VIGIL_RULES directory: watch, SIGHUP reload, start rule', () => {
     // a list file change reloads too
     writeFileSync(join(dir, 'main.rules'), MAIN);
     await until(() => m.current()!.meta.version === 1);
-    writeFileSync(join(dir, 'lists', 'blocked.txt'), '198.51.100.0/24\n');
-    await until(() => m.current()!.meta.source === 'dir' && m.current()!.files['lists/blocked.txt'] === '198.51.100.0/24\n');
+    writeFileSync(join(dir, 'lists', 'blocked.txt'), '203.0.113.0/24\n198.51.100.0/24\n');
+    await until(() => m.current()!.meta.source === 'dir' && m.current()!.files['lists/blocked.txt'] === '203.0.113.0/24\n198.51.100.0/24\n');
     await m.close();
   });
 
@@ -339,7 +359,7 @@ describe('diff summary', () => {
     const one = m.check(GOOD_FILES);
     const two = m.check({
       ...GOOD_FILES,
-      'lists/blocked.txt': '198.51.100.0/24\n',
+      'lists/blocked.txt': '203.0.113.0/24\n198.51.100.0/24\n',
       'main.rules': MAIN.replace('score 30', 'score 35').replace(/rule watch_recovery \{[^}]*\}/, 'rule fresh {\n  when user.mfa\n  score 1\n}'),
     });
     expect(two.ok).toBe(true);

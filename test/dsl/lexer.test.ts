@@ -14,6 +14,7 @@ function lex(text: string, limits: LexLimits = { maxDepth: 64, maxStringLength: 
     template: () => {
       throw new Error('no templates here');
     },
+    depths: new Map(),
   });
   lx.reset(text);
   const toks: Token[] = [];
@@ -61,7 +62,7 @@ describe('token types', () => {
 describe('positions', () => {
   it('every token has its offset, end and 1-based line/col', () => {
     const { toks } = lex('pack x\n  when geo.country\r\n\t"s"');
-    expect(toks.map((t) => [t.text, t.offset, t.end, t.line, t.col])).toEqual([
+    expect(toks.map((t) => [t.text, t.span.offset, t.span.end, t.span.line, t.span.col])).toEqual([
       ['pack', 0, 4, 1, 1],
       ['x', 5, 6, 1, 6],
       ['when', 9, 13, 2, 3],

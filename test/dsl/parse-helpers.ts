@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import type * as A from '../../dsl/ast.ts';
 import { DIAGNOSTIC_CODES, type Diagnostic } from '../../dsl/diagnostics.ts';
 import { KEYWORDS } from '../../dsl/lexer.ts';
-import { printTemplate, quoteString } from '../../dsl/printer.ts';
+import { parseFile, type ParseLimits } from '../../dsl/parser.ts';
+import { printFile, printTemplate, quoteString } from '../../dsl/printer.ts';
 
 /** A deep copy without `span`/`opSpan`, for structural equality "modulo spans". */
 export function stripSpans(x: unknown): unknown {
@@ -36,6 +37,17 @@ export function diagnosticProblems(text: string, file: string, diags: readonly D
     const lc = lineCol(text, s.offset);
     if (lc.line !== s.line || lc.col !== s.col) problems.push(`${d.code}: ${s.line}:${s.col} for offset ${s.offset}, expected ${lc.line}:${lc.col}`);
   }
+  return problems;
+}
+
+/** Everything parseFile must guarantee for any input; returns the violations (none expected). */
+export function parseInvariants(text: string, limits?: Partial<ParseLimits>): string[] {
+  const r = parseFile(text, 'f.rules', limits);
+  const problems = diagnosticProblems(text, 'f.rules', r.diagnostics);
+  const syntax = r.diagnostics.filter((d) => d.code === 'E_SYNTAX').length;
+  if (syntax > 1) problems.push(`${syntax} E_SYNTAX diagnostics`);
+  if (syntax === 1 && r.file !== null) problems.push('E_SYNTAX with a file');
+  if (r.file === null && r.diagnostics.every((d) => d.code !== 'E_SYNTAX' && d.code !== 'E_LIMIT')) problems.push('no file and no reason');
   return problems;
 }
 
@@ -258,3 +270,11 @@ export const declArb: fc.Arbitrary<A.Decl> = fc.oneof(
 export const fileArb: fc.Arbitrary<A.SourceFile> = fc
   .array(declArb, { maxLength: 6 })
   .map((decls) => ({ kind: 'File', file: 'gen.rules', decls, span: S }));
+
+/** A generated file's printed text with one vocabulary token spliced in, replacing a few characters. */
+export const mutatedFile: fc.Arbitrary<string> = fc
+  .tuple(fileArb.map(printFile), fc.double({ min: 0, max: 1, noNaN: true }), fc.nat({ max: 6 }), fc.constantFrom(...VOCABULARY))
+  .map(([text, where, del, tok]) => {
+    const at = Math.floor(where * text.length);
+    return `${text.slice(0, at)} ${tok} ${text.slice(at + del)}`;
+  });

@@ -193,6 +193,17 @@ describe('Redis down or slow', () => {
     ctl.disconnect();
   });
 
+  it('re-sends the login script after the server forgot it (SCRIPT FLUSH)', async () => {
+    const ctx = fullEvent(store, 'flushed-user');
+    await store.recordOutcome(ctx, 'succeeded');
+    const ctl = new Redis(server.url);
+    await ctl.script('FLUSH');
+    ctl.disconnect();
+    await store.recordOutcome({ ...ctx, time: T0 + 1 }, 'succeeded');
+    const s = await store.readEvent({ ...ctx, time: T0 + 2 }, ALL, 500);
+    expect(s?.history).toMatchObject({ logins: 2, lastTime: T0 + 1 });
+  });
+
   it('fails fast while disconnected and recovers after a restart', async () => {
     const ctx = fullEvent(store, 'restart-user');
     await server.kill();
