@@ -7,9 +7,10 @@ import { pathToFileURL } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { createPackLifecycle, type ActivePack, type PackManager } from '../engine/packs/index.ts';
-import { openGeoIp, type GeoIp } from '../features/geoip.ts';
-import { connectRedis, createStore, type SignalStore } from '../features/store/index.ts';
+import { createEngine } from '../engine/index.ts';
+import { createPackLifecycle, type PackManager } from '../engine/packs/index.ts';
+import { openGeoIp } from '../features/geoip.ts';
+import { connectRedis, createStore } from '../features/store/index.ts';
 import type { Engine } from '../engine/types.ts';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -51,61 +52,31 @@ export interface RunOptions {
 const SHUTDOWN_GRACE_MS = 10_000;
 const REDIS_CONNECT_TIMEOUT_MS = 10_000;
 
-// ------------------------------------------------------------------------------------------------
-// INTEGRATION POINT (lead): engine/index.ts does not exist yet. Expected:
-//   createEngine({ store, geoip, packs: () => packs.current(), modelPath, signalTimeoutMs, logger,
-//                  onSignalFailure: (source) => metrics.signalFailure(source) }) → Engine | Promise<Engine>
-// It is imported by computed specifier so this file type-checks before it exists; replace with a
-// static import once it does. The store and GeoIP are closed here, after engine.close().
-// ------------------------------------------------------------------------------------------------
-interface EngineModule {
-  createEngine(opts: {
-    store: SignalStore;
-    geoip: GeoIp;
-    packs: () => ActivePack | null;
-    modelPath: string | undefined;
-    signalTimeoutMs: number;
-    logger: Logger;
-    onSignalFailure: (source: string) => void;
-  }): Engine | Promise<Engine>;
-}
-
+/**
+ * The production engine: the signal store on the server's Redis connection (or in process), GeoIP
+ * from the configured or bundled databases, the active pack from the pack manager. engine.close()
+ * closes the store and GeoIP.
+ */
 export const defaultEngineFactory: EngineFactory = async ({ config, logger, packs, redis, metrics }) => {
-  const engineMod = (await import(new URL('../engine/index.ts', import.meta.url).href)) as EngineModule;
   // The store works on its own fail-fast duplicate of the server's client.
-  const store = await createStore({
-    redis,
-    hashSecret: config.hashSecret,
-    retentionDays: config.retentionDays,
-    logger,
-  });
+  const store = await createStore({ redis, hashSecret: config.hashSecret, retentionDays: config.retentionDays, logger });
   const geoip = await openGeoIp({
     ...(config.geoipCity !== undefined ? { city: config.geoipCity } : {}),
     ...(config.geoipAsn !== undefined ? { asn: config.geoipAsn } : {}),
     ...(config.geoipAnon !== undefined ? { anon: config.geoipAnon } : {}),
     logger,
+  }).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
   });
-  const engine = await engineMod.createEngine({
+  return createEngine({
     store,
     geoip,
     packs: () => packs.current(),
-    modelPath: config.model,
     signalTimeoutMs: config.signalTimeoutMs,
     logger,
     onSignalFailure: (source) => metrics.signalFailure(source),
   });
-  return {
-    evaluate: (ev, o) => engine.evaluate(ev, o),
-    outcome: (id, o) => engine.outcome(id, o),
-    getDecision: (id) => engine.getDecision(id),
-    eraseUser: (id) => engine.eraseUser(id),
-    ready: () => engine.ready(),
-    async close() {
-      await engine.close();
-      geoip.close();
-      await store.close();
-    },
-  };
 };
 
 /**
@@ -236,10 +207,13 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
     closing ??= (async () => {
       shuttingDown = true;
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive connections turn idle as their last response ends; close them as they do.
       server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
       const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       force.unref();
       await drained;
+      clearInterval(sweep);
       clearTimeout(force);
       await packs.close().catch((err: unknown) => logger.warn({ err }, 'closing packs failed'));
       await eng.close().catch((err: unknown) => logger.warn({ err }, 'closing the engine failed'));

@@ -52,7 +52,8 @@ const PUNCTUATION = {
 
 // The moo lexer; each parse lexes with its own `FileLexer` around a clone of it.
 const mooLexer = moo.compile({
-  ws: { match: /[ \t\r\n]+/, lineBreaks: true },
+  // A byte-order mark (editors on Windows write one) is a blank like any other.
+  ws: { match: /[ \t\r\n\uFEFF]+/, lineBreaks: true },
   comment: /#[^\n]*/,
   // A string may not contain a raw line break: an unterminated one is reported at its opening quote.
   string: /"(?:[^"\\\n\r]|\\[^\n\r])*"/,
@@ -84,15 +85,23 @@ const TOKEN_TYPES = new Set<string>(['string', 'number', 'duration', 'feature', 
  */
 export const lexer = { has: (type: string): boolean => TOKEN_TYPES.has(type) };
 
-/** A grammar terminal matching any of several token types (one Earley state instead of one per type). */
+/**
+ * A grammar terminal matching any of several token types: one Earley state instead of one per type.
+ * nearley calls `test` for every awaiting state and every token, so it tests a bit the token was
+ * given when it was made.
+ */
 export interface TokenClass {
   readonly members: readonly TokenType[];
   readonly test: (t: Token) => boolean;
 }
 
+const CLASS_BITS = new Map<string, number>();
+let classCount = 0;
+
 function tokenClass(...members: TokenType[]): TokenClass {
-  const set = new Set<string>(members);
-  return { members, test: (t) => set.has(t.type) };
+  const bit = 1 << classCount++;
+  for (const m of members) CLASS_BITS.set(m, (CLASS_BITS.get(m) ?? 0) | bit);
+  return { members, test: (t) => (t.classes & bit) !== 0 };
 }
 
 export const cmpOp = tokenClass(
@@ -142,7 +151,11 @@ export class Token {
     readonly str: string,
     /** Value of a number (or, in seconds, a duration) token. */
     readonly num: number,
-  ) {}
+  ) {
+    this.classes = CLASS_BITS.get(type) ?? 0;
+  }
+  /** The token classes (`TokenClass`) it belongs to, as bits. */
+  readonly classes: number;
   /** nearley's error reporter displays `value`. */
   get value(): string {
     return this.text;

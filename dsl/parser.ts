@@ -33,11 +33,15 @@ EXPR_GRAMMAR.start = 'Expr';
 
 type Outcome<T> = { readonly value: T } | { readonly stop: ParseStop };
 
+/**
+ * Parse one `.rules` file. `file` is null when parsing stopped (E_SYNTAX, or E_LIMIT for the file's
+ * size or an expression's depth); the diagnostics are sorted by position.
+ */
 export function parseFile(
   text: string,
   path: string,
   limits?: Partial<ParseLimits>,
-): { file: SourceFileOrNull; diagnostics: Diagnostic[] } {
+): { file: A.SourceFile | null; diagnostics: Diagnostic[] } {
   const lim = resolveLimits(limits);
   // UTF-8 needs at most 3 bytes per UTF-16 unit, so most files skip the byte count.
   if (text.length * 3 > lim.maxFileBytes && Buffer.byteLength(text, 'utf8') > lim.maxFileBytes) {
@@ -56,8 +60,6 @@ export function parseFile(
   };
   return { file, diagnostics: sortDiagnostics(diagnostics) };
 }
-
-type SourceFileOrNull = A.SourceFile | null;
 
 /** Parse one expression (tests and tools). Same diagnostics as in a file, with default limits. */
 export function parseExpression(text: string, path: string): { expr: A.Expr | null; diagnostics: Diagnostic[] } {

@@ -1,6 +1,6 @@
 // The velocity features (features.md: velocity.*, device.users_24h) derived from the counters the
 // signal store read for one event. Pure. Window semantics (inclusive [t − W, t] for failure and
-// recovery counts, HyperLogLog buckets for distinct counts) are in docs/signals-store.md.
+// recovery counts, HyperLogLog buckets for distinct counts) are in docs/signals.md.
 import type { VelocitySignals } from './store/types.ts';
 
 /** Feature values, by catalog name; undefined = missing. */

@@ -1,7 +1,8 @@
 // POST /v1/evaluate and POST /v1/outcome: the two calls the auth service makes, behind
 // VIGIL_API_TOKEN when it is set.
 import { Router } from 'express';
-import type { Engine } from '../../engine/types.ts';
+import { EngineUnavailableError } from '../../engine/index.ts';
+import type { Engine, EvaluateResult } from '../../engine/types.ts';
 import type { PackManager } from '../../engine/packs/index.ts';
 import { requireToken } from '../auth.ts';
 import { ApiError } from '../errors.ts';
@@ -30,7 +31,14 @@ export function evaluateRoutes(d: EvaluateRouteDeps): Router {
     const explainQ = req.query.explain;
     const explain = explainQ === '1' || explainQ === 'true';
     const t0 = process.hrtime.bigint();
-    const result = await d.engine.evaluate(parsed.event, { explain });
+    let result: EvaluateResult;
+    try {
+      result = await d.engine.evaluate(parsed.event, { explain });
+    } catch (err) {
+      // A swap to "no pack" between the check above and the engine's own read.
+      if (err instanceof EngineUnavailableError) throw new ApiError('unavailable', 'no rule pack is loaded');
+      throw err;
+    }
     d.metrics.observeDecision(parsed.event.type, result, Number(process.hrtime.bigint() - t0) / 1e9);
     const rc = ctx(res);
     rc.extra.decision_id = result.decision_id;

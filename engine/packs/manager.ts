@@ -126,7 +126,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
         errors: check.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.span.file}:${d.span.line}:${d.span.col} ${d.code}`),
         tests_failed: check.tests.failed,
       },
-      `pack refused; the active pack keeps serving\n${check.rendered}`,
+      `pack refused; ${active ? 'the active pack keeps serving' : 'no pack is active yet'}\n${check.rendered}`,
     );
   }
 

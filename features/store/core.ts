@@ -51,6 +51,28 @@ const MAX_COUNTRY = 8;
 // cached (high cardinality; they would only churn the cache).
 const FIELD_CACHE_MAX = 4096;
 
+const DIGEST = /^[A-Za-z0-9_-]{1,64}$/;
+const optDigest = (v: unknown): boolean => v === undefined || (typeof v === 'string' && DIGEST.test(v));
+const optFinite = (v: unknown): boolean => v === undefined || (typeof v === 'number' && Number.isFinite(v));
+
+/**
+ * Check a context snapshot read back from storage (JSON) before learning from it: the shape of
+ * `EventContext`, digests where digests belong. Returns it typed, or null.
+ */
+export function parseEventContext(x: unknown): EventContext | null {
+  if (typeof x !== 'object' || x === null) return null;
+  const c = x as Record<string, unknown>;
+  if (c.v !== 1 || (c.type !== 'login' && c.type !== 'recovery')) return null;
+  if (typeof c.time !== 'number' || !Number.isFinite(c.time)) return null;
+  if (typeof c.user !== 'string' || !DIGEST.test(c.user) || typeof c.ip !== 'string' || !DIGEST.test(c.ip)) return null;
+  if (!optDigest(c.subnet) || !optDigest(c.device) || !optDigest(c.ua)) return null;
+  if (c.country !== undefined && (typeof c.country !== 'string' || c.country.length === 0 || c.country.length > MAX_COUNTRY)) return null;
+  if (c.asn !== undefined && !(typeof c.asn === 'number' && Number.isSafeInteger(c.asn) && c.asn >= 0)) return null;
+  if (!optFinite(c.lat) || !optFinite(c.lon) || (c.lat === undefined) !== (c.lon === undefined)) return null;
+  if (c.rba !== undefined && !(Array.isArray(c.rba) && c.rba.every((f) => f === null || (typeof f === 'string' && DIGEST.test(f))))) return null;
+  return c as unknown as EventContext;
+}
+
 export function createSignalStore(opts: CoreOptions): SignalStore {
   const { backend, hasher, limits, logger } = opts;
   const keys = new Keys(opts.prefix);
@@ -204,6 +226,7 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
     async recordOutcome(ctx: EventContext, outcome: Outcome, time?: number): Promise<void> {
       const t = time ?? ctx.time;
       if (!Number.isFinite(t)) throw new TypeError('recordOutcome: time must be a finite number of ms');
+      if (parseEventContext(ctx) === null) throw new TypeError('recordOutcome: not an EventContext (see store.context())');
       const cmds = planOutcome(env, ctx, outcome, t);
       await withDeadline('recordOutcome', opts.opTimeoutMs, () => backend.exec(cmds));
     },

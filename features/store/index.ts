@@ -4,6 +4,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { createHasher, type Hasher } from '../privacy.ts';
 import { createSignalStore } from './core.ts';
+export { parseEventContext } from './core.ts';
 import { DEFAULT_LIMITS, type StoreLimits } from './keys.ts';
 import { createMemoryBackend, type MemoryBackend } from './memory.ts';
 import { connectRedis, createRedisBackend, duplicateFailFast } from './redis.ts';

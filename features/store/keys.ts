@@ -1,4 +1,4 @@
-// The signal store's key layout, windows and caps (docs/signals-store.md § Keys is the prose of this
+// The signal store's key layout, windows and caps (docs/signals.md § Keys is the prose of this
 // file). Every key carries a Redis Cluster hash tag: all keys of one user share `{u:<hash>}`, and an
 // address, subnet, device or rba field is tagged by its own hash, so per-entity commands always land
 // in one slot and a Cluster pipeline can be grouped by tag.

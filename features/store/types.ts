@@ -1,7 +1,7 @@
 // The signal store's public contract: what the engine hands it for one event (an EventContext built
 // by `store.context()`, holding keyed hashes only), what one pipelined read returns (EventSignals),
 // and the SignalStore interface implemented over Redis (single node or Cluster) and in process.
-// Key layout, costs and failure behaviour: docs/signals-store.md.
+// Key layout, costs and failure behaviour: docs/signals.md.
 import type { Cluster, Redis } from 'ioredis';
 import type { RbaCounts } from '../rba.ts';
 
@@ -123,8 +123,9 @@ export type Outcome = 'succeeded' | 'failed' | 'challenge_passed' | 'challenge_f
 
 /** Operational counters, for metrics and the benchmark. */
 export interface StoreStats {
-  /** Round trips sent by readEvent (one per call on a single node; one per slot group on Cluster). */
+  /** readEvent calls. */
   readonly readCalls: number;
+  /** Pipelines sent by any call: one per call on a single node, one per hash-tag group on Cluster. */
   readonly roundTrips: number;
   /** readEvent calls answered null because the budget ran out. */
   readonly timeouts: number;

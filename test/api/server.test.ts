@@ -174,6 +174,19 @@ describe('server processes', () => {
     expect(p.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('`node bin/vigil.js serve` with a bad configuration exits 1 naming it', async () => {
+    const child = spawn(process.execPath, [new URL('../../bin/vigil.js', import.meta.url).pathname, 'serve'], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '99999', VIGIL_WORKERS: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/PORT: /);
+    expect(stderr).toMatch(/VIGIL_WORKERS: /);
+  });
+
   it('a broken VIGIL_RULES pack with nothing stored exits 1 with its diagnostics', async () => {
     const d = packDir();
     writeFileSync(join(d, 'main.rules'), 'pack x version 1\nrule r {\n  when geo.contry == "BR"\n  then block\n}\n');

@@ -57,6 +57,12 @@ describe('token types', () => {
     expect(types('a # b c\n# whole line\n  d "# not a comment" # e')).toEqual(['ident', 'ident', 'string']);
     expect(lex('"# x"').toks[0]!.str).toBe('# x');
   });
+
+  it('a byte-order mark is a blank', () => {
+    const { toks, failure } = lex('\uFEFFpack');
+    expect(failure).toBeNull();
+    expect(toks.map((t) => [t.type, t.span.col])).toEqual([['kw_pack', 2]]);
+  });
 });
 
 describe('positions', () => {

@@ -40,6 +40,41 @@ export function diagnosticProblems(text: string, file: string, diags: readonly D
   return problems;
 }
 
+/** Nesting depth of an expression as the parser counts it: a leaf (or an empty list or call) is 1. */
+export function exprDepth(e: A.Expr): number {
+  switch (e.kind) {
+    case 'Binary':
+      return 1 + Math.max(exprDepth(e.left), exprDepth(e.right));
+    case 'Unary':
+      return 1 + exprDepth(e.operand);
+    case 'Paren':
+      return 1 + exprDepth(e.expr);
+    case 'ListLit':
+      return 1 + Math.max(0, ...e.items.map(exprDepth));
+    case 'Call':
+      return 1 + Math.max(0, ...e.args.map(exprDepth));
+    default:
+      return 1;
+  }
+}
+
+/** The deepest expression of a file (0 when it has none). */
+export function fileDepth(f: A.SourceFile): number {
+  const exprs: A.Expr[] = [];
+  for (const d of f.decls) {
+    if (d.kind === 'Const') exprs.push(d.value);
+    else if (d.kind === 'List' && d.source.kind === 'InlineList') exprs.push(d.source.items);
+    else if (d.kind === 'Policy') exprs.push(...d.lines.map((l) => l.cond));
+    else if (d.kind === 'Test') for (const i of d.items) if (i.kind === 'Given') exprs.push(...i.entries.map((e) => e.value));
+    if (d.kind !== 'Rule') continue;
+    for (const c of d.clauses) {
+      if (c.kind === 'When') exprs.push(c.cond);
+      else if (c.kind === 'Reason') for (const p of c.template.parts) if (typeof p !== 'string') exprs.push(p);
+    }
+  }
+  return Math.max(0, ...exprs.map(exprDepth));
+}
+
 /** Everything parseFile must guarantee for any input; returns the violations (none expected). */
 export function parseInvariants(text: string, limits?: Partial<ParseLimits>): string[] {
   const r = parseFile(text, 'f.rules', limits);
@@ -57,19 +92,19 @@ export function bigPack(n: number): string {
   for (let i = 0; i < n; i++) {
     switch (i % 5) {
       case 0:
-        out.push(`rule r${i} {\n  when velocity.ip_failed_10m >= limit_a + ${i} and not device.known\n  then step_up\n  score ${i % 90}\n}`);
+        out.push(`rule r${i} {\n  when velocity.ip_failed_10m >= limit_a + ${i} and not device.known\n  then step_up\n}`);
         break;
       case 1:
-        out.push(`rule r${i} {\n  on login\n  when ip.address in nets or geo.country == "C${i}"\n  score -${i % 50}\n  tags t${i}\n}`);
+        out.push(`rule r${i} {\n  on login\n  when ip.address in nets or geo.country == "C${i}"\n  score -${i % 50}\n}`);
         break;
       case 2:
-        out.push(`rule r${i} {\n  when user.age < young and (history.travel_kmh ?? 0) > ${i}.5\n  then block\n  reason "r${i} {geo.country}"\n}`);
+        out.push(`rule r${i} {\n  when user.age < young and history.travel_kmh > ${i}.5\n  then block\n  reason "r${i} {geo.country}"\n}`);
         break;
       case 3:
-        out.push(`rule r${i} {\n  description "rule ${i}"\n  when lower(ua.browser) matches "^cu" and geo.asn not in [1, ${i}]\n  then allow\n  mode shadow\n}`);
+        out.push(`rule r${i} {\n  when lower(ua.browser) matches "^cu" and geo.asn not in [1, ${i}]\n  then allow\n  mode shadow\n}`);
         break;
       default:
-        out.push(`rule r${i} {\n  when max(rba.score, ${i}) * 2 - 1 > 3 and present(device.id)\n  score ${i % 100}\n}`);
+        out.push(`rule r${i} {\n  when max(rba.score, ${i}) * 2 - 1 > 3 and present(device.id)\n  score ${i % 100}\n  tags t${i}\n}`);
     }
   }
   out.push('policy {\n  block when score >= 90\n  step_up when score >= 50\n}');

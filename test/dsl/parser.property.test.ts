@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseExpression, parseFile } from '../../dsl/parser.ts';
 import { printExpr, printFile } from '../../dsl/printer.ts';
-import { exprArb, fileArb, mutatedFile, parseInvariants, stripSpans, tokenSoup, withParens } from './parse-helpers.ts';
+import { exprArb, fileArb, fileDepth, mutatedFile, parseInvariants, stripSpans, tokenSoup, withParens } from './parse-helpers.ts';
 
 describe('any input: parseFile returns, never throws', () => {
   it('arbitrary strings', () => {
@@ -73,6 +73,21 @@ describe('generated ASTs round-trip through the printer', () => {
         expect(r.diagnostics).toEqual([]);
         expect(stripSpans(r.file)).toEqual(stripSpans(f));
         expect(printFile(r.file!)).toBe(text);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('the depth limit is exact: the deepest expression passes at maxDepth and fails one below', () => {
+    fc.assert(
+      fc.property(fileArb, (f) => {
+        const depth = fileDepth(f);
+        fc.pre(depth >= 2);
+        const text = printFile(f);
+        expect(parseFile(text, 'gen.rules', { maxDepth: depth }).diagnostics).toEqual([]);
+        const over = parseFile(text, 'gen.rules', { maxDepth: depth - 1 });
+        expect(over.diagnostics.map((d) => d.code)).toEqual(['E_LIMIT']);
+        expect(over.file).toBeNull();
       }),
       { numRuns: 150 },
     );

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { parseExpression, parseFile } from '../../dsl/parser.ts';
 import { printExpr, printFile } from '../../dsl/printer.ts';
-import { exprArb, fileArb, mutatedFile, parseInvariants, stripSpans, tokenSoup, withParens } from '../dsl/parse-helpers.ts';
+import { exprArb, fileArb, fileDepth, mutatedFile, parseInvariants, stripSpans, tokenSoup, withParens } from '../dsl/parse-helpers.ts';
 
 const seconds = Number(process.env.FUZZ_SECONDS ?? '60');
 if (!Number.isFinite(seconds) || seconds <= 0) {
@@ -37,9 +37,23 @@ const roundTripFile = (f: Parameters<typeof printFile>[0]): boolean => {
   return true;
 };
 
+// The depth limit is exact: the deepest expression passes at maxDepth and fails one below.
+const depthExact = (f: Parameters<typeof printFile>[0]): boolean => {
+  const depth = fileDepth(f);
+  if (depth < 2) return true;
+  const text = printFile(f);
+  const at = parseFile(text, 'gen.rules', { maxDepth: depth });
+  if (at.diagnostics.length > 0) throw new Error(`depth ${depth} refused at maxDepth ${depth}:\n${text}`);
+  const below = parseFile(text, 'gen.rules', { maxDepth: depth - 1 });
+  if (below.file !== null || below.diagnostics.map((d) => d.code).join() !== 'E_LIMIT') {
+    throw new Error(`depth ${depth} not refused at maxDepth ${depth - 1}:\n${text}`);
+  }
+  return true;
+};
+
 const tight = { maxDepth: 3, maxStringLength: 4, maxFileBytes: 200 };
 
-const budget = (seconds * 1000) / 6;
+const budget = (seconds * 1000) / 7;
 
 /** Run one property for its share of the time; print its outcome; false when it failed. */
 function fuzz<T>(name: string, arb: fc.Arbitrary<T>, predicate: (t: T) => boolean): boolean {
@@ -68,6 +82,7 @@ const results = [
   fuzz('generated files with a token spliced in', mutatedFile, (s) => noViolations(parseInvariants(s))),
   fuzz('expression round trip', exprArb, roundTripExpr),
   fuzz('file round trip', fileArb, roundTripFile),
+  fuzz('exact depth limit', fileArb, depthExact),
 ];
 const failed = results.includes(false);
 process.exit(failed ? 1 : 0);

@@ -57,6 +57,18 @@ describe.skipIf(!clusterAvailable)('Redis Cluster', () => {
       expect(store.redis).toBeInstanceOf(Cluster);
     });
 
+    it('works on a fail-fast duplicate of a caller Cluster client', async () => {
+      const callers = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
+      const s = await createStore({ redis: callers, hashSecret: 's', prefix });
+      expect(s.kind).toBe('cluster');
+      expect(s.redis).not.toBe(callers);
+      const ctx = s.context({ type: 'login', userId: 'dup', ip: '192.0.2.1', time: T0 });
+      expect((await s.readEvent(ctx, { history: true, velocity: false, rba: false, record: false }, 2000))?.history?.logins).toBe(0);
+      await s.close();
+      expect(await callers.ping()).toBe('PONG');
+      callers.disconnect();
+    });
+
     it('sends one pipeline per hash-tag group, concurrently', async () => {
       const a = { ip: '81.2.69.142', asn: 20712, country: 'GB', browser: 'Chrome' };
       const ctx = store.context({ type: 'login', userId: 'u1', ip: a.ip, deviceId: 'd1', time: T0, country: 'GB', asn: 20712, rbaFields: rbaFields(a) });

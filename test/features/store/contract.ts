@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { historyFeatures } from '../../../features/history.ts';
 import { rbaFields, type RbaAttempt } from '../../../features/rba.ts';
 import { DAY, HOUR, MINUTE, bucketMs, W_IP_USERS } from '../../../features/store/keys.ts';
-import type { ContextInput, EventContext, ReadNeeds, SignalStore, StoreLimits } from '../../../features/store/index.ts';
+import { parseEventContext, type ContextInput, type EventContext, type ReadNeeds, type SignalStore, type StoreLimits } from '../../../features/store/index.ts';
 import { velocityFeatures } from '../../../features/velocity.ts';
 
 export interface StoreFixture {
@@ -254,9 +254,23 @@ export function storeContract(name: string, make: FixtureFactory): void {
         expect((await read(at(c, T0 + 1))).velocity).toMatchObject({ ipFailed1h: 0, subnetFailed1h: 0 });
       });
 
-      it('rejects a non-finite outcome time', async () => {
+      it('rejects a non-finite outcome time and a context that is not one', async () => {
         const ctx = store.context(attempt({ userId: uid('u') }));
         await expect(store.recordOutcome(ctx, 'failed', Number.NaN)).rejects.toThrow(TypeError);
+        const forged = { ...ctx, user: 'raw user id' } as EventContext;
+        await expect(store.recordOutcome(forged, 'succeeded')).rejects.toThrow(TypeError);
+        expect(await fx.dump()).toEqual([]);
+      });
+
+      it('learns from a context that went through JSON (the stored decision)', async () => {
+        const ctx = store.context(attempt({ userId: uid('u') }));
+        const back = parseEventContext(JSON.parse(JSON.stringify(ctx)));
+        expect(back).toEqual(ctx);
+        await store.recordOutcome(back as EventContext, 'succeeded');
+        expect((await read(at(ctx, T0 + 1))).history?.logins).toBe(1);
+        for (const bad of [null, 'x', { ...ctx, v: 2 }, { ...ctx, time: 'now' }, { ...ctx, lat: 1, lon: undefined }, { ...ctx, rba: ['ip:1.2.3.4'] }, { ...ctx, asn: -1 }]) {
+          expect(parseEventContext(JSON.parse(JSON.stringify(bad)))).toBeNull();
+        }
       });
     });
 
