@@ -168,6 +168,7 @@ export class ParseStop extends Error {
     readonly code: 'E_SYNTAX' | 'E_LIMIT',
     readonly span: A.Span,
     message: string,
+    readonly hint?: string,
   ) {
     super(message);
   }

@@ -9,7 +9,7 @@ import nearley from 'nearley';
 import compiled from './generated/grammar.js';
 import type * as A from './ast.ts';
 import { diag, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
-import { FileLexer, ParseStop, Token, decodeEscapes, type LexContext, type PositionMap } from './lexer.ts';
+import { FileLexer, ParseStop, Token, atom, cmpOp, decodeEscapes, type LexContext, type PositionMap } from './lexer.ts';
 
 export interface ParseLimits {
   /** Max nesting depth of one expression (a leaf is depth 1). */
@@ -86,7 +86,7 @@ function context(file: string, limits: ParseLimits, diagnostics: Diagnostic[]): 
 /** Diagnostics after a stop: what was collected before it (parsing ended there), then the stop. */
 function stopped(collected: readonly Diagnostic[], stop: ParseStop): Diagnostic[] {
   const before = stop.code === 'E_SYNTAX' ? collected.filter((d) => d.span.offset < stop.span.offset) : collected;
-  return sortDiagnostics([...before, diag(stop.code, stop.span, stop.message)]);
+  return sortDiagnostics([...before, diag(stop.code, stop.span, stop.message, stop.hint)]);
 }
 
 function run<T>(grammar: nearley.Grammar, text: string, ctx: LexContext, map: PositionMap | null): Outcome<T> {
@@ -98,13 +98,14 @@ function run<T>(grammar: nearley.Grammar, text: string, ctx: LexContext, map: Po
     if (e instanceof ParseStop) return { stop: e };
     const tok = (e as { token?: unknown }).token;
     if (!(tok instanceof Token)) throw e;
-    const expected = expectedAfter(parser, true);
-    return { stop: new ParseStop('E_SYNTAX', tok.span, `unexpected ${describe(tok.type, tok.text)}${expected}`) };
+    const column = columnBefore(parser, true);
+    const hint = cmpOp.test(tok) && completesComparison(column) ? 'comparisons do not chain: write `a < b and b < c`' : undefined;
+    return { stop: new ParseStop('E_SYNTAX', tok.span, `unexpected ${describe(tok.type, tok.text)}${expected(column)}`, hint) };
   }
   if (lx.failure) return { stop: lx.failure };
   const results = parser.results as T[];
   if (results.length === 0) {
-    return { stop: new ParseStop('E_SYNTAX', endOf(text, ctx.file, map), `unexpected end of input${expectedAfter(parser, false)}`) };
+    return { stop: new ParseStop('E_SYNTAX', endOf(text, ctx.file, map), `unexpected end of input${expected(columnBefore(parser, false))}`) };
   }
   if (results.length > 1) {
     throw new Error(`internal error: the grammar is ambiguous (${results.length} parses of ${ctx.file})`);
@@ -123,26 +124,46 @@ function endOf(text: string, file: string, map: PositionMap | null): A.Span {
   return { file, offset, end: offset, line, col: offset - text.lastIndexOf('\n') };
 }
 
-// nearley's chart, which @types/nearley does not describe: the terminals the states of a column await.
+// nearley's chart, which @types/nearley does not describe.
+interface ChartState {
+  readonly rule: nearley.Rule;
+  readonly dot: number;
+}
 interface Chart {
-  readonly table: readonly ({ readonly states: readonly { readonly rule: nearley.Rule; readonly dot: number }[] } | undefined)[];
+  readonly table: readonly ({ readonly states: readonly ChartState[] } | undefined)[];
 }
 
-function expectedAfter(parser: nearley.Parser, failedOnToken: boolean): string {
+/** The chart column before the failure: the states that awaited the token that did not come. */
+function columnBefore(parser: nearley.Parser, failedOnToken: boolean): readonly ChartState[] {
   const table = (parser as unknown as Chart).table;
   // A failing token has pushed an empty column after the one that awaited it.
-  const column = table[table.length - (failedOnToken ? 2 : 1)];
-  if (!column) return '';
+  return table[table.length - (failedOnToken ? 2 : 1)]?.states ?? [];
+}
+
+/** A complete `a < b` ends here, so a comparison operator next would chain. */
+function completesComparison(states: readonly ChartState[]): boolean {
+  return states.some((s) => s.rule.name === 'Cmp' && s.rule.symbols.length > 1 && s.dot === s.rule.symbols.length);
+}
+
+// Tokens that can only start an operand; when an operand is expected they are summed up as one.
+const OPERAND_STARTS = new Set(['lparen', 'lbracket', 'minus', 'kw_not', 'ident']);
+
+/** "; expected X, Y" from the terminals the states await. */
+function expected(states: readonly ChartState[]): string {
   const seen = new Set<string>();
-  for (const s of column.states) {
+  let operand = false;
+  for (const s of states) {
     const sym: unknown = s.rule.symbols[s.dot];
     if (typeof sym !== 'object' || sym === null) continue;
-    if ('type' in sym && typeof sym.type === 'string') seen.add(describe(sym.type));
-    else if ('members' in sym && Array.isArray(sym.members)) for (const m of sym.members as string[]) seen.add(describe(m));
+    if (sym === atom) operand = true;
+    else if ('type' in sym && typeof sym.type === 'string') seen.add(sym.type);
+    else if ('members' in sym && Array.isArray(sym.members)) for (const m of sym.members as string[]) seen.add(m);
   }
-  if (seen.size === 0) return '';
-  const list = [...seen].sort();
-  return `; expected ${list.length > 8 ? `${list.slice(0, 8).join(', ')}, …` : list.join(', ')}`;
+  const names = [...seen].filter((t) => !(operand && OPERAND_STARTS.has(t))).map((t) => describe(t));
+  names.sort();
+  if (operand) names.unshift('an expression');
+  if (names.length === 0) return '';
+  return `; expected ${names.length > 8 ? `${names.slice(0, 8).join(', ')}, …` : names.join(', ')}`;
 }
 
 const TOKEN_NAMES: Record<string, string> = {

@@ -431,6 +431,13 @@ describe('E_SYNTAX: one diagnostic at the offending token, then stop', () => {
     });
   }
 
+  it('a chained comparison carries a hint; other syntax errors do not', () => {
+    expect(parse('rule r { when a.b < b.c < c.d }').diagnostics[0]!.hint).toBeDefined();
+    expect(parse('rule r { when a.b == 1 != 2 }').diagnostics[0]!.hint).toBeDefined();
+    expect(parse('rule r { when a.b < }').diagnostics[0]!.hint).toBeUndefined();
+    expect(parse('rule r { when < 1 }').diagnostics[0]!.hint).toBeUndefined();
+  });
+
   it('E_LITERAL before the error is kept, anything after it is not reported', () => {
     expect(codes('const a = 1.5h\nconst b = @\nconst c = "\\q"')).toEqual(['E_LITERAL@1:11', 'E_SYNTAX@2:11']);
   });
