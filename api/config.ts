@@ -1,6 +1,7 @@
 // Server configuration: every environment variable of interfaces.md "Configuration", validated with
 // zod once at start. A bad value never reaches a running server: `loadConfig` throws one ConfigError
 // naming every bad variable (never echoing a secret), and the server refuses to start.
+import { parseRecordTarget, type RecordTarget } from '../engine/recorder.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -30,6 +31,8 @@ export interface Config {
   readonly geoipAnon: string | undefined;
   /** ONNX path; undefined: the shipped model. */
   readonly model: string | undefined;
+  /** VIGIL_RECORD: where evaluated events are appended for training (undefined: off). */
+  readonly record: RecordTarget | undefined;
   readonly apiToken: string | undefined;
   readonly adminToken: string | undefined;
   readonly hashSecret: string;
@@ -143,6 +146,18 @@ const envSchema = z.object({
   VIGIL_GEOIP_ASN: pathVar('file'),
   VIGIL_GEOIP_ANON: pathVar('file'),
   VIGIL_MODEL: pathVar('file'),
+  VIGIL_RECORD: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (s === undefined) return undefined;
+      const t = parseRecordTarget(s);
+      if (!t) {
+        ctx.addIssue({ code: 'custom', message: `must be file:/path/events.ndjson or redis:STREAM (got ${JSON.stringify(s)})` });
+        return z.NEVER;
+      }
+      return t;
+    }),
   VIGIL_API_TOKEN: secretVar('the API token'),
   VIGIL_ADMIN_TOKEN: secretVar('the admin token'),
   VIGIL_HASH_SECRET: secretVar('the hash secret'),
@@ -209,6 +224,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     geoipAsn: d.VIGIL_GEOIP_ASN,
     geoipAnon: d.VIGIL_GEOIP_ANON,
     model: d.VIGIL_MODEL,
+    record: d.VIGIL_RECORD,
     apiToken: d.VIGIL_API_TOKEN,
     adminToken: d.VIGIL_ADMIN_TOKEN,
     hashSecret: d.VIGIL_HASH_SECRET ?? randomBytes(32).toString('base64url'),

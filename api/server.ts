@@ -8,6 +8,7 @@ import { Cluster, Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { createEngine } from '../engine/index.ts';
+import { fileRecorder, redisStreamRecorder } from '../engine/recorder.ts';
 import { createPackLifecycle, type PackManager } from '../engine/packs/index.ts';
 import { openGeoIp } from '../features/geoip.ts';
 import { connectRedis, createStore } from '../features/store/index.ts';
@@ -69,11 +70,20 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     await store.close();
     throw err;
   });
+  const recorder = !config.record
+    ? undefined
+    : config.record.kind === 'file'
+      ? fileRecorder(config.record.path)
+      : store.redis
+        ? redisStreamRecorder(store.redis, config.record.stream)
+        : undefined;
+  if (config.record?.kind === 'redis' && !store.redis) logger.warn('VIGIL_RECORD=redis:… needs REDIS_URL; recording is off');
   return createEngine({
     store,
     geoip,
     packs: () => packs.current(),
     signalTimeoutMs: config.signalTimeoutMs,
+    ...(recorder ? { recorder } : {}),
     logger,
     onSignalFailure: (source) => metrics.signalFailure(source),
   });

@@ -9,7 +9,9 @@ import { lexer, build as B, cmpOp, addOp, mulOp, atom, actionKw, modeKw } from '
 %}
 @lexer lexer
 
-File -> Decls                                           {% B.array %}
+# The file's declarations stay a persistent list (dsl/lexer.ts `Cons`): `File` completes after every
+# declaration, so the parser turns the list into an array once, at the end.
+File -> Decls                                           {% id %}
 Decls -> null                                           {% B.empty %}
        | Decls Decl                                     {% B.snoc %}
 
@@ -37,8 +39,8 @@ Clause -> %kw_description %string                       {% B.description %}
         | %kw_reason %string                            {% B.reason %}
         | %kw_tags Idents                               {% B.tags %}
         | %kw_mode %modeKw                                 {% B.mode %}
-Idents -> %ident                                        {% B.snoc %}
-        | Idents %comma %ident                          {% B.snocSep %}
+Idents -> %ident                                        {% B.idents %}
+        | Idents %comma %ident                          {% B.idents %}
 
 Policy -> %kw_policy PolicyType %lbrace PolicyLines %rbrace {% B.policy %}
 PolicyType -> null                                      {% B.empty %}

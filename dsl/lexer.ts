@@ -445,10 +445,31 @@ export interface Cons<T> {
   readonly prev: Cons<T> | null;
 }
 
-function toArray<T>(c: Cons<T> | null): T[] {
+export function toArray<T>(c: Cons<T> | null): T[] {
   const out: T[] = [];
   for (let p = c; p !== null; p = p.prev) out.push(p.item);
   return out.reverse();
+}
+
+/**
+ * A list whose enclosing rule completes after every item (`on a, b, c` is a whole clause after each
+ * name), so its builder must not copy it each time: extensions share one array, appending in place
+ * when they extend its last item and copying only when a prefix is extended a second way.
+ */
+export interface Grow<T> {
+  readonly items: T[];
+  readonly length: number;
+}
+
+function grow<T>(prev: Grow<T> | null, item: T): Grow<T> {
+  if (prev === null) return { items: [item], length: 1 };
+  const items = prev.items.length === prev.length ? prev.items : prev.items.slice(0, prev.length);
+  items.push(item);
+  return { items, length: prev.length + 1 };
+}
+
+function grown<T>(g: Grow<T>): T[] {
+  return g.items.length === g.length ? g.items : g.items.slice(0, g.length);
 }
 
 const BINARY_OPS: Partial<Record<TokenType, A.BinaryOp>> = {
@@ -500,7 +521,9 @@ export const build = {
     d.length === 1 ? { item: d[0], prev: null } : { item: d[1], prev: d[0] as Cons<unknown> | null },
   /** `Xs -> Xs "," X` */
   snocSep: (d: unknown[]): Cons<unknown> => ({ item: d[2], prev: d[0] as Cons<unknown> }),
-  array: (d: unknown[]): unknown[] => toArray(d[0] as Cons<unknown> | null),
+  /** `Idents -> %ident` and `Idents -> Idents "," %ident` (a Grow of Idents). */
+  idents: (d: unknown[]): Grow<A.Ident> =>
+    d.length === 1 ? grow(null, ident(d[0] as Token)) : grow(d[0] as Grow<A.Ident>, ident(d[2] as Token)),
 
   // --- expressions -------------------------------------------------------------------------------
   binary: (d: unknown[]): A.Binary => {
@@ -605,8 +628,8 @@ export const build = {
     return { kind: 'Description', text: stringLit(text), span: join(kw, text) };
   },
   on: (d: unknown[]): A.OnClause => {
-    const [kw, names] = d as [Token, Cons<Token>];
-    const types = toArray(names).map(ident);
+    const [kw, names] = d as [Token, Grow<A.Ident>];
+    const types = grown(names);
     return { kind: 'On', types, span: join(kw, types[types.length - 1]!) };
   },
   when: (d: unknown[]): A.WhenClause => {
@@ -627,8 +650,8 @@ export const build = {
     return { kind: 'Reason', template, span: join(kw, text) };
   },
   tags: (d: unknown[]): A.TagsClause => {
-    const [kw, names] = d as [Token, Cons<Token>];
-    const tags = toArray(names).map(ident);
+    const [kw, names] = d as [Token, Grow<A.Ident>];
+    const tags = grown(names);
     return { kind: 'Tags', tags, span: join(kw, tags[tags.length - 1]!) };
   },
   mode: (d: unknown[]): A.ModeClause => {

@@ -9,7 +9,7 @@ import nearley from 'nearley';
 import compiled from './generated/grammar.js';
 import type * as A from './ast.ts';
 import { diag, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
-import { FileLexer, ParseStop, Token, atom, cmpOp, decodeEscapes, type LexContext, type PositionMap } from './lexer.ts';
+import { FileLexer, ParseStop, Token, atom, cmpOp, decodeEscapes, toArray, type Cons, type LexContext, type PositionMap } from './lexer.ts';
 
 export interface ParseLimits {
   /** Max nesting depth of one expression (a leaf is depth 1). */
@@ -50,12 +50,12 @@ export function parseFile(
   }
   const diagnostics: Diagnostic[] = [];
   const ctx = context(path, lim, diagnostics);
-  const r = run<A.Decl[]>(FILE_GRAMMAR, text, ctx, null);
+  const r = run<Cons<A.Decl> | null>(FILE_GRAMMAR, text, ctx, null);
   if ('stop' in r) return { file: null, diagnostics: stopped(diagnostics, r.stop) };
   const file: A.SourceFile = {
     kind: 'File',
     file: path,
-    decls: r.value,
+    decls: toArray(r.value),
     span: { file: path, offset: 0, end: text.length, line: 1, col: 1 },
   };
   return { file, diagnostics: sortDiagnostics(diagnostics) };

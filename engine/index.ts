@@ -13,6 +13,7 @@ import type { EventContext, ListProbeRequest, SignalStore } from '../features/st
 import { createUserAgentParser, type UserAgentInfo, type UserAgentParser } from '../features/useragent.ts';
 import { velocityFeatures } from '../features/velocity.ts';
 import { planFeatures, type FeaturePlan } from './plan.ts';
+import type { Recorder } from './recorder.ts';
 import type { Engine, EvaluateResult, Outcome, PackInfo, StoredDecision, VigilEvent } from './types.ts';
 
 export type { Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from './types.ts';
@@ -43,6 +44,8 @@ export interface EngineOptions {
   readonly decisionTtlSeconds?: number;
   readonly ua?: UserAgentParser;
   readonly logger?: EngineLogger;
+  /** Appends every decision's features and every outcome for training (off when absent). */
+  readonly recorder?: Recorder;
   /** Called once per failed signal source per event (metrics). */
   readonly onSignalFailure?: (source: 'store' | 'geoip' | 'decision_store') => void;
 }
@@ -218,6 +221,15 @@ export function createEngine(opts: EngineOptions): Engine {
       features: withoutIdentifiers(features),
       result: { ...result, features: undefined } as EvaluateResult,
     };
+    opts.recorder?.record({
+      kind: 'decision',
+      decision_id: id,
+      time: doc.at,
+      type: ev.type,
+      decision: decision.decision,
+      score: decision.score,
+      features: doc.features,
+    });
     // Not awaited: the answer must not wait for a second round trip (or for a store that is down).
     // Redis runs one connection's commands in order, so an outcome sent through this instance later
     // always finds the decision. close() waits for writes still in flight.
@@ -252,6 +264,7 @@ export function createEngine(opts: EngineOptions): Engine {
       // Idempotent: a retried outcome must not count a failure twice or learn a place twice.
       if (doc.outcome !== undefined) return 'ok';
       await store.recordOutcome(doc.ctx, outcome, doc.ctx.time);
+      opts.recorder?.record({ kind: 'outcome', decision_id: decisionId, outcome });
       const remaining = Math.max(1, ttl - Math.max(0, (Date.now() - Date.parse(doc.at)) / 1000));
       await store.putDecision(decisionId, JSON.stringify({ ...doc, outcome }), remaining);
       return 'ok';
@@ -282,6 +295,7 @@ export function createEngine(opts: EngineOptions): Engine {
 
     async close() {
       await Promise.allSettled([...pending]);
+      await opts.recorder?.close();
       geoip?.close();
       await store.close();
     },

@@ -164,6 +164,9 @@ export const HOSTING_ASNS: ReadonlySet<number> = new Set([
 const HOSTING_ORG =
   /host|cloud|server|data ?cent|datacamp|vps|colocation|colocrossing|amazon|google|microsoft|digitalocean|ovh|hetzner|linode|vultr|choopa|alibaba|tencent|oracle|m247|leaseweb|contabo|scaleway|online s\.a\.s|cdn77|psychz|quadranet|g-core|gcore|zenlayer|cloudflare|fastly|kamatera|worldstream|nforce|serverius|i3d|packet|hivelocity|ionos|strato|netcup|aruba|dedi|hostinger|choopa|virtual|internet utilities|servinga|tzulo|xtom|buyvm|frantech|clouvider|performive|sharktech|racknerd|ipxo|vpn/i;
 
+// Networks no one signs in from at home: universities, governments, militaries, banks' own ranges.
+const NON_CONSUMER_ORG = /universit|college|school|institute|academ|ministry|department|government|defen[cs]e|army|navy|air force|bank/i;
+
 /** A hosting/cloud/VPN network by number or organisation name. */
 export function isHostingNetwork(asn: number | undefined, org: string | undefined): boolean {
   if (asn !== undefined && HOSTING_ASNS.has(asn)) return true;
@@ -309,6 +312,7 @@ export function buildGeoPool(geoip: GeoIp, rng: Rng, opts: GeoPoolOptions = {}):
     if (reserved(u)) continue;
     const p = lookupV4(geoip, u, bytes);
     if (!p || p.city === undefined || isHostingNetwork(p.asn, p.asnOrg)) continue;
+    if (p.asnOrg !== undefined && NON_CONSUMER_ORG.test(p.asnOrg)) continue;
     world.push(p);
     push(byCountry, p.country, p);
     push(byAsn, `${p.country}/${p.asn}`, p);

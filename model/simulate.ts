@@ -1,0 +1,621 @@
+// `vigil simulate`: a seeded, labelled generator of sign-in traffic. Legitimate users live at real
+// addresses (model/geo-pool.ts), own one to three devices with real user agents, sign in at their
+// own hours in their own time zone, mistype passwords, reset them, open private windows, roam on
+// their mobile carrier, travel abroad and buy new phones. Attackers follow Wiefling et al. (ACM TOPS
+// 2022; "Pump up password security!", 2023): naive (anywhere, a common browser), VPN (the victim's
+// country through a hosting network), targeted (the victim's city, ISP, browser and OS) and
+// credential stuffing (bursts over many accounts from a few addresses). Output is NDJSON, one line
+// per attempt in time order; the same options give the same bytes.
+import type { EventType } from '../features/catalog.ts';
+import type { Outcome } from '../engine/types.ts';
+import { createRng, type GeoPool, type Place, type Rng } from './geo-pool.ts';
+
+export const ATTACK_TYPES = ['naive', 'vpn', 'targeted', 'stuffing'] as const;
+export type AttackType = (typeof ATTACK_TYPES)[number];
+export type Label = 'legit' | AttackType;
+
+/** Why a legitimate attempt looks the way it does (for reading false positives). */
+export type LegitScenario = 'home' | 'mobile' | 'work' | 'trip' | 'private_window' | 'new_phone' | 'new_account';
+
+/** A `POST /v1/evaluate` body (shared/spec/interfaces.md), always with `time`. */
+export interface SimRequest {
+  readonly type: EventType;
+  readonly user: { readonly id: string; readonly created_at?: string; readonly mfa?: boolean };
+  readonly ip: string;
+  readonly device?: { readonly id?: string; readonly user_agent?: string };
+  readonly time: string;
+}
+
+/** One NDJSON line of `vigil simulate`. */
+export interface SimLine {
+  readonly request: SimRequest;
+  /** What the auth service would report if the engine allowed the attempt. */
+  readonly outcome: Outcome;
+  readonly label: Label;
+  readonly attacker_type?: AttackType;
+  /** Attack campaign (one victim, or one stuffing burst) and this attempt's 0-based index in it. */
+  readonly attack_id?: string;
+  readonly seq?: number;
+  readonly scenario?: LegitScenario;
+  /** Days since the simulation start (0-based). */
+  readonly day: number;
+}
+
+export interface SimulateOptions {
+  readonly users: number;
+  readonly days: number;
+  readonly seed: string;
+  /** Attack types to inject (default: all four). */
+  readonly attacks?: readonly AttackType[];
+  /** First simulated instant, ms since the epoch (default 2026-01-05T00:00:00Z, a Monday). */
+  readonly start?: number;
+  /**
+   * Attacks begin on this day (default: a third of the way in), so that victims have a history
+   * by then; an account the engine knows nothing about cannot be defended by novelty.
+   */
+  readonly attackStartDay?: number;
+  /** Multiplies every attack volume (default 1). */
+  readonly attackScale?: number;
+}
+
+export const DEFAULT_START = Date.parse('2026-01-05T00:00:00Z');
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const MIN = 60_000;
+const SEC = 1000;
+
+// ------------------------------------------------------------------------------------------------
+// User agents
+// ------------------------------------------------------------------------------------------------
+
+export type DeviceKind = 'desktop' | 'mobile' | 'tablet';
+
+/** A browser family; `ua(v)` renders its agent at a major version. */
+interface UaFamily {
+  readonly name: string;
+  readonly kind: DeviceKind;
+  /** Share among devices of its kind. */
+  readonly weight: number;
+  readonly versions: readonly [number, number];
+  /** Auto-updating browsers get a new major version about monthly. */
+  readonly autoUpdate: boolean;
+  ua(version: number, variant: number): string;
+}
+
+const SAMSUNG_MODELS = ['SM-S918B', 'SM-A546B', 'SM-S911U', 'SM-A155F', 'SM-G991B'];
+
+const UA_FAMILIES: readonly UaFamily[] = [
+  { name: 'chrome-win', kind: 'desktop', weight: 40, versions: [126, 131], autoUpdate: true,
+    ua: (v) => `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Safari/537.36` },
+  { name: 'edge-win', kind: 'desktop', weight: 12, versions: [126, 131], autoUpdate: true,
+    ua: (v) => `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Safari/537.36 Edg/${v}.0.0.0` },
+  { name: 'firefox-win', kind: 'desktop', weight: 6, versions: [128, 133], autoUpdate: true,
+    ua: (v) => `Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:${v}.0) Gecko/20100101 Firefox/${v}.0` },
+  { name: 'chrome-mac', kind: 'desktop', weight: 12, versions: [126, 131], autoUpdate: true,
+    ua: (v) => `Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Safari/537.36` },
+  { name: 'safari-mac', kind: 'desktop', weight: 10, versions: [16, 18], autoUpdate: false,
+    ua: (v, k) => `Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${v}.${k % 6} Safari/605.1.15` },
+  { name: 'firefox-mac', kind: 'desktop', weight: 2, versions: [128, 133], autoUpdate: true,
+    ua: (v) => `Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:${v}.0) Gecko/20100101 Firefox/${v}.0` },
+  { name: 'chrome-linux', kind: 'desktop', weight: 3, versions: [126, 131], autoUpdate: true,
+    ua: (v) => `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Safari/537.36` },
+  { name: 'firefox-linux', kind: 'desktop', weight: 2, versions: [128, 133], autoUpdate: true,
+    ua: (v) => `Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:${v}.0) Gecko/20100101 Firefox/${v}.0` },
+  { name: 'chrome-cros', kind: 'desktop', weight: 2, versions: [126, 131], autoUpdate: true,
+    ua: (v) => `Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Safari/537.36` },
+  { name: 'safari-iphone', kind: 'mobile', weight: 35, versions: [16, 18], autoUpdate: false,
+    ua: (v, k) => `Mozilla/5.0 (iPhone; CPU iPhone OS ${v}_${k % 6} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${v}.${k % 6} Mobile/15E148 Safari/604.1` },
+  { name: 'chrome-iphone', kind: 'mobile', weight: 5, versions: [126, 131], autoUpdate: true,
+    ua: (v, k) => `Mozilla/5.0 (iPhone; CPU iPhone OS 17_${k % 6} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/${v}.0.6478.54 Mobile/15E148 Safari/604.1` },
+  // Chrome on Android has sent the reduced agent ("Android 10; K") since version 110.
+  { name: 'chrome-android', kind: 'mobile', weight: 45, versions: [126, 131], autoUpdate: true,
+    ua: (v) => `Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Mobile Safari/537.36` },
+  { name: 'samsung-android', kind: 'mobile', weight: 12, versions: [24, 26], autoUpdate: false,
+    ua: (v, k) =>
+      `Mozilla/5.0 (Linux; Android ${12 + (k % 3)}; ${SAMSUNG_MODELS[k % SAMSUNG_MODELS.length]}) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/${v}.0 Chrome/${v + 97}.0.0.0 Mobile Safari/537.36` },
+  { name: 'firefox-android', kind: 'mobile', weight: 3, versions: [128, 133], autoUpdate: true,
+    ua: (v, k) => `Mozilla/5.0 (Android ${12 + (k % 3)}; Mobile; rv:${v}.0) Gecko/${v}.0 Firefox/${v}.0` },
+  { name: 'safari-ipad', kind: 'tablet', weight: 60, versions: [16, 18], autoUpdate: false,
+    ua: (v, k) => `Mozilla/5.0 (iPad; CPU OS ${v}_${k % 6} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${v}.${k % 6} Mobile/15E148 Safari/604.1` },
+  { name: 'chrome-android-tablet', kind: 'tablet', weight: 40, versions: [126, 131], autoUpdate: true,
+    ua: (v, k) => `Mozilla/5.0 (Linux; Android ${12 + (k % 3)}; SM-X${200 + (k % 5) * 10}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${v}.0.0.0 Safari/537.36` },
+];
+
+const FAMILIES_BY_KIND: Readonly<Record<DeviceKind, { fams: readonly UaFamily[]; weights: readonly number[] }>> = {
+  desktop: famsOf('desktop'),
+  mobile: famsOf('mobile'),
+  tablet: famsOf('tablet'),
+};
+
+function famsOf(kind: DeviceKind): { fams: readonly UaFamily[]; weights: readonly number[] } {
+  const fams = UA_FAMILIES.filter((f) => f.kind === kind);
+  return { fams, weights: fams.map((f) => f.weight) };
+}
+
+/** Every browser agent the simulator can emit (tests check that the engine's parser knows them all). */
+export function allUserAgents(): string[] {
+  const out: string[] = [];
+  for (const f of UA_FAMILIES) for (let v = f.versions[0]; v <= f.versions[1]; v++) for (let k = 0; k < 6; k++) out.push(f.ua(v, k));
+  return [...new Set(out)];
+}
+
+/** The most common agents of the moment (what a naive attacker or a stuffing tool sends). */
+const COMMON_UAS: readonly string[] = [
+  UA_FAMILIES[0]!.ua(131, 0),
+  UA_FAMILIES[0]!.ua(130, 0),
+  UA_FAMILIES[1]!.ua(131, 0),
+  UA_FAMILIES[3]!.ua(131, 0),
+  UA_FAMILIES[4]!.ua(18, 1),
+  UA_FAMILIES[2]!.ua(133, 0),
+  UA_FAMILIES[9]!.ua(18, 1),
+  UA_FAMILIES[11]!.ua(131, 0),
+];
+
+/** What scripted stuffing tools send when they do not pretend to be a browser. */
+const SCRIPT_UAS: readonly string[] = ['python-requests/2.31.0', 'Go-http-client/1.1', 'okhttp/4.12.0', 'curl/8.5.0'];
+
+// ------------------------------------------------------------------------------------------------
+// Users
+// ------------------------------------------------------------------------------------------------
+
+interface Device {
+  id: string;
+  readonly kind: DeviceKind;
+  readonly family: UaFamily;
+  readonly variant: number;
+  version: number;
+  /** Day the browser updates to version+1 (auto-updating browsers only). */
+  readonly updateDay: number;
+  readonly weight: number;
+  /** Replaced (new phone) from this day on. */
+  retiredDay: number;
+  readonly fromDay: number;
+  /** This device is the replacement phone. */
+  readonly isNewPhone: boolean;
+}
+
+interface Trip {
+  readonly startDay: number;
+  readonly endDay: number;
+  readonly country: string;
+  readonly hotel: Place;
+  readonly places: readonly Place[];
+}
+
+interface User {
+  readonly id: string;
+  readonly createdAt: number;
+  readonly mfa: boolean;
+  readonly home: Place;
+  /** Local time = UTC + tz hours (from longitude: people keep solar hours). */
+  readonly tz: number;
+  /** Other addresses of the user's city (work, friends, cafés). */
+  readonly cityPlaces: readonly Place[];
+  readonly carrier: readonly Place[];
+  readonly devices: Device[];
+  readonly rate: number;
+  readonly peaks: readonly number[];
+  readonly typo: number;
+  readonly trip: Trip | undefined;
+}
+
+function uaOf(d: Device, day: number): string {
+  return d.family.ua(d.version + (day >= d.updateDay ? 1 : 0), d.variant);
+}
+
+function newDevice(rng: Rng, kind: DeviceKind, days: number, fromDay: number, isNewPhone: boolean): Device {
+  const { fams, weights } = FAMILIES_BY_KIND[kind];
+  const family = fams[rng.weightedIndex(weights)]!;
+  const [lo, hi] = family.versions;
+  // Most people run a recent version; a few lag behind.
+  const version = rng.chance(0.7) ? hi - rng.int(0, 1) - (family.autoUpdate ? 1 : 0) : rng.int(lo, hi - 1);
+  return {
+    id: 'd-' + rng.hex(16),
+    kind,
+    family,
+    variant: rng.int(0, 5),
+    version: Math.max(lo, version),
+    updateDay: family.autoUpdate && rng.chance(0.6) ? rng.int(0, Math.max(0, days - 1)) : Number.POSITIVE_INFINITY,
+    weight: kind === 'mobile' ? 3 : kind === 'desktop' ? 2 : 1,
+    retiredDay: Number.POSITIVE_INFINITY,
+    fromDay,
+    isNewPhone,
+  };
+}
+
+const DEVICE_KINDS: readonly DeviceKind[] = ['mobile', 'desktop', 'tablet'];
+
+function tzOf(p: Place): number {
+  return Math.round(p.lon / 15);
+}
+
+function pickPlace(rng: Rng, list: readonly Place[], fallback: Place): Place {
+  return list.length > 0 ? rng.pick(list) : fallback;
+}
+
+const cityCache = new WeakMap<GeoPool, Map<string, Place[]>>();
+
+/** Up to 40 addresses in `p`'s city (the country's when the city has no other), memoised per pool. */
+function sameCity(pool: GeoPool, p: Place): readonly Place[] {
+  let byCity = cityCache.get(pool);
+  if (!byCity) {
+    byCity = new Map();
+    cityCache.set(pool, byCity);
+    for (const cc of pool.homeCountries) {
+      for (const q of pool.residential(cc)) {
+        const k = `${q.country}/${q.city ?? ''}`;
+        const list = byCity.get(k);
+        if (!list) byCity.set(k, [q]);
+        else if (list.length < 41) list.push(q);
+      }
+    }
+  }
+  const city = (byCity.get(`${p.country}/${p.city ?? ''}`) ?? []).filter((q) => q.ip !== p.ip);
+  return city.length > 0 ? city.slice(0, 40) : pool.residential(p.country).slice(0, 40);
+}
+
+function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: number): User {
+  const country = pool.homeCountries[rng.weightedIndex(pool.homeWeights)]!;
+  const home = rng.pick(pool.residential(country));
+  // A mobile carrier: another network of the same country, weighted by how much of the country's
+  // address space it holds (the sample is uniform over addresses).
+  const carrierSeed = rng.pick(pool.residential(country));
+  const carrier = pool.inAsn(country, carrierSeed.asn);
+  // Account age: most accounts are old; a few are created during the simulation.
+  const createdAt = rng.chance(0.04) ? start + rng.next() * days * 0.8 * DAY : start - (1 + rng.exp(400)) * DAY;
+  const devices: Device[] = [];
+  const nDevices = rng.weightedIndex([45, 40, 15]) + 1;
+  const kinds: readonly DeviceKind[] = nDevices === 1 ? [rng.chance(0.6) ? 'mobile' : 'desktop'] : DEVICE_KINDS.slice(0, nDevices);
+  for (const k of kinds) devices.push(newDevice(rng, k, days, 0, false));
+  // A new phone: from a random day, the old phone is gone and a new one (often another brand) signs in.
+  if (rng.chance(0.06) && days > 1) {
+    const day = rng.int(1, days - 1);
+    const old = devices.find((d) => d.kind === 'mobile');
+    if (old) old.retiredDay = day;
+    devices.push(newDevice(rng, 'mobile', days, day, true));
+  }
+  let trip: Trip | undefined;
+  if (rng.chance(0.07) && days >= 3) {
+    let dest = country;
+    for (let k = 0; k < 10 && dest === country; k++) dest = pool.tripCountries[rng.weightedIndex(pool.tripWeights)]!;
+    if (dest !== country) {
+      const places = pool.residential(dest);
+      const len = rng.int(2, 7);
+      const startDay = rng.int(1, Math.max(1, days - 2));
+      const hotel = rng.pick(places);
+      trip = { startDay, endDay: Math.min(days, startDay + len), country: dest, hotel, places: places.slice(0, 200) };
+    }
+  }
+  // Habits: sign-ins per day log-uniform in [0.15, 3]; one or two favourite hours.
+  const rate = Math.exp(Math.log(0.15) + rng.next() * (Math.log(3) - Math.log(0.15)));
+  const peaks = rng.chance(0.5) ? [rng.int(7, 10)] : [rng.int(7, 12), rng.int(18, 23)];
+  return {
+    id: 'u-' + String(i).padStart(6, '0'),
+    createdAt: Math.floor(createdAt / SEC) * SEC,
+    mfa: rng.chance(0.25),
+    home,
+    tz: tzOf(home),
+    cityPlaces: sameCity(pool, home),
+    carrier: carrier.length > 0 ? carrier.slice(0, 300) : [home],
+    devices,
+    rate,
+    peaks,
+    typo: 0.02 + rng.next() * 0.08,
+    trip,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Emitting
+// ------------------------------------------------------------------------------------------------
+
+interface Pending {
+  readonly t: number;
+  readonly n: number;
+  readonly line: SimLine;
+}
+
+interface Emitter {
+  emit(t: number, line: Omit<SimLine, 'day' | 'request'> & { request: Omit<SimRequest, 'time'> }): void;
+}
+
+function request(
+  type: EventType,
+  user: { id: string; createdAt?: number; mfa?: boolean },
+  ip: string,
+  deviceId: string | undefined,
+  ua: string | undefined,
+): Omit<SimRequest, 'time'> {
+  const device = deviceId !== undefined || ua !== undefined
+    ? { ...(deviceId !== undefined ? { id: deviceId } : {}), ...(ua !== undefined ? { user_agent: ua } : {}) }
+    : undefined;
+  return {
+    type,
+    user: {
+      id: user.id,
+      ...(user.createdAt !== undefined ? { created_at: new Date(user.createdAt).toISOString() } : {}),
+      ...(user.mfa !== undefined ? { mfa: user.mfa } : {}),
+    },
+    ip,
+    ...(device ? { device } : {}),
+  };
+}
+
+/** A local hour drawn around the user's favourite hours, as UTC ms within `day`. */
+function sessionTime(u: User, rng: Rng, start: number, day: number): number {
+  const peak = rng.pick(u.peaks);
+  const local = peak + rng.normal() * 1.5 + rng.next();
+  return start + day * DAY + Math.floor((local - u.tz) * HOUR);
+}
+
+function legitDay(u: User, day: number, pool: GeoPool, rng: Rng, start: number, end: number, out: Emitter): void {
+  const n = rng.poisson(u.rate);
+  for (let s = 0; s < n; s++) {
+    let t = sessionTime(u, rng, start, day);
+    if (t < start || t >= end || t < u.createdAt) continue;
+    const active = u.devices.filter((d) => day >= d.fromDay && day < d.retiredDay);
+    if (active.length === 0) continue;
+    const dev = active[rng.weightedIndex(active.map((d) => d.weight))]!;
+    let scenario: LegitScenario = 'home';
+    let place: Place = u.home;
+    const onTrip = u.trip !== undefined && day >= u.trip.startDay && day < u.trip.endDay;
+    if (onTrip && u.trip) {
+      scenario = 'trip';
+      // Hotel wifi mostly; a café or a local SIM otherwise.
+      place = rng.chance(0.6) ? u.trip.hotel : pickPlace(rng, u.trip.places, u.trip.hotel);
+    } else if (dev.kind === 'mobile' && rng.chance(0.55)) {
+      scenario = 'mobile';
+      place = pickPlace(rng, u.carrier, u.home);
+    } else if (dev.kind !== 'tablet' && rng.chance(0.08)) {
+      scenario = 'work';
+      place = pickPlace(rng, u.cityPlaces, u.home);
+    }
+    if (dev.isNewPhone && scenario === 'home') scenario = 'new_phone';
+    if (u.createdAt > start && t - u.createdAt < 2 * DAY) scenario = 'new_account';
+    // Private windows and cleared cookies: a fresh identifier for a known browser. Cleared cookies
+    // stick (the device keeps the new id); a private window's id is used once.
+    let deviceId = dev.id;
+    if (rng.chance(0.03)) {
+      deviceId = 'd-' + rng.hex(16);
+      if (rng.chance(0.5)) dev.id = deviceId;
+      if (scenario === 'home' || scenario === 'work') scenario = 'private_window';
+    }
+    const ua = uaOf(dev, day);
+    const acct = who(u);
+    // Forgot the password: a failed try or two, then a reset, then a sign-in.
+    if (rng.chance(0.004)) {
+      const fails = rng.int(0, 2);
+      for (let k = 0; k < fails; k++) {
+        out.emit(t, { request: request('login', acct, place.ip, deviceId, ua), outcome: 'failed', label: 'legit', scenario });
+        t += Math.floor(10 * SEC + rng.exp(20 * SEC));
+      }
+      out.emit(t, { request: request('recovery', acct, place.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario });
+      t += Math.floor(MIN + rng.exp(2 * MIN));
+    } else {
+      while (rng.chance(u.typo)) {
+        out.emit(t, { request: request('login', acct, place.ip, deviceId, ua), outcome: 'failed', label: 'legit', scenario });
+        t += Math.floor(5 * SEC + rng.exp(15 * SEC));
+      }
+    }
+    if (t < end) out.emit(t, { request: request('login', acct, place.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario });
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Attacks
+// ------------------------------------------------------------------------------------------------
+
+interface AttackCtx {
+  readonly users: readonly User[];
+  readonly pool: GeoPool;
+  readonly start: number;
+  readonly end: number;
+  readonly days: number;
+  readonly fromDay: number;
+  readonly scale: number;
+  readonly out: Emitter;
+}
+
+/** Victims: accounts that existed before the attacks begin. */
+function victims(c: AttackCtx): readonly User[] {
+  const from = c.start + c.fromDay * DAY;
+  const v = c.users.filter((u) => u.createdAt < from);
+  return v.length > 0 ? v : c.users;
+}
+
+function attackTime(c: AttackCtx, rng: Rng): number {
+  const from = c.start + c.fromDay * DAY;
+  return Math.floor(from + rng.next() * (c.end - from));
+}
+
+function who(u: User): { id: string; createdAt: number; mfa: boolean } {
+  return { id: u.id, createdAt: u.createdAt, mfa: u.mfa };
+}
+
+/**
+ * Naive (Wiefling et al.): the password and nothing else: an address anywhere in the world, a
+ * common browser. Leaked passwords are often stale: 60% still work.
+ */
+function naive(c: AttackCtx, rng: Rng): void {
+  const vs = victims(c);
+  const campaigns = Math.round(c.users.length * 0.25 * c.scale);
+  for (let k = 0; k < campaigns; k++) {
+    const v = rng.pick(vs);
+    const place = rng.pick(c.pool.world);
+    const ua = rng.pick(COMMON_UAS);
+    const dev = 'd-' + rng.hex(16);
+    const works = rng.chance(0.6);
+    let t = attackTime(c, rng);
+    const tries = works ? 1 : rng.int(1, 3);
+    for (let s = 0; s < tries && t < c.end; s++) {
+      const ok = works && s === tries - 1;
+      c.out.emit(t, { request: request('login', who(v), place.ip, dev, ua), outcome: ok ? 'succeeded' : 'failed', label: 'naive', attacker_type: 'naive', attack_id: `naive-${k}`, seq: s });
+      t += Math.floor(20 * SEC + rng.exp(MIN));
+    }
+  }
+}
+
+/** VPN: knows the victim's country and signs in through a hosting/VPN network there. */
+function vpn(c: AttackCtx, rng: Rng): void {
+  const vs = victims(c);
+  const campaigns = Math.round(c.users.length * 0.25 * c.scale);
+  for (let k = 0; k < campaigns; k++) {
+    const v = rng.pick(vs);
+    const local = c.pool.hosting(v.home.country);
+    const place = local.length > 0 ? rng.pick(local) : rng.pick(c.pool.hostingWorld);
+    const ua = rng.pick(COMMON_UAS);
+    const dev = 'd-' + rng.hex(16);
+    const works = rng.chance(0.7);
+    let t = attackTime(c, rng);
+    const tries = works ? 1 : rng.int(1, 3);
+    for (let s = 0; s < tries && t < c.end; s++) {
+      const ok = works && s === tries - 1;
+      c.out.emit(t, { request: request('login', who(v), place.ip, dev, ua), outcome: ok ? 'succeeded' : 'failed', label: 'vpn', attacker_type: 'vpn', attack_id: `vpn-${k}`, seq: s });
+      t += Math.floor(20 * SEC + rng.exp(MIN));
+    }
+  }
+}
+
+/**
+ * Targeted: knows the password, the victim's city and ISP (an address of the same network in the
+ * same city) and the exact browser and OS of the victim's main device — but not its cookie.
+ */
+function targeted(c: AttackCtx, rng: Rng): void {
+  const vs = victims(c);
+  const campaigns = Math.round(c.users.length * 0.1 * c.scale);
+  for (let k = 0; k < campaigns; k++) {
+    const v = rng.pick(vs);
+    let place = c.pool.near(v.home, rng);
+    if (!place) {
+      const same = c.pool.inAsn(v.home.country, v.home.asn).filter((p) => p.ip !== v.home.ip);
+      place = same.length > 0 ? rng.pick(same) : pickPlace(rng, v.cityPlaces, v.home);
+    }
+    const day0 = Math.floor((attackTime(c, rng) - c.start) / DAY);
+    const main = v.devices.find((d) => day0 >= d.fromDay && day0 < d.retiredDay) ?? v.devices[0]!;
+    const ua = uaOf(main, day0);
+    const t = sessionTime(v, rng, c.start, day0);
+    if (t < c.start + c.fromDay * DAY || t >= c.end) continue;
+    c.out.emit(t, { request: request('login', who(v), place.ip, 'd-' + rng.hex(16), ua), outcome: 'succeeded', label: 'targeted', attacker_type: 'targeted', attack_id: `targeted-${k}`, seq: 0 });
+  }
+}
+
+/**
+ * Credential stuffing: a list of leaked pairs from another site tried fast from one to three
+ * addresses (cloud machines or residential proxies); many of the names are not even accounts here,
+ * and about 1% of the passwords work.
+ */
+function stuffing(c: AttackCtx, rng: Rng): void {
+  const bursts = Math.max(1, Math.round(((c.users.length * c.days) / 3000) * c.scale));
+  for (let b = 0; b < bursts; b++) {
+    const sources: Place[] = [];
+    const nSrc = rng.int(1, 3);
+    const cloud = rng.chance(0.5);
+    for (let s = 0; s < nSrc; s++) sources.push(rng.pick(cloud && c.pool.hostingWorld.length > 0 ? c.pool.hostingWorld : c.pool.world));
+    const size = rng.int(100, 400);
+    const deviceMode = rng.weightedIndex([50, 30, 20]); // none, fresh per attempt, one fixed id
+    const uaMode = rng.weightedIndex([60, 25, 15]); // a common browser per attempt, one per burst, a script
+    const fixedDev = 'd-' + rng.hex(16);
+    const fixedUa = uaMode === 2 ? rng.pick(SCRIPT_UAS) : rng.pick(COMMON_UAS);
+    const gap = 0.5 + rng.next() * 2.5;
+    let t = attackTime(c, rng);
+    for (let s = 0; s < size && t < c.end; s++) {
+      const real = rng.chance(0.6);
+      const v = real ? rng.pick(c.users) : undefined;
+      const id = v ? who(v) : { id: 'x-' + rng.hex(10) };
+      const ok = v !== undefined && rng.chance(0.01);
+      const dev = deviceMode === 0 ? undefined : deviceMode === 1 ? 'd-' + rng.hex(16) : fixedDev;
+      const ua = uaMode === 0 ? rng.pick(COMMON_UAS) : fixedUa;
+      c.out.emit(t, { request: request('login', id, sources[s % nSrc]!.ip, dev, ua), outcome: ok ? 'succeeded' : 'failed', label: 'stuffing', attacker_type: 'stuffing', attack_id: `stuffing-${b}`, seq: s });
+      t += Math.max(50, Math.floor(rng.exp(gap * SEC)));
+    }
+  }
+}
+
+const ATTACKS: Readonly<Record<AttackType, (c: AttackCtx, rng: Rng) => void>> = { naive, vpn, targeted, stuffing };
+
+// ------------------------------------------------------------------------------------------------
+// The simulation
+// ------------------------------------------------------------------------------------------------
+
+export function validateSimulateOptions(o: SimulateOptions): string | undefined {
+  if (!Number.isInteger(o.users) || o.users < 1 || o.users > 1_000_000) return '--users must be an integer from 1 to 1000000';
+  if (!Number.isInteger(o.days) || o.days < 1 || o.days > 366) return '--days must be an integer from 1 to 366';
+  if (o.seed.length === 0) return '--seed must not be empty';
+  if (o.attackStartDay !== undefined && (!Number.isInteger(o.attackStartDay) || o.attackStartDay < 0 || o.attackStartDay >= o.days)) {
+    return '--attack-start-day must be an integer from 0 to days-1';
+  }
+  if (o.attackScale !== undefined && !(o.attackScale >= 0 && o.attackScale <= 100)) return '--attack-scale must be a number from 0 to 100';
+  if (o.start !== undefined && !Number.isFinite(o.start)) return '--start must be a date';
+  return undefined;
+}
+
+/**
+ * Generate the traffic, in time order (ties keep generation order). The pool must have been built
+ * from the same seed (`createRng(seed + '/geo')`) for the output to be reproducible.
+ */
+export function simulate(opts: SimulateOptions, pool: GeoPool): SimLine[] {
+  const bad = validateSimulateOptions(opts);
+  if (bad) throw new RangeError(bad);
+  const start = opts.start ?? DEFAULT_START;
+  const end = start + opts.days * DAY;
+  const attacks = opts.attacks ?? ATTACK_TYPES;
+  const pending: Pending[] = [];
+  let n = 0;
+  const out: Emitter = {
+    emit(t, l) {
+      const line: SimLine = {
+        request: { ...l.request, time: new Date(t).toISOString() },
+        outcome: l.outcome,
+        label: l.label,
+        ...(l.attacker_type !== undefined ? { attacker_type: l.attacker_type } : {}),
+        ...(l.attack_id !== undefined ? { attack_id: l.attack_id } : {}),
+        ...(l.seq !== undefined ? { seq: l.seq } : {}),
+        ...(l.scenario !== undefined ? { scenario: l.scenario } : {}),
+        day: Math.floor((t - start) / DAY),
+      };
+      pending.push({ t, n: n++, line });
+    },
+  };
+
+  const userRng = createRng(`${opts.seed}/users`);
+  const users: User[] = [];
+  for (let i = 0; i < opts.users; i++) users.push(makeUser(i, pool, userRng, start, opts.days));
+  const dayRng = createRng(`${opts.seed}/days`);
+  for (const u of users) for (let d = 0; d < opts.days; d++) legitDay(u, d, pool, dayRng, start, end, out);
+
+  const ctx: AttackCtx = {
+    users,
+    pool,
+    start,
+    end,
+    days: opts.days,
+    fromDay: opts.attackStartDay ?? Math.floor(opts.days / 3),
+    scale: opts.attackScale ?? 1,
+    out,
+  };
+  for (const a of ATTACK_TYPES) if (attacks.includes(a)) ATTACKS[a](ctx, createRng(`${opts.seed}/attack/${a}`));
+
+  pending.sort((a, b) => a.t - b.t || a.n - b.n);
+  return pending.map((p) => p.line);
+}
+
+/** One line of NDJSON (key order is fixed by construction, so output is byte-for-byte stable). */
+export function formatLine(l: SimLine): string {
+  return JSON.stringify(l);
+}
+
+/** The pool's seed for a simulation seed. */
+export function geoSeed(seed: string): Rng {
+  return createRng(`${seed}/geo`);
+}
+
+export function parseAttackList(s: string): AttackType[] | string {
+  const parts = s.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+  const out: AttackType[] = [];
+  for (const p of parts) {
+    if (p === 'none') continue;
+    if (!(ATTACK_TYPES as readonly string[]).includes(p)) return `unknown attack type "${p}" (expected ${ATTACK_TYPES.join(', ')} or none)`;
+    if (!out.includes(p as AttackType)) out.push(p as AttackType);
+  }
+  return out;
+}
