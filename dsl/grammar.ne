@@ -34,11 +34,11 @@ Clauses -> null                                         {% B.empty %}
 Clause -> %kw_description %string                       {% B.description %}
         | %kw_on Idents                                 {% B.on %}
         | %kw_when Expr                                 {% B.when %}
-        | %kw_then %actionKw                               {% B.then %}
+        | %kw_then %actionKw                            {% B.then %}
         | %kw_score Signed                              {% B.score %}
         | %kw_reason %string                            {% B.reason %}
         | %kw_tags Idents                               {% B.tags %}
-        | %kw_mode %modeKw                                 {% B.mode %}
+        | %kw_mode %modeKw                              {% B.mode %}
 Idents -> %ident                                        {% B.idents %}
         | Idents %comma %ident                          {% B.idents %}
 
@@ -47,14 +47,14 @@ PolicyType -> null                                      {% B.empty %}
             | %ident                                    {% id %}
 PolicyLines -> null                                     {% B.empty %}
              | PolicyLines PolicyLine                   {% B.snoc %}
-PolicyLine -> %actionKw %kw_when Expr                      {% B.policyLine %}
+PolicyLine -> %actionKw %kw_when Expr                   {% B.policyLine %}
 
 Test -> %kw_test %string %lbrace TestItems %rbrace      {% B.test %}
 TestItems -> null                                       {% B.empty %}
            | TestItems TestItem                         {% B.snoc %}
 TestItem -> %kw_event %ident                            {% B.testEvent %}
           | %kw_given %lbrace GivenEntries %rbrace      {% B.given %}
-          | %kw_expect %actionKw                           {% B.expectDecision %}
+          | %kw_expect %actionKw                        {% B.expectDecision %}
           | %kw_expect %kw_matched %ident               {% B.expectMatched %}
           | %kw_expect %kw_not %kw_matched %ident       {% B.expectMatched %}
 GivenEntries -> null                                    {% B.empty %}

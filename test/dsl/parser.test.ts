@@ -567,6 +567,28 @@ describe('the grammar is unambiguous and fast', () => {
     }
   });
 
+  it('long lists of declarations, tags, clauses and entries parse in linear time', () => {
+    const n = 20_000;
+    const wide = [
+      Array(n).fill('const x = 1 + 2').join('\n'),
+      `rule r { tags ${Array(n).fill('a').join(', ')} }`,
+      `rule r { on ${Array(n).fill('login').join(', ')} }`,
+      `rule r { ${Array(n).fill('then block').join(' ')} }`,
+      `list l: number = [${Array(n).fill('1').join(', ')}]`,
+      `test "t" { given { ${Array(n).fill('a.b: 1').join(', ')} } }`,
+    ];
+    for (const text of wide) {
+      const start = performance.now();
+      const r = parseFile(text, 'w.rules');
+      expect(r.diagnostics).toEqual([]);
+      // Quadratic work here took tens of seconds.
+      expect(performance.now() - start, text.slice(0, 20)).toBeLessThan(3000);
+    }
+    const tags = parseFile(`rule r { tags ${Array(n).fill('a').join(', ')} }`, 'w.rules').file!.decls[0] as A.RuleDecl;
+    expect((tags.clauses[0] as A.TagsClause).tags).toHaveLength(n);
+    expect(parseFile(Array(n).fill('const x = 1 + 2').join('\n'), 'w.rules').file!.decls).toHaveLength(n);
+  });
+
   it('a generated 500-rule pack parses once, well under 150 ms', () => {
     const text = bigPack(500);
     expect(text.length).toBeGreaterThan(35_000);

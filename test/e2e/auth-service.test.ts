@@ -1,0 +1,192 @@
+// End-to-end: the example auth service (examples/auth-service, run in-process on an ephemeral port)
+// in front of a spawned `vigil serve` on a private redis-server. Its callers are "browsers" with
+// cookie jars behind one trusted proxy, whose X-Forwarded-For chooses the address Vigil sees. A
+// normal login succeeds; a login from a new country on a new device needs the one-time code; a
+// burst of wrong passwords from one address ends in the service refusing. The service's log is
+// watched so a fail-open step_up (Vigil unreachable or refusing) can never pass for a real one.
+// Needs redis-server and FAILS without it.
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuthService, type Logger, type Notification } from '../../examples/auth-service/service.ts';
+import { startRedisServer, type RedisServer } from '../helpers/redis.ts';
+import { API_TOKEN, CHROME_WIN, FIREFOX, place, removeTempDirs, startVigil, stopAll, uid, type VigilProcess } from './helpers.ts';
+
+interface LogEntry {
+  readonly level: 'info' | 'warn' | 'error';
+  readonly msg: string;
+  readonly obj: Record<string, unknown>;
+}
+
+const ALICE = { name: 'alice', id: uid('u-alice'), password: 'correct horse battery staple' };
+const BOB = { name: 'bob', id: uid('u-bob'), password: 'hunter2hunter2' };
+
+let redis: RedisServer;
+let vigil: VigilProcess;
+let server: http.Server;
+let base: string;
+const notes: Notification[] = [];
+const log: LogEntry[] = [];
+
+const logger: Logger = {
+  info: (obj, msg) => log.push({ level: 'info', msg, obj: { ...obj } }),
+  warn: (obj, msg) => log.push({ level: 'warn', msg, obj: { ...obj } }),
+  error: (obj, msg) => log.push({ level: 'error', msg, obj: { ...obj } }),
+};
+
+/** A browser: its own cookie jar (the device cookie `did`, the session `sid`), one address, one agent. */
+class Browser {
+  private readonly jar = new Map<string, string>();
+  constructor(
+    readonly ip: string,
+    readonly ua: string,
+  ) {}
+
+  async post(path: string, body: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+    return this.request('POST', path, body);
+  }
+
+  async get(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    return this.request('GET', path);
+  }
+
+  private async request(method: string, path: string, body?: Record<string, string>) {
+    const headers: Record<string, string> = { 'x-forwarded-for': this.ip, 'user-agent': this.ua };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.jar.size > 0) headers.cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const res = await fetch(base + path, { method, headers, body: body && JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const eq = pair!.indexOf('=');
+      this.jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+    }
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+}
+
+/** The decisions the service logged since `from`, and whether any was the fail-open default. */
+function evaluated(from: number): { decisions: unknown[]; failOpen: boolean[] } {
+  const lines = log.slice(from).filter((l) => l.msg === 'login evaluated');
+  return { decisions: lines.map((l) => l.obj.decision), failOpen: lines.map((l) => l.obj.failOpen === true) };
+}
+
+function problems(): LogEntry[] {
+  return log.filter((l) => l.level !== 'info');
+}
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  vigil = await startVigil({ redisUrl: redis.url });
+  const svc = createAuthService({
+    vigilUrl: vigil.url,
+    apiToken: API_TOKEN,
+    users: {
+      [ALICE.name]: { id: ALICE.id, password: ALICE.password, createdAt: '2024-01-05T10:00:00Z', mfa: true },
+      [BOB.name]: { id: BOB.id, password: BOB.password },
+    },
+    // The test plays the one reverse proxy in front of the service.
+    trustProxyHops: 1,
+    notify: (n) => notes.push(n),
+    logger,
+  });
+  await svc.ready;
+  server = svc.createServer();
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  if (server) {
+    server.closeAllConnections();
+    await new Promise<void>((ok) => server.close(() => ok()));
+  }
+  await stopAll();
+  await redis?.stop();
+  removeTempDirs();
+});
+
+describe('the example auth service in front of a running Vigil', () => {
+  const home = new Browser(place.linkoping(0), FIREFOX);
+
+  it('a normal login succeeds and opens a session; the next one on that browser too', async () => {
+    const mark = log.length;
+    const first = await home.post('/login', { username: ALICE.name, password: ALICE.password });
+    expect(first).toEqual({ status: 200, body: { status: 'ok', user: ALICE.id } });
+    expect((await home.get('/me')).body).toEqual({ user: ALICE.id });
+
+    const again = await home.post('/login', { username: ALICE.name, password: ALICE.password });
+    expect(again.status).toBe(200);
+    expect(evaluated(mark)).toEqual({ decisions: ['allow', 'allow'], failOpen: [false, false] });
+    expect(problems()).toEqual([]);
+  });
+
+  it('a login from a new country on a new device needs the one-time code, then succeeds', async () => {
+    const away = new Browser(place.changchun(0), CHROME_WIN);
+    const mark = log.length;
+    const codes = notes.length;
+    const login = await away.post('/login', { username: ALICE.name, password: ALICE.password });
+    expect(login.status).toBe(202);
+    expect(login.body.status).toBe('challenge');
+    // Vigil itself said step_up: not the service's fail-open default.
+    expect(evaluated(mark)).toEqual({ decisions: ['step_up'], failOpen: [false] });
+    expect((await away.get('/me')).status).toBe(401);
+
+    const sent = notes.slice(codes);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ kind: 'code', purpose: 'login', userId: ALICE.id });
+    const code = (sent[0] as Extract<Notification, { kind: 'code' }>).code;
+    const verified = await away.post('/login/verify', { challenge: String(login.body.challenge), code });
+    expect(verified).toEqual({ status: 200, body: { status: 'ok', user: ALICE.id } });
+    expect((await away.get('/me')).body).toEqual({ user: ALICE.id });
+
+    // The passed challenge taught Vigil this device and country: the next login there is plain.
+    const next = await away.post('/login', { username: ALICE.name, password: ALICE.password });
+    expect(next.status).toBe(200);
+    expect(problems()).toEqual([]);
+  });
+
+  it('a wrong code fails the challenge', async () => {
+    const away = new Browser(place.changchun(1), FIREFOX);
+    const login = await bobFromAbroad(away);
+    const wrong = await away.post('/login/verify', { challenge: String(login.body.challenge), code: '000000' });
+    expect(wrong).toMatchObject({ status: 401, body: { error: 'invalid_code' } });
+    expect((await away.get('/me')).status).toBe(401);
+  });
+
+  it('a burst of wrong passwords from one address ends in the service refusing, even the right password', async () => {
+    const attacker = place.milton(0);
+    const mark = log.length;
+    const statuses: number[] = [];
+    // Each attempt from a fresh browser (no cookies: a new device id) against bob or a guessed name.
+    for (let i = 0; i < 60 && !statuses.includes(403); i++) {
+      const bot = new Browser(attacker, 'python-requests/2.32');
+      const r = await bot.post('/login', { username: i % 3 === 0 ? BOB.name : `guess${i}`, password: `wrong-${i}` });
+      statuses.push(r.status);
+    }
+    const firstRefusal = statuses.indexOf(403);
+    expect(firstRefusal).toBeGreaterThan(0);
+    expect(statuses.slice(0, firstRefusal).every((s) => s === 401)).toBe(true);
+    // login_core blocks one address after 30 accounts and 20 failures in an hour.
+    expect(firstRefusal).toBeLessThanOrEqual(30);
+    const seen = evaluated(mark);
+    expect(seen.failOpen.every((f) => !f)).toBe(true);
+    expect(seen.decisions.at(-1)).toBe('block');
+    expect(seen.decisions).toContain('step_up');
+
+    // Refused before the password is looked at: the right one changes nothing from there.
+    const owner = new Browser(attacker, FIREFOX);
+    expect(await owner.post('/login', { username: BOB.name, password: BOB.password })).toMatchObject({ status: 403, body: { error: 'blocked' } });
+    // Alice, at home, is not affected.
+    expect((await home.post('/login', { username: ALICE.name, password: ALICE.password })).status).toBe(200);
+    expect(problems()).toEqual([]);
+  });
+});
+
+/** Bob signs in at home once, then from `away` (another country, new device): a challenge. */
+async function bobFromAbroad(away: Browser): Promise<{ status: number; body: Record<string, unknown> }> {
+  const bobHome = new Browser(place.boxford(0), FIREFOX);
+  expect((await bobHome.post('/login', { username: BOB.name, password: BOB.password })).status).toBe(200);
+  const login = await away.post('/login', { username: BOB.name, password: BOB.password });
+  expect(login.status).toBe(202);
+  return login;
+}
