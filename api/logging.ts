@@ -4,7 +4,7 @@
 // (`/v1/users/:id/history`), never the path, and bodies are never logged.
 import type { NextFunction, Request, Response } from 'express';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { ulid } from 'ulid';
+import { newId } from '../engine/ids.ts';
 import type { LogLevel } from './config.ts';
 
 export type { Logger } from 'pino';
@@ -73,17 +73,26 @@ export function requestLogging(
 ): (req: Request, res: Response, next: NextFunction) => void {
   return (req, res, next) => {
     const given = req.headers['x-request-id'];
-    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : ulid();
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
     res.setHeader('X-Request-Id', id);
-    const rc: RequestContext = { id, log: logger.child({ req_id: id }), start: process.hrtime.bigint(), extra: {} };
+    // The child logger is made on first use: most requests never log anything but the access line.
+    let child: Logger | undefined;
+    const rc: RequestContext = {
+      id,
+      get log() {
+        return (child ??= logger.child({ req_id: id }));
+      },
+      start: process.hrtime.bigint(),
+      extra: {},
+    };
     res.locals.vigil = rc;
     res.on('finish', () => {
       const route = routeOf(req);
       const ms = Number(process.hrtime.bigint() - rc.start) / 1e6;
       onFinish?.(route, req.method, res.statusCode);
       const line = { method: req.method, route, status: res.statusCode, ms: Math.round(ms * 100) / 100, ...rc.extra };
-      if (res.statusCode >= 500) rc.log.error(line, 'request');
-      else rc.log.info(line, 'request');
+      if (res.statusCode >= 500) logger.error({ req_id: id, ...line }, 'request');
+      else if (logger.isLevelEnabled('info')) logger.info({ req_id: id, ...line }, 'request');
     });
     next();
   };

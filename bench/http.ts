@@ -92,7 +92,7 @@ function line(name: string, r: autocannon.Result): string {
 const vigilPort = await freePort();
 const barePort = await freePort();
 const vigil = spawn(process.execPath, ['bin/vigil.js', 'serve'], {
-  env: { ...process.env, PORT: String(vigilPort), REDIS_URL: REDIS, VIGIL_HASH_SECRET: 'bench', LOG_LEVEL: 'warn', VIGIL_LOG_LEVEL: 'warn', VIGIL_MAX_SKEW: '1d' },
+  env: { ...process.env, PORT: String(vigilPort), REDIS_URL: REDIS, VIGIL_HASH_SECRET: 'bench-secret-0123456789', VIGIL_LOG_LEVEL: 'warn', VIGIL_MAX_SKEW: '1d' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 const bare = spawn(process.execPath, ['--input-type=module', '-e', BARE], {

@@ -3,7 +3,6 @@
 // active pack's slots, run the rules, store the decision for /v1/outcome and audit. Also applies
 // outcomes, serves stored decisions and erases users. Nothing here knows HTTP; every dependency is
 // injected.
-import { monotonicFactory } from 'ulid';
 import type { CompiledPack, Decision, Slots } from '../dsl/index.ts';
 import type { GeoIp, GeoRecord } from '../features/geoip.ts';
 import { historyFeatures } from '../features/history.ts';
@@ -13,6 +12,7 @@ import type { EventContext, ListProbeRequest, SignalStore } from '../features/st
 import { createUserAgentParser, type UserAgentInfo, type UserAgentParser } from '../features/useragent.ts';
 import { velocityFeatures } from '../features/velocity.ts';
 import { planFeatures, type FeaturePlan } from './plan.ts';
+import { createIdFactory } from './ids.ts';
 import type { Recorder } from './recorder.ts';
 import type { Engine, EvaluateResult, Outcome, PackInfo, StoredDecision, VigilEvent } from './types.ts';
 
@@ -75,7 +75,7 @@ export function createEngine(opts: EngineOptions): Engine {
   const { store, geoip, packs, signalTimeoutMs } = opts;
   const ttl = opts.decisionTtlSeconds ?? DEFAULT_DECISION_TTL_S;
   const ua = opts.ua ?? createUserAgentParser();
-  const ulid = monotonicFactory();
+  const ulid = createIdFactory();
   const fail = opts.onSignalFailure ?? (() => {});
   const pending = new Set<Promise<void>>();
   const extra = opts.extraFeatures ?? [];
@@ -190,7 +190,7 @@ export function createEngine(opts: EngineOptions): Engine {
     const decision: Decision = pack.evaluate(ev.type, slots);
     const packInfo: PackInfo = { name: pack.name, version: pack.version, hash: pack.hash };
     const id = ulid(ev.time);
-    const features = explainFeatures(plan, bag);
+    const features = evalOpts.explain ? explainFeatures(plan, bag) : undefined;
     const result: EvaluateResult = {
       decision_id: id,
       decision: decision.decision,
@@ -200,7 +200,7 @@ export function createEngine(opts: EngineOptions): Engine {
       model: null,
       pack: packInfo,
       degraded,
-      ...(evalOpts.explain ? { features, plan: plan.steps } : {}),
+      ...(features ? { features, plan: plan.steps } : {}),
     };
 
     const doc: DecisionDoc = {
@@ -218,7 +218,7 @@ export function createEngine(opts: EngineOptions): Engine {
         ...(agent.browser !== undefined ? { browser: agent.browser } : {}),
         ...(agent.os !== undefined ? { os: agent.os } : {}),
       },
-      features: withoutIdentifiers(features),
+      features: usedFeatures(plan, bag),
       result: { ...result, features: undefined } as EvaluateResult,
     };
     opts.recorder?.record({
@@ -228,7 +228,7 @@ export function createEngine(opts: EngineOptions): Engine {
       type: ev.type,
       decision: decision.decision,
       score: decision.score,
-      features: doc.features,
+      features: recordedFeatures(bag),
     });
     // Not awaited: the answer must not wait for a second round trip (or for a store that is down).
     // Redis runs one connection's commands in order, so an outcome sent through this instance later
@@ -334,10 +334,20 @@ function explainFeatures(
 
 const IDENTIFIERS = new Set(['user.id', 'device.id', 'ip.address']);
 
-/** The stored copy of the features never holds a raw identifier. */
-function withoutIdentifiers(f: Record<string, unknown>): Record<string, unknown> {
+/**
+ * The features the pack (and model) read, as stored for audit and recorded for training: missing →
+ * null, and never a raw identifier (user.id, device.id and ip.address are left out).
+ */
+function usedFeatures(plan: FeaturePlan, bag: Record<string, boolean | number | string | undefined>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(f)) if (!IDENTIFIERS.has(k)) out[k] = f[k];
+  for (const k of plan.features) if (!IDENTIFIERS.has(k)) out[k] = bag[k] ?? null;
+  return out;
+}
+
+/** Every feature computed (missing → null) minus raw identifiers: what training rows hold. */
+function recordedFeatures(bag: Record<string, boolean | number | string | undefined>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(bag)) if (!IDENTIFIERS.has(k)) out[k] = bag[k] ?? null;
   return out;
 }
 

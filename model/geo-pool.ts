@@ -196,7 +196,7 @@ export interface GeoPool {
 }
 
 export interface GeoPoolOptions {
-  /** Random IPv4 addresses looked up for the residential pools (default 250 000). */
+  /** Random IPv4 addresses looked up for the residential pools (default 150 000). */
   readonly samples?: number;
   /** Addresses drawn from hosting ranges (default 20 000). */
   readonly hostingSamples?: number;
@@ -295,11 +295,11 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 const EMPTY: readonly Place[] = Object.freeze([]);
 
 /**
- * Build the pools. Costs about a second (a quarter of a million GeoIP lookups and one pass over the
+ * Build the pools. Costs about a second (150 000 GeoIP lookups and one pass over the
  * ASN CSV); the result depends only on `rng`'s seed and the databases.
  */
 export function buildGeoPool(geoip: GeoIp, rng: Rng, opts: GeoPoolOptions = {}): GeoPool {
-  const samples = opts.samples ?? 250_000;
+  const samples = opts.samples ?? 150_000;
   const hostingSamples = opts.hostingSamples ?? 20_000;
   const minPer = opts.minPerCountry ?? 20;
   const bytes = new Uint8Array(4);

@@ -191,6 +191,8 @@ interface User {
   readonly tz: number;
   /** Other addresses of the user's city (work, friends, cafés). */
   readonly cityPlaces: readonly Place[];
+  /** The carrier's addresses nearest home (its regional gateways), and the whole carrier. */
+  readonly carrierNear: readonly Place[];
   readonly carrier: readonly Place[];
   readonly devices: Device[];
   readonly rate: number;
@@ -224,6 +226,17 @@ function newDevice(rng: Rng, kind: DeviceKind, days: number, fromDay: number, is
 }
 
 const DEVICE_KINDS: readonly DeviceKind[] = ['mobile', 'desktop', 'tablet'];
+
+/** The `k` places closest to `p` (an equirectangular distance is enough to rank them). */
+function nearest(list: readonly Place[], p: Place, k: number): Place[] {
+  const c = Math.cos((p.lat * Math.PI) / 180);
+  const d = (q: Place): number => (q.lat - p.lat) ** 2 + ((q.lon - p.lon) * c) ** 2;
+  return list
+    .map((q, i) => ({ q, d: d(q), i }))
+    .sort((a, b) => a.d - b.d || a.i - b.i)
+    .slice(0, k)
+    .map((x) => x.q);
+}
 
 function tzOf(p: Place): number {
   return Math.round(p.lon / 15);
@@ -296,6 +309,7 @@ function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: numbe
     home,
     tz: tzOf(home),
     cityPlaces: sameCity(pool, home),
+    carrierNear: nearest(carrier.length > 0 ? carrier : [home], home, 20),
     carrier: carrier.length > 0 ? carrier.slice(0, 300) : [home],
     devices,
     rate,
@@ -365,7 +379,8 @@ function legitDay(u: User, day: number, pool: GeoPool, rng: Rng, start: number, 
       place = rng.chance(0.6) ? u.trip.hotel : pickPlace(rng, u.trip.places, u.trip.hotel);
     } else if (dev.kind === 'mobile' && rng.chance(0.55)) {
       scenario = 'mobile';
-      place = pickPlace(rng, u.carrier, u.home);
+      // Mostly the carrier's gateways near home; sometimes one GeoIP places across the country.
+      place = pickPlace(rng, rng.chance(0.85) ? u.carrierNear : u.carrier, u.home);
     } else if (dev.kind !== 'tablet' && rng.chance(0.08)) {
       scenario = 'work';
       place = pickPlace(rng, u.cityPlaces, u.home);
