@@ -18,8 +18,12 @@ export const SHIPPED_PACK = resolve(REPO_ROOT, 'rules/login_core');
 
 export const API_TOKEN = 'e2e-api-token-0123456789abcdef';
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
-/** The per-event signal budget the servers run with (VIGIL_SIGNAL_TIMEOUT_MS). */
-export const SIGNAL_BUDGET_MS = 50;
+/**
+ * The per-event signal budget the servers run with (VIGIL_SIGNAL_TIMEOUT_MS). Above the 25 ms
+ * default: on a loaded CI machine a healthy Redis round trip can exceed 25 ms, and a degraded
+ * answer there would change decisions the scenarios assert.
+ */
+export const SIGNAL_BUDGET_MS = 250;
 
 /** Addresses in the MaxMind test databases (shared/data/geoip/README.md). */
 export const IP = {

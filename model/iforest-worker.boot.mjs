@@ -1,0 +1,7 @@
+// Entry of an isolation-forest training worker (model/iforest.ts): tsx's loader hooks do not reach
+// worker threads, so this plain-JavaScript file registers tsx in the worker's own thread and then
+// loads the TypeScript worker, model/iforest-worker.ts.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('./iforest-worker.ts');
