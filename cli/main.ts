@@ -75,7 +75,8 @@ function buildProgram(io: CliIO, deps: MainDeps, setCode: (n: number) => void): 
     .argument('<events>', 'NDJSON file: {"event","features"} lines or POST /v1/evaluate bodies; - reads stdin')
     .option('--baseline <pack>', 'compare with this pack and list every decision that changes')
     .option('--json', 'print the report as one JSON object')
-    .action(async (pack: string, events: string, o: { baseline?: string; json?: boolean }) =>
+    .option('--events-only', 'derive only the request\'s own features from API bodies (no GeoIP, no signal store)')
+    .action(async (pack: string, events: string, o: { baseline?: string; json?: boolean; eventsOnly?: boolean }) =>
       setCode(
         await runReplay(
           pack,
@@ -83,6 +84,7 @@ function buildProgram(io: CliIO, deps: MainDeps, setCode: (n: number) => void): 
           {
             ...(o.baseline !== undefined ? { baseline: o.baseline } : {}),
             json: o.json === true,
+            eventsOnly: o.eventsOnly === true,
             ...(deps.derive ? { derive: deps.derive } : {}),
           },
           io,

@@ -12,6 +12,7 @@ import { evaluateRecord, type CompiledPack, type Decision, type Scheme } from '.
 import { evaluateBodySchema } from '../api/schemas.ts';
 import type { CliIO } from './io.ts';
 import { openPack } from './packs.ts';
+import { createEngineDeriver } from './replay-engine.ts';
 
 type Action = Decision['decision'];
 
@@ -70,7 +71,7 @@ export async function parseEventLine(text: string, derive: FeatureDeriver): Prom
     if (!isObject(v.features)) return { ok: false, error: '`features` must be an object of feature name → value' };
     return { ok: true, event: { eventType: v.event, features: v.features } };
   }
-  if ('type' in v) return derive(v);
+  if ('type' in v || 'request' in v) return derive(v);
   return { ok: false, error: 'neither {"event","features"} nor an API request body (`type`, `user`, `ip`)' };
 }
 
@@ -234,6 +235,8 @@ export interface ReplayOptions {
   readonly baseline?: string;
   readonly json?: boolean;
   readonly derive?: FeatureDeriver;
+  /** Derive only the request's own features from API bodies (no GeoIP, no signal store). */
+  readonly eventsOnly?: boolean;
 }
 
 function openLines(file: string, io: CliIO): { ok: true; lines: AsyncIterable<string> | Promise<string[]> } | { ok: false; message: string } {
@@ -265,16 +268,21 @@ export async function runReplay(path: string, eventsFile: string, opts: ReplayOp
   const src = openLines(eventsFile, io);
   if (!src.ok) return fail(src.message);
   let report: ReplayReport;
+  // API bodies go through the real engine (GeoIP, history, velocity, rba) unless --events-only.
+  const engineDeriver = opts.derive || opts.eventsOnly ? undefined : createEngineDeriver(compiled[0]!);
+  const derive = opts.derive ?? engineDeriver?.derive;
   try {
     const lines = src.lines instanceof Promise ? await src.lines : src.lines;
     report = await replayLines(lines, {
       pack: compiled[0]!,
       ...(compiled[1] ? { baseline: compiled[1] } : {}),
       scheme,
-      ...(opts.derive ? { derive: opts.derive } : {}),
+      ...(derive ? { derive } : {}),
     });
   } catch (e) {
     return fail(`${eventsFile}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    await engineDeriver?.close();
   }
   if (opts.json) {
     io.stdout(`${JSON.stringify(report)}\n`);

@@ -23,6 +23,8 @@ export const SIMULATE_USAGE = `usage: vigil simulate --users N --days D --seed S
   --features-out FILE     also replay the traffic through the engine and write training rows
                           {"features": {...}, "label": ...} for \`vigil train --events\`
   --pack DIR              pack used for that replay (default rules/login_core)
+  --geo-samples N         random addresses looked up to build the address pools (default 150000;
+                          fewer start faster and know fewer places)
 `;
 
 export const DEFAULT_PACK = fileURLToPath(new URL('../rules/login_core', import.meta.url));
@@ -94,6 +96,7 @@ export async function runSimulate(argv: readonly string[], io: CliIO): Promise<n
         start: { type: 'string' },
         'features-out': { type: 'string' },
         pack: { type: 'string' },
+        'geo-samples': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -110,7 +113,9 @@ export async function runSimulate(argv: readonly string[], io: CliIO): Promise<n
   const users = intArg(values.users, '--users');
   const days = intArg(values.days, '--days');
   const startDay = intArg(values['attack-start-day'], '--attack-start-day');
-  for (const v of [users, days, startDay]) if (typeof v === 'string') return usage(v);
+  const geoSamples = intArg(values['geo-samples'], '--geo-samples');
+  for (const v of [users, days, startDay, geoSamples]) if (typeof v === 'string') return usage(v);
+  if (typeof geoSamples === 'number' && (geoSamples < 1000 || geoSamples > 10_000_000)) return usage('--geo-samples must be from 1000 to 10000000');
   const attacks = values.attacks !== undefined ? parseAttackList(values.attacks) : [...ATTACK_TYPES];
   if (typeof attacks === 'string') return usage(attacks);
   let scale: number | undefined;
@@ -152,7 +157,7 @@ export async function runSimulate(argv: readonly string[], io: CliIO): Promise<n
 
   const geoip = await createGeoIp({ watch: false });
   try {
-    const pool = buildGeoPool(geoip, geoSeed(opts.seed));
+    const pool = buildGeoPool(geoip, geoSeed(opts.seed), typeof geoSamples === 'number' ? { samples: geoSamples, hostingSamples: Math.max(1000, Math.round(geoSamples / 8)) } : {});
     const lines = simulate(opts, pool);
     const out = openSink(values.out ?? '-', io);
     try {

@@ -386,7 +386,7 @@ function legitDay(u: User, day: number, pool: GeoPool, rng: Rng, start: number, 
       place = pickPlace(rng, u.cityPlaces, u.home);
     }
     if (dev.isNewPhone && scenario === 'home') scenario = 'new_phone';
-    if (u.createdAt > start && t - u.createdAt < 2 * DAY) scenario = 'new_account';
+    if (scenario === 'home' && u.createdAt > start && t - u.createdAt < 2 * DAY) scenario = 'new_account';
     // Private windows and cleared cookies: a fresh identifier for a known browser. Cleared cookies
     // stick (the device keeps the new id); a private window's id is used once.
     let deviceId = dev.id;
