@@ -2,6 +2,7 @@
 // default message, and the helpers that render `{"error": {"code", "message", "details"}}`. Routes
 // throw `ApiError`; the final error handler (api/app.ts) is the only place that writes error bodies,
 // so no status, code or stack trace can escape this table.
+import { StoreUnavailableError } from '../features/store/types.ts';
 import type { Response } from 'express';
 
 export const API_ERRORS = {
@@ -51,6 +52,8 @@ export function sendError(res: Response, err: ApiError): void {
  */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  // The signal store is down: a retryable 503, never a 500 (decisions, outcomes, erase, audit).
+  if (err instanceof StoreUnavailableError) return new ApiError('unavailable', 'the signal store (Redis) is unreachable; retry');
   const status = statusOf(err);
   const type = typeOf(err);
   if (status === 413 || type === 'entity.too.large' || type === 'parameters.too.many') {

@@ -73,7 +73,6 @@ describe('Redis stopped mid-run', () => {
     const burst = await Promise.all(
       Array.from({ length: 20 }, () => call<EvaluateAnswer>(vigil.url, 'POST', '/v1/evaluate', { body: eventBody(attempt()) })),
     );
-    console.log('LAT', seen.map(r=>r.ms.toFixed(0)).join(','), 'burst max', Math.max(...burst.map(r=>r.ms)).toFixed(0));
     for (const r of [...seen, ...burst]) {
       expect(r.status).toBe(200);
       expect(r.body.degraded).toBe(true);
