@@ -7,7 +7,7 @@ import { createReadStream, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { VIGIL_SCHEME } from '../features/catalog.ts';
-import { createGeoIp } from '../features/geoip.ts';
+import { createGeoIp, type GeoIp } from '../features/geoip.ts';
 import { createEvalCollector, formatReport, reportJson } from '../model/eval.ts';
 import { replayThroughEngine, type AnomalyScorer } from '../model/replay.ts';
 import { renderRocSvg } from '../model/roc-svg.ts';
@@ -27,6 +27,8 @@ export const MODEL_EVAL_USAGE = `usage: vigil model eval --events LABELLED.ndjso
 export interface ModelEvalDeps {
   /** Loads the anomaly model (default: features/model.ts). */
   readonly loadModel?: (path: string) => Promise<AnomalyScorer>;
+  /** GeoIP to use (default: the bundled databases, opened and closed by the command). */
+  readonly geoip?: GeoIp;
 }
 
 function errText(e: unknown): string {
@@ -103,7 +105,7 @@ export async function runModelEval(argv: readonly string[], io: CliIO, deps: Mod
     }
   }
 
-  const geoip = await createGeoIp({ watch: false });
+  const geoip = deps.geoip ?? (await createGeoIp({ watch: false }));
   const collector = createEvalCollector({ warmupDays });
   const bad: string[] = [];
   let badCount = 0;
@@ -136,6 +138,6 @@ export async function runModelEval(argv: readonly string[], io: CliIO, deps: Mod
     io.stderr(`vigil model eval: ${errText(e)}\n`);
     return 1;
   } finally {
-    geoip.close();
+    if (!deps.geoip) geoip.close();
   }
 }

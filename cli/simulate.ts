@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { CompiledPack } from '../dsl/index.ts';
 import { VIGIL_SCHEME } from '../features/catalog.ts';
-import { createGeoIp } from '../features/geoip.ts';
+import { createGeoIp, type GeoIp } from '../features/geoip.ts';
 import { buildGeoPool } from '../model/geo-pool.ts';
 import { featureRow, replayThroughEngine } from '../model/replay.ts';
 import { ATTACK_TYPES, formatLine, geoSeed, parseAttackList, simulate, validateSimulateOptions, type SimulateOptions } from '../model/simulate.ts';
@@ -80,7 +80,12 @@ function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-export async function runSimulate(argv: readonly string[], io: CliIO): Promise<number> {
+export interface SimulateDeps {
+  /** GeoIP to use (default: the bundled databases, opened and closed by the command). */
+  readonly geoip?: GeoIp;
+}
+
+export async function runSimulate(argv: readonly string[], io: CliIO, deps: SimulateDeps = {}): Promise<number> {
   let values: Record<string, string | undefined>;
   try {
     ({ values } = parseArgs({
@@ -155,7 +160,7 @@ export async function runSimulate(argv: readonly string[], io: CliIO): Promise<n
     pack = opened.pack.result.pack;
   } else if (values.pack !== undefined) return usage('--pack only applies with --features-out');
 
-  const geoip = await createGeoIp({ watch: false });
+  const geoip = deps.geoip ?? (await createGeoIp({ watch: false }));
   try {
     const pool = buildGeoPool(geoip, geoSeed(opts.seed), typeof geoSamples === 'number' ? { samples: geoSamples, hostingSamples: Math.max(1000, Math.round(geoSamples / 8)) } : {});
     const lines = simulate(opts, pool);
@@ -185,6 +190,6 @@ export async function runSimulate(argv: readonly string[], io: CliIO): Promise<n
     io.stderr(`vigil simulate: ${errText(e)}\n`);
     return 1;
   } finally {
-    geoip.close();
+    if (!deps.geoip) geoip.close();
   }
 }

@@ -285,15 +285,15 @@ export function readModelFile(bytes: Uint8Array): ModelFile {
   return { version, columns, features, summary, forest, metadata };
 }
 
-function attrMap(node: InstanceType<typeof onnx.NodeProto>): Map<string, InstanceType<typeof onnx.AttributeProto>> {
-  return new Map(node.attribute.map((a) => [a.name, a as InstanceType<typeof onnx.AttributeProto>]));
+function attrMap(node: onnxProto.onnx.INodeProto): Map<string, onnxProto.onnx.IAttributeProto> {
+  return new Map((node.attribute ?? []).map((a) => [a.name ?? '', a]));
 }
 
 /** The forest back from the TreeEnsembleRegressor's attributes (null when no node sizes). */
-function readForest(graph: InstanceType<typeof onnx.GraphProto>, cols: number, summary: TrainingSummary | null): IsolationForest | null {
-  const node = graph.node.find((n) => n.opType === 'TreeEnsembleRegressor');
+function readForest(graph: onnxProto.onnx.IGraphProto, cols: number, summary: TrainingSummary | null): IsolationForest | null {
+  const node = (graph.node ?? []).find((n) => n.opType === 'TreeEnsembleRegressor');
   if (!node) throw new ModelFileError('bad_trees', 'the graph has no TreeEnsembleRegressor');
-  const a = attrMap(node as InstanceType<typeof onnx.NodeProto>);
+  const a = attrMap(node);
   const I = (k: string): number[] => (a.get(k)?.ints ?? []).map((v) => n64(v as Int64));
   const F = (k: string): number[] => a.get(k)?.floats ?? [];
   const treeIds = I('nodes_treeids');

@@ -65,7 +65,7 @@ export const ALL_FEATURES: readonly string[] = CATALOG.map((e) => e.name);
 
 const OUTCOMES: readonly Outcome[] = ['succeeded', 'failed', 'challenge_passed', 'challenge_failed'];
 const LABELS: readonly Label[] = ['legit', ...ATTACK_TYPES];
-const SCENARIOS: readonly LegitScenario[] = ['home', 'mobile', 'work', 'trip', 'private_window', 'new_phone', 'new_account'];
+const SCENARIOS: readonly LegitScenario[] = ['home', 'mobile', 'work', 'trip', 'private_window', 'new_phone', 'new_account', 'vpn_user'];
 
 // A fixed key: the in-process store lives only as long as the replay, and a fixed key keeps runs
 // identical.

@@ -15,7 +15,7 @@ export type AttackType = (typeof ATTACK_TYPES)[number];
 export type Label = 'legit' | AttackType;
 
 /** Why a legitimate attempt looks the way it does (for reading false positives). */
-export type LegitScenario = 'home' | 'mobile' | 'work' | 'trip' | 'private_window' | 'new_phone' | 'new_account';
+export type LegitScenario = 'home' | 'mobile' | 'work' | 'trip' | 'private_window' | 'new_phone' | 'new_account' | 'vpn_user';
 
 /** A `POST /v1/evaluate` body (shared/spec/interfaces.md), always with `time`. */
 export interface SimRequest {
@@ -199,6 +199,8 @@ interface User {
   readonly peaks: readonly number[];
   readonly typo: number;
   readonly trip: Trip | undefined;
+  /** A privacy-VPN subscriber: a few exits of a hosting network, used for a share of sessions. */
+  readonly vpn: { readonly exits: readonly Place[]; readonly share: number } | undefined;
 }
 
 function uaOf(d: Device, day: number): string {
@@ -299,6 +301,15 @@ function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: numbe
       trip = { startDay, endDay: Math.min(days, startDay + len), country: dest, hotel, places: places.slice(0, 200) };
     }
   }
+  // Some people run a commercial VPN (a few exits in their country, or abroad when the provider
+  // has none there) for part of their sessions: legitimate sign-ins from hosting networks.
+  let vpn: User['vpn'];
+  if (rng.chance(0.03) && pool.hostingWorld.length > 0) {
+    const local = pool.hosting(country);
+    const from = local.length > 0 ? local : pool.hostingWorld;
+    const exits = Array.from({ length: rng.int(1, 3) }, () => rng.pick(from));
+    vpn = { exits, share: 0.3 + rng.next() * 0.6 };
+  }
   // Habits: sign-ins per day log-uniform in [0.15, 3]; one or two favourite hours.
   const rate = Math.exp(Math.log(0.15) + rng.next() * (Math.log(3) - Math.log(0.15)));
   const peaks = rng.chance(0.5) ? [rng.int(7, 10)] : [rng.int(7, 12), rng.int(18, 23)];
@@ -316,6 +327,7 @@ function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: numbe
     peaks,
     typo: 0.02 + rng.next() * 0.08,
     trip,
+    vpn,
   };
 }
 
@@ -377,6 +389,9 @@ function legitDay(u: User, day: number, pool: GeoPool, rng: Rng, start: number, 
       scenario = 'trip';
       // Hotel wifi mostly; a café or a local SIM otherwise.
       place = rng.chance(0.6) ? u.trip.hotel : pickPlace(rng, u.trip.places, u.trip.hotel);
+    } else if (u.vpn && rng.chance(u.vpn.share)) {
+      scenario = 'vpn_user';
+      place = rng.pick(u.vpn.exits);
     } else if (dev.kind === 'mobile' && rng.chance(0.55)) {
       scenario = 'mobile';
       // Mostly the carrier's gateways near home; sometimes one GeoIP places across the country.

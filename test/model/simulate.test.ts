@@ -159,11 +159,11 @@ describe('simulate', () => {
     expect(failed).toBeGreaterThan(0.01);
     expect(failed).toBeLessThan(0.15);
     const scen = new Set(legit.map((l) => l.scenario));
-    for (const s of ['home', 'mobile', 'private_window', 'trip']) expect(scen.has(s as SimLine['scenario'])).toBe(true);
+    for (const s of ['home', 'mobile', 'private_window', 'trip', 'vpn_user']) expect(scen.has(s as SimLine['scenario'])).toBe(true);
     // Every sign-in of a user outside a trip is in one country (home); trips are in another one.
     let trips = 0;
     for (const [, ls] of perUser) {
-      const home = new Set(ls.filter((l) => l.scenario !== 'trip').map((l) => geoip.lookup(l.request.ip).country));
+      const home = new Set(ls.filter((l) => l.scenario !== 'trip' && l.scenario !== 'vpn_user').map((l) => geoip.lookup(l.request.ip).country));
       expect(home.size).toBeLessThanOrEqual(1);
       for (const l of ls) {
         if (l.scenario !== 'trip' || home.size === 0) continue;
@@ -322,7 +322,7 @@ describe('vigil simulate', () => {
     const io1 = bufferIO();
     expect(await runSimulate(['--users', '20', '--days', '4', '--seed', '9', '--geo-samples', '20000', '--out', a, '--features-out', rows], io1)).toBe(0);
     const io2 = bufferIO();
-    expect(await runSimulate(['--users', '20', '--days', '4', '--seed', '9', '--geo-samples', '20000', '--out', b], io2)).toBe(0);
+    expect(await runSimulate(['--users', '20', '--days', '4', '--seed', '9', '--geo-samples', '20000', '--out', b], io2, { geoip })).toBe(0);
     const text = readFileSync(a, 'utf8');
     expect(readFileSync(b, 'utf8')).toBe(text);
     const n = text.trimEnd().split('\n').length;
@@ -335,7 +335,7 @@ describe('vigil simulate', () => {
 
   it('prints to standard output without --out', async () => {
     const io = bufferIO();
-    expect(await runSimulate(['--users', '3', '--days', '2', '--seed', '1', '--attacks', 'none', '--geo-samples', '20000'], io)).toBe(0);
+    expect(await runSimulate(['--users', '3', '--days', '2', '--seed', '1', '--attacks', 'none', '--geo-samples', '20000'], io, { geoip })).toBe(0);
     const out = io.out().trimEnd().split('\n');
     expect(out.length).toBeGreaterThan(0);
     for (const l of out) expect(typeof parseSimLine(l)).toBe('object');
@@ -354,7 +354,7 @@ describe('vigil simulate', () => {
     [['--users', '3', '--days', '2', '--seed', '1', '--out', '-', '--features-out', '-'], '--features-out'],
   ])('exits 2 on bad usage %j', async (argv, word) => {
     const io = bufferIO();
-    expect(await runSimulate(argv, io)).toBe(2);
+    expect(await runSimulate(argv, io, { geoip })).toBe(2);
     expect(io.err()).toContain(word);
     expect(io.out()).toBe('');
   });

@@ -1,0 +1,424 @@
+// The `model` signal source: serves the ONNX anomaly model (`model.anomaly`, `model.version`) with
+// ONE onnxruntime session per process, hot-reloads the model file without dropping requests, and
+// explains a score by per-feature attributions read from the same file (docs/model.md "Serving",
+// "Explain"). A failure or a timeout makes score() resolve undefined — the engine then marks the
+// event degraded — it never throws. Model decoding and attribution are the pure helpers of model/.
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { attribute, type IsolationForest } from '../model/iforest.ts';
+import { INPUT_NAME, ModelFileError, OUTPUT_NAME, readModelFile, type TrainingSummary } from '../model/onnx.ts';
+import { createEncoder, type Encoder, type FeatureBag } from '../model/vector.ts';
+import { CATALOG_BY_NAME } from './catalog.ts';
+
+/** The model shipped with Vigil (models/README.md says how it was built). */
+export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../models/iforest-default.onnx', import.meta.url));
+
+export interface Contribution {
+  readonly feature: string;
+  /** Share of the path-length deficit due to this feature (docs/model.md "Explain"); > 0 pushes toward anomalous. */
+  readonly contribution: number;
+}
+
+export interface ModelScore {
+  readonly anomaly: number;
+  /** The version that produced this score (a reload may swap models between two calls). */
+  readonly version: string;
+  readonly contributions?: readonly Contribution[];
+}
+
+export interface ScoreOptions {
+  /** Add the top feature contributions. */
+  readonly explain?: boolean;
+  /** How many contributions (default 5). */
+  readonly topK?: number;
+}
+
+export interface ModelScorer {
+  readonly version: string;
+  /** Catalog names the loaded model reads (add them to the engine's extra features). */
+  readonly features: readonly string[];
+  readonly path: string;
+  readonly summary: TrainingSummary | null;
+  score(features: FeatureBag, opts?: ScoreOptions): Promise<ModelScore | undefined>;
+  /** Top-k features by |contribution| for the loaded model ([] when the file holds no node sizes). */
+  explain(features: FeatureBag, topK?: number): Contribution[];
+  /** Loads `path` (default: the current file) and swaps it in once it has loaded and run; throws if it cannot. */
+  reload(path?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ModelLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface ModelScorerOptions {
+  readonly path: string;
+  readonly logger?: ModelLogger;
+  /** Budget per score() (default 25 ms, as VIGIL_SIGNAL_TIMEOUT_MS). */
+  readonly timeoutMs?: number;
+  /** Reload when the file changes (default true). */
+  readonly watch?: boolean;
+  /**
+   * Run the requests that arrive in the same event-loop turn as one batch (default false; see
+   * bench/model.ts and docs/model.md "Serving" for the measurements behind the default).
+   */
+  readonly batch?: boolean;
+  /** Called on each failed or timed-out score (metrics). */
+  readonly onFailure?: (reason: 'error' | 'timeout') => void;
+  /** Called after a reload swapped models in. */
+  readonly onReload?: (version: string) => void;
+}
+
+/** The model cannot serve: refused at load. `code` is stable. */
+export class ModelLoadError extends Error {
+  constructor(
+    readonly code: 'unreadable' | 'not_onnx' | 'no_metadata' | 'bad_columns' | 'bad_trees' | 'bad_features' | 'unknown_feature' | 'bad_graph',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ModelLoadError';
+  }
+}
+
+const MAX_BATCH = 64;
+const POOL_MAX = 16;
+const DEFAULT_TIMEOUT_MS = 25;
+const DEFAULT_TOP_K = 5;
+const WATCH_DEBOUNCE_MS = 150;
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+
+/** A preallocated input: the runtime reads it when the run actually starts (a later tick). */
+interface Slot {
+  readonly buf: Float32Array;
+  readonly feeds: Record<string, ort.Tensor>;
+}
+
+interface Loaded {
+  readonly path: string;
+  readonly session: ort.InferenceSession;
+  readonly encoder: Encoder;
+  readonly cols: number;
+  readonly version: string;
+  readonly features: readonly string[];
+  readonly forest: IsolationForest | null;
+  readonly summary: TrainingSummary | null;
+  /** Feature name of each column and the distinct names, for aggregating attributions. */
+  readonly columnFeature: Int32Array;
+  readonly featureNames: readonly string[];
+  readonly pool: Slot[];
+  inflight: number;
+  retired: boolean;
+}
+
+function newSlot(cols: number, rows = 1): Slot {
+  const buf = new Float32Array(cols * rows);
+  return { buf, feeds: { [INPUT_NAME]: new ort.Tensor('float32', buf, [rows, cols]) } };
+}
+
+const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  // One event is a few microseconds of tree walking: threads cost more than they give.
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+  logSeverityLevel: 3,
+};
+
+/** Checks a model file against the catalog and the runtime, and opens its session. */
+async function load(path: string): Promise<Loaded> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new ModelLoadError('unreadable', `cannot read model ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  let file;
+  try {
+    file = readModelFile(bytes);
+  } catch (e) {
+    if (e instanceof ModelFileError) throw new ModelLoadError(e.code, `model ${path}: ${e.message}`);
+    throw e;
+  }
+  // A feature the catalog cannot fill would be missing on every event: the model would score every
+  // event as if that signal were absent, silently. Refuse it instead.
+  const unknown = file.features.filter((f) => {
+    const entry = CATALOG_BY_NAME.get(f);
+    return entry === undefined || entry.source === 'model' || entry.source === 'engine';
+  });
+  if (unknown.length > 0) {
+    throw new ModelLoadError('unknown_feature', `model ${path} (${file.version}) needs features the catalog cannot fill: ${unknown.join(', ')}`);
+  }
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS);
+  } catch (e) {
+    throw new ModelLoadError('bad_graph', `onnxruntime cannot load model ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const cols = file.columns.length;
+  const input = session.inputMetadata.find((m) => m.name === INPUT_NAME);
+  const inputOk = input !== undefined && input.isTensor && input.type === 'float32' && input.shape.length === 2 && input.shape[1] === cols;
+  if (!inputOk || !session.outputNames.includes(OUTPUT_NAME)) {
+    await session.release().catch(() => undefined);
+    throw new ModelLoadError('bad_graph', `model ${path}: expected input ${INPUT_NAME} float32[N, ${cols}] and output ${OUTPUT_NAME}`);
+  }
+  // One real run before the model may serve: a graph that loads but cannot run is refused here,
+  // not discovered on the first request.
+  const probe = newSlot(cols);
+  try {
+    const out = await session.run(probe.feeds);
+    const v = out[OUTPUT_NAME]?.data;
+    if (!(v instanceof Float32Array) || v.length !== 1 || !Number.isFinite(v[0])) throw new Error('output is not one finite float');
+  } catch (e) {
+    await session.release().catch(() => undefined);
+    throw new ModelLoadError('bad_graph', `model ${path} does not run: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const encoder = createEncoder(file.columns);
+  const featureNames = [...new Set(file.columns.map((c) => c.feature))];
+  const columnFeature = Int32Array.from(file.columns.map((c) => featureNames.indexOf(c.feature)));
+  if (file.forest && file.forest.cols !== cols) throw new ModelLoadError('bad_trees', `model ${path}: trees and columns disagree`);
+  return {
+    path,
+    session,
+    encoder,
+    cols,
+    version: file.version,
+    features: Object.freeze([...file.features]),
+    forest: file.forest,
+    summary: file.summary,
+    columnFeature,
+    featureNames,
+    pool: [probe],
+    inflight: 0,
+    retired: false,
+  };
+}
+
+function release(m: Loaded): void {
+  m.session.release().catch(() => undefined);
+}
+
+/** Top-k contributions of one event under model `m`. */
+function explainWith(m: Loaded, features: FeatureBag, topK: number): Contribution[] {
+  if (!m.forest) return [];
+  const x = new Float32Array(m.cols);
+  m.encoder.encode(features, x);
+  const perColumn = new Float64Array(m.cols);
+  attribute(m.forest, x, perColumn);
+  const perFeature = new Float64Array(m.featureNames.length);
+  for (let j = 0; j < m.cols; j++) perFeature[m.columnFeature[j]!] += perColumn[j]!;
+  const out: Contribution[] = m.featureNames.map((feature, i) => ({ feature, contribution: Math.round(perFeature[i]! * 1e4) / 1e4 }));
+  out.sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution) || (a.feature < b.feature ? -1 : 1));
+  return out.slice(0, Math.max(0, topK));
+}
+
+interface Pending {
+  readonly resolve: (v: number | undefined) => void;
+}
+
+/**
+ * Collects the requests of one event-loop turn into one [B, C] run. Rows are encoded straight into
+ * the batch's buffer; a flushed batch's buffer is not reused before its run has finished.
+ */
+class Batcher {
+  private buf: Slot;
+  private waiting: Pending[] = [];
+  private scheduled = false;
+  private readonly spare: Slot[] = [];
+
+  constructor(private readonly m: Loaded) {
+    this.buf = newSlot(m.cols, MAX_BATCH);
+  }
+
+  push(features: FeatureBag): Promise<number | undefined> {
+    return new Promise<number | undefined>((resolve) => {
+      this.m.encoder.encode(features, this.buf.buf, this.waiting.length * this.m.cols);
+      this.waiting.push({ resolve });
+      if (this.waiting.length >= MAX_BATCH) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.waiting;
+    if (batch.length === 0) return;
+    const slot = this.buf;
+    this.waiting = [];
+    this.buf = this.spare.pop() ?? newSlot(this.m.cols, MAX_BATCH);
+    const m = this.m;
+    const n = batch.length;
+    const feeds = n === MAX_BATCH ? slot.feeds : { [INPUT_NAME]: new ort.Tensor('float32', slot.buf.subarray(0, n * m.cols), [n, m.cols]) };
+    m.inflight++;
+    m.session
+      .run(feeds)
+      .then(
+        (out) => {
+          const data = out[OUTPUT_NAME]?.data;
+          for (let i = 0; i < n; i++) {
+            const v = data instanceof Float32Array ? data[i] : undefined;
+            batch[i]!.resolve(v !== undefined && Number.isFinite(v) ? v : undefined);
+          }
+        },
+        () => {
+          for (const p of batch) p.resolve(undefined);
+        },
+      )
+      .finally(() => {
+        if (this.spare.length < 2) this.spare.push(slot);
+        done(m);
+      });
+  }
+}
+
+function done(m: Loaded): void {
+  m.inflight--;
+  if (m.retired && m.inflight === 0) release(m);
+}
+
+export async function createModelScorer(opts: ModelScorerOptions): Promise<ModelScorer> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const log = opts.logger;
+  let current = await load(resolvePath(opts.path));
+  let batcher: Batcher | null = opts.batch ? new Batcher(current) : null;
+  let closed = false;
+  let watcher: FSWatcher | null = null;
+  let debounce: NodeJS.Timeout | null = null;
+  let reloading: Promise<void> = Promise.resolve();
+  let lastFailureLog = 0;
+
+  const failed = (reason: 'error' | 'timeout', err?: unknown): undefined => {
+    opts.onFailure?.(reason);
+    const now = Date.now();
+    // One line per interval: a broken model must not flood the log at request rate.
+    if (log && now - lastFailureLog >= FAILURE_LOG_INTERVAL_MS) {
+      lastFailureLog = now;
+      log.warn({ reason, version: current.version, ...(err !== undefined ? { err: err instanceof Error ? err.message : String(err) } : {}) }, 'anomaly model score failed');
+    }
+    return undefined;
+  };
+
+  function runOne(m: Loaded, features: FeatureBag): Promise<number | undefined> {
+    // Copy-on-busy: a slot whose run has not started yet must not be overwritten, so concurrent
+    // calls take their own slot (allocated only when the pool is empty).
+    const slot = m.pool.pop() ?? newSlot(m.cols);
+    m.encoder.encode(features, slot.buf);
+    m.inflight++;
+    return m.session
+      .run(slot.feeds)
+      .then((out) => {
+        const data = out[OUTPUT_NAME]?.data;
+        const v = data instanceof Float32Array ? data[0] : undefined;
+        return v !== undefined && Number.isFinite(v) ? v : undefined;
+      })
+      .finally(() => {
+        if (m.pool.length < POOL_MAX) m.pool.push(slot);
+        done(m);
+      });
+  }
+
+  async function score(features: FeatureBag, sopts: ScoreOptions = {}): Promise<ModelScore | undefined> {
+    if (closed) return undefined;
+    const m = current;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const run = batcher ? batcher.push(features) : runOne(m, features);
+      const timeout = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      const v = await Promise.race([run, timeout]);
+      if (v === 'timeout') return failed('timeout');
+      if (v === undefined) return failed('error');
+      if (!sopts.explain) return { anomaly: v, version: m.version };
+      return { anomaly: v, version: m.version, contributions: explainWith(m, features, sopts.topK ?? DEFAULT_TOP_K) };
+    } catch (e) {
+      return failed('error', e);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  function startWatch(path: string): void {
+    watcher?.close();
+    watcher = null;
+    if (opts.watch === false) return;
+    const name = basename(path);
+    try {
+      // The directory, not the file: `vigil train` replaces the file by renaming over it, and a
+      // watch on the old inode would never fire again.
+      watcher = watch(dirname(path), (_event, file) => {
+        if (file !== null && file.toString() !== name) return;
+        if (debounce) clearTimeout(debounce);
+        debounce = setTimeout(() => {
+          debounce = null;
+          reload().catch((e: unknown) => {
+            log?.warn({ err: e instanceof Error ? e.message : String(e), path }, 'model file changed but cannot be loaded; the previous model keeps serving');
+          });
+        }, WATCH_DEBOUNCE_MS);
+      });
+      watcher.on('error', () => undefined);
+    } catch (e) {
+      log?.warn({ err: e instanceof Error ? e.message : String(e), path }, 'cannot watch the model file; reload only on request');
+    }
+  }
+
+  function reload(path?: string): Promise<void> {
+    const target = path !== undefined ? resolvePath(path) : current.path;
+    // Reloads run one at a time, in order: the last requested file wins.
+    const next = reloading.then(async () => {
+      if (closed) return;
+      const fresh = await load(target);
+      if (closed) {
+        release(fresh);
+        return;
+      }
+      const old = current;
+      current = fresh;
+      batcher = opts.batch ? new Batcher(fresh) : null;
+      old.retired = true;
+      if (old.inflight === 0) release(old);
+      if (target !== old.path) startWatch(target);
+      log?.info({ version: fresh.version, previous: old.version, path: target }, 'anomaly model loaded');
+      opts.onReload?.(fresh.version);
+    });
+    reloading = next.catch(() => undefined);
+    return next;
+  }
+
+  startWatch(current.path);
+  log?.info({ version: current.version, path: current.path, features: current.features.length }, 'anomaly model loaded');
+
+  return {
+    get version() {
+      return current.version;
+    },
+    get features() {
+      return current.features;
+    },
+    get path() {
+      return current.path;
+    },
+    get summary() {
+      return current.summary;
+    },
+    score,
+    explain: (features, topK = DEFAULT_TOP_K) => explainWith(current, features, topK),
+    reload,
+    async close() {
+      if (closed) return;
+      closed = true;
+      watcher?.close();
+      watcher = null;
+      if (debounce) clearTimeout(debounce);
+      await reloading;
+      current.retired = true;
+      if (current.inflight === 0) release(current);
+    },
+  };
+}
