@@ -13,6 +13,7 @@ export const API_ERRORS = {
   payload_too_large: { status: 413, message: 'the request body is too large' },
   unsupported_media_type: { status: 415, message: 'unsupported Content-Type or encoding' },
   pack_rejected: { status: 422, message: 'the rule pack has errors or failing tests' },
+  model_rejected: { status: 422, message: 'the model file was refused; the loaded model keeps serving' },
   internal: { status: 500, message: 'internal error' },
   unavailable: { status: 503, message: 'the service is not ready' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -9,6 +9,7 @@ import type { DestinationStream } from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { createEngine } from '../engine/index.ts';
 import { fileRecorder, redisStreamRecorder } from '../engine/recorder.ts';
+import { createModelScorer, DEFAULT_MODEL_PATH } from '../features/model.ts';
 import { createPackLifecycle, type PackManager } from '../engine/packs/index.ts';
 import { openGeoIp } from '../features/geoip.ts';
 import { connectRedis, createStore } from '../features/store/index.ts';
@@ -70,6 +71,17 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     await store.close();
     throw err;
   });
+  const model = await createModelScorer({
+    path: config.model ?? DEFAULT_MODEL_PATH,
+    logger,
+    timeoutMs: config.signalTimeoutMs,
+    watch: true,
+    onFailure: () => metrics.signalFailure('model'),
+  }).catch(async (err: unknown) => {
+    geoip.close();
+    await store.close();
+    throw err;
+  });
   const recorder = !config.record
     ? undefined
     : config.record.kind === 'file'
@@ -84,6 +96,7 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     packs: () => packs.current(),
     signalTimeoutMs: config.signalTimeoutMs,
     ...(recorder ? { recorder } : {}),
+    model,
     logger,
     onSignalFailure: (source) => metrics.signalFailure(source),
   });

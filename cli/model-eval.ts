@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { VIGIL_SCHEME } from '../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../features/geoip.ts';
 import { createEvalCollector, formatReport, reportJson } from '../model/eval.ts';
-import { replayThroughEngine, type AnomalyScorer } from '../model/replay.ts';
+import { loadOnnxScorer, replayThroughEngine, type AnomalyScorer } from '../model/replay.ts';
 import { renderRocSvg } from '../model/roc-svg.ts';
 import type { CliIO } from './io.ts';
 import { openPack } from './packs.ts';
@@ -25,8 +25,8 @@ export const MODEL_EVAL_USAGE = `usage: vigil model eval --events LABELLED.ndjso
 `;
 
 export interface ModelEvalDeps {
-  /** Loads the anomaly model (default: features/model.ts). */
-  readonly loadModel?: (path: string) => Promise<AnomalyScorer>;
+  /** Loads the anomaly model (default: features/model.ts through loadOnnxScorer; null: none available). */
+  readonly loadModel?: ((path: string) => Promise<AnomalyScorer>) | null;
   /** GeoIP to use (default: the bundled databases, opened and closed by the command). */
   readonly geoip?: GeoIp;
 }
@@ -93,12 +93,13 @@ export async function runModelEval(argv: readonly string[], io: CliIO, deps: Mod
   }
   let model: AnomalyScorer | undefined;
   if (values.model !== undefined) {
-    if (!deps.loadModel) {
+    const loadModel = deps.loadModel === undefined ? loadOnnxScorer : deps.loadModel;
+    if (loadModel === null) {
       io.stderr('vigil model eval: no model loader is available in this build\n');
       return 1;
     }
     try {
-      model = await deps.loadModel(values.model);
+      model = await loadModel(values.model);
     } catch (e) {
       io.stderr(`vigil model eval: cannot load model ${values.model}: ${errText(e)}\n`);
       return 1;
@@ -126,6 +127,7 @@ export async function runModelEval(argv: readonly string[], io: CliIO, deps: Mod
       return 1;
     }
     const report = collector.report();
+    if (report.legit === 0) io.stderr(`vigil model eval: no legitimate attempt on or after day ${warmupDays}; lower --warmup-days\n`);
     if (values.json === true) io.stdout(JSON.stringify({ ...(reportJson(report) as object), bad_lines: badCount }) + '\n');
     else {
       io.stdout(`pack ${pack.name} v${pack.version}${model ? `, model ${model.version}` : ', no model'}: ${summary.events} attempts replayed\n`);
@@ -139,5 +141,6 @@ export async function runModelEval(argv: readonly string[], io: CliIO, deps: Mod
     return 1;
   } finally {
     if (!deps.geoip) geoip.close();
+    await model?.close?.().catch(() => undefined);
   }
 }

@@ -5,6 +5,7 @@
 // injected.
 import type { CompiledPack, Decision, Slots } from '../dsl/index.ts';
 import type { GeoIp, GeoRecord } from '../features/geoip.ts';
+import type { ModelScore, ModelScorer } from '../features/model.ts';
 import { historyFeatures } from '../features/history.ts';
 import { isPrivateIp, parseIp } from '../features/ip.ts';
 import { rbaFields, rbaScore, type RbaAttempt } from '../features/rba.ts';
@@ -44,10 +45,12 @@ export interface EngineOptions {
   readonly decisionTtlSeconds?: number;
   readonly ua?: UserAgentParser;
   readonly logger?: EngineLogger;
+  /** The anomaly model (`model.*`); absent: those features are missing. */
+  readonly model?: ModelScorer;
   /** Appends every decision's features and every outcome for training (off when absent). */
   readonly recorder?: Recorder;
   /** Called once per failed signal source per event (metrics). */
-  readonly onSignalFailure?: (source: 'store' | 'geoip' | 'decision_store') => void;
+  readonly onSignalFailure?: (source: 'store' | 'geoip' | 'decision_store' | 'model') => void;
 }
 
 /** No pack is active (start-up failed): the API answers 503. */
@@ -78,13 +81,23 @@ export function createEngine(opts: EngineOptions): Engine {
   const ulid = createIdFactory();
   const fail = opts.onSignalFailure ?? (() => {});
   const pending = new Set<Promise<void>>();
-  const extra = opts.extraFeatures ?? [];
+  const model = opts.model;
+  // The plan also covers the model's inputs; recomputed only when a reload changes the model.
+  let extra: readonly string[] = opts.extraFeatures ?? [];
+  let extraFor: string | undefined;
+  const extraFeatures = (): readonly string[] => {
+    if (model && extraFor !== model.version) {
+      extra = [...new Set([...(opts.extraFeatures ?? []), ...model.features])];
+      extraFor = model.version;
+    }
+    return extra;
+  };
 
   async function evaluate(ev: VigilEvent, evalOpts: { explain?: boolean } = {}): Promise<EvaluateResult> {
     const active = packs();
     if (!active) throw new EngineUnavailableError('no rule pack is active');
     const pack = active.pack;
-    const plan = planFeatures(pack, extra);
+    const plan = planFeatures(pack, extraFeatures());
     const bag: Record<string, boolean | number | string | undefined> = {};
     let degraded = false;
 
@@ -176,8 +189,17 @@ export function createEngine(opts: EngineOptions): Engine {
     });
     Object.assign(bag, hist, velocityFeatures(signals?.velocity));
     bag['rba.score'] = signals?.rba ? rbaScore(attempt, signals.rba) : undefined;
-    bag['model.anomaly'] = undefined;
-    bag['model.version'] = undefined;
+    let scored: ModelScore | undefined;
+    if (model) {
+      // Resolves undefined on failure or timeout, never throws.
+      scored = await model.score(bag, { explain: evalOpts.explain === true });
+      if (!scored) {
+        degraded = true;
+        fail('model');
+      }
+    }
+    bag['model.anomaly'] = scored?.anomaly;
+    bag['model.version'] = scored?.version ?? model?.version;
     bag['engine.degraded'] = degraded;
 
     fillSlots(pack, bag, slots);
@@ -197,10 +219,10 @@ export function createEngine(opts: EngineOptions): Engine {
       score: decision.score,
       rules: decision.rules,
       shadow: decision.shadow,
-      model: null,
+      model: model ? { anomaly: scored?.anomaly ?? null, version: scored?.version ?? model.version } : null,
       pack: packInfo,
       degraded,
-      ...(features ? { features, plan: plan.steps } : {}),
+      ...(features ? { features, plan: plan.steps, contributions: scored?.contributions ?? [] } : {}),
     };
 
     const doc: DecisionDoc = {
@@ -293,8 +315,15 @@ export function createEngine(opts: EngineOptions): Engine {
       return { ok: pack && storeOk, checks: { pack, store: storeOk, geoip: geoip !== null } };
     },
 
+    async reloadModel(path?: string) {
+      if (!model) throw new EngineUnavailableError('no model is configured');
+      await model.reload(path);
+      return { version: model.version };
+    },
+
     async close() {
       await Promise.allSettled([...pending]);
+      await model?.close();
       await opts.recorder?.close();
       geoip?.close();
       await store.close();

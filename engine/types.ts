@@ -61,5 +61,7 @@ export interface Engine {
   eraseUser(userId: string): Promise<{ readonly keys: number }>;
   /** Readiness: pack loaded and signal store reachable. */
   ready(): Promise<{ readonly ok: boolean; readonly checks: Readonly<Record<string, boolean>> }>;
+  /** Reload the anomaly model (from `path`, or its current file) without dropping requests. */
+  reloadModel?(path?: string): Promise<{ readonly version: string }>;
   close(): Promise<void>;
 }

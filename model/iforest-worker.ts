@@ -2,6 +2,7 @@
 // iforest-worker.boot.mjs): reads the training data from shared memory, builds the trees it is asked
 // for and scores the rows it is asked for. Holds no state between requests but the data.
 import { parentPort, workerData } from 'node:worker_threads';
+import { assertNever } from '../dsl/ast.ts';
 import { buildTree, scoreRange, type ITree, type Matrix, type WorkerInit, type WorkerReply, type WorkerRequest } from './iforest.ts';
 
 const init = workerData as WorkerInit;
@@ -19,12 +20,8 @@ function handle(req: WorkerRequest): WorkerReply {
       scoreRange({ trees: req.trees, sampleSize: req.psi, cols: matrix.cols }, matrix, req.from, req.to, new Float32Array(req.out));
       return { kind: 'scored' };
     default:
-      return assertNeverRequest(req);
+      return assertNever(req, 'worker request');
   }
-}
-
-function assertNeverRequest(x: never): never {
-  throw new Error(`unknown worker request ${JSON.stringify(x)}`);
 }
 
 port?.on('message', (req: WorkerRequest) => {

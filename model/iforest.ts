@@ -351,7 +351,9 @@ function startPool(n: number, init: WorkerInit): Pool {
   const workers: Worker[] = [];
   const waiting = new Map<Worker, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
   for (let i = 0; i < n; i++) {
-    const w = new Worker(WORKER_ENTRY, { workerData: init });
+    // execArgv [] : the parent's flags (--input-type, --import tsx, a test runner's own) are not
+    // for the worker, and some of them stop its plain-JavaScript entry from loading.
+    const w = new Worker(WORKER_ENTRY, { workerData: init, execArgv: [] });
     w.on('message', (r: WorkerReply) => {
       const p = waiting.get(w);
       waiting.delete(w);

@@ -19,6 +19,26 @@ import { ATTACK_TYPES, type AttackType, type Label, type LegitScenario, type Sim
 export interface AnomalyScorer {
   readonly version: string;
   score(features: Readonly<Record<string, FeatureValue>>): number | null | Promise<number | null>;
+  close?(): Promise<void>;
+}
+
+/**
+ * features/model.ts's scorer as an AnomalyScorer. Its per-score time budget is a serving concern;
+ * replay has no deadline, so it gets a generous one (a timeout would score the event "missing").
+ */
+export async function loadOnnxScorer(path: string): Promise<AnomalyScorer> {
+  const { createModelScorer } = await import('../features/model.ts');
+  const m = await createModelScorer({ path, watch: false, timeoutMs: 60_000 });
+  return {
+    get version() {
+      return m.version;
+    },
+    async score(features) {
+      const r = await m.score(features);
+      return r === undefined ? null : r.anomaly;
+    },
+    close: () => m.close(),
+  };
 }
 
 export type FeatureValue = boolean | number | string | null;

@@ -1,8 +1,8 @@
 // `vigil simulate`: a seeded, labelled generator of sign-in traffic. Legitimate users live at real
 // addresses (model/geo-pool.ts), own one to three devices with real user agents, sign in at their
 // own hours in their own time zone, mistype passwords, reset them, open private windows, roam on
-// their mobile carrier, travel abroad and buy new phones. Attackers follow Wiefling et al. (ACM TOPS
-// 2022; "Pump up password security!", 2023): naive (anywhere, a common browser), VPN (the victim's
+// their mobile carrier, travel abroad and buy new phones. Attackers follow Wiefling et al. ("Pump Up
+// Password Security!", ACM TOPS 2022; IFIP SEC 2020): naive (anywhere, a common browser), VPN (the victim's
 // country through a hosting network), targeted (the victim's city, ISP, browser and OS) and
 // credential stuffing (bursts over many accounts from a few addresses). Output is NDJSON, one line
 // per attempt in time order; the same options give the same bytes.
@@ -187,10 +187,17 @@ interface User {
   readonly createdAt: number;
   readonly mfa: boolean;
   readonly home: Place;
+  /**
+   * The home connection's address on each day: half the users have a dynamic address that their
+   * ISP reassigns every week or few (another address of the same network, near home).
+   */
+  readonly homeByDay: readonly Place[];
   /** Local time = UTC + tz hours (from longitude: people keep solar hours). */
   readonly tz: number;
-  /** Other addresses of the user's city (work, friends, cafés). */
+  /** Other addresses of the user's city (friends, cafés). */
   readonly cityPlaces: readonly Place[];
+  /** The office or campus network, shared by its colleagues (one egress address). */
+  workplace: Place | undefined;
   /** The carrier's addresses nearest home (its regional gateways), and the whole carrier. */
   readonly carrierNear: readonly Place[];
   readonly carrier: readonly Place[];
@@ -228,6 +235,12 @@ function newDevice(rng: Rng, kind: DeviceKind, days: number, fromDay: number, is
 }
 
 const DEVICE_KINDS: readonly DeviceKind[] = ['mobile', 'desktop', 'tablet'];
+
+/** Another address of `p`'s /24 (same network and, for GeoIP, the same place). */
+function cgnat(p: Place, rng: Rng): Place {
+  const dot = p.ip.lastIndexOf('.');
+  return { ...p, ip: `${p.ip.slice(0, dot)}.${rng.int(1, 254)}` };
+}
 
 /** The `k` places closest to `p` (an equirectangular distance is enough to rank them). */
 function nearest(list: readonly Place[], p: Place, k: number): Place[] {
@@ -310,6 +323,14 @@ function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: numbe
     const exits = Array.from({ length: rng.int(1, 3) }, () => rng.pick(from));
     vpn = { exits, share: 0.3 + rng.next() * 0.6 };
   }
+  const homeByDay: Place[] = [];
+  const others = nearest(pool.inAsn(country, home.asn).filter((p) => p.ip !== home.ip), home, 8);
+  const churn = rng.chance(0.5) && others.length > 0 ? 1 / rng.int(5, 30) : 0;
+  let current = home;
+  for (let d = 0; d < days; d++) {
+    if (d > 0 && rng.chance(churn)) current = rng.pick(others);
+    homeByDay.push(current);
+  }
   // Habits: sign-ins per day log-uniform in [0.15, 3]; one or two favourite hours.
   const rate = Math.exp(Math.log(0.15) + rng.next() * (Math.log(3) - Math.log(0.15)));
   const peaks = rng.chance(0.5) ? [rng.int(7, 10)] : [rng.int(7, 12), rng.int(18, 23)];
@@ -318,8 +339,10 @@ function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: numbe
     createdAt: Math.floor(createdAt / SEC) * SEC,
     mfa: rng.chance(0.25),
     home,
+    homeByDay,
     tz: tzOf(home),
     cityPlaces: sameCity(pool, home),
+    workplace: undefined,
     carrierNear: nearest(carrier.length > 0 ? carrier : [home], home, 20),
     carrier: carrier.length > 0 ? carrier.slice(0, 300) : [home],
     devices,
@@ -329,6 +352,25 @@ function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: numbe
     trip,
     vpn,
   };
+}
+
+/**
+ * Four users in ten work at an office or campus of their city behind one NAT address, shared with
+ * up to a hundred colleagues: the legitimate traffic that per-address velocity rules must tolerate.
+ */
+function assignWorkplaces(users: readonly User[], rng: Rng): void {
+  const open = new Map<string, { place: Place; left: number }>();
+  for (const u of users) {
+    if (!rng.chance(0.4) || u.cityPlaces.length === 0) continue;
+    const key = `${u.home.country}/${u.home.city ?? ''}`;
+    let w = open.get(key);
+    if (!w || w.left <= 0) {
+      w = { place: rng.pick(u.cityPlaces), left: rng.int(5, 100) };
+      open.set(key, w);
+    }
+    w.left--;
+    u.workplace = w.place;
+  }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -383,7 +425,8 @@ function legitDay(u: User, day: number, pool: GeoPool, rng: Rng, start: number, 
     if (active.length === 0) continue;
     const dev = active[rng.weightedIndex(active.map((d) => d.weight))]!;
     let scenario: LegitScenario = 'home';
-    let place: Place = u.home;
+    const home = u.homeByDay[day] ?? u.home;
+    let place: Place = home;
     const onTrip = u.trip !== undefined && day >= u.trip.startDay && day < u.trip.endDay;
     if (onTrip && u.trip) {
       scenario = 'trip';
@@ -394,11 +437,15 @@ function legitDay(u: User, day: number, pool: GeoPool, rng: Rng, start: number, 
       place = rng.pick(u.vpn.exits);
     } else if (dev.kind === 'mobile' && rng.chance(0.55)) {
       scenario = 'mobile';
-      // Mostly the carrier's gateways near home; sometimes one GeoIP places across the country.
-      place = pickPlace(rng, rng.chance(0.85) ? u.carrierNear : u.carrier, u.home);
+      // Mostly the carrier's gateways near home, sometimes one GeoIP places across the country;
+      // carrier-grade NAT hands out a different address of the gateway's range almost every time.
+      place = cgnat(pickPlace(rng, rng.chance(0.85) ? u.carrierNear : u.carrier, home), rng);
+    } else if (u.workplace && dev.kind === 'desktop' && rng.chance(0.35)) {
+      scenario = 'work';
+      place = u.workplace;
     } else if (dev.kind !== 'tablet' && rng.chance(0.08)) {
       scenario = 'work';
-      place = pickPlace(rng, u.cityPlaces, u.home);
+      place = pickPlace(rng, u.cityPlaces, home);
     }
     if (dev.isNewPhone && scenario === 'home') scenario = 'new_phone';
     if (scenario === 'home' && u.createdAt > start && t - u.createdAt < 2 * DAY) scenario = 'new_account';
@@ -610,6 +657,7 @@ export function simulate(opts: SimulateOptions, pool: GeoPool): SimLine[] {
   const userRng = createRng(`${opts.seed}/users`);
   const users: User[] = [];
   for (let i = 0; i < opts.users; i++) users.push(makeUser(i, pool, userRng, start, opts.days));
+  assignWorkplaces(users, createRng(`${opts.seed}/work`));
   const dayRng = createRng(`${opts.seed}/days`);
   for (const u of users) for (let d = 0; d < opts.days; d++) legitDay(u, d, pool, dayRng, start, end, out);
 

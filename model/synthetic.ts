@@ -5,6 +5,7 @@
 //   npx tsx model/synthetic.ts --rows 20000 --seed 7 > synthetic.ndjson
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { assertNever } from '../dsl/ast.ts';
 import { createRandom } from './iforest.ts';
 
 export type SyntheticKind = 'legit' | 'stuffing' | 'takeover' | 'bruteforce';
@@ -181,12 +182,8 @@ function attack(d: Draw, kind: Exclude<SyntheticKind, 'legit'>): Record<string, 
         ...anon(d, withDb, 0.3, 0.3),
       };
     default:
-      return assertNeverKind(kind);
+      return assertNever(kind, 'synthetic row kind');
   }
-}
-
-function assertNeverKind(x: never): never {
-  throw new Error(`unknown synthetic row kind ${String(x)}`);
 }
 
 const KIND_STREAM: Readonly<Record<SyntheticKind, number>> = { legit: 0, stuffing: 1, takeover: 2, bruteforce: 3 };

@@ -52,9 +52,10 @@ export class TrainError extends Error {
   }
 }
 
-// Below this much work (rows × trees) a worker's start-up (loading tsx in the thread) costs more
-// than it saves; measured in docs/model.md "Training".
-const PARALLEL_WORK = 4_000_000;
+// Below this much work (rows × trees) a worker's start-up (loading tsx in the thread, about a
+// second) costs more than it saves: 2 workers lost at 300 000 rows × 100 trees and won at 1 000 000
+// (docs/model.md "Training").
+const PARALLEL_WORK = 50_000_000;
 
 async function* linesOf(src: TrainOptions['events']): AsyncGenerator<string> {
   if (typeof src !== 'string') {

@@ -52,5 +52,19 @@ export function adminRoutes(d: { readonly engine: Engine; readonly adminToken: s
     res.json({ keys });
   });
 
+  // Hot-reload the anomaly model from its file (e.g. after `vigil train` wrote a new one there).
+  // Requests in flight finish on the session they started with.
+  r.post('/v1/model/reload', admin, async (req, res) => {
+    if (!d.engine.reloadModel) throw new ApiError('not_found', 'no model is configured');
+    const by = actorOf(req);
+    try {
+      const { version } = await d.engine.reloadModel();
+      ctx(res).log.info({ audit: true, action: 'model_reload', by, version, at: new Date().toISOString() }, 'model reloaded');
+      res.json({ version });
+    } catch (err) {
+      throw new ApiError('model_rejected', `the model file was refused: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+
   return r;
 }

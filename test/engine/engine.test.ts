@@ -232,7 +232,9 @@ describe('engine when Redis stalls or dies', () => {
       const ok = await engine.evaluate(ev());
       expect(ok.degraded).toBe(false);
 
-      const pid = Number(await new Redis(server.url).info('server').then((i) => /process_id:(\d+)/.exec(i)![1]));
+      const probe = new Redis(server.url);
+      const pid = Number(/process_id:(\d+)/.exec(await probe.info('server'))![1]);
+      probe.disconnect();
       process.kill(pid, 'SIGSTOP');
       try {
         const t = performance.now();
@@ -263,5 +265,69 @@ describe('engine when Redis stalls or dies', () => {
     const engine = createEngine({ store, geoip, packs: () => null, signalTimeoutMs: 50 });
     await expect(engine.evaluate(ev())).rejects.toThrow(/no rule pack/);
     expect((await engine.ready()).ok).toBe(false);
+  });
+});
+
+describe('engine with the anomaly model', () => {
+  it('scores every event with the shipped ONNX model and explains it', async () => {
+    const { createModelScorer, DEFAULT_MODEL_PATH } = await import('../../features/model.ts');
+    const model = await createModelScorer({ path: DEFAULT_MODEL_PATH, watch: false });
+    const engine = createEngine({
+      store: createMemoryStore({ hashSecret: 's' }),
+      geoip,
+      packs: () => ({ pack: pack('pack m version 1\nrule odd { when model.anomaly > 0.99 score 30 }') }),
+      signalTimeoutMs: 200,
+      model,
+    });
+    try {
+      const r = await engine.evaluate(ev(), { explain: true });
+      expect(r.degraded).toBe(false);
+      expect(r.model?.version).toBe(model.version);
+      expect(r.model?.anomaly).toBeGreaterThan(0);
+      expect(r.model?.anomaly).toBeLessThan(1);
+      expect(r.features?.['model.anomaly']).toBe(r.model?.anomaly);
+      // the plan computed the model's inputs although the pack reads none of them
+      for (const f of model.features) expect(r.features).toHaveProperty(f);
+      expect(r.contributions?.length).toBeGreaterThan(0);
+      expect(r.plan).toContain('model');
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('a failing model makes model.* missing and the event degraded, never an error', async () => {
+    const { createModelScorer, DEFAULT_MODEL_PATH } = await import('../../features/model.ts');
+    const ort = await import('onnxruntime-node');
+    let calls = 0;
+    const model = await createModelScorer({
+      path: DEFAULT_MODEL_PATH,
+      watch: false,
+      createSession: async (bytes, o) => {
+        const real = await ort.InferenceSession.create(bytes, o);
+        return {
+          inputMetadata: real.inputMetadata,
+          outputNames: real.outputNames,
+          release: () => real.release(),
+          // The first run is the scorer's own load-time check; every later one fails.
+          run: (...args: Parameters<typeof real.run>) => (calls++ === 0 ? real.run(...args) : Promise.reject(new Error('boom'))),
+        };
+      },
+    });
+    const engine = createEngine({
+      store: createMemoryStore({ hashSecret: 's' }),
+      geoip,
+      packs: () => ({ pack: pack('pack m version 1\nrule odd { when model.anomaly > 0.5 then block }') }),
+      signalTimeoutMs: 200,
+      model,
+    });
+    try {
+      const r = await engine.evaluate(ev(), { explain: true });
+      expect(r.degraded).toBe(true);
+      expect(r.decision).toBe('allow');
+      expect(r.model).toEqual({ anomaly: null, version: model.version });
+      expect(r.features?.['model.anomaly']).toBeNull();
+    } finally {
+      await engine.close();
+    }
   });
 });

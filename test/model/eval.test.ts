@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bufferIO } from '../../cli/io.ts';
 import { createGeoIp, type GeoIp } from '../../features/geoip.ts';
+import { DEFAULT_MODEL_PATH } from '../../features/model.ts';
 import { runModelEval } from '../../cli/model-eval.ts';
 import { runSimulate } from '../../cli/simulate.ts';
 import type { Action } from '../../dsl/ast.ts';
@@ -269,6 +270,8 @@ describe('vigil model eval', () => {
     const text = bufferIO();
     expect(await runModelEval(['--events', events], text)).toBe(0);
     expect(text.out()).toMatch(/ROC AUC/);
+    // the default 10-day warm-up leaves no legitimate attempt of a 6-day simulation: said, not hidden
+    expect(text.err()).toContain('--warmup-days');
   });
 
   it('uses an injected model loader for --model, and fails clearly without one', async () => {
@@ -279,10 +282,22 @@ describe('vigil model eval', () => {
     expect(j.scorers.find((s) => s.name === 'model.anomaly')?.available).toBe(true);
 
     const none = bufferIO();
-    expect(await runModelEval(['--events', events, '--model', 'm.onnx'], none, { geoip })).toBe(1);
+    expect(await runModelEval(['--events', events, '--model', 'm.onnx'], none, { geoip, loadModel: null })).toBe(1);
+    const missing = bufferIO();
+    expect(await runModelEval(['--events', events, '--model', join(tmp, 'missing.onnx')], missing, { geoip })).toBe(1);
+    expect(missing.err()).toContain('missing.onnx');
     const failing = bufferIO();
     expect(await runModelEval(['--events', events, '--model', 'm.onnx'], failing, { loadModel: () => Promise.reject(new Error('bad file')), geoip })).toBe(1);
     expect(failing.err()).toContain('m.onnx');
+  });
+
+  it('scores with the shipped ONNX model by default (features/model.ts)', async () => {
+    const io = bufferIO();
+    expect(await runModelEval(['--events', events, '--model', DEFAULT_MODEL_PATH, '--warmup-days', '2', '--json'], io, { geoip })).toBe(0);
+    const j = JSON.parse(io.out()) as { scorers: { name: string; available: boolean; byType: Record<string, { auc: number } | null> }[] };
+    const m = j.scorers.find((s) => s.name === 'model.anomaly')!;
+    expect(m.available).toBe(true);
+    expect(m.byType.naive?.auc).toBeGreaterThan(0.5);
   });
 
   it('skips bad lines and fails when nothing is left', async () => {

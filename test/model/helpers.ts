@@ -1,0 +1,60 @@
+// Shared fixtures for the anomaly-model tests: seeded data matrices, small forests and model files.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRandom, fitForest, type IsolationForest, type Matrix } from '../../model/iforest.ts';
+import { exportOnnx, type TrainingSummary } from '../../model/onnx.ts';
+import { createEncoder, DEFAULT_COLUMNS, type ColumnSpec } from '../../model/vector.ts';
+import { syntheticRows } from '../../model/synthetic.ts';
+
+/** `rows` × `cols` uniform values in [0, 1). */
+export function uniformMatrix(rows: number, cols: number, seed: number): Matrix {
+  const r = createRandom(seed, 999);
+  const data = new Float32Array(rows * cols);
+  for (let i = 0; i < data.length; i++) data[i] = r();
+  return { data, rows, cols };
+}
+
+/** Synthetic legitimate feature rows encoded with the default columns. */
+export function syntheticMatrix(rows: number, seed: number): Matrix {
+  const enc = createEncoder(DEFAULT_COLUMNS);
+  const cols = DEFAULT_COLUMNS.length;
+  const data = new Float32Array(rows * cols);
+  syntheticRows(rows, seed).forEach((r, i) => enc.encode(r.features, data, i * cols));
+  return { data, rows, cols };
+}
+
+export function summaryFor(forest: IsolationForest, rows: number, extra: Partial<TrainingSummary> = {}): TrainingSummary {
+  return {
+    rows,
+    from: '2026-01-05T00:00:00.000Z',
+    to: '2026-02-01T00:00:00.000Z',
+    trees: forest.trees.length,
+    sample_size: forest.sampleSize,
+    seed: 1,
+    columns: forest.cols,
+    trained_at: '2026-02-02T00:00:00.000Z',
+    score_quantiles: {},
+    ...extra,
+  };
+}
+
+export function tempDir(prefix = 'vigil-model-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A small model trained on synthetic rows, written to `path`; returns its forest and version. */
+export function writeModel(
+  path: string,
+  opts: { seed?: number; trees?: number; columns?: readonly ColumnSpec[]; rows?: number } = {},
+): { forest: IsolationForest; version: string } {
+  const columns = opts.columns ?? DEFAULT_COLUMNS;
+  const rows = opts.rows ?? 2000;
+  const enc = createEncoder(columns);
+  const data = new Float32Array(rows * columns.length);
+  syntheticRows(rows, opts.seed ?? 3).forEach((r, i) => enc.encode(r.features, data, i * columns.length));
+  const forest = fitForest({ data, rows, cols: columns.length }, { trees: opts.trees ?? 30, seed: opts.seed ?? 3 });
+  const { bytes, version } = exportOnnx({ forest, columns, summary: summaryFor(forest, rows, { seed: opts.seed ?? 3 }) });
+  writeFileSync(path, bytes);
+  return { forest, version };
+}
