@@ -76,8 +76,16 @@ export interface ModelScorerOptions {
   readonly createSession?: SessionFactory;
 }
 
-/** What the scorer uses of an onnxruntime InferenceSession. */
-export type ModelSession = Pick<ort.InferenceSession, 'run' | 'release' | 'inputMetadata' | 'outputNames'>;
+/**
+ * What the scorer uses of an onnxruntime InferenceSession (one `run` signature, not the session's
+ * overloads, so a test double is a plain object).
+ */
+export interface ModelSession {
+  readonly inputMetadata: ort.InferenceSession['inputMetadata'];
+  readonly outputNames: ort.InferenceSession['outputNames'];
+  run(feeds: ort.InferenceSession.FeedsType): Promise<ort.InferenceSession.ReturnType>;
+  release(): Promise<void>;
+}
 export type SessionFactory = (bytes: Uint8Array, options: ort.InferenceSession.SessionOptions) => Promise<ModelSession>;
 
 const defaultSessionFactory: SessionFactory = (bytes, options) => ort.InferenceSession.create(bytes, options);

@@ -8,6 +8,7 @@ import { compilePack, packFromFiles, type CompiledPack } from '../../dsl/index.t
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../../features/geoip.ts';
 import { createMemoryStore, createStore, type SignalStore } from '../../features/store/index.ts';
+import type { ModelSession } from '../../features/model.ts';
 import { createEngine, planFeatures, type Engine, type VigilEvent } from '../../engine/index.ts';
 import { deletePrefix, redisUrl, requireRedis, startRedisServer, uniquePrefix } from '../helpers/redis.ts';
 
@@ -309,7 +310,8 @@ describe('engine with the anomaly model', () => {
           outputNames: real.outputNames,
           release: () => real.release(),
           // The first run is the scorer's own load-time check; every later one fails.
-          run: (...args: Parameters<typeof real.run>) => (calls++ === 0 ? real.run(...args) : Promise.reject(new Error('boom'))),
+          run: ((feeds: Parameters<typeof real.run>[0]) =>
+            calls++ === 0 ? real.run(feeds) : Promise.reject(new Error('boom'))) as ModelSession['run'],
         };
       },
     });
