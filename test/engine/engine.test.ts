@@ -272,7 +272,7 @@ describe('engine when Redis stalls or dies', () => {
 describe('engine with the anomaly model', () => {
   it('scores every event with the shipped ONNX model and explains it', async () => {
     const { createModelScorer, DEFAULT_MODEL_PATH } = await import('../../features/model.ts');
-    const model = await createModelScorer({ path: DEFAULT_MODEL_PATH, watch: false });
+    const model = await createModelScorer({ path: DEFAULT_MODEL_PATH, watch: false, timeoutMs: 5000 });
     const engine = createEngine({
       store: createMemoryStore({ hashSecret: 's' }),
       geoip,
