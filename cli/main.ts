@@ -36,6 +36,15 @@ function buildProgram(io: CliIO, deps: MainDeps, setCode: (n: number) => void): 
   const scheme = deps.scheme ?? VIGIL_SCHEME;
   const program = new Command('vigil')
     .description('Vigil: account-security risk engine (rules packs, backtests, HTTP API)')
+    .addHelpText(
+      'after',
+      `
+Model and traffic commands (each has its own --help):
+  train --events EVENTS.ndjson --out MODEL.onnx   build the ONNX anomaly model from recorded features
+  model eval --events LABELLED.ndjson             ROC/PR AUC and operating points of model, rba.score, pack
+  simulate --users N --days D --seed S --out F    seeded, labelled sign-in traffic (legit users + attackers)
+  explain DECISION_ID                             why a stored decision was made (admin API of a running Vigil)`,
+    )
     .version(packageVersion())
     .exitOverride()
     .showHelpAfterError()
@@ -105,7 +114,29 @@ function buildProgram(io: CliIO, deps: MainDeps, setCode: (n: number) => void): 
   return program;
 }
 
+/**
+ * Commands that parse their own arguments (they load heavy modules — onnxruntime, GeoIP — so they
+ * are imported only when called).
+ */
+async function ownParser(argv: readonly string[], io: CliIO): Promise<number | undefined> {
+  const [cmd, sub] = argv;
+  if (cmd === 'train') return (await import('./train.ts')).runTrain(argv.slice(1), io);
+  if (cmd === 'simulate') return (await import('./simulate.ts')).runSimulate(argv.slice(1), io);
+  if (cmd === 'explain') return (await import('./explain.ts')).runExplain(argv.slice(1), io);
+  if (cmd === 'model' && sub === 'eval') return (await import('./model-eval.ts')).runModelEval(argv.slice(2), io);
+  if (cmd === 'model') {
+    io.stderr('usage: vigil model eval --events LABELLED.ndjson [options]\n');
+    return EXIT_USAGE;
+  }
+  return undefined;
+}
+
 export async function main(argv: string[], io: CliIO = processIO, deps: MainDeps = {}): Promise<number> {
+  const own = await ownParser(argv, io).catch((e: unknown) => {
+    io.stderr(`vigil: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  });
+  if (own !== undefined) return own;
   let code = 0;
   const program = buildProgram(io, deps, (n) => {
     code = n;

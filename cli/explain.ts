@@ -1,0 +1,112 @@
+// `vigil explain DECISION_ID`: fetch a stored decision from a running Vigil (admin API, GET
+// /v1/decisions/:id) and show why it was made: the rules that fired (and shadow rules), the score,
+// the features the pack read, and the anomaly model's top feature contributions, recomputed from
+// the stored features with the model file (VIGIL_MODEL or the shipped one).
+import type { CliIO } from './io.ts';
+
+export const EXPLAIN_USAGE = `usage: vigil explain DECISION_ID [--url URL] [--json]
+  --url URL   the Vigil API (default: $VIGIL_URL or http://127.0.0.1:8080)
+  --json      print one JSON object
+The admin token is read from $VIGIL_ADMIN_TOKEN; the model from $VIGIL_MODEL (default: the shipped one).
+`;
+
+interface Hit {
+  readonly name: string;
+  readonly action: string | null;
+  readonly score: number;
+  readonly reason: string | null;
+}
+interface Stored {
+  readonly decision_id: string;
+  readonly at: string;
+  readonly features: Record<string, string | number | boolean | null>;
+  readonly result: {
+    readonly decision: string;
+    readonly score: number;
+    readonly rules: readonly Hit[];
+    readonly shadow: readonly Hit[];
+    readonly model: { readonly anomaly: number | null; readonly version: string } | null;
+    readonly pack: { readonly name: string; readonly version: number; readonly hash: string };
+    readonly degraded: boolean;
+  };
+  readonly outcome?: string;
+}
+
+export async function runExplain(
+  argv: readonly string[],
+  io: CliIO,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<number> {
+  let id: string | undefined;
+  let url = env.VIGIL_URL ?? 'http://127.0.0.1:8080';
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--url' && argv[i + 1] !== undefined) url = argv[++i]!;
+    else if (a === '--json') json = true;
+    else if (!a.startsWith('-') && id === undefined) id = a;
+    else {
+      io.stderr(EXPLAIN_USAGE);
+      return 2;
+    }
+  }
+  if (id === undefined || !/^[0-9A-Za-z]{1,64}$/.test(id)) {
+    io.stderr(EXPLAIN_USAGE);
+    return 2;
+  }
+  const token = env.VIGIL_ADMIN_TOKEN;
+  let res: Response;
+  try {
+    res = await fetch(`${url.replace(/\/$/, '')}/v1/decisions/${id}`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (e) {
+    io.stderr(`vigil explain: cannot reach ${url}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  if (res.status === 404) {
+    io.stderr(`vigil explain: decision ${id} not found (unknown, expired, or the admin API is off: set VIGIL_ADMIN_TOKEN)\n`);
+    return 1;
+  }
+  if (!res.ok) {
+    io.stderr(`vigil explain: ${url} answered ${res.status}\n`);
+    return 1;
+  }
+  const stored = (await res.json()) as Stored;
+
+  let contributions: { feature: string; contribution: number }[] = [];
+  let modelNote = '';
+  const r = stored.result;
+  if (r.model) {
+    try {
+      const { createModelScorer, DEFAULT_MODEL_PATH } = await import('../features/model.ts');
+      const model = await createModelScorer({ path: env.VIGIL_MODEL ?? DEFAULT_MODEL_PATH, watch: false });
+      contributions = model.explain(stored.features, 5);
+      if (model.version !== r.model.version) modelNote = ` (decided by ${r.model.version}; explained with ${model.version})`;
+      await model.close();
+    } catch (e) {
+      modelNote = ` (contributions unavailable: ${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
+
+  if (json) {
+    io.stdout(`${JSON.stringify({ ...stored, contributions })}\n`);
+    return 0;
+  }
+  const lines: string[] = [];
+  lines.push(`decision ${stored.decision_id} at ${stored.at}: ${r.decision.toUpperCase()} (score ${r.score})${r.degraded ? ' — degraded' : ''}`);
+  lines.push(`pack ${r.pack.name} v${r.pack.version} ${r.pack.hash}${stored.outcome ? `; outcome: ${stored.outcome}` : ''}`);
+  const hit = (h: Hit): string => `  ${h.name.padEnd(28)} ${(h.action ?? '-').padEnd(8)} ${String(h.score).padStart(4)}  ${h.reason ?? ''}`;
+  lines.push('rules that fired:');
+  lines.push(...(r.rules.length ? r.rules.map(hit) : ['  (none)']));
+  if (r.shadow.length) lines.push('shadow rules (reported only):', ...r.shadow.map(hit));
+  if (r.model) {
+    lines.push(`model ${r.model.version}: anomaly ${r.model.anomaly === null ? 'missing' : r.model.anomaly.toFixed(3)}${modelNote}`);
+    for (const c of contributions) lines.push(`  ${c.feature.padEnd(28)} ${c.contribution.toFixed(3)}`);
+  }
+  lines.push('features read:');
+  for (const [k, v] of Object.entries(stored.features)) lines.push(`  ${k.padEnd(28)} ${v === null ? 'missing' : String(v)}`);
+  io.stdout(lines.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,24 @@
+// The commands that parse their own arguments are reachable through `vigil` and refuse bad usage
+// with exit 2; `explain` reports an unreachable server or unknown decision as exit 1.
+import { describe, expect, it } from 'vitest';
+import { run } from './helpers.ts';
+import { runExplain } from '../../cli/explain.ts';
+import { bufferIO } from '../../cli/io.ts';
+
+describe('model and traffic commands', () => {
+  it('dispatches train, simulate and model eval, each with its own usage error', async () => {
+    for (const argv of [['train'], ['simulate'], ['model', 'eval'], ['model'], ['explain']]) {
+      const r = await run(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err, argv.join(' ')).toMatch(/usage/i);
+    }
+  });
+
+  it('explain: exit 2 on a malformed id, 1 when Vigil cannot be reached', async () => {
+    const io = bufferIO();
+    expect(await runExplain(['not/an/id'], io, {})).toBe(2);
+    const io2 = bufferIO();
+    expect(await runExplain(['01JD0000000000000000000000', '--url', 'http://127.0.0.1:9'], io2, {})).toBe(1);
+    expect(io2.err()).toMatch(/cannot reach/);
+  });
+});
