@@ -3,6 +3,7 @@
 // by sampling addresses and looking them up — residential networks per country and per ASN, and
 // hosting/VPN networks per country taken from the bundled ASN ranges. Also the seeded PRNG every
 // simulator part draws from (never Math.random: the same seed must give the same bytes).
+import { sfc32 } from './rng.ts';
 import { readFileSync } from 'node:fs';
 import { defaultGeoFiles, type GeoIp } from '../features/geoip.ts';
 import type { ParsedIp } from '../features/ip.ts';
@@ -59,23 +60,8 @@ function seedWords(s: string): [number, number, number, number] {
  * `"7/attack/vpn"`), so adding an attack type does not change the legitimate traffic of a seed.
  */
 export function createRng(seed: string): Rng {
-  let [a, b, c, d] = seedWords(seed);
-  const next = (): number => {
-    a >>>= 0;
-    b >>>= 0;
-    c >>>= 0;
-    d >>>= 0;
-    let t = (a + b) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    d = (d + 1) | 0;
-    t = (t + d) | 0;
-    c = (c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
-  // Warm up: the first outputs of sfc32 still echo the seed.
-  for (let i = 0; i < 15; i++) next();
+  const [a, b, c, d] = seedWords(seed);
+  const next = sfc32(a, b, c, d, 15);
   const rng: Rng = {
     next,
     int: (min, max) => min + Math.floor(next() * (max - min + 1)),

@@ -3,6 +3,7 @@
 // used by `explain` (docs/model.md "Explain"). Training is reproducible: tree t draws from its own
 // PRNG stream seeded by (seed, t), so the forest depends on the seed and the data only, never on
 // how many threads built it.
+import { sfc32 } from './rng.ts';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
@@ -91,26 +92,11 @@ function splitmix32(state: number): () => number {
 /** sfc32 uniform in [0, 1), one independent stream per (seed, stream). */
 export function createRandom(seed: number, stream: number): () => number {
   const mix = splitmix32((Math.imul(seed | 0, 0x27d4eb2d) ^ Math.imul((stream | 0) + 1, 0x165667b1)) >>> 0);
-  let a = mix();
-  let b = mix();
-  let c = mix();
-  let d = mix();
-  const next = (): number => {
-    a >>>= 0;
-    b >>>= 0;
-    c >>>= 0;
-    d >>>= 0;
-    let t = (a + b) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    d = (d + 1) | 0;
-    t = (t + d) | 0;
-    c = (c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
-  for (let i = 0; i < 12; i++) next();
-  return next;
+  const a = mix();
+  const b = mix();
+  const c = mix();
+  const d = mix();
+  return sfc32(a, b, c, d, 12);
 }
 
 // ------------------------------------------------------------------------------------------------

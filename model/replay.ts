@@ -3,6 +3,7 @@
 // when given, the anomaly model — and feeds each attempt's outcome back the way an auth service
 // would, but only for what the engine let through. This is how `vigil model eval` measures and how
 // `vigil simulate --features-out` records the feature rows `vigil train --events` learns from.
+import type { ModelScorer } from '../features/model.ts';
 import type { Action } from '../dsl/ast.ts';
 import type { CompiledPack } from '../dsl/index.ts';
 import { CATALOG, EVENT_TYPES, type EventType } from '../features/catalog.ts';
@@ -18,6 +19,8 @@ import { ATTACK_TYPES, type AttackType, type Label, type LegitScenario, type Sim
  */
 export interface AnomalyScorer {
   readonly version: string;
+  /** The serving scorer behind it, handed to the engine so pack rules read `model.anomaly`. */
+  readonly engineModel?: ModelScorer;
   score(features: Readonly<Record<string, FeatureValue>>): number | null | Promise<number | null>;
   close?(): Promise<void>;
 }
@@ -30,6 +33,7 @@ export async function loadOnnxScorer(path: string): Promise<AnomalyScorer> {
   const { createModelScorer } = await import('../features/model.ts');
   const m = await createModelScorer({ path, watch: false, timeoutMs: 60_000 });
   return {
+    engineModel: m,
     get version() {
       return m.version;
     },
@@ -189,6 +193,7 @@ export async function replayThroughEngine(
     // Simulated time runs far faster than the wall clock; no signal may be cut short by a timer.
     signalTimeoutMs: 60_000,
     extraFeatures: ALL_FEATURES,
+    ...(opts.model?.engineModel ? { model: opts.model.engineModel } : {}),
     // Outcomes are sent right away; an hour keeps the in-process store small.
     decisionTtlSeconds: 3600,
   });
