@@ -1,6 +1,7 @@
 // The velocity features (features.md: velocity.*, device.users_24h) derived from the counters the
-// signal store read for one event. Pure. Window semantics (inclusive [t − W, t] for failure and
-// recovery counts, HyperLogLog buckets for distinct counts) are in docs/signals.md.
+// signal store read for one event. Pure. Window semantics (exact sliding windows, inclusive at
+// t − W: timestamp sets for failure and recovery counts, last-seen sets saturating at maxDistinct for
+// distinct counts) are in docs/signals.md.
 import type { VelocitySignals } from './store/types.ts';
 
 /** Feature values, by catalog name; undefined = missing. */

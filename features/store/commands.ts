@@ -3,9 +3,6 @@
 // in-process store by interpreting them (memory.ts), so the two cannot drift apart. Every command
 // carries the hash tag of its key so a Cluster backend can group a pipeline by slot.
 import {
-  bucketOf,
-  bucketsFor,
-  bucketTtlMs,
   DAY,
   H_LAST_COUNTRY,
   H_LAST_LAT,
@@ -135,15 +132,28 @@ function pushTimestamp(cmds: Cmd[], env: PlanEnv, tag: string, key: string, t: n
   );
 }
 
-function pushHll(cmds: Cmd[], tag: string, key: string, member: string, windowMs: number): void {
-  cmds.push({ tag, argv: ['pfadd', key, member] }, { tag, argv: ['pexpire', key, bucketTtlMs(windowMs)] });
+/**
+ * Append the recording commands of one distinct-count set (member → last time seen): add or move the
+ * member forward (GT: an out-of-order event never moves it back; GT still adds a new member), drop
+ * members last seen before t − W, keep the `maxDistinct` most recently seen, expire.
+ */
+function pushDistinct(cmds: Cmd[], env: PlanEnv, tag: string, key: string, member: string, t: number, windowMs: number): void {
+  cmds.push(
+    { tag, argv: ['zadd', key, 'GT', t, member] },
+    { tag, argv: ['zremrangebyscore', key, '-inf', `(${t - windowMs}`] },
+    { tag, argv: ['zremrangebyrank', key, 0, -(env.limits.maxDistinct + 1)] },
+    { tag, argv: ['pexpire', key, windowMs + TTL_MARGIN_MS] },
+  );
 }
 
-function hllCount(tag: string, t: number, windowMs: number, key: (b: number) => string): Cmd {
-  const buckets = bucketsFor(t, windowMs);
-  const argv: [CmdName, ...Arg[]] = ['pfcount'];
-  for (const b of buckets) argv.push(key(b));
-  return { tag, argv };
+/**
+ * Count of a distinct-count set at time t: members last seen at or after t − W (inclusive, like the
+ * timestamp counters). The upper bound is +inf, not t: the set keeps only each member's latest
+ * sighting, so for an out-of-order event a member last seen after t (this event's own member
+ * included, whose later score GT kept) still counts.
+ */
+function distinctCount(tag: string, key: string, t: number, windowMs: number): Cmd {
+  return { tag, argv: ['zcount', key, t - windowMs, '+inf'] };
 }
 
 const num = (v: unknown): number => {
@@ -168,11 +178,9 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
   const dTag = ctx.device !== undefined ? keys.deviceTag(ctx.device) : '';
 
   if (needs.record !== false) {
-    pushHll(cmds, uTag, keys.userIps(ctx.user, bucketOf(t, W_USER_IPS)), ctx.ip, W_USER_IPS);
-    pushHll(cmds, iTag, keys.ipUsers(ctx.ip, bucketOf(t, W_IP_USERS)), ctx.user, W_IP_USERS);
-    if (ctx.device !== undefined) {
-      pushHll(cmds, dTag, keys.deviceUsers(ctx.device, bucketOf(t, W_DEVICE_USERS)), ctx.user, W_DEVICE_USERS);
-    }
+    pushDistinct(cmds, env, uTag, keys.userIps(ctx.user), ctx.ip, t, W_USER_IPS);
+    pushDistinct(cmds, env, iTag, keys.ipUsers(ctx.ip), ctx.user, t, W_IP_USERS);
+    if (ctx.device !== undefined) pushDistinct(cmds, env, dTag, keys.deviceUsers(ctx.device), ctx.user, t, W_DEVICE_USERS);
     if (ctx.type === 'recovery') pushTimestamp(cmds, env, uTag, keys.userRecovery(ctx.user), t, W_USER_RECOVERY);
   }
 
@@ -199,11 +207,11 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
     iVel = cmds.length;
     cmds.push(
       { tag: uTag, argv: ['zcount', keys.userFailed(ctx.user), t - W_USER_FAILED, t] },
-      hllCount(uTag, t, W_USER_IPS, (b) => keys.userIps(ctx.user, b)),
+      distinctCount(uTag, keys.userIps(ctx.user), t, W_USER_IPS),
       { tag: uTag, argv: ['zcount', keys.userRecovery(ctx.user), t - W_USER_RECOVERY, t] },
       { tag: iTag, argv: ['zcount', keys.ipFailed(ctx.ip), t - W_IP_FAILED_SHORT, t] },
       { tag: iTag, argv: ['zcount', keys.ipFailed(ctx.ip), t - W_IP_FAILED, t] },
-      hllCount(iTag, t, W_IP_USERS, (b) => keys.ipUsers(ctx.ip, b)),
+      distinctCount(iTag, keys.ipUsers(ctx.ip), t, W_IP_USERS),
     );
     if (ctx.subnet !== undefined) {
       iSubnet = cmds.length;
@@ -212,8 +220,7 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
     }
     if (ctx.device !== undefined) {
       iDevice = cmds.length;
-      const dev = ctx.device;
-      cmds.push(hllCount(dTag, t, W_DEVICE_USERS, (b) => keys.deviceUsers(dev, b)));
+      cmds.push(distinctCount(dTag, keys.deviceUsers(ctx.device), t, W_DEVICE_USERS));
     }
   }
 

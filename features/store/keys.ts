@@ -18,12 +18,6 @@ export const W_USER_IPS = DAY;
 export const W_IP_USERS = HOUR;
 export const W_DEVICE_USERS = DAY;
 
-/**
- * HyperLogLog buckets per window: a distinct count at time t merges the buckets that cover
- * [t − W, t], which may reach back up to one bucket (W/12) further.
- */
-export const HLL_BUCKETS = 12;
-
 /** Extra lifetime of every counter key beyond its window, so a key never expires mid-window. */
 export const TTL_MARGIN_MS = 10 * MINUTE;
 
@@ -37,6 +31,11 @@ export interface StoreLimits {
   readonly maxKnown: number;
   /** rba field counters kept per user; the rarest are dropped first. */
   readonly maxRbaFields: number;
+  /**
+   * Members kept per distinct-count set (a user's addresses, an address's or device's users); the
+   * least recently seen are dropped first, so distinct counts are exact below this and saturate here.
+   */
+  readonly maxDistinct: number;
 }
 
 export const DEFAULT_LIMITS: StoreLimits = Object.freeze({
@@ -44,6 +43,7 @@ export const DEFAULT_LIMITS: StoreLimits = Object.freeze({
   maxEvents: 1000,
   maxKnown: 500,
   maxRbaFields: 512,
+  maxDistinct: 1000,
 });
 
 /** Members of a user's known-values sorted set (`…:k`), one per kind. */
@@ -91,9 +91,9 @@ export class Keys {
   userRecovery(u: string): string {
     return `${this.prefix}{u:${u}}:rc`;
   }
-  /** HyperLogLog of address hashes, one per bucket. */
-  userIps(u: string, bucket: number): string {
-    return `${this.prefix}{u:${u}}:ips:${bucket}`;
+  /** Sorted set: address digest → last time seen (velocity.user_ips_24h). */
+  userIps(u: string): string {
+    return `${this.prefix}{u:${u}}:ips`;
   }
 
   ipTag(i: string): string {
@@ -102,9 +102,9 @@ export class Keys {
   ipFailed(i: string): string {
     return `${this.prefix}{i:${i}}:f`;
   }
-  /** HyperLogLog of user hashes, one per bucket. */
-  ipUsers(i: string, bucket: number): string {
-    return `${this.prefix}{i:${i}}:us:${bucket}`;
+  /** Sorted set: user digest → last time seen (velocity.ip_users_1h). */
+  ipUsers(i: string): string {
+    return `${this.prefix}{i:${i}}:us`;
   }
 
   subnetTag(n: string): string {
@@ -117,8 +117,9 @@ export class Keys {
   deviceTag(d: string): string {
     return `{d:${d}}`;
   }
-  deviceUsers(d: string, bucket: number): string {
-    return `${this.prefix}{d:${d}}:us:${bucket}`;
+  /** Sorted set: user digest → last time seen (device.users_24h). */
+  deviceUsers(d: string): string {
+    return `${this.prefix}{d:${d}}:us`;
   }
 
   /** Global count of successful sign-ins with one rba field value (its own key: spreads over slots). */
@@ -144,29 +145,6 @@ export class Keys {
   decisionTag(id: string): string {
     return `{${id}}`;
   }
-}
-
-/** Bucket length of a windowed HyperLogLog. */
-export function bucketMs(windowMs: number): number {
-  return windowMs / HLL_BUCKETS;
-}
-
-/** Lifetime of a bucket key: its window, one more bucket, and the margin. */
-export function bucketTtlMs(windowMs: number): number {
-  return windowMs + bucketMs(windowMs) + TTL_MARGIN_MS;
-}
-
-/** Bucket numbers (oldest first) whose union covers [t − W, t]. */
-export function bucketsFor(t: number, windowMs: number): number[] {
-  const b = bucketMs(windowMs);
-  const cur = Math.floor(t / b);
-  const out = new Array<number>(HLL_BUCKETS + 1);
-  for (let i = 0; i <= HLL_BUCKETS; i++) out[i] = cur - HLL_BUCKETS + i;
-  return out;
-}
-
-export function bucketOf(t: number, windowMs: number): number {
-  return Math.floor(t / bucketMs(windowMs));
 }
 
 /** Escape Redis glob metacharacters so a prefix matches literally in SCAN MATCH. */

@@ -1,7 +1,9 @@
 // The in-process signal store backend (REDIS_URL unset: a single-node trial, and fast tests): a tiny
 // interpreter of exactly the Redis commands commands.ts emits, over a Map with wall-clock expiry.
 // Running the same commands as Redis keeps both stores behaviourally identical (one contract suite
-// runs against both). Distinct counts here are exact sets, not HyperLogLogs.
+// runs against both). Sorted sets follow Redis exactly where the store relies on it: ZADD GT (adds new
+// members, never lowers a score), score bounds `-inf`/`+inf`/`(x`, rank ranges with negative indexes,
+// ties ordered by member. The one HyperLogLog (`{rg}:u`, single-key PFCOUNT) is an exact set here.
 import type { Arg, CmdName } from './commands.ts';
 import type { Backend } from './core.ts';
 
@@ -171,11 +173,10 @@ export function createMemoryBackend(now: () => number = Date.now): MemoryBackend
         for (const member of a.slice(1)) s.add(member);
         return s.size > before ? 1 : 0;
       }
-      case 'pfcount': {
-        const union = new Set<string>();
-        for (const k of a) for (const member of hll(k, false) ?? []) union.add(member);
-        return union.size;
-      }
+      case 'pfcount':
+        // Single key only (the store never merges HyperLogLogs).
+        if (a.length !== 1) throw new Error('pfcount: the in-process store supports one key');
+        return hll(key, false)?.size ?? 0;
       case 'hmget': {
         const h = hash(key);
         return a.slice(1).map((f) => h?.get(f) ?? null);

@@ -3,7 +3,7 @@
 // call on a single node, and on Cluster one pipeline per hash-tag group sent concurrently (a
 // pipeline may not span slots). Erase: SCAN on a single node, GETKEYSINSLOT on Cluster.
 import { Cluster, Redis, type ClusterNode } from 'ioredis';
-import { RECORD_LOGIN_COMMAND, RECORD_LOGIN_LUA, type Cmd } from './commands.ts';
+import { RECORD_LOGIN_COMMAND, RECORD_LOGIN_LUA, type Arg, type Cmd } from './commands.ts';
 import type { Backend } from './core.ts';
 import { globEscape } from './keys.ts';
 
@@ -144,12 +144,42 @@ async function readyWithin(client: Redis | Cluster, ms: number): Promise<void> {
   }
 }
 
+/**
+ * One call that runs a whole batch of store commands on a single node, in order, and answers their
+ * replies as one array: ARGV is the commands flattened as `argc, name, args…` each. The record-login
+ * script (commands.ts) is inlined as a function, since a script cannot call another. Keys are not
+ * declared (the batch spans many users' and addresses' keys), which a single node allows; a Cluster
+ * keeps one pipeline per hash tag instead. Atomic as a side effect; a failing command fails the batch,
+ * as a failing command fails a pipeline's exec here.
+ */
+export const BATCH_COMMAND = 'vigilbatch';
+export const BATCH_LUA = `
+local function recordlogin(KEYS, ARGV)
+${RECORD_LOGIN_LUA}
+end
+local out = {}
+local i, n, last = 1, 0, #ARGV
+while i <= last do
+  local argc = tonumber(ARGV[i])
+  n = n + 1
+  if ARGV[i + 1] == '${RECORD_LOGIN_COMMAND}' then
+    out[n] = recordlogin({ ARGV[i + 2] }, { unpack(ARGV, i + 3, i + argc) })
+  else
+    out[n] = redis.call(unpack(ARGV, i + 1, i + argc))
+  end
+  i = i + argc + 1
+end
+return out
+`;
+
 export interface RedisBackendOptions {
   readonly client: Redis | Cluster;
   /** Close the client on close() (the store opened it). */
   readonly owned: boolean;
   readonly pingTimeoutMs?: number;
 }
+
+type NetStream = Redis['stream'];
 
 type Replies = [error: Error | null, result: unknown][] | null;
 
@@ -169,13 +199,48 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
   const isCluster = client instanceof Cluster;
   // Idempotent; makes the script callable by name in pipelines, as EVALSHA with an EVAL fallback.
   client.defineCommand(RECORD_LOGIN_COMMAND, { numberOfKeys: 1, lua: RECORD_LOGIN_LUA });
+  if (!isCluster) client.defineCommand(BATCH_COMMAND, { numberOfKeys: 0, lua: BATCH_LUA });
   let roundTrips = 0;
 
+  // Every pipeline written during one event-loop turn leaves in one writev: the socket is corked at
+  // the turn's first write and uncorked once the turn's I/O callbacks have run (setImmediate). Under
+  // load one syscall then carries the reads and decision writes of many requests, which saves CPU on
+  // both sides of the connection (measured in docs/operations.md § Performance); alone, a request
+  // waits only for the rest of its own turn.
+  let corked: NetStream | null = null;
+  const uncork = (): void => {
+    const s = corked;
+    corked = null;
+    s?.uncork();
+  };
+  function coalesce(): void {
+    if (corked !== null || !(client instanceof Redis)) return;
+    const s = client.stream;
+    if (!s) return;
+    corked = s;
+    s.cork();
+    setImmediate(uncork);
+  }
+
+  // A single node runs the whole batch as one script call (see BATCH_LUA): one command object, one
+  // promise and one reply on this side instead of one per command.
+  const batch = (...args: Arg[]): Promise<unknown> =>
+    (client as unknown as { [BATCH_COMMAND]: (...a: Arg[]) => Promise<unknown> })[BATCH_COMMAND](...args);
   async function execSingle(cmds: readonly Cmd[]): Promise<unknown[]> {
-    const argv = new Array<unknown[]>(cmds.length);
-    for (let i = 0; i < cmds.length; i++) argv[i] = (cmds[i] as Cmd).argv as unknown as unknown[];
+    let n = 0;
+    for (let i = 0; i < cmds.length; i++) n += (cmds[i] as Cmd).argv.length + 1;
+    const args = new Array<Arg>(n);
+    let k = 0;
+    for (let i = 0; i < cmds.length; i++) {
+      const a = (cmds[i] as Cmd).argv;
+      args[k++] = a.length;
+      for (let j = 0; j < a.length; j++) args[k++] = a[j] as Arg;
+    }
     roundTrips++;
-    return repliesOf(await client.pipeline(argv).exec(), cmds.length);
+    coalesce();
+    const replies = await batch(...args);
+    if (!Array.isArray(replies) || replies.length !== cmds.length) throw new Error('batch reply does not match its commands');
+    return replies;
   }
 
   async function execCluster(cmds: readonly Cmd[]): Promise<unknown[]> {

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { historyFeatures } from '../../../features/history.ts';
 import { rbaFields, type RbaAttempt } from '../../../features/rba.ts';
-import { DAY, HOUR, MINUTE, bucketMs, W_IP_USERS } from '../../../features/store/keys.ts';
+import { DAY, HOUR, MINUTE, W_DEVICE_USERS, W_IP_USERS, W_USER_IPS } from '../../../features/store/keys.ts';
 import { parseEventContext, type ContextInput, type EventContext, type ReadNeeds, type SignalStore, type StoreLimits } from '../../../features/store/index.ts';
 import { velocityFeatures } from '../../../features/velocity.ts';
 
@@ -319,7 +319,7 @@ export function storeContract(name: string, make: FixtureFactory): void {
       });
     });
 
-    describe('distinct counts (HyperLogLog buckets)', () => {
+    describe('distinct counts (last-seen sets, exact sliding windows)', () => {
       it('ip_users_1h, user_ips_24h and device.users_24h count distinct identities', async () => {
         const ip = '100.64.3.3';
         const users = [uid('a'), uid('b'), uid('c')];
@@ -334,15 +334,77 @@ export function storeContract(name: string, make: FixtureFactory): void {
         expect(s.velocity).toMatchObject({ ipUsers1h: 3, userIps24h: 4, deviceUsers24h: 3 });
       });
 
-      it('keeps a user in ip_users_1h through the whole hour and drops it one bucket later', async () => {
+      const RECORD_ONLY: ReadNeeds = { history: false, velocity: false, rba: false };
+
+      it('ip_users_1h: a user seen at T0 counts at exactly T0 + 1 h, not 1 ms later', async () => {
         const ip = '100.64.9.9';
-        const first = store.context(attempt({ userId: uid('a'), ip }));
-        await read(first, { history: false, velocity: false, rba: false });
-        const probe = store.context(attempt({ userId: uid('b'), ip }));
-        // T0 is a bucket boundary: the window reaches back at most one bucket (5 min) beyond the hour.
+        await read(store.context(attempt({ userId: uid('a'), ip, deviceId: uid('d') })), RECORD_ONLY);
+        const probe = store.context(attempt({ userId: uid('b'), ip, deviceId: uid('d') }));
+        expect(W_IP_USERS).toBe(HOUR);
         expect((await read(at(probe, T0 + HOUR))).velocity?.ipUsers1h).toBe(1);
-        expect((await read(at(probe, T0 + HOUR + bucketMs(W_IP_USERS) - 1))).velocity?.ipUsers1h).toBe(1);
-        expect((await read(at(probe, T0 + HOUR + bucketMs(W_IP_USERS)))).velocity?.ipUsers1h).toBe(0);
+        expect((await read(at(probe, T0 + HOUR + 1))).velocity?.ipUsers1h).toBe(0);
+      });
+
+      it('user_ips_24h: an address seen at T0 counts at exactly T0 + 24 h, not 1 ms later', async () => {
+        const user = uid('u');
+        await read(store.context(attempt({ userId: user, ip: '100.64.9.10', deviceId: uid('d') })), RECORD_ONLY);
+        const probe = store.context(attempt({ userId: user, ip: '100.64.9.11', deviceId: uid('d') }));
+        expect(W_USER_IPS).toBe(DAY);
+        expect((await read(at(probe, T0 + DAY))).velocity?.userIps24h).toBe(1);
+        expect((await read(at(probe, T0 + DAY + 1))).velocity?.userIps24h).toBe(0);
+      });
+
+      it('device.users_24h: a user seen at T0 counts at exactly T0 + 24 h, not 1 ms later', async () => {
+        const device = uid('d');
+        await read(store.context(attempt({ userId: uid('a'), ip: '100.64.9.12', deviceId: device })), RECORD_ONLY);
+        const probe = store.context(attempt({ userId: uid('b'), ip: '100.64.9.13', deviceId: device }));
+        expect(W_DEVICE_USERS).toBe(DAY);
+        expect((await read(at(probe, T0 + DAY))).velocity?.deviceUsers24h).toBe(1);
+        expect((await read(at(probe, T0 + DAY + 1))).velocity?.deviceUsers24h).toBe(0);
+      });
+
+      it('seeing a member again moves its last-seen time forward', async () => {
+        const ip = '100.64.9.14';
+        const seen = store.context(attempt({ userId: uid('a'), ip, deviceId: uid('d') }));
+        await read(seen, RECORD_ONLY);
+        await read(at(seen, T0 + 30 * MINUTE), RECORD_ONLY);
+        const probe = store.context(attempt({ userId: uid('b'), ip, deviceId: uid('d') }));
+        expect((await read(at(probe, T0 + HOUR + 1))).velocity?.ipUsers1h).toBe(1);
+        expect((await read(at(probe, T0 + 30 * MINUTE + HOUR))).velocity?.ipUsers1h).toBe(1);
+        expect((await read(at(probe, T0 + 30 * MINUTE + HOUR + 1))).velocity?.ipUsers1h).toBe(0);
+      });
+
+      it('an out-of-order event counts a member last seen after it and does not move it back', async () => {
+        const ip = '100.64.9.15';
+        const a = store.context(attempt({ userId: uid('a'), ip, deviceId: uid('d'), time: T0 + 30 * MINUTE }));
+        await read(a, RECORD_ONLY);
+        // An older event of the same user (and another's, read): both count the user last seen later.
+        await read(at(a, T0), RECORD_ONLY);
+        const late = store.context(attempt({ userId: uid('b'), ip, deviceId: uid('d'), time: T0 + 10 * MINUTE }));
+        expect((await read(late, { history: false, velocity: true, rba: false })).velocity?.ipUsers1h).toBe(2);
+        // a's last-seen time is still T0 + 30 min, not T0: counted up to T0 + 30 min + 1 h (b, last
+        // seen at T0 + 10 min, is gone by then).
+        const probe = store.context(attempt({ userId: uid('c'), ip, deviceId: uid('d') }));
+        expect((await read(at(probe, T0 + 30 * MINUTE + HOUR))).velocity?.ipUsers1h).toBe(1);
+        expect((await read(at(probe, T0 + 30 * MINUTE + HOUR + 1))).velocity?.ipUsers1h).toBe(0);
+      });
+
+      it('saturates at maxDistinct, keeping the most recently seen', async () => {
+        const small = await make({ limits: { maxDistinct: 5 } });
+        extra.push(small);
+        const ip = '100.64.9.16';
+        const device = uid('d');
+        const user = uid('u');
+        for (let i = 0; i < 8; i++) {
+          await small.store.readEvent(small.store.context(attempt({ userId: uid('x'), ip, deviceId: device, time: T0 + i })), RECORD_ONLY, BUDGET);
+          await small.store.readEvent(small.store.context(attempt({ userId: user, ip: `100.65.0.${i}`, deviceId: uid('d'), time: T0 + i })), RECORD_ONLY, BUDGET);
+        }
+        const probe = (u: string, addr: string, time: number) =>
+          small.store.readEvent(small.store.context(attempt({ userId: u, ip: addr, deviceId: device, time })), READ, BUDGET);
+        expect((await probe(uid('y'), ip, T0 + 10))?.velocity).toMatchObject({ ipUsers1h: 5, deviceUsers24h: 5 });
+        expect((await probe(user, '100.65.0.7', T0 + 10))?.velocity?.userIps24h).toBe(5);
+        // The three oldest were dropped: from T0 + 3 + 1 h on, the kept ones age out one by one.
+        expect((await probe(uid('y'), ip, T0 + 4 + HOUR))?.velocity?.ipUsers1h).toBe(4);
       });
     });
 

@@ -89,6 +89,29 @@ describe('Redis store', () => {
     write.mockRestore();
   });
 
+  it('sends the reads of requests in one event-loop turn in one socket write (corked until setImmediate)', async () => {
+    const stream = (store.redis as Redis).stream as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+    const single = vi.spyOn(stream, '_write');
+    const vectored = vi.spyOn(stream, '_writev');
+    const results = await Promise.all([1, 2, 3, 4, 5].map((i) => store.readEvent(fullEvent(store, `cork-${i}`), ALL, 1000)));
+    expect(single).not.toHaveBeenCalled();
+    expect(vectored).toHaveBeenCalledTimes(1);
+    expect((vectored.mock.calls[0]?.[0] as unknown[]).length).toBe(5);
+    single.mockRestore();
+    vectored.mockRestore();
+    expect(results.map((r) => r?.history?.logins)).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  it('still answers after Redis forgot the batch script (SCRIPT FLUSH: EVALSHA falls back to EVAL)', async () => {
+    await admin.script('FLUSH');
+    const ctx = fullEvent(store, 'flushed');
+    await store.recordOutcome(ctx, 'succeeded');
+    await admin.script('FLUSH');
+    const s = await store.readEvent(ctx, ALL, 1000);
+    expect(s?.history?.logins).toBe(1);
+    expect(s?.history?.knownDevice).toBe(true);
+  });
+
   it('gives every key it writes a TTL', async () => {
     const ctx = fullEvent(store, 'ttl-user');
     await store.readEvent(ctx, ALL, 1000);
