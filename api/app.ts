@@ -38,7 +38,6 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
-  app.use(opsRoutes({ engine, packs, metrics, shuttingDown: deps.shuttingDown ?? (() => false) }));
   app.use(
     evaluateRoutes({
       engine,
@@ -49,6 +48,8 @@ export function createApp(deps: AppDeps): Express {
       now: deps.now ?? Date.now,
     }),
   );
+  // After the hot route: every request walks the router's layers in order until one matches.
+  app.use(opsRoutes({ engine, packs, metrics, shuttingDown: deps.shuttingDown ?? (() => false) }));
   app.use(adminRoutes({ engine, adminToken: config.adminToken }));
   app.use(packRoutes({ packs, adminToken: config.adminToken }));
 

@@ -27,6 +27,19 @@ export const MAX_IP_TEXT = 45;
  * because the auth service must send the bare peer address and anything else is a bug or an attack.
  */
 export function parseIp(s: string): ParsedIp | null {
+  // One request parses its address three times (validation, engine, store keys), back to back: a
+  // one-entry memo makes the second and third free.
+  if (s === lastText) return lastParsed;
+  const parsed = parseIpUncached(s);
+  lastText = s;
+  lastParsed = parsed;
+  return parsed;
+}
+
+let lastText: string | undefined;
+let lastParsed: ParsedIp | null = null;
+
+function parseIpUncached(s: string): ParsedIp | null {
   if (typeof s !== 'string' || s.length === 0 || s.length > MAX_IP_TEXT) return null;
   if (s.includes(':')) {
     if (s.includes('%') || !ipaddr.IPv6.isValid(s)) return null;

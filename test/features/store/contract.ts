@@ -479,6 +479,23 @@ export function storeContract(name: string, make: FixtureFactory): void {
         expect(await store.getDecision(id)).toBeNull();
       });
 
+      it('stores every decision written in one event-loop turn (one batch), each with its own ttl', async () => {
+        const ids = [1, 2, 3, 4, 5].map((i) => uid(`01JB${i}`));
+        await Promise.all(ids.map((id, i) => store.putDecision(id, JSON.stringify({ n: i, quote: '"\\\u00e9' }), i === 0 ? 0.3 : 60)));
+        expect(await Promise.all(ids.map((id) => store.getDecision(id)))).toEqual(ids.map((_, i) => JSON.stringify({ n: i, quote: '"\\\u00e9' })));
+        await new Promise((r) => setTimeout(r, 450));
+        expect(await store.getDecision(ids[0] as string)).toBeNull();
+        expect(await store.getDecision(ids[1] as string)).not.toBeNull();
+      });
+
+      it('answers a lookup of a decision whose batch is not sent yet (read-your-writes)', async () => {
+        const id = uid('01JR');
+        const put = store.putDecision(id, '{"v":1}', 60);
+        expect(await store.getDecision(id)).toBe('{"v":1}');
+        await put;
+        expect(await store.getDecision(id)).toBe('{"v":1}');
+      });
+
       it('rejects a non-positive ttl', async () => {
         await expect(store.putDecision('x', '{}', 0)).rejects.toThrow(TypeError);
         await expect(store.putDecision('x', '{}', Number.POSITIVE_INFINITY)).rejects.toThrow(TypeError);
