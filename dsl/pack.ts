@@ -124,33 +124,43 @@ export function loadPackDir(dirOrFile: string): PackSource {
     const p = path.join(dir, n);
     return { path: p, text: readRulesFile(p) };
   });
+  return recordingSource(rules, (rel) => {
+    const target = path.join(dir, ...rel.split('/'));
+    let realRoot: string;
+    let realTarget: string;
+    try {
+      realRoot = realpathSync(dir);
+      realTarget = realpathSync(target);
+    } catch (e) {
+      return { ok: false, reason: errText(e) };
+    }
+    if (!isInside(realRoot, realTarget)) return { ok: false, reason: 'the path leaves the pack directory (through a symbolic link)' };
+    const fst = statOrNull(realTarget);
+    if (!fst) return { ok: false, reason: 'no such file' };
+    if (!fst.isFile()) return { ok: false, reason: 'not a regular file' };
+    if (fst.size > MAX_PACK_FILE_BYTES) return { ok: false, reason: 'larger than 64 MiB' };
+    try {
+      return { ok: true, text: stripBom(readFileSync(realTarget, 'utf8')) };
+    } catch (e) {
+      return { ok: false, reason: errText(e) };
+    }
+  });
+}
+
+/**
+ * A PackSource over `rules` whose readFile normalises the path (refusing escapes), reads through
+ * `read`, and remembers what was read (for the pack hash and history: `readsOf`).
+ */
+function recordingSource(rules: PackSource['rules'], read: (rel: string) => ReadResult): PackSource {
   const reads = new Map<string, string>();
   const src: PackSource = {
     rules,
     readFile(rel: string): ReadResult {
       const norm = normalizeRel(rel);
       if (!norm.ok) return norm;
-      const target = path.join(dir, ...norm.rel.split('/'));
-      let realRoot: string;
-      let realTarget: string;
-      try {
-        realRoot = realpathSync(dir);
-        realTarget = realpathSync(target);
-      } catch (e) {
-        return { ok: false, reason: errText(e) };
-      }
-      if (!isInside(realRoot, realTarget)) return { ok: false, reason: 'the path leaves the pack directory (through a symbolic link)' };
-      const fst = statOrNull(realTarget);
-      if (!fst) return { ok: false, reason: 'no such file' };
-      if (!fst.isFile()) return { ok: false, reason: 'not a regular file' };
-      if (fst.size > MAX_PACK_FILE_BYTES) return { ok: false, reason: 'larger than 64 MiB' };
-      try {
-        const text = stripBom(readFileSync(realTarget, 'utf8'));
-        reads.set(norm.rel, text);
-        return { ok: true, text };
-      } catch (e) {
-        return { ok: false, reason: errText(e) };
-      }
+      const r = read(norm.rel);
+      if (r.ok) reads.set(norm.rel, r.text);
+      return r;
     },
   };
   readsOf.set(src, reads);
@@ -174,22 +184,12 @@ export function packFromFiles(files: Readonly<Record<string, string>>, root = ''
   const names = [...byRel.keys()].filter((k) => !k.includes('/') && k.endsWith('.rules')).sort();
   if (names.length === 0) throw new PackLoadError('E_PACK_EMPTY', 'the pack has no top-level .rules file');
   const rules = names.map((n) => ({ path: root ? path.join(root, n) : n, text: stripBom(byRel.get(n)!) }));
-  const reads = new Map<string, string>();
-  const src: PackSource = {
-    rules,
-    readFile(rel: string): ReadResult {
-      const norm = normalizeRel(rel);
-      if (!norm.ok) return norm;
-      const text = byRel.get(norm.rel);
-      if (text === undefined) return { ok: false, reason: 'no such file in the pack' };
-      if (Buffer.byteLength(text, 'utf8') > MAX_PACK_FILE_BYTES) return { ok: false, reason: 'larger than 64 MiB' };
-      const clean = stripBom(text);
-      reads.set(norm.rel, clean);
-      return { ok: true, text: clean };
-    },
-  };
-  readsOf.set(src, reads);
-  return src;
+  return recordingSource(rules, (rel) => {
+    const text = byRel.get(rel);
+    if (text === undefined) return { ok: false, reason: 'no such file in the pack' };
+    if (Buffer.byteLength(text, 'utf8') > MAX_PACK_FILE_BYTES) return { ok: false, reason: 'larger than 64 MiB' };
+    return { ok: true, text: stripBom(text) };
+  });
 }
 
 /** Entries of a `file` list: one a line; `#` starts a comment (whole-line or trailing); blanks skipped. */

@@ -71,11 +71,24 @@ export function rocAuc(pos: readonly number[], neg: readonly number[]): number {
  */
 export function averagePrecision(pos: readonly number[], neg: readonly number[]): number {
   if (pos.length === 0) return Number.NaN;
+  let prevRecall = 0;
+  let ap = 0;
+  for (const [tp, fp] of thresholds(pos, neg)) {
+    const recall = tp / pos.length;
+    ap += (recall - prevRecall) * (tp / (tp + fp));
+    prevRecall = recall;
+  }
+  return ap;
+}
+
+/**
+ * Cumulative (true positives, false positives) at each distinct threshold "score ≥ t", from the
+ * highest score down; tied scores form one threshold.
+ */
+function* thresholds(pos: readonly number[], neg: readonly number[]): Generator<[tp: number, fp: number]> {
   const all = merged(pos, neg, true);
   let tp = 0;
   let fp = 0;
-  let prevRecall = 0;
-  let ap = 0;
   let i = 0;
   while (i < all.length) {
     let j = i;
@@ -84,12 +97,9 @@ export function averagePrecision(pos: readonly number[], neg: readonly number[])
       else fp++;
       j++;
     }
-    const recall = tp / pos.length;
-    ap += (recall - prevRecall) * (tp / (tp + fp));
-    prevRecall = recall;
+    yield [tp, fp];
     i = j;
   }
-  return ap;
 }
 
 /** Points (fpr, tpr) of the ROC curve, from (0,0) through each distinct threshold to (1,1). */
@@ -97,20 +107,9 @@ export function rocCurve(pos: readonly number[], neg: readonly number[]): { read
   const fpr = [0];
   const tpr = [0];
   if (pos.length === 0 || neg.length === 0) return { fpr, tpr };
-  const all = merged(pos, neg, true);
-  let tp = 0;
-  let fp = 0;
-  let i = 0;
-  while (i < all.length) {
-    let j = i;
-    while (j < all.length && same(all[j]!.s, all[i]!.s)) {
-      if (all[j]!.p) tp++;
-      else fp++;
-      j++;
-    }
+  for (const [tp, fp] of thresholds(pos, neg)) {
     fpr.push(fp / neg.length);
     tpr.push(tp / pos.length);
-    i = j;
   }
   return { fpr, tpr };
 }
