@@ -76,7 +76,7 @@ for (const c of [1, 64]) {
   const r = await run(c, c === 1 ? Math.min(N, 5000) : N);
   console.log(
     `concurrency ${String(c).padStart(2)}: ${r.perSec.toFixed(0).padStart(6)} events/s, ${r.usPerEvent.toFixed(1).padStart(6)} µs/event, ` +
-      `${r.reads.toFixed(2)} read pipeline(s)/event, ${r.trips.toFixed(2)} Redis round trips/event (read+record, decision write)`,
+      `${r.reads.toFixed(2)} read pipeline(s)/event, ${r.trips.toFixed(2)} Redis calls/event (one read+record each; decision writes batched per event-loop turn)`,
   );
 }
 

@@ -63,15 +63,34 @@ export class EngineUnavailableError extends Error {
 
 const DEFAULT_DECISION_TTL_S = 7 * 24 * 3600;
 
-/** What is stored per decision: hashed identifiers only (the EventContext), never raw ones. */
+/**
+ * What is stored per decision: hashed identifiers only (the EventContext), never raw ones. The
+ * request as shown by GET /v1/decisions is rebuilt from the context and `req` (what the context does
+ * not hold); documents written before `req` existed carry the whole `request`.
+ */
 interface DecisionDoc {
   readonly decision_id: string;
   readonly at: string;
   readonly ctx: EventContext;
-  readonly request: Readonly<Record<string, unknown>>;
+  readonly req?: { readonly created_at?: string; readonly mfa?: boolean; readonly browser?: string; readonly os?: string };
+  readonly request?: Readonly<Record<string, unknown>>;
   readonly features: Readonly<Record<string, unknown>>;
   readonly result: EvaluateResult;
   readonly outcome?: Outcome;
+}
+
+/** The stored request of a decision: the caller's fields, identifiers as their keyed hashes. */
+function storedRequest(doc: DecisionDoc): Readonly<Record<string, unknown>> {
+  if (doc.request) return doc.request;
+  const c = doc.ctx;
+  return {
+    type: c.type,
+    time: new Date(c.time).toISOString(),
+    user: c.user,
+    ip: c.ip,
+    ...(c.device !== undefined ? { device: c.device } : {}),
+    ...doc.req,
+  };
 }
 
 export function createEngine(opts: EngineOptions): Engine {
@@ -225,23 +244,19 @@ export function createEngine(opts: EngineOptions): Engine {
       ...(features ? { features, plan: plan.steps, contributions: scored?.contributions ?? [] } : {}),
     };
 
+    const req: { created_at?: string; mfa?: boolean; browser?: string; os?: string } = {};
+    if (ev.userCreatedAt !== undefined) req.created_at = new Date(ev.userCreatedAt).toISOString();
+    if (ev.mfa !== undefined) req.mfa = ev.mfa;
+    if (agent.browser !== undefined) req.browser = agent.browser;
+    if (agent.os !== undefined) req.os = agent.os;
     const doc: DecisionDoc = {
       decision_id: id,
       at: new Date(ev.time).toISOString(),
       ctx,
-      request: {
-        type: ev.type,
-        time: new Date(ev.time).toISOString(),
-        user: ctx.user,
-        ip: ctx.ip,
-        ...(ctx.device !== undefined ? { device: ctx.device } : {}),
-        ...(ev.userCreatedAt !== undefined ? { created_at: new Date(ev.userCreatedAt).toISOString() } : {}),
-        ...(ev.mfa !== undefined ? { mfa: ev.mfa } : {}),
-        ...(agent.browser !== undefined ? { browser: agent.browser } : {}),
-        ...(agent.os !== undefined ? { os: agent.os } : {}),
-      },
+      req,
       features: usedFeatures(plan, bag),
-      result: { ...result, features: undefined } as EvaluateResult,
+      // The explained feature values are stored once, in `features`.
+      result: features ? ({ ...result, features: undefined } as EvaluateResult) : result,
     };
     opts.recorder?.record({
       kind: 'decision',
@@ -297,7 +312,7 @@ export function createEngine(opts: EngineOptions): Engine {
       if (!doc) return null;
       return {
         decision_id: doc.decision_id,
-        request: doc.request,
+        request: storedRequest(doc),
         features: doc.features,
         result: doc.result,
         at: doc.at,
