@@ -249,19 +249,17 @@ export function createEngine(opts: EngineOptions): Engine {
     if (ev.mfa !== undefined) req.mfa = ev.mfa;
     if (agent.browser !== undefined) req.browser = agent.browser;
     if (agent.os !== undefined) req.os = agent.os;
-    const doc: DecisionDoc = {
-      decision_id: id,
-      at: new Date(ev.time).toISOString(),
-      ctx,
-      req,
-      features: usedFeatures(plan, bag),
+    // The stored document (DecisionDoc), written as JSON text piece by piece.
+    const at = new Date(ev.time).toISOString();
+    const docJson =
+      `{"decision_id":${JSON.stringify(id)},"at":"${at}","ctx":${JSON.stringify(ctx)},"req":${JSON.stringify(req)}` +
+      `,"features":${usedFeaturesJson(plan, bag)}` +
       // The explained feature values are stored once, in `features`.
-      result: features ? ({ ...result, features: undefined } as EvaluateResult) : result,
-    };
+      `,"result":${JSON.stringify(features ? { ...result, features: undefined } : result)}}`;
     opts.recorder?.record({
       kind: 'decision',
       decision_id: id,
-      time: doc.at,
+      time: at,
       type: ev.type,
       decision: decision.decision,
       score: decision.score,
@@ -271,7 +269,7 @@ export function createEngine(opts: EngineOptions): Engine {
     // Redis runs one connection's commands in order, so an outcome sent through this instance later
     // always finds the decision. close() waits for writes still in flight.
     const write = store
-      .putDecision(id, JSON.stringify(doc), ttl)
+      .putDecision(id, docJson, ttl)
       .catch((err: unknown) => {
         // The answer stands; only /v1/outcome and audit for this decision are lost.
         fail('decision_store');
@@ -379,14 +377,29 @@ function explainFeatures(
 const IDENTIFIERS = new Set(['user.id', 'device.id', 'ip.address']);
 
 /**
- * The features the pack (and model) read, as stored for audit and recorded for training: missing →
- * null, and never a raw identifier (user.id, device.id and ip.address are left out).
+ * The features the pack (and model) read, as stored for audit and recorded for training, written
+ * straight as JSON text (the decision document's hottest part: no intermediate object): missing or
+ * non-finite → null, and never a raw identifier (user.id, device.id and ip.address are left out).
+ * The `"name":` prefixes are made once per plan.
  */
-function usedFeatures(plan: FeaturePlan, bag: Record<string, boolean | number | string | undefined>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of plan.features) if (!IDENTIFIERS.has(k)) out[k] = bag[k] ?? null;
-  return out;
+function usedFeaturesJson(plan: FeaturePlan, bag: Record<string, boolean | number | string | undefined>): string {
+  let names = stored.get(plan);
+  if (names === undefined) {
+    const kept = plan.features.filter((k) => !IDENTIFIERS.has(k));
+    names = { names: kept, keys: kept.map((k, i) => (i === 0 ? '' : ',') + JSON.stringify(k) + ':') };
+    stored.set(plan, names);
+  }
+  let out = '{';
+  for (let i = 0; i < names.names.length; i++) {
+    const v = bag[names.names[i]!];
+    out +=
+      names.keys[i]! +
+      (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? 'true' : 'false') : typeof v === 'number' && Number.isFinite(v) ? String(v) : 'null');
+  }
+  return out + '}';
 }
+
+const stored = new WeakMap<FeaturePlan, { readonly names: readonly string[]; readonly keys: readonly string[] }>();
 
 /** Every feature computed (missing → null) minus raw identifiers: what training rows hold. */
 function recordedFeatures(bag: Record<string, boolean | number | string | undefined>): Record<string, unknown> {
