@@ -152,9 +152,10 @@ async function readyWithin(client: Redis | Cluster, ms: number): Promise<void> {
  * JSON.stringify). The replies come back the same way, as one JSON string (nil → null, a status
  * reply → its text), which JSON.parse reads far faster than ioredis decodes a nested array reply.
  * Integer replies are counts, well inside cjson's 14 significant digits. The record-login script
- * (commands.ts) is inlined as a function, since a script cannot call another. Keys are not declared (the batch spans many users' and addresses' keys), which
- * a single node allows; a Cluster keeps one pipeline per hash tag instead. Atomic as a side effect; a
- * failing command fails the batch, as a failing command fails a pipeline's exec here.
+ * (commands.ts) is inlined as a function, since a script cannot call another. Keys are not declared
+ * (the batch spans many users' and addresses' keys), which a single node allows; a Cluster keeps one
+ * pipeline per hash tag instead. Atomic as a side effect; a failing command fails the batch, as a
+ * failing command fails a pipeline's exec here.
  */
 export const BATCH_COMMAND = 'vigilbatch';
 export const BATCH_LUA = `

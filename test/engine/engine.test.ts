@@ -182,6 +182,21 @@ function scenarios(name: string, makeStore: (prefix: string) => Promise<SignalSt
       expect(await engine.getDecision('01JD0000000000000000000000')).toBeNull();
     });
 
+    it('stores the request (hashed identifiers) and every read feature, missing ones as null; reads legacy documents', async () => {
+      const r = await engine.evaluate(ev({ userId: 'doc-user', mfa: true, userCreatedAt: T0 - 86_400_000 }));
+      const stored = await engine.getDecision(r.decision_id);
+      expect(stored?.request).toMatchObject({ type: 'login', time: new Date(T0).toISOString(), mfa: true, created_at: new Date(T0 - 86_400_000).toISOString(), browser: 'Chrome', os: 'Windows' });
+      expect(Object.keys(stored?.request ?? {}).sort()).toEqual(['browser', 'created_at', 'device', 'ip', 'mfa', 'os', 'time', 'type', 'user']);
+      expect(stored?.request.user).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      const names = planFeatures(active.pack).features.filter((f) => f !== 'user.id' && f !== 'device.id' && f !== 'ip.address');
+      expect(Object.keys(stored?.features ?? {})).toEqual(names);
+      expect(Object.values(stored?.features ?? {})).toContain(null);
+      // A document written before the request was rebuilt from the context keeps its own.
+      const legacy = { decision_id: '01JDLEGACY0000000000000000', at: new Date(T0).toISOString(), ctx: {}, request: { type: 'recovery', user: 'x' }, features: {}, result: r };
+      await store.putDecision(legacy.decision_id, JSON.stringify(legacy), 60);
+      expect((await engine.getDecision(legacy.decision_id))?.request).toEqual({ type: 'recovery', user: 'x' });
+    });
+
     it('forgets an erased user', async () => {
       const a = await engine.evaluate(ev({ userId: 'leaver' }));
       await engine.outcome(a.decision_id, 'succeeded');
