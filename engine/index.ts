@@ -153,27 +153,28 @@ export function createEngine(opts: EngineOptions): Engine {
     bag['ua.device_type'] = agent.deviceType;
 
     // --- the one store round trip ----------------------------------------------------------------
+    // Absent values are undefined properties here (no conditional spreads: this runs per request).
     const attempt: RbaAttempt = {
-      ...(ip ? { ip: ip.address } : {}),
-      ...(geo.asn !== undefined ? { asn: geo.asn } : {}),
-      ...(geo.country !== undefined ? { country: geo.country } : {}),
-      ...(ev.userAgent !== undefined ? { ua: ev.userAgent } : {}),
-      ...(agent.browser !== undefined ? { browser: agent.browser } : {}),
-      ...(agent.os !== undefined ? { os: agent.os } : {}),
-      ...(agent.deviceType !== undefined ? { deviceType: agent.deviceType } : {}),
+      ip: ip?.address,
+      asn: geo.asn,
+      country: geo.country,
+      ua: ev.userAgent,
+      browser: agent.browser,
+      os: agent.os,
+      deviceType: agent.deviceType,
     };
     const ctx = store.context({
       type: ev.type,
       userId: ev.userId,
       ip: ip ? ip.address : ev.ip,
       time: ev.time,
-      ...(ev.deviceId !== undefined ? { deviceId: ev.deviceId } : {}),
-      ...(geo.country !== undefined ? { country: geo.country } : {}),
-      ...(geo.asn !== undefined ? { asn: geo.asn } : {}),
-      ...(geo.lat !== undefined ? { lat: geo.lat } : {}),
-      ...(geo.lon !== undefined ? { lon: geo.lon } : {}),
-      ...(agent.browser !== undefined ? { browser: agent.browser } : {}),
-      ...(agent.os !== undefined ? { os: agent.os } : {}),
+      deviceId: ev.deviceId,
+      country: geo.country,
+      asn: geo.asn,
+      lat: geo.lat,
+      lon: geo.lon,
+      browser: agent.browser,
+      os: agent.os,
       rbaFields: rbaFields(attempt),
     });
 
@@ -206,7 +207,10 @@ export function createEngine(opts: EngineOptions): Engine {
       ...(geo.lat !== undefined ? { lat: geo.lat } : {}),
       ...(geo.lon !== undefined ? { lon: geo.lon } : {}),
     });
-    Object.assign(bag, hist, velocityFeatures(signals?.velocity));
+    // Copied key by key: Object.assign onto the many-keyed bag takes V8's slow path, and it was half
+    // of evaluate's own time.
+    copyInto(bag, hist);
+    copyInto(bag, velocityFeatures(signals?.velocity));
     bag['rba.score'] = signals?.rba ? rbaScore(attempt, signals.rba) : undefined;
     let scored: ModelScore | undefined;
     if (model) {
@@ -342,6 +346,11 @@ export function createEngine(opts: EngineOptions): Engine {
       await store.close();
     },
   };
+}
+
+function copyInto(bag: Record<string, boolean | number | string | undefined>, from: object): void {
+  const src = from as Readonly<Record<string, boolean | number | string | undefined>>;
+  for (const k in src) bag[k] = src[k];
 }
 
 function fillGeo(bag: Record<string, boolean | number | string | undefined>, g: GeoRecord): void {

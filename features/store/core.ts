@@ -194,20 +194,26 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
       // `ip` prefix keeps it apart from every other field's 22-character digest): one HMAC less.
       const ownIpField = 'ip:' + address;
       const field = (f: string): string | null => (f === ownIpField ? 'ip' + ip : rbaField(f));
-      return {
+      // Built by assignment, not conditional spreads (per request); absent fields stay absent, so the
+      // stored JSON carries only what is known.
+      const ctx: { -readonly [K in keyof EventContext]: EventContext[K] } = {
         v: 1,
         type: input.type,
         time: input.time,
         user: hasher.user(input.userId),
         ip,
-        ...(parsed ? { subnet: hasher.subnet(subnetKey(parsed)) } : {}),
-        ...(typeof input.deviceId === 'string' && input.deviceId !== '' ? { device: hasher.device(input.deviceId) } : {}),
-        ...(country !== undefined ? { country } : {}),
-        ...(asn !== undefined ? { asn } : {}),
-        ...(hasPlace ? { lat: input.lat as number, lon: input.lon as number } : {}),
-        ...(hasUa ? { ua: cachedField(`ua\0${input.browser ?? ''}\0${input.os ?? ''}`) } : {}),
-        ...(input.rbaFields ? { rba: input.rbaFields.map(field) } : {}),
       };
+      if (parsed) ctx.subnet = hasher.subnet(subnetKey(parsed));
+      if (typeof input.deviceId === 'string' && input.deviceId !== '') ctx.device = hasher.device(input.deviceId);
+      if (country !== undefined) ctx.country = country;
+      if (asn !== undefined) ctx.asn = asn;
+      if (hasPlace) {
+        ctx.lat = input.lat as number;
+        ctx.lon = input.lon as number;
+      }
+      if (hasUa) ctx.ua = cachedField(`ua\0${input.browser ?? ''}\0${input.os ?? ''}`);
+      if (input.rbaFields) ctx.rba = input.rbaFields.map(field);
+      return ctx;
     },
 
     async readEvent(ctx: EventContext, needs: ReadNeeds, budgetMs: number): Promise<EventSignals | null> {
