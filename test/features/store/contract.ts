@@ -467,6 +467,15 @@ export function storeContract(name: string, make: FixtureFactory): void {
         });
         expect(s.probes).toEqual([false, true, false, true]);
       });
+
+      it('probes values with quotes, backslashes, non-ASCII and NUL characters exactly', async () => {
+        const key = `${fx.prefix}list:odd`;
+        const odd = 'o"k\\ é 日本 \u0000x';
+        await fx.sadd(key, odd);
+        const ctx = store.context(attempt({ userId: uid('u') }));
+        const s = await read(ctx, { history: false, velocity: false, rba: false, record: false, probes: [{ key, value: odd }, { key, value: 'o"k' }] });
+        expect(s.probes).toEqual([true, false]);
+      });
     });
 
     describe('decisions', () => {
