@@ -1,4 +1,4 @@
-// `vigil model eval --events LABELLED.ndjson [--model M.onnx] [--pack DIR] [--warmup-days N]
+// `vigil model eval --events LABELLED.ndjson [--model M.onnx | --no-model] [--pack DIR] [--warmup-days N]
 // [--plot roc.svg] [--json]`: replays labelled simulated traffic through the real engine
 // (model/replay.ts) and reports, per attacker type, ROC AUC, PR AUC and TPR at 0.1% / 1% FPR of
 // model.anomaly, rba.score and the pack's decisions, plus the pack's operating point and the
@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { VIGIL_SCHEME } from '../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../features/geoip.ts';
+import { DEFAULT_MODEL_PATH } from '../features/model.ts';
 import { createEvalCollector, formatReport, reportJson } from '../model/eval.ts';
 import { loadOnnxScorer, replayThroughEngine, type AnomalyScorer } from '../model/replay.ts';
 import { renderRocSvg } from '../model/roc-svg.ts';
@@ -17,7 +18,8 @@ import { DEFAULT_PACK } from './simulate.ts';
 
 export const MODEL_EVAL_USAGE = `usage: vigil model eval --events LABELLED.ndjson [options]
   --events FILE       output of \`vigil simulate\` (- reads standard input)
-  --model FILE        ONNX anomaly model (default: none; the model column shows n/a)
+  --model FILE        ONNX anomaly model (default: the shipped model, as \`vigil serve\` uses)
+  --no-model          evaluate without a model (model.* missing; the model column shows n/a)
   --pack DIR          rule pack whose decisions are measured (default rules/login_core)
   --warmup-days N     legitimate attempts count from this day on (default 10); attacks always count
   --plot FILE         write an SVG ROC plot
@@ -41,13 +43,14 @@ async function* fileLines(path: string): AsyncGenerator<string> {
 }
 
 export async function runModelEval(argv: readonly string[], io: CliIO, deps: ModelEvalDeps = {}): Promise<number> {
-  let values: { events?: string; model?: string; pack?: string; 'warmup-days'?: string; plot?: string; json?: boolean };
+  let values: { events?: string; model?: string; 'no-model'?: boolean; pack?: string; 'warmup-days'?: string; plot?: string; json?: boolean };
   try {
     ({ values } = parseArgs({
       args: [...argv],
       options: {
         events: { type: 'string' },
         model: { type: 'string' },
+        'no-model': { type: 'boolean' },
         pack: { type: 'string' },
         'warmup-days': { type: 'string' },
         plot: { type: 'string' },
@@ -65,6 +68,8 @@ export async function runModelEval(argv: readonly string[], io: CliIO, deps: Mod
     return 2;
   };
   if (values.events === undefined) return usage('--events is required');
+  if (values['no-model'] && values.model !== undefined) return usage('--model and --no-model exclude each other');
+  const modelPath = values['no-model'] ? undefined : (values.model ?? DEFAULT_MODEL_PATH);
   const warmupText = values['warmup-days'] ?? '10';
   if (!/^\d+$/.test(warmupText)) return usage('--warmup-days must be a non-negative integer');
   const warmupDays = Number(warmupText);
@@ -92,16 +97,16 @@ export async function runModelEval(argv: readonly string[], io: CliIO, deps: Mod
     return 1;
   }
   let model: AnomalyScorer | undefined;
-  if (values.model !== undefined) {
+  if (modelPath !== undefined) {
     const loadModel = deps.loadModel === undefined ? loadOnnxScorer : deps.loadModel;
     if (loadModel === null) {
       io.stderr('vigil model eval: no model loader is available in this build\n');
       return 1;
     }
     try {
-      model = await loadModel(values.model);
+      model = await loadModel(modelPath);
     } catch (e) {
-      io.stderr(`vigil model eval: cannot load model ${values.model}: ${errText(e)}\n`);
+      io.stderr(`vigil model eval: cannot load model ${modelPath}: ${errText(e)}\n`);
       return 1;
     }
   }

@@ -259,7 +259,7 @@ describe('vigil model eval', () => {
   it('replays the events and prints the report; --json and --plot give JSON and an SVG', async () => {
     const plot = join(tmp, 'roc.svg');
     const io = bufferIO();
-    expect(await runModelEval(['--events', events, '--warmup-days', '2', '--json', '--plot', plot], io, { geoip })).toBe(0);
+    expect(await runModelEval(['--events', events, '--no-model', '--warmup-days', '2', '--json', '--plot', plot], io, { geoip })).toBe(0);
     const j = JSON.parse(io.out()) as { legit: number; attacks: Record<string, number>; scorers: { name: string; available: boolean }[]; bad_lines: number };
     expect(j.legit).toBeGreaterThan(50);
     expect(j.attacks.stuffing).toBeGreaterThan(0);
@@ -268,7 +268,7 @@ describe('vigil model eval', () => {
     expect(j.bad_lines).toBe(0);
     expect(readFileSync(plot, 'utf8')).toMatch(/^<svg/);
     const text = bufferIO();
-    expect(await runModelEval(['--events', events], text)).toBe(0);
+    expect(await runModelEval(['--events', events, '--no-model'], text)).toBe(0);
     expect(text.out()).toMatch(/ROC AUC/);
     // the default 10-day warm-up leaves no legitimate attempt of a 6-day simulation: said, not hidden
     expect(text.err()).toContain('--warmup-days');
@@ -286,6 +286,16 @@ describe('vigil model eval', () => {
     const missing = bufferIO();
     expect(await runModelEval(['--events', events, '--model', join(tmp, 'missing.onnx')], missing, { geoip })).toBe(1);
     expect(missing.err()).toContain('missing.onnx');
+    const asked: string[] = [];
+    const spy = (path: string) => {
+      asked.push(path);
+      return loadModel(path);
+    };
+    expect(await runModelEval(['--events', events, '--json'], bufferIO(), { loadModel: spy, geoip })).toBe(0);
+    expect(asked).toEqual([DEFAULT_MODEL_PATH]);
+    const both = bufferIO();
+    expect(await runModelEval(['--events', events, '--model', 'm.onnx', '--no-model'], both, { loadModel, geoip })).toBe(2);
+    expect(both.err()).toContain('--no-model');
     const failing = bufferIO();
     expect(await runModelEval(['--events', events, '--model', 'm.onnx'], failing, { loadModel: () => Promise.reject(new Error('bad file')), geoip })).toBe(1);
     expect(failing.err()).toContain('m.onnx');
@@ -293,7 +303,7 @@ describe('vigil model eval', () => {
 
   it('scores with the shipped ONNX model by default (features/model.ts)', async () => {
     const io = bufferIO();
-    expect(await runModelEval(['--events', events, '--model', DEFAULT_MODEL_PATH, '--warmup-days', '2', '--json'], io, { geoip })).toBe(0);
+    expect(await runModelEval(['--events', events, '--warmup-days', '2', '--json'], io, { geoip })).toBe(0);
     const j = JSON.parse(io.out()) as { scorers: { name: string; available: boolean; byType: Record<string, { auc: number } | null> }[] };
     const m = j.scorers.find((s) => s.name === 'model.anomaly')!;
     expect(m.available).toBe(true);
