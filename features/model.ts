@@ -232,8 +232,11 @@ function explainWith(m: Loaded, features: FeatureBag, topK: number): Contributio
   return out.slice(0, Math.max(0, topK));
 }
 
+/** A batch that did not answer within the scorer's budget. */
+const TIMED_OUT = 'timeout';
+
 interface Pending {
-  readonly resolve: (v: number | undefined) => void;
+  readonly resolve: (v: number | undefined | typeof TIMED_OUT) => void;
 }
 
 /**
@@ -246,12 +249,15 @@ class Batcher {
   private scheduled = false;
   private readonly spare: Slot[] = [];
 
-  constructor(private readonly m: Loaded) {
+  constructor(
+    private readonly m: Loaded,
+    private readonly timeoutMs: number,
+  ) {
     this.buf = newSlot(m.cols, MAX_BATCH);
   }
 
-  push(features: FeatureBag): Promise<number | undefined> {
-    return new Promise<number | undefined>((resolve) => {
+  push(features: FeatureBag): Promise<number | undefined | typeof TIMED_OUT> {
+    return new Promise<number | undefined | typeof TIMED_OUT>((resolve) => {
       this.m.encoder.encode(features, this.buf.buf, this.waiting.length * this.m.cols);
       // Counted from now, not from the flush: a reload in between must not release the session
       // this request is queued for.
@@ -275,10 +281,20 @@ class Batcher {
     const m = this.m;
     const n = batch.length;
     const feeds = n === MAX_BATCH ? slot.feeds : { [INPUT_NAME]: new ort.Tensor('float32', slot.buf.subarray(0, n * m.cols), [n, m.cols]) };
+    // One deadline for the whole batch (not a timer per request): past it every request of the batch
+    // answers "timeout", and a late result is dropped.
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      for (const p of batch) p.resolve(TIMED_OUT);
+    }, this.timeoutMs);
     m.session
       .run(feeds)
       .then(
         (out) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
           const data = out[OUTPUT_NAME]?.data;
           for (let i = 0; i < n; i++) {
             const v = data instanceof Float32Array ? data[i] : undefined;
@@ -286,6 +302,9 @@ class Batcher {
           }
         },
         () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
           for (const p of batch) p.resolve(undefined);
         },
       )
@@ -307,7 +326,7 @@ export async function createModelScorer(opts: ModelScorerOptions): Promise<Model
   const createSession = opts.createSession ?? defaultSessionFactory;
   let current = await load(resolvePath(opts.path), createSession);
   const batching = opts.batch ?? true;
-  let batcher: Batcher | null = batching ? new Batcher(current) : null;
+  let batcher: Batcher | null = batching ? new Batcher(current, timeoutMs) : null;
   let closed = false;
   let watcher: FSWatcher | null = null;
   let debounce: NodeJS.Timeout | null = null;
@@ -354,12 +373,16 @@ export async function createModelScorer(opts: ModelScorerOptions): Promise<Model
     const m = current;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const run = batcher ? batcher.push(features) : runOne(m, features);
-      const timeout = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), timeoutMs);
-      });
-      const v = await Promise.race([run, timeout]);
-      if (v === 'timeout') return failed('timeout');
+      // A batch keeps its own deadline; a single run races a timer of its own.
+      const v = batcher
+        ? await batcher.push(features)
+        : await Promise.race([
+            runOne(m, features),
+            new Promise<typeof TIMED_OUT>((resolve) => {
+              timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs);
+            }),
+          ]);
+      if (v === TIMED_OUT) return failed('timeout');
       if (v === undefined) return failed('error');
       if (!sopts.explain) return { anomaly: v, version: m.version };
       return { anomaly: v, version: m.version, contributions: explainWith(m, features, sopts.topK ?? DEFAULT_TOP_K) };
@@ -409,7 +432,7 @@ export async function createModelScorer(opts: ModelScorerOptions): Promise<Model
       }
       const old = current;
       current = fresh;
-      batcher = batching ? new Batcher(fresh) : null;
+      batcher = batching ? new Batcher(fresh, timeoutMs) : null;
       old.retired = true;
       if (old.inflight === 0) release(old);
       if (target !== old.path) startWatch(target);
