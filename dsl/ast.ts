@@ -302,6 +302,4 @@ export interface SourceFile {
   readonly span: Span;
 }
 
-export function assertNever(x: never, what = 'node'): never {
-  throw new Error(`unhandled ${what}: ${JSON.stringify(x)}`);
-}
+export { assertNever } from './types.ts';

@@ -75,6 +75,26 @@ function ipEquals(a: Value, b: Value): MaybeValue {
 }
 
 /**
+ * `or` (dominant = true) and `and` (dominant = false) under Kleene's three-valued logic: the
+ * dominant value wins over missing, missing wins over the other value; the right side is evaluated
+ * only when the left does not decide.
+ */
+function kleene(dominant: boolean) {
+  return (args: readonly Operand[]): Fn => {
+    const [l, r] = args as [Operand, Operand];
+    const lf = l.fn;
+    const rf = r.fn;
+    return (s) => {
+      const a = lf(s);
+      if (a === dominant) return dominant;
+      const b = rf(s);
+      if (b === dominant) return dominant;
+      return a === undefined || b === undefined ? undefined : !dominant;
+    };
+  };
+}
+
+/**
  * `ip == "10.0.0.0/8"` is containment; `ip == "10.0.0.1"` compares canonical addresses (an ip
  * literal arrives as a one-address range); two runtime ips compare canonically.
  */
@@ -163,17 +183,7 @@ export const TABLE: readonly OpEntry[] = [
         params: ['bool', 'bool'],
         result: 'bool',
         // Three-valued: true wins over missing; missing wins over false.
-        build: ([l, r]) => {
-          const lf = l!.fn;
-          const rf = r!.fn;
-          return (s) => {
-            const a = lf(s);
-            if (a === true) return true;
-            const b = rf(s);
-            if (b === true) return true;
-            return a === undefined || b === undefined ? undefined : false;
-          };
-        },
+        build: kleene(true),
       },
     ],
   },
@@ -185,17 +195,7 @@ export const TABLE: readonly OpEntry[] = [
         params: ['bool', 'bool'],
         result: 'bool',
         // Three-valued: false wins over missing; missing wins over true.
-        build: ([l, r]) => {
-          const lf = l!.fn;
-          const rf = r!.fn;
-          return (s) => {
-            const a = lf(s);
-            if (a === false) return false;
-            const b = rf(s);
-            if (b === false) return false;
-            return a === undefined || b === undefined ? undefined : true;
-          };
-        },
+        build: kleene(false),
       },
     ],
   },

@@ -52,3 +52,8 @@ export function schemeFrom(defs: readonly FeatureDef[], eventTypes: readonly str
     eventTypes,
   };
 }
+
+/** The default of an exhaustive `switch`: a compile error when a case is missing, a throw at run time. */
+export function assertNever(x: never, what = 'node'): never {
+  throw new Error(`unhandled ${what}: ${JSON.stringify(x)}`);
+}

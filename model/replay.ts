@@ -4,7 +4,7 @@
 // would, but only for what the engine let through. This is how `vigil model eval` measures and how
 // `vigil simulate --features-out` records the feature rows `vigil train --events` learns from.
 import type { ModelScorer } from '../features/model.ts';
-import type { Action } from '../dsl/ast.ts';
+import { assertNever, type Action } from '../dsl/ast.ts';
 import type { CompiledPack } from '../dsl/index.ts';
 import { CATALOG, EVENT_TYPES, type EventType } from '../features/catalog.ts';
 import type { GeoIp } from '../features/geoip.ts';
@@ -166,12 +166,8 @@ export function appliedOutcome(decision: Action, outcome: Outcome, label: Label)
     case 'block':
       return null;
     default:
-      return assertNeverAction(decision);
+      return assertNever(decision, 'decision');
   }
-}
-
-function assertNeverAction(x: never): never {
-  throw new Error(`unexpected decision ${String(x)}`);
 }
 
 /**

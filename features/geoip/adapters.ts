@@ -4,6 +4,8 @@
 // (`autonomous_system_number`/`_organization`), Anonymous-IP (`is_*` flags), and the flat
 // `city ipv4`/`city ipv6` schema of ip-location-db's GeoLite2 rebuild (the bundled default).
 
+import { assertNever } from '../../dsl/types.ts';
+
 /** What one address resolves to. A field is absent when no configured database knows it. */
 export interface GeoRecord {
   country?: string;
@@ -121,10 +123,6 @@ export function adapterFor(role: GeoRole, databaseType: string): AdapterChoice |
       if (ANON.test(databaseType)) return { schema: 'maxmind-anon', adapt: maxmindAnon };
       return `database type ${JSON.stringify(databaseType)} is not an Anonymous-IP database (expected GeoIP2-Anonymous-IP)`;
     default:
-      return assertNeverRole(role);
+      return assertNever(role, 'database role');
   }
-}
-
-function assertNeverRole(x: never): never {
-  throw new Error(`unexpected role ${String(x)}`);
 }

@@ -2,6 +2,7 @@
 // parsing of their replies. Both backends run exactly these commands: Redis over the wire, the
 // in-process store by interpreting them (memory.ts), so the two cannot drift apart. Every command
 // carries the hash tag of its key so a Cluster backend can group a pipeline by slot.
+import { assertNever } from '../../dsl/types.ts';
 import {
   DAY,
   H_LAST_COUNTRY,
@@ -362,12 +363,8 @@ export function isSuccess(outcome: Outcome): boolean {
     case 'challenge_failed':
       return false;
     default:
-      return assertNeverOutcome(outcome);
+      return assertNever(outcome, 'outcome');
   }
-}
-
-function assertNeverOutcome(x: never): never {
-  throw new TypeError(`unknown outcome ${String(x)}`);
 }
 
 /** The writes of one outcome. */

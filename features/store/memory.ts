@@ -4,6 +4,7 @@
 // runs against both). Sorted sets follow Redis exactly where the store relies on it: ZADD GT (adds new
 // members, never lowers a score), score bounds `-inf`/`+inf`/`(x`, rank ranges with negative indexes,
 // ties ordered by member. The one HyperLogLog (`{rg}:u`, single-key PFCOUNT) is an exact set here.
+import { assertNever } from '../../dsl/types.ts';
 import type { Arg, CmdName } from './commands.ts';
 import type { Backend } from './core.ts';
 
@@ -212,7 +213,7 @@ export function createMemoryBackend(now: () => number = Date.now): MemoryBackend
       case 'vigilrecordlogin':
         return recordLogin(a);
       default:
-        return assertNever(name);
+        return assertNever(name, 'command');
     }
   }
 
@@ -314,7 +315,7 @@ function render(e: Entry): string {
     case 'set':
       return JSON.stringify([...e.s]);
     default:
-      return assertNever(e);
+      return assertNever(e, 'entry');
   }
 }
 
@@ -328,7 +329,3 @@ function bound(s: string, side: 'min' | 'max'): (score: number) => boolean {
   return exclusive ? (x) => x < v : (x) => x <= v;
 }
 
-// features/ may import only dsl/types.ts (docs/architecture.md), so not dsl/ast.ts's assertNever.
-function assertNever(x: never): never {
-  throw new Error(`unhandled case: ${JSON.stringify(x)}`);
-}

@@ -1,5 +1,8 @@
 // Pack tests (dsl.md §6): given → slots, expectations, the default event type, Redis lists through a
 // backend, and the dsl.md §1 example pack compiled against the real feature catalog.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { compilePack, packFromFiles, MemoryListBackend, type CompileResult } from '../../dsl/index.ts';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
@@ -71,43 +74,8 @@ describe('runTests', () => {
   });
 });
 
-// dsl.md §1, verbatim.
-const EXAMPLE = `pack login_core version 7
-
-const max_speed_kmh = 900                  # number, string, bool or duration literal
-
-list corp_nets: ip = ["10.0.0.0/8", "2001:db8::/32", "198.51.100.7"]
-list risky_asns: number = [9009, 16276]
-list tor_exits: ip = file "lists/tor-exits.txt"     # one entry a line, '#' comments; path relative to the pack
-list blocked_users: string = redis "blocked_users"  # live Redis set, read at evaluation time
-
-rule impossible_travel {
-  description "sign-in from a place too far from the last one to have travelled"
-  on login, recovery              # optional; default: every event type
-  when history.travel_kmh > max_speed_kmh and not device.known
-  then step_up                    # optional if \`score\` is given: allow | step_up | block
-  score 40                        # optional integer, -100..100
-  reason "travel at {history.travel_kmh} km/h to {geo.country}"   # optional; {expr} interpolates
-  tags ato, geo                   # optional
-  mode shadow                     # optional: enforce (default) | shadow
-}
-
-policy {                          # default thresholds on the total score
-  block   when score >= 90
-  step_up when score >= 50
-}
-policy recovery {                 # overrides the default for one event type
-  block   when score >= 70
-  step_up when score >= 20
-}
-
-test "far traveller on a new device is challenged" {
-  event login
-  given { history.travel_kmh: 5000, device.known: false, geo.country: "BR" }
-  expect step_up
-  expect matched impossible_travel
-}
-`;
+// dsl.md §1, verbatim (the shared fixture without its header comment, so line numbers match the spec).
+const EXAMPLE = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'fixtures/spec_example.rules'), 'utf8').replace(/^[^\n]*\n/, '');
 const TOR = '# tor exits\n185.220.101.1\n2a0b:f4c0::/32\n';
 
 describe('the dsl.md §1 example pack', () => {
