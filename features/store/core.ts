@@ -50,6 +50,8 @@ const MAX_COUNTRY = 8;
 // cached: an HMAC costs microseconds and most events repeat the same few values. Addresses are not
 // cached (high cardinality; they would only churn the cache).
 const FIELD_CACHE_MAX = 4096;
+// How long a decision write may wait for the next event's read to carry it (single Redis node).
+const DECISION_LINGER_MS = 5;
 
 const DIGEST = /^[A-Za-z0-9_-]{1,64}$/;
 const optDigest = (v: unknown): boolean => v === undefined || (typeof v === 'string' && DIGEST.test(v));
@@ -143,22 +145,32 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
     }
   }
 
-  // Decisions written during one event-loop turn go to the store as one batch when the turn's I/O
-  // callbacks are done (one call, one deadline, instead of one each). A later request, and so any
-  // outcome or lookup of these decisions, is read in a later turn, after the batch has been sent;
-  // Redis runs one connection's commands in order.
-  // Until the batch is sent, lookups of its decisions are answered from it (read-your-writes for
-  // in-process callers, such as replay, that apply an outcome right after the evaluation).
-  let decisions: {
+  // Decision documents are written in batches, not one call each. On a single Redis node a batch
+  // waits up to DECISION_LINGER_MS for the next event's read and rides in that read's call, after
+  // its commands: at a steady rate a request then costs one Redis round trip instead of two
+  // (docs/operations.md § Performance); with no read coming, the timer sends the batch alone. Other
+  // backends (Cluster, where one call cannot span slots; in-process) send a turn's batch once its
+  // I/O callbacks are done. A lookup through this instance always finds the decision: until its
+  // batch is sent it is answered from the batch (read-your-writes, also for in-process callers such
+  // as replay), and after that Redis runs one connection's commands in order. Another instance may
+  // miss it for up to the linger plus a round trip.
+  interface DecisionBatch {
     cmds: Cmd[];
     byId: Map<string, string>;
     settle: { resolve: () => void; reject: (err: unknown) => void }[];
-  } | null = null;
-  function flushDecisions(): void {
+    timer: NodeJS.Timeout | undefined;
+  }
+  const carryDecisions = backend.kind === 'redis';
+  let decisions: DecisionBatch | null = null;
+  function takeDecisions(): DecisionBatch | null {
     const batch = decisions;
     decisions = null;
-    if (batch === null) return;
-    withDeadline('putDecision', opts.opTimeoutMs, () => backend.exec(batch.cmds)).then(
+    if (batch?.timer !== undefined) clearTimeout(batch.timer);
+    return batch;
+  }
+  /** Settle a batch's writers when `send` (the call that carries its SETs) is done. */
+  function settleDecisions(batch: DecisionBatch, send: () => Promise<unknown>): Promise<void> {
+    return withDeadline('putDecision', opts.opTimeoutMs, send).then(
       () => {
         for (const s of batch.settle) s.resolve();
       },
@@ -166,6 +178,10 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
         for (const s of batch.settle) s.reject(err);
       },
     );
+  }
+  function flushDecisions(): Promise<void> {
+    const batch = takeDecisions();
+    return batch === null ? Promise.resolve() : settleDecisions(batch, () => backend.exec(batch.cmds));
   }
 
   const store: SignalStore = {
@@ -233,7 +249,9 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
       }
       if (plan.cmds.length === 0) return plan.parse([]);
       let timer: NodeJS.Timeout | undefined;
-      const work = backend.exec(plan.cmds);
+      const carried = carryDecisions ? takeDecisions() : null;
+      const work = backend.exec(carried === null ? plan.cmds : plan.cmds.concat(carried.cmds));
+      if (carried !== null) void settleDecisions(carried, () => work);
       try {
         const replies = await Promise.race([
           work,
@@ -274,8 +292,9 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
       const cmd: Cmd = { tag: keys.decisionTag(id), argv: ['set', keys.decision(id), json, 'PX', Math.max(1, Math.ceil(ttlSeconds * 1000))] };
       let batch = decisions;
       if (batch === null) {
-        batch = decisions = { cmds: [], byId: new Map(), settle: [] };
-        setImmediate(flushDecisions);
+        batch = decisions = { cmds: [], byId: new Map(), settle: [], timer: undefined };
+        if (carryDecisions) batch.timer = setTimeout(() => void flushDecisions(), DECISION_LINGER_MS);
+        else setImmediate(() => void flushDecisions());
       }
       batch.cmds.push(cmd);
       batch.byId.set(id, json);
@@ -303,7 +322,11 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
       return backend.ping().catch(() => false);
     },
 
-    close: () => backend.close(),
+    async close() {
+      // Decisions still waiting for a read to carry them go now.
+      await flushDecisions();
+      await backend.close();
+    },
   };
   return store;
 }

@@ -155,7 +155,9 @@ async function readyWithin(client: Redis | Cluster, ms: number): Promise<void> {
  * (commands.ts) is inlined as a function, since a script cannot call another. Keys are not declared
  * (the batch spans many users' and addresses' keys), which a single node allows; a Cluster keeps one
  * pipeline per hash tag instead. Atomic as a side effect; a failing command fails the batch, as a
- * failing command fails a pipeline's exec here.
+ * failing command fails a pipeline's exec here. After the JSON come any number of `key, value, ms`
+ * triplets, each a `SET key value PX ms` run after the commands: decision documents, kilobytes each,
+ * which as plain arguments skip being escaped into the JSON and decoded again.
  */
 export const BATCH_COMMAND = 'vigilbatch';
 export const BATCH_LUA = `
@@ -182,18 +184,8 @@ for n = 1, #cmds do
     out[n] = plain(redis.call(unpack(c)))
   end
 end
+for i = 2, #ARGV, 3 do redis.call('SET', ARGV[i], ARGV[i + 1], 'PX', ARGV[i + 2]) end
 return cjson.encode(out)
-`;
-
-/**
- * Several SETs with a PX expiry in one call (a turn's batch of decision documents): ARGV is
- * `key, value, ms` triplets. The documents go as plain arguments, not escaped into the batch's JSON
- * and decoded again, which for kilobyte-sized values costs more than the call it saves.
- */
-export const SETS_COMMAND = 'vigilsets';
-export const SETS_LUA = `
-for i = 1, #ARGV, 3 do redis.call('SET', ARGV[i], ARGV[i + 1], 'PX', ARGV[i + 2]) end
-return #ARGV / 3
 `;
 
 export interface RedisBackendOptions {
@@ -228,7 +220,6 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
   client.defineCommand(RECORD_LOGIN_COMMAND, { numberOfKeys: 1, lua: RECORD_LOGIN_LUA });
   if (!isCluster) {
     client.defineCommand(BATCH_COMMAND, { numberOfKeys: 0, lua: BATCH_LUA });
-    client.defineCommand(SETS_COMMAND, { numberOfKeys: 0, lua: SETS_LUA });
   }
   let roundTrips = 0;
 
@@ -254,10 +245,8 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
 
   // A single node runs the whole batch as one script call (see BATCH_LUA): one command object, one
   // promise and one reply on this side instead of one per command.
-  const batch = (json: string): Promise<unknown> =>
-    (client as unknown as { [BATCH_COMMAND]: (json: string) => Promise<unknown> })[BATCH_COMMAND](json);
-  const sets = (...args: string[]): Promise<unknown> =>
-    (client as unknown as { [SETS_COMMAND]: (...a: string[]) => Promise<unknown> })[SETS_COMMAND](...args);
+  const batch = (json: string, sets: readonly string[]): Promise<unknown> =>
+    (client as unknown as { [BATCH_COMMAND]: (json: string, ...sets: string[]) => Promise<unknown> })[BATCH_COMMAND](json, ...sets);
   async function execSingle(cmds: readonly Cmd[]): Promise<unknown[]> {
     const first = cmds[0];
     if (cmds.length === 1 && first !== undefined && first.argv[0] !== RECORD_LOGIN_COMMAND) {
@@ -268,22 +257,21 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
       const [name, ...args] = first.argv;
       return [await client.call(name, ...args)];
     }
-    if (cmds.every(isSetPx)) {
-      const args = new Array<string>(cmds.length * 3);
-      for (let i = 0; i < cmds.length; i++) {
-        const a = (cmds[i] as Cmd).argv;
-        args[3 * i] = String(a[1]);
-        args[3 * i + 1] = String(a[2]);
-        args[3 * i + 2] = String(a[4]);
-      }
-      roundTrips++;
-      coalesce();
-      await sets(...args);
-      return cmds.map(() => 'OK');
+    // Decision SETs (a trailing run of `SET key value PX ms`) go as plain `key, value, ms` arguments
+    // after the batch's JSON, not escaped into it and decoded again by Lua.
+    let k = cmds.length;
+    while (k > 0 && isSetPx(cmds[k - 1] as Cmd)) k--;
+    const sets = new Array<string>((cmds.length - k) * 3);
+    for (let i = k; i < cmds.length; i++) {
+      const a = (cmds[i] as Cmd).argv;
+      const at = 3 * (i - k);
+      sets[at] = String(a[1]);
+      sets[at + 1] = String(a[2]);
+      sets[at + 2] = String(a[4]);
     }
     // Numbers go as their JavaScript string form: Lua would print a decoded number its own way.
-    const list = new Array<string[]>(cmds.length);
-    for (let i = 0; i < cmds.length; i++) {
+    const list = new Array<string[]>(k);
+    for (let i = 0; i < k; i++) {
       const a = (cmds[i] as Cmd).argv;
       const out = new Array<string>(a.length);
       for (let j = 0; j < a.length; j++) out[j] = String(a[j]);
@@ -291,14 +279,16 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
     }
     roundTrips++;
     coalesce();
-    const raw = await batch(JSON.stringify(list));
-    const replies: unknown = typeof raw === 'string' ? JSON.parse(raw) : null;
-    if (!Array.isArray(replies) || replies.length !== cmds.length) throw new Error('batch reply does not match its commands');
+    const raw = await batch(JSON.stringify(list), sets);
+    // cjson writes an empty array as {}: with no commands there is nothing to read.
+    const replies: unknown = k === 0 ? [] : typeof raw === 'string' ? JSON.parse(raw) : null;
+    if (!Array.isArray(replies) || replies.length !== k) throw new Error('batch reply does not match its commands');
     // cjson writes an empty array as {}.
     for (let i = 0; i < replies.length; i++) {
       const r: unknown = replies[i];
       if (r !== null && typeof r === 'object' && !Array.isArray(r)) replies[i] = [];
     }
+    for (let i = k; i < cmds.length; i++) replies.push('OK');
     return replies;
   }
 

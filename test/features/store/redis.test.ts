@@ -82,6 +82,35 @@ describe('Redis store', () => {
     expect(s?.probes).toEqual([false]);
   });
 
+  it('carries a decision write in the call of the next read: one round trip for both', async () => {
+    const ctx = fullEvent(store, 'carry-user');
+    const before = store.stats.roundTrips;
+    const put = store.putDecision('carried-1', '{"v":"carried"}', 60);
+    const s = await store.readEvent(ctx, ALL, 1000);
+    await put;
+    expect(store.stats.roundTrips - before).toBe(1);
+    expect(s?.history?.logins).toBe(0);
+    expect(await admin.get(`${prefix}dec:{carried-1}`)).toBe('{"v":"carried"}');
+    expect(await admin.pttl(`${prefix}dec:{carried-1}`)).toBeGreaterThan(59_000);
+  });
+
+  it('sends a decision alone when no read comes within the linger', async () => {
+    const before = store.stats.roundTrips;
+    const started = performance.now();
+    await store.putDecision('alone-1', '{"v":"alone"}', 60);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(store.stats.roundTrips - before).toBe(1);
+    expect(await admin.get(`${prefix}dec:{alone-1}`)).toBe('{"v":"alone"}');
+  });
+
+  it('sends waiting decisions when it closes', async () => {
+    const own = await createStore({ redisUrl: redisUrl(), hashSecret: 'redis-test-secret', prefix });
+    const put = own.putDecision('at-close-1', '{"v":"closing"}', 60);
+    await own.close();
+    await put;
+    expect(await admin.get(`${prefix}dec:{at-close-1}`)).toBe('{"v":"closing"}');
+  });
+
   it('records an outcome in one round trip', async () => {
     const write = vi.spyOn((store.redis as Redis).stream, 'write');
     await store.recordOutcome(fullEvent(store, 'rt-user-2'), 'succeeded');
