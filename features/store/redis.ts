@@ -245,8 +245,8 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
 
   // A single node runs the whole batch as one script call (see BATCH_LUA): one command object, one
   // promise and one reply on this side instead of one per command.
-  const batch = (json: string, sets: readonly string[]): Promise<unknown> =>
-    (client as unknown as { [BATCH_COMMAND]: (json: string, ...sets: string[]) => Promise<unknown> })[BATCH_COMMAND](json, ...sets);
+  const batch = (json: Buffer, sets: readonly (string | Buffer)[]): Promise<unknown> =>
+    (client as unknown as { [BATCH_COMMAND]: (json: Buffer, ...sets: (string | Buffer)[]) => Promise<unknown> })[BATCH_COMMAND](json, ...sets);
   async function execSingle(cmds: readonly Cmd[]): Promise<unknown[]> {
     const first = cmds[0];
     if (cmds.length === 1 && first !== undefined && first.argv[0] !== RECORD_LOGIN_COMMAND) {
@@ -261,12 +261,12 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
     // after the batch's JSON, not escaped into it and decoded again by Lua.
     let k = cmds.length;
     while (k > 0 && isSetPx(cmds[k - 1] as Cmd)) k--;
-    const sets = new Array<string>((cmds.length - k) * 3);
+    const sets = new Array<string | Buffer>((cmds.length - k) * 3);
     for (let i = k; i < cmds.length; i++) {
       const a = (cmds[i] as Cmd).argv;
       const at = 3 * (i - k);
       sets[at] = String(a[1]);
-      sets[at + 1] = String(a[2]);
+      sets[at + 1] = Buffer.from(String(a[2]));
       sets[at + 2] = String(a[4]);
     }
     // Numbers go as their JavaScript string form: Lua would print a decoded number its own way.
@@ -279,7 +279,7 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
     }
     roundTrips++;
     coalesce();
-    const raw = await batch(JSON.stringify(list), sets);
+    const raw = await batch(Buffer.from(JSON.stringify(list)), sets);
     // cjson writes an empty array as {}: with no commands there is nothing to read.
     const replies: unknown = k === 0 ? [] : typeof raw === 'string' ? JSON.parse(raw) : null;
     if (!Array.isArray(replies) || replies.length !== k) throw new Error('batch reply does not match its commands');
