@@ -14,7 +14,7 @@ import { createPackLifecycle, type PackManager } from '../engine/packs/index.ts'
 import { openGeoIp } from '../features/geoip.ts';
 import { connectRedis, createStore } from '../features/store/index.ts';
 import type { Engine } from '../engine/types.ts';
-import { createApp } from './app.ts';
+import { createApp, createHttpServer } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { createMetrics, type VigilMetrics } from './metrics.ts';
@@ -209,10 +209,24 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
   const eng = engine;
   let shuttingDown = false;
   const app = createApp({ engine: eng, packs, logger, metrics, config, shuttingDown: () => shuttingDown });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.port, () => resolve(s));
-    s.once('error', reject);
-  });
+  let server: Server;
+  try {
+    server = await new Promise((resolve, reject) => {
+      const s = createHttpServer(app);
+      s.once('error', reject);
+      s.listen(config.port, () => {
+        s.off('error', reject);
+        resolve(s);
+      });
+    });
+  } catch (err) {
+    // The port is taken or not ours: release what was started, as a failed start above does.
+    await eng.close().catch(() => undefined);
+    await packs.close().catch(() => undefined);
+    redis?.disconnect();
+    subscriber?.disconnect();
+    throw err;
+  }
   server.requestTimeout = 15_000;
   server.headersTimeout = 10_000;
   server.keepAliveTimeout = 65_000;
