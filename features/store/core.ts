@@ -30,6 +30,13 @@ export interface Backend {
   eraseStem(stem: string, tag: string): Promise<number>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
+  /**
+   * Run `cmds` and, in the same call, the decision writes `carried` (each `SET key value PX ms`),
+   * which are stored whether or not a command of `cmds` fails: `replies` settles as `exec` would
+   * for `cmds` alone, `carried` once the writes are stored. Only where one call can do both (a
+   * single Redis node).
+   */
+  execCarrying?(cmds: readonly Cmd[], carried: readonly Cmd[]): { replies: Promise<unknown[]>; carried: Promise<void> };
   /** Round trips sent so far (pipelines, including every Cluster slot group). */
   readonly roundTrips: number;
   readonly redis?: Redis | Cluster;
@@ -160,7 +167,7 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
     settle: { resolve: () => void; reject: (err: unknown) => void }[];
     timer: NodeJS.Timeout | undefined;
   }
-  const carryDecisions = backend.kind === 'redis';
+  const carrier = backend.execCarrying?.bind(backend);
   let decisions: DecisionBatch | null = null;
   function takeDecisions(): DecisionBatch | null {
     const batch = decisions;
@@ -181,7 +188,13 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
   }
   function flushDecisions(): Promise<void> {
     const batch = takeDecisions();
-    return batch === null ? Promise.resolve() : settleDecisions(batch, () => backend.exec(batch.cmds));
+    if (batch === null) return Promise.resolve();
+    return settleDecisions(batch, () => {
+      if (carrier === undefined) return backend.exec(batch.cmds);
+      const r = carrier([], batch.cmds);
+      r.replies.catch(() => undefined);
+      return r.carried;
+    });
   }
 
   const store: SignalStore = {
@@ -249,9 +262,15 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
       }
       if (plan.cmds.length === 0) return plan.parse([]);
       let timer: NodeJS.Timeout | undefined;
-      const carried = carryDecisions ? takeDecisions() : null;
-      const work = backend.exec(carried === null ? plan.cmds : plan.cmds.concat(carried.cmds));
-      if (carried !== null) void settleDecisions(carried, () => work);
+      const carried = carrier !== undefined ? takeDecisions() : null;
+      let work: Promise<unknown[]>;
+      if (carrier !== undefined && carried !== null) {
+        const r = carrier(plan.cmds, carried.cmds);
+        work = r.replies;
+        void settleDecisions(carried, () => r.carried);
+      } else {
+        work = backend.exec(plan.cmds);
+      }
       try {
         const replies = await Promise.race([
           work,
@@ -293,7 +312,7 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
       let batch = decisions;
       if (batch === null) {
         batch = decisions = { cmds: [], byId: new Map(), settle: [], timer: undefined };
-        if (carryDecisions) batch.timer = setTimeout(() => void flushDecisions(), DECISION_LINGER_MS);
+        if (carrier !== undefined) batch.timer = setTimeout(() => void flushDecisions(), DECISION_LINGER_MS);
         else setImmediate(() => void flushDecisions());
       }
       batch.cmds.push(cmd);

@@ -154,10 +154,12 @@ async function readyWithin(client: Redis | Cluster, ms: number): Promise<void> {
  * Integer replies are counts, well inside cjson's 14 significant digits. The record-login script
  * (commands.ts) is inlined as a function, since a script cannot call another. Keys are not declared
  * (the batch spans many users' and addresses' keys), which a single node allows; a Cluster keeps one
- * pipeline per hash tag instead. Atomic as a side effect; a failing command fails the batch, as a
- * failing command fails a pipeline's exec here. After the JSON come any number of `key, value, ms`
- * triplets, each a `SET key value PX ms` run after the commands: decision documents, kilobytes each,
- * which as plain arguments skip being escaped into the JSON and decoded again.
+ * pipeline per hash tag instead. A failing command answers `{"e": message}` in its place and the
+ * others still run (as in a pipeline), and the caller fails the batch.
+ * After the JSON come any number of `key, value, ms` triplets: decision documents (kilobytes each,
+ * so plain arguments rather than escaped into the JSON and decoded again), each stored with
+ * `SET key value PX ms` BEFORE the commands, so that no failing command of the event that carries
+ * them can cost them. The reply's one extra last element says how that went: `true`, or the error.
  */
 export const BATCH_COMMAND = 'vigilbatch';
 export const BATCH_LUA = `
@@ -168,23 +170,30 @@ local function plain(v)
   if v == false then return cjson.null end
   if type(v) == 'table' then
     if v.ok ~= nil then return v.ok end
+    if v.err ~= nil then return { e = v.err } end
     local t = {}
     for k = 1, #v do t[k] = plain(v[k]) end
     return t
   end
   return v
 end
+local stored = true
+for i = 2, #ARGV, 3 do
+  local r = redis.pcall('SET', ARGV[i], ARGV[i + 1], 'PX', ARGV[i + 2])
+  if type(r) == 'table' and r.err ~= nil then stored = r.err break end
+end
 local cmds = cjson.decode(ARGV[1])
 local out = {}
 for n = 1, #cmds do
   local c = cmds[n]
   if c[1] == '${RECORD_LOGIN_COMMAND}' then
-    out[n] = recordlogin({ c[2] }, { unpack(c, 3) })
+    local ok, r = pcall(recordlogin, { c[2] }, { unpack(c, 3) })
+    if ok then out[n] = r else out[n] = { e = type(r) == 'table' and r.err or tostring(r) } end
   else
-    out[n] = plain(redis.call(unpack(c)))
+    out[n] = plain(redis.pcall(unpack(c)))
   end
 end
-for i = 2, #ARGV, 3 do redis.call('SET', ARGV[i], ARGV[i + 1], 'PX', ARGV[i + 2]) end
+out[#cmds + 1] = stored
 return cjson.encode(out)
 `;
 
@@ -247,31 +256,22 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
   // promise and one reply on this side instead of one per command.
   const batch = (json: Buffer, sets: readonly (string | Buffer)[]): Promise<unknown> =>
     (client as unknown as { [BATCH_COMMAND]: (json: Buffer, ...sets: (string | Buffer)[]) => Promise<unknown> })[BATCH_COMMAND](json, ...sets);
-  async function execSingle(cmds: readonly Cmd[]): Promise<unknown[]> {
-    const first = cmds[0];
-    if (cmds.length === 1 && first !== undefined && first.argv[0] !== RECORD_LOGIN_COMMAND) {
-      // One plain command (a decision's SET, its GET): sent as itself, so a decision document is not
-      // escaped into the batch's JSON and decoded again by Lua.
-      roundTrips++;
-      coalesce();
-      const [name, ...args] = first.argv;
-      return [await client.call(name, ...args)];
-    }
-    // Decision SETs (a trailing run of `SET key value PX ms`) go as plain `key, value, ms` arguments
-    // after the batch's JSON, not escaped into it and decoded again by Lua.
-    let k = cmds.length;
-    while (k > 0 && isSetPx(cmds[k - 1] as Cmd)) k--;
-    const sets = new Array<string | Buffer>((cmds.length - k) * 3);
-    for (let i = k; i < cmds.length; i++) {
-      const a = (cmds[i] as Cmd).argv;
-      const at = 3 * (i - k);
-      sets[at] = String(a[1]);
-      sets[at + 1] = Buffer.from(String(a[2]));
-      sets[at + 2] = String(a[4]);
+
+  /** Run `cmds` and store the decision SETs `carried` in one script call (see BATCH_LUA). */
+  function execCarrying(cmds: readonly Cmd[], carried: readonly Cmd[]): { replies: Promise<unknown[]>; carried: Promise<void> } {
+    // The batch and the documents go as Buffers: ioredis copies them once into the command it
+    // writes, instead of concatenating a multi-kilobyte string that V8 must allocate and flatten.
+    const sets = new Array<string | Buffer>(carried.length * 3);
+    for (let i = 0; i < carried.length; i++) {
+      const a = (carried[i] as Cmd).argv;
+      if (!isSetPx(carried[i] as Cmd)) throw new TypeError('only SET key value PX ms can be carried');
+      sets[3 * i] = String(a[1]);
+      sets[3 * i + 1] = Buffer.from(String(a[2]));
+      sets[3 * i + 2] = String(a[4]);
     }
     // Numbers go as their JavaScript string form: Lua would print a decoded number its own way.
-    const list = new Array<string[]>(k);
-    for (let i = 0; i < k; i++) {
+    const list = new Array<string[]>(cmds.length);
+    for (let i = 0; i < cmds.length; i++) {
       const a = (cmds[i] as Cmd).argv;
       const out = new Array<string>(a.length);
       for (let j = 0; j < a.length; j++) out[j] = String(a[j]);
@@ -279,17 +279,42 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
     }
     roundTrips++;
     coalesce();
-    const raw = await batch(Buffer.from(JSON.stringify(list)), sets);
-    // cjson writes an empty array as {}: with no commands there is nothing to read.
-    const replies: unknown = k === 0 ? [] : typeof raw === 'string' ? JSON.parse(raw) : null;
-    if (!Array.isArray(replies) || replies.length !== k) throw new Error('batch reply does not match its commands');
-    // cjson writes an empty array as {}.
-    for (let i = 0; i < replies.length; i++) {
-      const r: unknown = replies[i];
-      if (r !== null && typeof r === 'object' && !Array.isArray(r)) replies[i] = [];
+    const reply = batch(Buffer.from(JSON.stringify(list)), sets).then((raw) => {
+      const all: unknown = typeof raw === 'string' ? JSON.parse(raw) : null;
+      if (!Array.isArray(all) || all.length !== cmds.length + 1) throw new Error('batch reply does not match its commands');
+      const stored: unknown = all.pop();
+      return { replies: all as unknown[], stored };
+    });
+    return {
+      replies: reply.then(({ replies }) => {
+        for (let i = 0; i < replies.length; i++) {
+          const r: unknown = replies[i];
+          if (r === null || typeof r !== 'object' || Array.isArray(r)) continue;
+          const e = (r as { e?: unknown }).e;
+          if (e !== undefined) throw new Error(String(e));
+          // cjson writes an empty array as {}.
+          replies[i] = [];
+        }
+        return replies;
+      }),
+      carried: reply.then(({ stored }) => {
+        if (stored !== true) throw new Error(`decision not stored: ${String(stored)}`);
+      }),
+    };
+  }
+
+  async function execSingle(cmds: readonly Cmd[]): Promise<unknown[]> {
+    const first = cmds[0];
+    if (cmds.length === 1 && first !== undefined && first.argv[0] !== RECORD_LOGIN_COMMAND) {
+      // One plain command (a decision's GET): sent as itself.
+      roundTrips++;
+      coalesce();
+      const [name, ...args] = first.argv;
+      return [await client.call(name, ...args)];
     }
-    for (let i = k; i < cmds.length; i++) replies.push('OK');
-    return replies;
+    const r = execCarrying(cmds, []);
+    r.carried.catch(() => undefined);
+    return r.replies;
   }
 
   async function execCluster(cmds: readonly Cmd[]): Promise<unknown[]> {
@@ -346,6 +371,7 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
       return roundTrips;
     },
     exec: isCluster ? execCluster : execSingle,
+    ...(isCluster ? {} : { execCarrying }),
     ready: () => client.status === 'ready',
     eraseStem: (stem) => (client instanceof Cluster ? slotErase(client, stem) : scanErase(client, globEscape(stem) + '*')),
     async ping() {

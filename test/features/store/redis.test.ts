@@ -164,6 +164,15 @@ describe('Redis store', () => {
     expect(store.stats.failures).toBe(failures + 1);
   });
 
+  it('stores a decision carried by a read that fails (a probe key of the wrong type)', async () => {
+    await admin.set(`${prefix}not-a-set-2`, 'x');
+    const put = store.putDecision('carried-through-error', '{"v":"kept"}', 60);
+    const s = await store.readEvent(fullEvent(store, 'wrongtype-2'), { ...ALL, probes: [{ key: `${prefix}not-a-set-2`, value: 'x' }] }, 1000);
+    expect(s).toBeNull();
+    await expect(put).resolves.toBeUndefined();
+    expect(await admin.get(`${prefix}dec:{carried-through-error}`)).toBe('{"v":"kept"}');
+  });
+
   it('hands out its client for other components', () => {
     expect(store.kind).toBe('redis');
     expect(store.redis).toBeInstanceOf(Redis);
