@@ -254,19 +254,19 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
 
   // A single node runs the whole batch as one script call (see BATCH_LUA): one command object, one
   // promise and one reply on this side instead of one per command.
-  const batch = (json: Buffer, sets: readonly (string | Buffer)[]): Promise<unknown> =>
-    (client as unknown as { [BATCH_COMMAND]: (json: Buffer, ...sets: (string | Buffer)[]) => Promise<unknown> })[BATCH_COMMAND](json, ...sets);
+  const batch = (json: string, sets: readonly string[]): Promise<unknown> =>
+    (client as unknown as { [BATCH_COMMAND]: (json: string, ...sets: string[]) => Promise<unknown> })[BATCH_COMMAND](json, ...sets);
 
   /** Run `cmds` and store the decision SETs `carried` in one script call (see BATCH_LUA). */
   function execCarrying(cmds: readonly Cmd[], carried: readonly Cmd[]): { replies: Promise<unknown[]>; carried: Promise<void> } {
-    // The batch and the documents go as Buffers: ioredis copies them once into the command it
-    // writes, instead of concatenating a multi-kilobyte string that V8 must allocate and flatten.
-    const sets = new Array<string | Buffer>(carried.length * 3);
+    // The batch and the documents go as strings: handing ioredis Buffers instead measured slower
+    // (docs/operations.md § Performance).
+    const sets = new Array<string>(carried.length * 3);
     for (let i = 0; i < carried.length; i++) {
       const a = (carried[i] as Cmd).argv;
       if (!isSetPx(carried[i] as Cmd)) throw new TypeError('only SET key value PX ms can be carried');
       sets[3 * i] = String(a[1]);
-      sets[3 * i + 1] = Buffer.from(String(a[2]));
+      sets[3 * i + 1] = String(a[2]);
       sets[3 * i + 2] = String(a[4]);
     }
     // Numbers go as their JavaScript string form: Lua would print a decoded number its own way.
@@ -279,7 +279,7 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
     }
     roundTrips++;
     coalesce();
-    const reply = batch(Buffer.from(JSON.stringify(list)), sets).then((raw) => {
+    const reply = batch(JSON.stringify(list), sets).then((raw) => {
       const all: unknown = typeof raw === 'string' ? JSON.parse(raw) : null;
       if (!Array.isArray(all) || all.length !== cmds.length + 1) throw new Error('batch reply does not match its commands');
       const stored: unknown = all.pop();
