@@ -202,11 +202,7 @@ export function createEngine(opts: EngineOptions): Engine {
       degraded = true;
       fail('store');
     }
-    const hist = historyFeatures(signals?.history, {
-      time: ev.time,
-      ...(geo.lat !== undefined ? { lat: geo.lat } : {}),
-      ...(geo.lon !== undefined ? { lon: geo.lon } : {}),
-    });
+    const hist = historyFeatures(signals?.history, { time: ev.time, lat: geo.lat, lon: geo.lon });
     // Copied key by key: Object.assign onto the many-keyed bag takes V8's slow path, and it was half
     // of evaluate's own time.
     copyInto(bag, hist);
