@@ -46,6 +46,11 @@ export function sendError(res: Response, err: ApiError): void {
   res.status(err.status).json(errorBody(err.code, err.message, err.details));
 }
 
+/** A body that is not strict JSON (an object or an array), from either body reader. */
+export function invalidJson(): ApiError {
+  return new ApiError('invalid_request', 'the body is not valid JSON');
+}
+
 /**
  * Map anything thrown (body-parser errors carry `status`/`type`, Express router errors `status`)
  * onto the registry. Unknown 4xx collapse to `invalid_request`; everything else is `internal`, with
@@ -61,7 +66,7 @@ export function toApiError(err: unknown): ApiError {
     return new ApiError('payload_too_large');
   }
   if (status === 415) return new ApiError('unsupported_media_type');
-  if (type === 'entity.parse.failed') return new ApiError('invalid_request', 'the body is not valid JSON');
+  if (type === 'entity.parse.failed') return invalidJson();
   if (status === 401) return new ApiError('unauthorized');
   if (status === 404) return new ApiError('not_found');
   if (status !== undefined && status >= 400 && status < 500) return new ApiError('invalid_request');
