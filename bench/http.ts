@@ -5,42 +5,18 @@
 // ratio over interleaved rounds (BENCH_ROUNDS, default 3); then latency percentiles at a steady
 // offered rate of 1,000 requests/s (open loop, one request per millisecond) for Vigil and for the
 // bare handler on the same schedule; and, for comparison, Vigil under autocannon's bursty rate
-// limit. Both servers run in their own processes; the load generator runs in this one.
+// limit. Both servers run in their own processes; the load generator runs in this one. Every run
+// also prints what a request cost: the server process's CPU and Redis's command time (bench/tail.ts
+// shows what p99 a service of that cost gets on the same machine).
 // BENCH_BARE=fast gives the bare handler Vigil's HTTP server (see below).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
 import autocannon from 'autocannon';
-import { openLoop } from './lib/openloop.ts';
+import { openLoop, type OpenLoopResult } from './lib/openloop.ts';
+import { Redis } from 'ioredis';
+import { costText, freePort, measure, waitHttp, type RunCost } from './lib/servers.ts';
 
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitHttp(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    try {
-      const r = await fetch(url);
-      if (r.status < 500) return;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not come up`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const BARE = `
 import express from 'express';
@@ -102,13 +78,16 @@ async function load(url: string, opts: { connections: number; overallRate?: numb
   });
 }
 
-function line(name: string, r: autocannon.Result): string {
+function line(name: string, r: autocannon.Result, cost?: RunCost<unknown>): string {
   const errors = r.errors + r.timeouts + (r.non2xx ?? 0);
-  return `${name.padEnd(44)} ${r.requests.average.toFixed(0).padStart(6)} req/s  p50 ${String(r.latency.p50).padStart(3)} ms  p99 ${String(r.latency.p99).padStart(3)} ms  errors ${errors}`;
+  return `${name.padEnd(44)} ${r.requests.average.toFixed(0).padStart(6)} req/s  p50 ${String(r.latency.p50).padStart(3)} ms  p99 ${String(r.latency.p99).padStart(3)} ms  errors ${errors}${cost ? costText(cost) : ''}`;
 }
 
 const vigilPort = await freePort();
 const barePort = await freePort();
+// A client of the bench's own, for Redis's command statistics (the time Redis spends per request).
+const stats = new Redis(REDIS, { lazyConnect: true });
+await stats.connect();
 const vigil = spawn(process.execPath, ['bin/vigil.js', 'serve'], {
   env: { ...process.env, PORT: String(vigilPort), REDIS_URL: REDIS, VIGIL_HASH_SECRET: 'bench-secret-0123456789', VIGIL_LOG_LEVEL: 'warn', VIGIL_MAX_SKEW: '1d' },
   stdio: ['ignore', 'ignore', 'inherit'],
@@ -134,12 +113,20 @@ try {
   const ratios: number[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const order = round % 2 === 1 ? (['bare', 'vigil'] as const) : (['vigil', 'bare'] as const);
-    const got: Partial<Record<'bare' | 'vigil', autocannon.Result>> = {};
-    for (const which of order) got[which] = await load(which === 'bare' ? bUrl : vUrl, { connections: 50 });
-    const b50 = got.bare as autocannon.Result;
-    const v50 = got.vigil as autocannon.Result;
-    console.log(line(`round ${round}: ${BARE_LABEL} c=50`, b50));
-    console.log(line(`round ${round}: Vigil /v1/evaluate c=50`, v50));
+    const got: Partial<Record<'bare' | 'vigil', RunCost<autocannon.Result>>> = {};
+    for (const which of order) {
+      got[which] = await measure(
+        () => load(which === 'bare' ? bUrl : vUrl, { connections: 50 }),
+        (r) => r.requests.total,
+        { pid: (which === 'bare' ? bare : vigil).pid, redis: stats },
+      );
+    }
+    const b = got.bare as RunCost<autocannon.Result>;
+    const v = got.vigil as RunCost<autocannon.Result>;
+    const b50 = b.result;
+    const v50 = v.result;
+    console.log(line(`round ${round}: ${BARE_LABEL} c=50`, b50, b));
+    console.log(line(`round ${round}: Vigil /v1/evaluate c=50`, v50, v));
     ratios.push(v50.requests.average / b50.requests.average);
   }
   const sorted = [...ratios].sort((a, b) => a - b);
@@ -149,18 +136,25 @@ try {
   // The steady offered rate: an open-loop schedule, one request every millisecond (bench/lib/openloop.ts
   // says why autocannon's own rate limit does not measure this).
   const RATE = Number(process.env.BENCH_RATE ?? 1000);
-  const steadyLine = (name: string, r: Awaited<ReturnType<typeof openLoop>>): string =>
-    `${name.padEnd(34)} ${r.rate.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p90 ${r.p90} ms  p99 ${r.p99} ms  p99.9 ${r.p999} ms  max ${r.max} ms  errors ${r.errors}`;
-  const steady = await openLoop({ url: vUrl, rate: RATE, seconds: SECONDS, body });
-  console.log(steadyLine(`Vigil at a steady ${RATE} req/s`, steady));
+  const steadyLine = (name: string, c: RunCost<OpenLoopResult>): string => {
+    const r = c.result;
+    return `${name.padEnd(34)} ${r.rate.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p90 ${r.p90} ms  p99 ${r.p99} ms  p99.9 ${r.p999} ms  max ${r.max} ms  errors ${r.errors}${costText(c)}`;
+  };
+  const sent = (r: OpenLoopResult): number => r.sent;
+  const vSteady = await measure(() => openLoop({ url: vUrl, rate: RATE, seconds: SECONDS, body }), sent, { pid: vigil.pid, redis: stats });
+  const steady = vSteady.result;
+  console.log(steadyLine(`Vigil at a steady ${RATE} req/s`, vSteady));
   // The same schedule against the bare handler: the floor this machine puts under any Express +
   // Redis service's tail at this rate (on a slow machine even the bare handler misses 10 ms).
-  const bareSteady = await openLoop({ url: bUrl, rate: RATE, seconds: SECONDS, body });
-  console.log(steadyLine(`bare at a steady ${RATE} req/s`, bareSteady));
+  // `npm run bench:tail` shows how this machine's p99 grows with a server's CPU per request.
+  const bSteady = await measure(() => openLoop({ url: bUrl, rate: RATE, seconds: SECONDS, body }), sent, { pid: bare.pid, redis: stats });
+  const bareSteady = bSteady.result;
+  console.log(steadyLine(`bare at a steady ${RATE} req/s`, bSteady));
   console.log(`p99 at a steady ${RATE} req/s: Vigil ${steady.p99} ms, bare handler ${bareSteady.p99} ms (target < 10 ms)`);
   const bursts = await load(vUrl, { connections: 50, overallRate: RATE });
   console.log(line(`(autocannon overallRate ${RATE}, bursts)`, bursts));
 } finally {
   vigil.kill('SIGTERM');
   bare.kill('SIGTERM');
+  stats.disconnect();
 }
