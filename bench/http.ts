@@ -6,7 +6,7 @@
 // offered rate of 1,000 requests/s (open loop, one request per millisecond) for Vigil and for the
 // bare handler on the same schedule; and, for comparison, Vigil under autocannon's bursty rate
 // limit. Both servers run in their own processes; the load generator runs in this one. Every run
-// also prints what a request cost: the server process's CPU and Redis's command time (bench/tail.ts
+// also prints what a request cost: the server process's CPU and Redis's CPU (bench/tail.ts
 // shows what p99 a service of that cost gets on the same machine).
 // BENCH_BARE=fast gives the bare handler Vigil's HTTP server (see below).
 import { spawn } from 'node:child_process';
@@ -85,7 +85,7 @@ function line(name: string, r: autocannon.Result, cost?: RunCost<unknown>): stri
 
 const vigilPort = await freePort();
 const barePort = await freePort();
-// A client of the bench's own, for Redis's command statistics (the time Redis spends per request).
+// A client of the bench's own, for Redis's own CPU figures (the CPU Redis spends per request).
 const stats = new Redis(REDIS, { lazyConnect: true });
 await stats.connect();
 const vigil = spawn(process.execPath, ['bin/vigil.js', 'serve'], {

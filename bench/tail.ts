@@ -4,7 +4,7 @@
 // BURN µs of CPU before answering; the open-loop generator of bench:http offers it BENCH_RATE
 // (default 1,000) requests/s for BENCH_SECONDS at each BURN of BENCH_BURNS. With
 // BENCH_REDIS_LOOP=N the Redis command is a Lua loop of N steps instead of an INCR, which loads
-// Redis as a heavier request would (the table prints the Redis time per request it gave). Compare
+// Redis as a heavier request would (the table prints the Redis CPU per request it gave). Compare
 // Vigil's "server CPU" and "Redis" per request from `npm run bench:http` with this table: it shows
 // the p99 that any service of that cost gets on this machine.
 import { spawn } from 'node:child_process';

@@ -1,6 +1,6 @@
 // Child-process servers for the HTTP benchmarks: a free port, waiting until a server answers, and
-// what a run cost: the CPU the server process used (Linux /proc) and the time Redis spent in
-// commands (INFO commandstats), so a benchmark can print both per request next to its latencies.
+// what a run cost: the CPU the server process used (Linux /proc) and the CPU Redis used (INFO cpu),
+// so a benchmark can print both per request next to its latencies.
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -54,33 +54,36 @@ export function cpuMicros(pid: number | undefined): number | undefined {
   }
 }
 
-/** Microseconds Redis has spent executing commands since its stats were last reset, all commands. */
-export async function redisCommandMicros(redis: Redis): Promise<number> {
-  const info = await redis.info('commandstats');
-  let us = 0;
-  for (const m of info.matchAll(/,usec=(\d+),/g)) us += Number(m[1]);
-  return us;
+/**
+ * CPU time (user + system, µs) the Redis server has used so far, as it reports it (INFO cpu): its
+ * commands, scripts and networking. (INFO commandstats would count a script's commands twice, once
+ * in the script's own time and once on their own lines.)
+ */
+export async function redisCpuMicros(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string): number => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return Math.round((field('used_cpu_user') + field('used_cpu_sys')) * 1e6);
 }
 
 export interface RunCost<T> {
   readonly result: T;
   /** Server process CPU per request (µs), where /proc exists. */
   readonly serverUs?: number;
-  /** Redis command time per request (µs), when a client was given. */
+  /** Redis CPU per request (µs), when a client was given. */
   readonly redisUs?: number;
 }
 
-/** Runs `fn` and reports what it cost per `count(result)` requests: server CPU and Redis time. */
+/** Runs `fn` and reports what it cost per `count(result)` requests: server CPU and Redis CPU. */
 export async function measure<T>(
   fn: () => Promise<T>,
   count: (r: T) => number,
   on: { readonly pid?: number | undefined; readonly redis?: Redis },
 ): Promise<RunCost<T>> {
   const cpu0 = cpuMicros(on.pid);
-  const redis0 = on.redis ? await redisCommandMicros(on.redis) : undefined;
+  const redis0 = on.redis ? await redisCpuMicros(on.redis) : undefined;
   const result = await fn();
   const cpu1 = cpuMicros(on.pid);
-  const redis1 = on.redis ? await redisCommandMicros(on.redis) : undefined;
+  const redis1 = on.redis ? await redisCpuMicros(on.redis) : undefined;
   const n = count(result);
   if (n <= 0) return { result };
   return {
@@ -90,10 +93,10 @@ export async function measure<T>(
   };
 }
 
-/** "  server CPU 740 µs/req  Redis 208 µs/req", the parts that were measured. */
+/** "  server CPU 740 µs/req  Redis CPU 208 µs/req", the parts that were measured. */
 export function costText(c: RunCost<unknown>): string {
   return (
     (c.serverUs === undefined ? '' : `  server CPU ${c.serverUs.toFixed(0)} µs/req`) +
-    (c.redisUs === undefined ? '' : `  Redis ${c.redisUs.toFixed(0)} µs/req`)
+    (c.redisUs === undefined ? '' : `  Redis CPU ${c.redisUs.toFixed(0)} µs/req`)
   );
 }
