@@ -9,8 +9,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthService, type Logger, type Notification } from '../../examples/auth-service/service.ts';
-import { startRedisServer, type RedisServer } from '../helpers/redis.ts';
-import { API_TOKEN, CHROME_WIN, FIREFOX, place, removeTempDirs, startVigil, stopAll, uid, type VigilProcess } from './helpers.ts';
+import { API_TOKEN, CHROME_WIN, FIREFOX, ownRedis, place, startVigil, uid, type VigilProcess } from './helpers.ts';
 
 interface LogEntry {
   readonly level: 'info' | 'warn' | 'error';
@@ -21,7 +20,7 @@ interface LogEntry {
 const ALICE = { name: 'alice', id: uid('u-alice'), password: 'correct horse battery staple' };
 const BOB = { name: 'bob', id: uid('u-bob'), password: 'hunter2hunter2' };
 
-let redis: RedisServer;
+const redis = ownRedis();
 let vigil: VigilProcess;
 let server: http.Server;
 let base: string;
@@ -75,7 +74,6 @@ function problems(): LogEntry[] {
 }
 
 beforeAll(async () => {
-  redis = await startRedisServer();
   vigil = await startVigil({ redisUrl: redis.url });
   const svc = createAuthService({
     vigilUrl: vigil.url,
@@ -100,9 +98,6 @@ afterAll(async () => {
     server.closeAllConnections();
     await new Promise<void>((ok) => server.close(() => ok()));
   }
-  await stopAll();
-  await redis?.stop();
-  removeTempDirs();
 });
 
 describe('the example auth service in front of a running Vigil', () => {

@@ -2,8 +2,7 @@
 // evaluation keeps answering 200 within the signal budget (plus slack for HTTP and scheduling) with
 // `degraded: true`, nothing answers 5xx but the documented 503s, and once Redis is restarted the
 // answers recover to `degraded: false` with the same pack. Needs redis-server and FAILS without it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../helpers/redis.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
   call,
@@ -12,12 +11,11 @@ import {
   evaluate,
   FIREFOX,
   IP,
+  ownRedis,
   place,
-  removeTempDirs,
   SIGNAL_BUDGET_MS,
   sleep,
   startVigil,
-  stopAll,
   uid,
   type EvaluateAnswer,
   type ErrorAnswer,
@@ -28,7 +26,7 @@ import {
 const SLACK_MS = 450;
 const BOUND_MS = SIGNAL_BUDGET_MS + SLACK_MS;
 
-let redis: RedisServer;
+const redis = ownRedis();
 let vigil: VigilProcess;
 const at = clock();
 let n = 0;
@@ -39,14 +37,7 @@ function attempt(type: 'login' | 'recovery' = 'login') {
 }
 
 beforeAll(async () => {
-  redis = await startRedisServer();
   vigil = await startVigil({ redisUrl: redis.url });
-});
-
-afterAll(async () => {
-  await stopAll();
-  await redis?.stop();
-  removeTempDirs();
 });
 
 describe('Redis stopped mid-run', () => {
@@ -61,7 +52,7 @@ describe('Redis stopped mid-run', () => {
     // A decision made while Redis was up, to report an outcome for during the outage.
     earlier = await evaluate(vigil, { user: uid('early'), ip: IP.boxford, device: uid('d'), ua: FIREFOX, time: at(0) });
 
-    await redis.kill();
+    await redis.server.kill();
 
     // Sequential first (each one's latency is its own), then a concurrent burst.
     const seen: { type: 'login' | 'recovery'; status: number; ms: number; body: EvaluateAnswer }[] = [];
@@ -100,7 +91,7 @@ describe('Redis stopped mid-run', () => {
   });
 
   it('after Redis restarts, answers recover to degraded: false with the same pack', async () => {
-    await redis.restart();
+    await redis.server.restart();
 
     // Reconnection is the client's business and takes its own time: a bounded wait, then recovered.
     const deadline = Date.now() + 15_000;

@@ -9,7 +9,8 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../helpers/redis.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { freePort, startRedisServer, type RedisServer } from '../helpers/redis.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** In CI, as here, `shared/` sits beside the clone. */
@@ -219,6 +220,32 @@ export async function startVigil(opts: StartOptions): Promise<VigilProcess> {
 /** Stop every server this test file started (afterAll). */
 export async function stopAll(): Promise<void> {
   await Promise.all([...children].map((p) => p.stop()));
+}
+
+/**
+ * The file's own Redis server, started before its tests (its `beforeAll` is registered first, so the
+ * file's own hooks can use it); after them every Vigil the file started, the Redis server and the
+ * temporary pack copies go (this `afterAll` runs last: Vitest runs after-hooks in reverse order).
+ */
+export function ownRedis(): { readonly server: RedisServer; readonly url: string } {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await stopAll();
+    await server?.stop();
+    removeTempDirs();
+  });
+  return {
+    get server(): RedisServer {
+      if (!server) throw new Error('ownRedis: used before its beforeAll ran');
+      return server;
+    },
+    get url(): string {
+      return this.server.url;
+    },
+  };
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -3,8 +3,7 @@
 // from the moment the PUT returns; a broken pack or one with failing tests is refused with 422 and
 // diagnostics while the old pack keeps serving; rollback restores the previous hash; a change made
 // on one instance is served by the other within a second. Needs redis-server and FAILS without it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../helpers/redis.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
   call,
@@ -13,12 +12,11 @@ import {
   eventBody,
   evaluate,
   FIREFOX,
+  ownRedis,
   packFiles,
   place,
-  removeTempDirs,
   sleep,
   startVigil,
-  stopAll,
   uid,
   withVersion,
   type EvaluateAnswer,
@@ -53,7 +51,7 @@ interface RejectedDetails {
   readonly tests: { readonly passed: number; readonly failed: number; readonly failures: readonly { readonly name: string }[] };
 }
 
-let redis: RedisServer;
+const redis = ownRedis();
 let a: VigilProcess;
 let b: VigilProcess;
 let v1: Record<string, string>;
@@ -85,7 +83,6 @@ async function until(v: VigilProcess, hash: string, limitMs: number): Promise<nu
 }
 
 beforeAll(async () => {
-  redis = await startRedisServer();
   const dir = copyPack();
   v1 = packFiles(dir);
   a = await startVigil({ redisUrl: redis.url, rulesDir: dir });
@@ -93,11 +90,6 @@ beforeAll(async () => {
   v1Hash = await servedHash(a);
 });
 
-afterAll(async () => {
-  await stopAll();
-  await redis?.stop();
-  removeTempDirs();
-});
 
 describe('hot reload', () => {
   it('both instances start on the shipped pack', async () => {

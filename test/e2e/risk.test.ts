@@ -3,8 +3,7 @@
 // London-then-China on a new device is challenged, a known device from a known place is allowed,
 // and outcomes reported through /v1/outcome change later decisions. Event `time` values simulate
 // minutes passing. Needs redis-server installed and FAILS without it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../helpers/redis.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   call,
   clock,
@@ -14,28 +13,20 @@ import {
   IP,
   place,
   outcome,
-  removeTempDirs,
+  ownRedis,
   ruleNames,
   startVigil,
-  stopAll,
   uid,
   type EvaluateAnswer,
   type VigilProcess,
 } from './helpers.ts';
 
-let redis: RedisServer;
+const redis = ownRedis();
 let vigil: VigilProcess;
 const at = clock();
 
 beforeAll(async () => {
-  redis = await startRedisServer();
   vigil = await startVigil({ redisUrl: redis.url });
-});
-
-afterAll(async () => {
-  await stopAll();
-  await redis?.stop();
-  removeTempDirs();
 });
 
 describe('credential stuffing', () => {

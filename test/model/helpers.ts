@@ -1,7 +1,8 @@
 // Shared fixtures for the anomaly-model tests: seeded data matrices, small forests and model files.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { createRandom, fitForest, type IsolationForest, type Matrix } from '../../model/iforest.ts';
 import { exportOnnx, type TrainingSummary } from '../../model/onnx.ts';
 import { createEncoder, DEFAULT_COLUMNS, type ColumnSpec } from '../../model/vector.ts';
@@ -39,8 +40,17 @@ export function summaryFor(forest: IsolationForest, rows: number, extra: Partial
   };
 }
 
+const tempDirs: string[] = [];
+// Registered while the importing test file is collected: its temporary directories go after it.
+afterAll(() => {
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A new temporary directory, removed after the test file that made it. */
 export function tempDir(prefix = 'vigil-model-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
 }
 
 /** A small model trained on synthetic rows, written to `path`; returns its forest and version. */
