@@ -33,8 +33,8 @@ export function createHasher(secret: string | Uint8Array): Hasher {
   const mac = (domain: string, value: string): string =>
     createHmac('sha256', key).update(domain).update(value).digest().subarray(0, DIGEST_BYTES).toString('base64url');
   // Learned values repeat from event to event (a handful of countries, networks, browsers, systems
-  // and user agents account for most sign-ins): seven of an event's eleven digests are of such
-  // values, so they are remembered. Only these: user ids, device ids and addresses are not kept in
+  // and user agents account for most sign-ins): with the default pack seven of an event's eleven
+  // digests are of such values, so they are remembered. Only these: user ids, device ids and addresses are not kept in
   // memory beyond their event. Bounded: past FIELD_CACHE_MAX distinct values it starts over.
   const fields = new Map<string, string>();
   return {

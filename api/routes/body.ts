@@ -24,7 +24,7 @@ function requireType(types: string[]): RequestHandler {
  * A JSON body of at most `limit` bytes. The request every auth service sends (Content-Type
  * `application/json`, optionally with `charset=utf-8`, a Content-Length within the limit, no
  * Content-Encoding) is read directly: body-parser's general machinery (charset lookup, decoder and
- * inflate streams, completion tracking) was about 6 % of the server's CPU per evaluate request at a
+ * inflate streams, completion tracking) cost 2–6 % of the server's CPU per evaluate request at a
  * steady 1,000/s (docs/operations.md § Performance). Everything else (another charset, a compressed
  * or chunked body, an empty or over-limit one) goes to body-parser, which answers as before. Both
  * paths give the same result for the same bytes (test/api/body.test.ts checks them against each
