@@ -124,6 +124,11 @@ describe('jsonBody: the direct path answers as body-parser does', () => {
     const json = utf8('{"a":"b"}');
     const [gz] = await both(gzipSync(json), { 'content-encoding': 'gzip' });
     expect(gz).toEqual({ status: 200, body: { body: { a: 'b' } } });
+    // The limit counts the decompressed bytes: 20 KB of JSON in a few hundred gzip bytes is refused.
+    const big = gzipSync(utf8(`{"p":"${'z'.repeat(20_000)}"}`));
+    expect(big.length).toBeLessThan(1024);
+    const [bomb] = await both(big, { 'content-encoding': 'gzip' });
+    expect(bomb.status).toBe(413);
     const [latin] = await both(json, { 'content-type': 'application/json; charset=latin1' });
     expect(latin.status).toBe(415);
     const chunked = await rawExchange(
