@@ -20,9 +20,6 @@ export interface Hasher {
 // user base, and the keys stay short (22 base64url characters, no `{`/`}` to upset hash tags).
 const DIGEST_BYTES = 16;
 
-/** Distinct learned values whose digests a hasher remembers (see `field`). */
-export const FIELD_CACHE_MAX = 4096;
-
 /**
  * Hash identifiers with HMAC-SHA256 under `secret`. Each kind of identifier is domain-separated, so a
  * user id that happens to equal a device id or an address yields unrelated digests.
@@ -32,25 +29,12 @@ export function createHasher(secret: string | Uint8Array): Hasher {
   const key = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret);
   const mac = (domain: string, value: string): string =>
     createHmac('sha256', key).update(domain).update(value).digest().subarray(0, DIGEST_BYTES).toString('base64url');
-  // Learned values repeat from event to event (a handful of countries, networks, browsers, systems
-  // and user agents account for most sign-ins): with the default pack seven of an event's eleven
-  // digests are of such values, so they are remembered. Only these: user ids, device ids and addresses are not kept in
-  // memory beyond their event. Bounded: past FIELD_CACHE_MAX distinct values it starts over.
-  const fields = new Map<string, string>();
   return {
     user: (id) => mac('u\0', id),
     device: (id) => mac('d\0', id),
     ip: (address) => mac('i\0', address),
     subnet: (cidr) => mac('n\0', cidr),
-    field: (value) => {
-      let d = fields.get(value);
-      if (d === undefined) {
-        d = mac('f\0', value);
-        if (fields.size >= FIELD_CACHE_MAX) fields.clear();
-        fields.set(value, d);
-      }
-      return d;
-    },
+    field: (value) => mac('f\0', value),
   };
 }
 

@@ -1,6 +1,7 @@
 // The signal-store contract against the in-process store, plus what only it has: wall-clock expiry
 // through an injected clock, and no Redis client.
 import { describe, expect, it } from 'vitest';
+import { createHasher } from '../../../features/privacy.ts';
 import { createMemoryStore, createStore } from '../../../features/store/index.ts';
 import { storeContract, T0 } from './contract.ts';
 
@@ -24,6 +25,24 @@ describe('in-process store', () => {
     await store.close();
     expect(await store.ping()).toBe(false);
     expect(await store.readEvent(store.context({ type: 'login', userId: 'u', ip: '192.0.2.1', time: T0 }), { history: true, velocity: false, rba: false }, 10)).toBeNull();
+  });
+
+  it('remembered digests of learned values are the values\' own digests, also past the 4,096 it keeps', () => {
+    const store = createMemoryStore({ hashSecret: 'cache-secret' });
+    const h = createHasher('cache-secret');
+    const ua = (i: number): string | undefined =>
+      store.context({ type: 'login', userId: 'u', ip: '192.0.2.1', time: T0, browser: `B${i}`, os: 'Linux', rbaFields: [`br:B${i}`] }).ua;
+    const expected = (i: number): string => h.field(`ua\0B${i}\0Linux`);
+    expect(ua(1)).toBe(expected(1));
+    expect(ua(1)).toBe(expected(1));
+    for (let i = 0; i < 4096 * 2 + 11; i++) {
+      const v = i % 4099;
+      if (i % 991 === 0) expect(ua(v)).toBe(expected(v));
+      else ua(v);
+    }
+    expect(ua(1)).toBe(expected(1));
+    const ctx = store.context({ type: 'login', userId: 'u', ip: '192.0.2.1', time: T0, rbaFields: ['br:B7'] });
+    expect(ctx.rba).toEqual([h.field('br:B7')]);
   });
 
   it('expires counter keys by the wall clock', async () => {
