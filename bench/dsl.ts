@@ -48,9 +48,10 @@ function readPackFiles(dir: string): Record<string, string> {
 /** Slots for one event, filled as the engine fills them, Redis-list probes resolved. */
 function slotsFor(pack: CompiledPack, e: BenchEvent, lists: MemoryListBackend): Slots {
   const slots: Slots = new Array(pack.slotCount).fill(undefined);
-  pack.features.forEach((name, slot) => {
+  pack.features.forEach((name, i) => {
+    const slot = pack.slotOf(name);
     const v = e.features[name];
-    slots[slot] = pack.featureTypes[slot] === 'ip' && typeof v === 'string' ? canonicalIp(v) : v;
+    slots[slot] = pack.featureTypes[i] === 'ip' && typeof v === 'string' ? canonicalIp(v) : v;
   });
   resolveProbes(pack, slots, lists);
   return slots;

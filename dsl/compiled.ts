@@ -49,11 +49,11 @@ export interface CompiledPack {
   readonly version: number;
   /** `sha256:<hex>` over the pack's files (names and contents, in order). */
   readonly hash: string;
-  /** Slot → feature name, for every feature any rule, policy or probe reads. */
+  /** Every feature any rule, policy or probe reads, in first-use order. */
   readonly features: readonly string[];
-  /** Slot → feature type. */
+  /** The type of each entry of `features`. */
   readonly featureTypes: readonly Type[];
-  /** Total slot count: features first, then one slot per ListProbe. */
+  /** Total slot count: the Scheme's feature slots, then one slot per ListProbe. */
   readonly slotCount: number;
   readonly probes: readonly ListProbe[];
   readonly rules: readonly CompiledRuleInfo[];

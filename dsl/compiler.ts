@@ -1,6 +1,6 @@
 // The rules language's compiler: turns a CheckedPack (error-free) into a CompiledPack of closures
-// that read feature values by slot. Slots are assigned here (features in first-use order, then one
-// slot per Redis-list probe); consts are inlined and constant sub-expressions folded; `in` lists
+// that read feature values by slot. A feature's slot is the Scheme's (so the engine fills one context
+// for every pack); the pack's Redis-list probes take the slots after `scheme.size`; consts are inlined and constant sub-expressions folded; `in` lists
 // become Sets or IpSets; the rules that run for each event type are precomputed. evaluate() allocates
 // only the hits it returns and the Decision itself.
 //
@@ -100,7 +100,7 @@ class PackCompiler {
         if (!this.featureSlot.has(e.path)) {
           const def = this.scheme.feature(e.path);
           if (!def) throw new Error(`internal: unchecked feature ${e.path}`);
-          this.featureSlot.set(e.path, this.features.length);
+          this.featureSlot.set(e.path, def.slot);
           this.features.push(e.path);
           this.featureTypes.push(def.type);
         }
@@ -137,7 +137,7 @@ class PackCompiler {
   }
 
   probes(): ListProbe[] {
-    const base = this.features.length;
+    const base = this.scheme.size;
     return this.probeDefs.map((p, i) => ({ slot: base + i, list: p.list, key: p.key, elemType: p.elemType, operand: p.operand }));
   }
 
@@ -319,7 +319,7 @@ class PackCompiler {
       this.probeDefs.push({ list, key, elemType, operand: canonical });
       this.probeSlot.set(id, index);
     }
-    const slot = this.features.length + index;
+    const slot = this.scheme.size + index;
     const negate = e.op === 'not in';
     return {
       fn: negate
@@ -398,7 +398,7 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string): Co
 
   const probes = pc.probes();
   const features = [...pc.features];
-  const slotIndex = new Map(features.map((f, i) => [f, i]));
+  const slotIndex = new Map(features.map((f) => [f, scheme.feature(f)!.slot]));
   const scoreBox = pc.scoreBox;
 
   function evaluate(eventType: string, slots: Slots): Decision {
@@ -450,7 +450,7 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string): Co
     hash,
     features,
     featureTypes: [...pc.featureTypes],
-    slotCount: features.length + pc.probeCount,
+    slotCount: scheme.size + pc.probeCount,
     probes,
     rules: infos,
     eventTypes: [...scheme.eventTypes],

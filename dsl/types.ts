@@ -25,7 +25,10 @@ export function elementOf(t: ListType): Scalar {
 export type Value = boolean | number | string;
 export type MaybeValue = Value | undefined;
 
-/** Feature values for one event, indexed by the slot the compiler assigned to each feature. */
+/**
+ * Feature values for one event (the execution context): index = the feature's slot in the Scheme,
+ * then one slot per Redis-list probe of the pack (from `scheme.size` on).
+ */
 export type Slots = MaybeValue[];
 
 export interface FeatureDef {
@@ -34,9 +37,16 @@ export interface FeatureDef {
   readonly doc: string;
 }
 
+/** A feature as the Scheme knows it: its definition and its slot (index in the Scheme's order). */
+export interface SchemeFeature extends FeatureDef {
+  readonly slot: number;
+}
+
 export interface Scheme {
   /** The feature with this dotted name, if it exists. */
-  feature(name: string): FeatureDef | undefined;
+  feature(name: string): SchemeFeature | undefined;
+  /** Number of feature slots: every feature has one, `0 ≤ slot < size`. */
+  readonly size: number;
   /** All feature names, for "did you mean" hints. */
   featureNames(): readonly string[];
   /** Event types an `on` list, a `policy T` or a test's `event` may name. */
@@ -44,10 +54,11 @@ export interface Scheme {
 }
 
 export function schemeFrom(defs: readonly FeatureDef[], eventTypes: readonly string[]): Scheme {
-  const byName = new Map(defs.map((d) => [d.name, d]));
+  const byName = new Map<string, SchemeFeature>(defs.map((d, slot) => [d.name, { ...d, slot }]));
   const names = defs.map((d) => d.name);
   return {
     feature: (name) => byName.get(name),
+    size: defs.length,
     featureNames: () => names,
     eventTypes,
   };

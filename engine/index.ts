@@ -222,7 +222,7 @@ export function createEngine(opts: EngineOptions): Engine {
     bag['engine.degraded'] = degraded;
 
     fillSlots(pack, bag, slots);
-    const base = pack.features.length;
+    const base = pack.slotCount - pack.probes.length;
     for (let i = 0; i < pack.probes.length; i++) slots[base + i] = undefined;
     if (signals) {
       for (let j = 0; j < probeIdx.length; j++) slots[pack.probes[probeIdx[j]!]!.slot] = signals.probes[j];
@@ -365,7 +365,7 @@ function fillGeo(bag: Record<string, boolean | number | string | undefined>, g: 
 
 function fillSlots(pack: CompiledPack, bag: Record<string, boolean | number | string | undefined>, slots: Slots): void {
   const names = pack.features;
-  for (let i = 0; i < names.length; i++) slots[i] = bag[names[i]!];
+  for (let i = 0; i < names.length; i++) slots[pack.slotOf(names[i]!)] = bag[names[i]!];
 }
 
 /** Every feature computed for explain output (missing → null); durations are already seconds. */

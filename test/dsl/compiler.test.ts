@@ -20,11 +20,12 @@ describe('slots', () => {
     `${HEAD}rule a {\n  when geo.country == "BR" and user.age > 1d\n  then block\n  reason "from {geo.city}"\n}\n` +
       `rule b {\n  when geo.country == "NG" or device.known\n  score 10\n}\npolicy {\n  block when score > 5 and geo.tor\n}\n`,
   );
-  it('are assigned to features in first-use order, rules then policies, including reasons', () => {
+  it('are the scheme\'s slots; the features read are listed in first-use order, rules then policies, including reasons', () => {
     expect(pack.features).toEqual(['geo.country', 'user.age', 'geo.city', 'device.known', 'geo.tor']);
     expect(pack.featureTypes).toEqual(['string', 'duration', 'string', 'bool', 'bool']);
-    expect(pack.slotCount).toBe(5);
-    expect(pack.slotOf('device.known')).toBe(3);
+    expect(pack.slotCount).toBe(VIGIL_SCHEME.size);
+    expect(pack.slotOf('device.known')).toBe(VIGIL_SCHEME.feature('device.known')!.slot);
+    expect(pack.slotOf('geo.country')).toBe(VIGIL_SCHEME.feature('geo.country')!.slot);
     expect(pack.slotOf('geo.asn')).toBe(-1);
     expect(pack.slotOf('nonsense')).toBe(-1);
   });
@@ -46,31 +47,33 @@ describe('redis-list probes', () => {
     `rule a {\n  when user.id in blocked\n  then block\n}\nrule b {\n  when user.id not in blocked and geo.tor\n  score 10\n}\n` +
     `rule c {\n  when lower(user.id) in blocked or ip.address in bad_ips\n  score 5\n}\n`;
   const pack = build(src);
-  it('one probe per distinct (list, operand), with slots after the features', () => {
+  const n = VIGIL_SCHEME.size;
+  const slot = (f: string): number => pack.slotOf(f);
+  it('one probe per distinct (list, operand), with slots after the scheme\'s features', () => {
     expect(pack.features).toEqual(['user.id', 'geo.tor', 'ip.address']);
     expect(pack.probes.map((p) => [p.slot, p.list, p.key, p.elemType])).toEqual([
-      [3, 'blocked', 'vigil:blocked', 'string'],
-      [4, 'blocked', 'vigil:blocked', 'string'],
-      [5, 'bad_ips', 'vigil:bad_ips', 'ip'],
+      [n, 'blocked', 'vigil:blocked', 'string'],
+      [n + 1, 'blocked', 'vigil:blocked', 'string'],
+      [n + 2, 'bad_ips', 'vigil:bad_ips', 'ip'],
     ]);
-    expect(pack.slotCount).toBe(6);
+    expect(pack.slotCount).toBe(n + 3);
   });
   it('a probe operand computes the looked-up value; ips canonical; missing stays missing', () => {
     const s = empty(pack);
-    s[0] = 'U-1';
-    s[2] = '2001:DB8:0::1';
+    s[slot('user.id')] = 'U-1';
+    s[slot('ip.address')] = '2001:DB8:0::1';
     expect(pack.probes.map((p) => p.operand(s))).toEqual(['U-1', 'u-1', '2001:db8::1']);
     expect(pack.probes.map((p) => p.operand(empty(pack)))).toEqual([undefined, undefined, undefined]);
   });
   it('the engine writes probe answers into the probe slots', () => {
     const s = empty(pack);
-    s[0] = 'u';
-    s[1] = true;
-    s[3] = false;
+    s[slot('user.id')] = 'u';
+    s[slot('geo.tor')] = true;
+    s[n] = false;
     expect(pack.evaluate('login', s)).toMatchObject({ decision: 'allow', score: 10 });
-    s[3] = true;
+    s[n] = true;
     expect(pack.evaluate('login', s).decision).toBe('block');
-    s[3] = undefined;
+    s[n] = undefined;
     expect(pack.evaluate('login', s).rules).toEqual([]);
   });
 });
@@ -84,14 +87,21 @@ describe('consts and constant folding', () => {
         return Reflect.get(t, key);
       },
     });
-    expect(pack.slotCount).toBe(0);
+    expect(pack.features).toEqual([]);
     expect(pack.evaluate('login', trap).decision).toBe('block');
   });
   it('consts are inlined, including list consts and ip consts', () => {
     const pack = build(`${HEAD}const k = 90d\nconst office = "192.0.2.0/24"\nconst cc = ["BR"]\nrule a {\n  when user.age < k and ip.address == office and geo.country in cc\n  then block\n}\n`);
     expect(pack.features).toEqual(['user.age', 'ip.address', 'geo.country']);
-    expect(pack.evaluate('login', [86400, '192.0.2.9', 'BR']).decision).toBe('block');
-    expect(pack.evaluate('login', [86400, '192.0.3.9', 'BR']).decision).toBe('allow');
+    const at = (ip: string): Slots => {
+      const s = empty(pack);
+      s[pack.slotOf('user.age')] = 86400;
+      s[pack.slotOf('ip.address')] = ip;
+      s[pack.slotOf('geo.country')] = 'BR';
+      return s;
+    };
+    expect(pack.evaluate('login', at('192.0.2.9')).decision).toBe('block');
+    expect(pack.evaluate('login', at('192.0.3.9')).decision).toBe('allow');
   });
 });
 

@@ -227,7 +227,9 @@ describe('reasons', () => {
   });
   it('render ips canonically even when the engine hands a non-canonical form', () => {
     const pack = build(`${HEAD}rule r {\n  when true\n  score 1\n  reason "from {ip.address}"\n}\n`);
-    expect(pack.evaluate('login', ['2001:DB8:0::1']).rules[0]!.reason).toBe('from 2001:db8::1');
+    const slots = new Array(pack.slotCount).fill(undefined);
+    slots[pack.slotOf('ip.address')] = '2001:DB8:0::1';
+    expect(pack.evaluate('login', slots).rules[0]!.reason).toBe('from 2001:db8::1');
   });
   it('fall back to the description, else null', () => {
     const pack = build(`${HEAD}rule a {\n  description "desc"\n  when true\n  score 1\n}\nrule b {\n  when true\n  score 1\n}\n`);
