@@ -5,10 +5,10 @@
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { createModelScorer, DEFAULT_MODEL_PATH } from '../features/model.ts';
-import { score as forestScore, trainForest } from '../model/iforest.ts';
-import { readModelFile } from '../model/onnx.ts';
-import { syntheticRows } from '../model/synthetic.ts';
-import { createEncoder, DEFAULT_COLUMNS } from '../model/vector.ts';
+import { score as forestScore, trainForest } from '../training/iforest.ts';
+import { readModelFile } from '../training/onnx.ts';
+import { syntheticRows } from '../training/synthetic.ts';
+import { createEncoder, DEFAULT_COLUMNS } from '../training/vector.ts';
 import { fmtNs, median, nsPerOp, nsPerOpAsync } from './lib/timing.ts';
 import { readFileSync } from 'node:fs';
 

@@ -1,17 +1,17 @@
 // `vigil model eval --events LABELLED.ndjson [--model M.onnx | --no-model] [--pack DIR] [--warmup-days N]
 // [--plot roc.svg] [--json]`: replays labelled simulated traffic through the real engine
-// (model/replay.ts) and reports, per attacker type, ROC AUC, PR AUC and TPR at 0.1% / 1% FPR of
+// (training/replay.ts) and reports, per attacker type, ROC AUC, PR AUC and TPR at 0.1% / 1% FPR of
 // model.anomaly, rba.score and the pack's decisions, plus the pack's operating point and the
-// targets (model/eval.ts). Exit 0 ok, 1 a runtime failure, 2 bad usage.
+// targets (training/eval.ts). Exit 0 ok, 1 a runtime failure, 2 bad usage.
 import { createReadStream, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { VIGIL_SCHEME } from '../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../features/geoip.ts';
 import { DEFAULT_MODEL_PATH } from '../features/model.ts';
-import { createEvalCollector, formatReport, reportJson } from '../model/eval.ts';
-import { loadOnnxScorer, replayThroughEngine, type AnomalyScorer } from '../model/replay.ts';
-import { renderRocSvg } from '../model/roc-svg.ts';
+import { createEvalCollector, formatReport, reportJson } from '../training/eval.ts';
+import { loadOnnxScorer, replayThroughEngine, type AnomalyScorer } from '../training/replay.ts';
+import { renderRocSvg } from '../training/roc-svg.ts';
 import type { CliIO } from './io.ts';
 import { openPack } from './packs.ts';
 import { DEFAULT_PACK } from './simulate.ts';

@@ -1,6 +1,6 @@
 // `vigil simulate --users N --days D --seed S [--out FILE] [--attacks naive,vpn,targeted,stuffing]
-// [--features-out FILE] …`: writes seeded, labelled sign-in traffic (model/simulate.ts) as NDJSON,
-// and with --features-out replays it through the real engine (model/replay.ts) and writes the
+// [--features-out FILE] …`: writes seeded, labelled sign-in traffic (training/simulate.ts) as NDJSON,
+// and with --features-out replays it through the real engine (training/replay.ts) and writes the
 // feature rows `vigil train --events` learns from. Exit 0 ok, 1 a runtime failure, 2 bad usage.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -8,9 +8,9 @@ import { parseArgs } from 'node:util';
 import type { CompiledPack } from '../dsl/index.ts';
 import { VIGIL_SCHEME } from '../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../features/geoip.ts';
-import { buildGeoPool } from '../model/geo-pool.ts';
-import { featureRow, replayThroughEngine } from '../model/replay.ts';
-import { ATTACK_TYPES, formatLine, geoSeed, parseAttackList, simulate, validateSimulateOptions, type SimulateOptions } from '../model/simulate.ts';
+import { buildGeoPool } from '../training/geo-pool.ts';
+import { featureRow, replayThroughEngine } from '../training/replay.ts';
+import { ATTACK_TYPES, formatLine, geoSeed, parseAttackList, simulate, validateSimulateOptions, type SimulateOptions } from '../training/simulate.ts';
 import type { CliIO } from './io.ts';
 import { openPack } from './packs.ts';
 

@@ -1,11 +1,11 @@
 // `vigil train --events EVENTS.ndjson --out model.onnx [--trees N] [--sample N] [--seed N]`: builds
-// the ONNX anomaly model from recorded feature rows (model/train.ts). Parses its own arguments so
+// the ONNX anomaly model from recorded feature rows (training/train.ts). Parses its own arguments so
 // cli/main.ts only forwards them. Exit 0 written, 1 bad input (unreadable file, no rows, cannot
 // write), 2 usage.
 import { parseArgs } from 'node:util';
 import type { CliIO } from './io.ts';
-import { DEFAULT_SAMPLE_SIZE, DEFAULT_SEED, DEFAULT_TREES } from '../model/iforest.ts';
-import { train, TrainError } from '../model/train.ts';
+import { DEFAULT_SAMPLE_SIZE, DEFAULT_SEED, DEFAULT_TREES } from '../training/iforest.ts';
+import { train, TrainError } from '../training/train.ts';
 
 export const TRAIN_USAGE = `Usage: vigil train --events EVENTS.ndjson --out MODEL.onnx [options]
 

@@ -2,15 +2,15 @@
 // ONE onnxruntime session per process, hot-reloads the model file without dropping requests, and
 // explains a score by per-feature attributions read from the same file (docs/model.md "Serving",
 // "Explain"). A failure or a timeout makes score() resolve undefined — the engine then marks the
-// event degraded — it never throws. Model decoding and attribution are the pure helpers of model/.
+// event degraded — it never throws. Model decoding and attribution are the pure helpers of training/.
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { attribute, type IsolationForest } from '../model/iforest.ts';
-import { INPUT_NAME, ModelFileError, OUTPUT_NAME, readModelFile, type TrainingSummary } from '../model/onnx.ts';
-import { createEncoder, type Encoder, type FeatureBag } from '../model/vector.ts';
+import { attribute, type IsolationForest } from '../training/iforest.ts';
+import { INPUT_NAME, ModelFileError, OUTPUT_NAME, readModelFile, type TrainingSummary } from '../training/onnx.ts';
+import { createEncoder, type Encoder, type FeatureBag } from '../training/vector.ts';
 import { CATALOG_BY_NAME } from './catalog.ts';
 
 /** The model shipped with Vigil (models/README.md says how it was built). */
@@ -476,7 +476,7 @@ export async function createModelScorer(opts: ModelScorerOptions): Promise<Model
 }
 
 /**
- * The scorer for offline use (`vigil model eval`, model/replay.ts's AnomalyScorer): no file watch,
+ * The scorer for offline use (`vigil model eval`, training/replay.ts's AnomalyScorer): no file watch,
  * a generous time budget, the score as a plain number (null when it failed).
  */
 export async function loadAnomalyScorer(

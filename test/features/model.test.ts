@@ -16,11 +16,11 @@ import {
   type ModelScorerOptions,
   type SessionFactory,
 } from '../../features/model.ts';
-import { score as forestScore, type IsolationForest } from '../../model/iforest.ts';
-import { readModelFile } from '../../model/onnx.ts';
-import { syntheticRows } from '../../model/synthetic.ts';
-import { createEncoder, DEFAULT_COLUMNS, MODEL_FEATURES, type ColumnSpec, type FeatureBag } from '../../model/vector.ts';
-import { tempDir, writeModel } from '../model/helpers.ts';
+import { score as forestScore, type IsolationForest } from '../../training/iforest.ts';
+import { readModelFile } from '../../training/onnx.ts';
+import { syntheticRows } from '../../training/synthetic.ts';
+import { createEncoder, DEFAULT_COLUMNS, MODEL_FEATURES, type ColumnSpec, type FeatureBag } from '../../training/vector.ts';
+import { tempDir, writeModel } from '../training/helpers.ts';
 
 const open: ModelScorer[] = [];
 async function scorer(opts: ModelScorerOptions): Promise<ModelScorer> {

@@ -12,9 +12,9 @@ import {
   trainForest,
   type IsolationForest,
   type ITree,
-} from '../../model/iforest.ts';
-import { createEncoder, DEFAULT_COLUMNS, VECTOR_COLUMNS } from '../../model/vector.ts';
-import { syntheticRows } from '../../model/synthetic.ts';
+} from '../../training/iforest.ts';
+import { createEncoder, DEFAULT_COLUMNS, VECTOR_COLUMNS } from '../../training/vector.ts';
+import { syntheticRows } from '../../training/synthetic.ts';
 import { syntheticMatrix, uniformMatrix } from './helpers.ts';
 
 function sameTree(a: ITree, b: ITree): boolean {

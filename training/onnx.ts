@@ -125,7 +125,7 @@ function treeAttributes(forest: IsolationForest): Attr[] {
       trueIds.push(leaf ? 0 : tree.left[n]!);
       falseIds.push(leaf ? 0 : tree.right[n]!);
       // "Popularity of each node": the training points that reached it. The runtime ignores it;
-      // explain reads it back for c(n) (model/iforest.ts `attribute`).
+      // explain reads it back for c(n) (training/iforest.ts `attribute`).
       hitrates.push(tree.size[n]!);
       if (leaf) {
         tTree.push(t);

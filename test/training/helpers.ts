@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { createRandom, fitForest, type IsolationForest, type Matrix } from '../../model/iforest.ts';
-import { exportOnnx, type TrainingSummary } from '../../model/onnx.ts';
-import { createEncoder, DEFAULT_COLUMNS, type ColumnSpec } from '../../model/vector.ts';
-import { syntheticRows } from '../../model/synthetic.ts';
+import { createRandom, fitForest, type IsolationForest, type Matrix } from '../../training/iforest.ts';
+import { exportOnnx, type TrainingSummary } from '../../training/onnx.ts';
+import { createEncoder, DEFAULT_COLUMNS, type ColumnSpec } from '../../training/vector.ts';
+import { syntheticRows } from '../../training/synthetic.ts';
 
 /** `rows` × `cols` uniform values in [0, 1). */
 export function uniformMatrix(rows: number, cols: number, seed: number): Matrix {

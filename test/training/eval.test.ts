@@ -1,5 +1,5 @@
-// Metrics of `vigil model eval` (model/eval.ts) against hand-computed examples and brute force, the
-// report collector, the SVG plot (model/roc-svg.ts) and the command (cli/model-eval.ts).
+// Metrics of `vigil model eval` (training/eval.ts) against hand-computed examples and brute force, the
+// report collector, the SVG plot (training/roc-svg.ts) and the command (cli/model-eval.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,10 +21,10 @@ import {
   rocCurve,
   tprAtFpr,
   type EvalReport,
-} from '../../model/eval.ts';
-import type { ReplayedEvent } from '../../model/replay.ts';
-import { renderRocSvg } from '../../model/roc-svg.ts';
-import type { Label, SimLine } from '../../model/simulate.ts';
+} from '../../training/eval.ts';
+import type { ReplayedEvent } from '../../training/replay.ts';
+import { renderRocSvg } from '../../training/roc-svg.ts';
+import type { Label, SimLine } from '../../training/simulate.ts';
 
 const NEG_INF = Number.NEGATIVE_INFINITY;
 

@@ -1,4 +1,4 @@
-// Drives labelled simulated traffic (model/simulate.ts lines) through the REAL engine: GeoIP, the
+// Drives labelled simulated traffic (training/simulate.ts lines) through the REAL engine: GeoIP, the
 // user-agent parser, the signal store (in process, on the simulated clock), the compiled pack and,
 // when given, the anomaly model — and feeds each attempt's outcome back the way an auth service
 // would, but only for what the engine let through. This is how `vigil model eval` measures and how
@@ -241,7 +241,7 @@ export async function replayThroughEngine(
   return { events, badLines, decisions };
 }
 
-/** A training row for `vigil train --events` (model/train.ts): the explain features and the label. */
+/** A training row for `vigil train --events` (training/train.ts): the explain features and the label. */
 export interface FeatureRow {
   readonly features: Readonly<Record<string, FeatureValue>>;
   readonly label: Label;

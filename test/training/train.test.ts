@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bufferIO } from '../../cli/io.ts';
 import { runTrain } from '../../cli/train.ts';
-import { score } from '../../model/iforest.ts';
-import { readModelFile } from '../../model/onnx.ts';
-import { syntheticRows } from '../../model/synthetic.ts';
-import { train, TrainError } from '../../model/train.ts';
-import { createEncoder, DEFAULT_COLUMNS } from '../../model/vector.ts';
+import { score } from '../../training/iforest.ts';
+import { readModelFile } from '../../training/onnx.ts';
+import { syntheticRows } from '../../training/synthetic.ts';
+import { train, TrainError } from '../../training/train.ts';
+import { createEncoder, DEFAULT_COLUMNS } from '../../training/vector.ts';
 import { tempDir } from './helpers.ts';
 
 const dir = tempDir('vigil-train-');

@@ -12,7 +12,7 @@ import {
   parseColumns,
   VECTOR_COLUMNS,
   type FeatureBag,
-} from '../../model/vector.ts';
+} from '../../training/vector.ts';
 
 const C = VECTOR_COLUMNS.length;
 const col = (name: string): number => {

@@ -1,5 +1,5 @@
 // `vigil simulate`: a seeded, labelled generator of sign-in traffic. Legitimate users live at real
-// addresses (model/geo-pool.ts), own one to three devices with real user agents, sign in at their
+// addresses (training/geo-pool.ts), own one to three devices with real user agents, sign in at their
 // own hours in their own time zone, mistype passwords, reset them, open private windows, roam on
 // their mobile carrier, travel abroad and buy new phones. Attackers follow Wiefling et al. ("Pump Up
 // Password Security!", ACM TOPS 2022; IFIP SEC 2020): naive (anywhere, a common browser), VPN (the victim's

@@ -4,9 +4,9 @@
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { createRandom, fitForest, score } from '../../model/iforest.ts';
-import { exportOnnx, META, ML_OPSET, ModelFileError, ONNX_OPSET, readModelFile } from '../../model/onnx.ts';
-import { DEFAULT_COLUMNS, featuresOf, VECTOR_COLUMNS } from '../../model/vector.ts';
+import { createRandom, fitForest, score } from '../../training/iforest.ts';
+import { exportOnnx, META, ML_OPSET, ModelFileError, ONNX_OPSET, readModelFile } from '../../training/onnx.ts';
+import { DEFAULT_COLUMNS, featuresOf, VECTOR_COLUMNS } from '../../training/vector.ts';
 import { summaryFor, syntheticMatrix } from './helpers.ts';
 
 const { onnx } = onnxProto;

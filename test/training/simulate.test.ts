@@ -1,5 +1,5 @@
-// The traffic simulator (model/simulate.ts, model/geo-pool.ts), replay through the real engine
-// (model/replay.ts) and `vigil simulate` (cli/simulate.ts): reproducibility, real geography, the
+// The traffic simulator (training/simulate.ts, training/geo-pool.ts), replay through the real engine
+// (training/replay.ts) and `vigil simulate` (cli/simulate.ts): reproducibility, real geography, the
 // attacker models of Wiefling et al., and bad input.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,8 +11,8 @@ import { compilePack, loadPackDir, type CompiledPack } from '../../dsl/index.ts'
 import { CATALOG, VIGIL_SCHEME } from '../../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../../features/geoip.ts';
 import { createUserAgentParser } from '../../features/useragent.ts';
-import { buildGeoPool, createRng, isHostingNetwork, type GeoPool } from '../../model/geo-pool.ts';
-import { appliedOutcome, parseSimLine, replayThroughEngine, toVigilEvent, type ReplayedEvent } from '../../model/replay.ts';
+import { buildGeoPool, createRng, isHostingNetwork, type GeoPool } from '../../training/geo-pool.ts';
+import { appliedOutcome, parseSimLine, replayThroughEngine, toVigilEvent, type ReplayedEvent } from '../../training/replay.ts';
 import {
   allUserAgents,
   formatLine,
@@ -21,7 +21,7 @@ import {
   simulate,
   validateSimulateOptions,
   type SimLine,
-} from '../../model/simulate.ts';
+} from '../../training/simulate.ts';
 
 let geoip: GeoIp;
 let pool: GeoPool;

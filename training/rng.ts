@@ -1,4 +1,4 @@
-// The one PRNG core of model/: sfc32 (Chris Doty-Humphrey's small fast chaotic generator), uniform
+// The one PRNG core of training/: sfc32 (Chris Doty-Humphrey's small fast chaotic generator), uniform
 // in [0, 1). Seeding differs by caller (a string for the simulator's named streams, numbers for
 // the forest's per-tree streams), the generator does not: same seed words, same sequence.
 

@@ -1,4 +1,4 @@
-// Real geography for the traffic simulator (model/simulate.ts): pools of real IPv4 addresses with
+// Real geography for the traffic simulator (training/simulate.ts): pools of real IPv4 addresses with
 // the country, city, location and ASN the engine's own GeoIP (features/geoip.ts) gives them, found
 // by sampling addresses and looking them up — residential networks per country and per ASN, and
 // hosting/VPN networks per country taken from the bundled ASN ranges. Also the seeded PRNG every

@@ -1,8 +1,8 @@
 // Synthetic feature rows for the shipped default model (models/README.md) and for tests: plausible
-// legitimate sign-ins, row by row (no per-user state: the full traffic simulator is model/simulate.ts),
+// legitimate sign-ins, row by row (no per-user state: the full traffic simulator is training/simulate.ts),
 // and a few kinds of attack rows to check that they score higher. Seeded: the same options give the
 // same rows. Run as a script it prints NDJSON training rows:
-//   npx tsx model/synthetic.ts --rows 20000 --seed 7 > synthetic.ndjson
+//   npx tsx training/synthetic.ts --rows 20000 --seed 7 > synthetic.ndjson
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { assertNever } from '../dsl/ast.ts';
@@ -204,7 +204,7 @@ async function main(): Promise<void> {
   const rows = Number(values.rows);
   const seed = Number(values.seed);
   if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(seed)) {
-    process.stderr.write('usage: tsx model/synthetic.ts [--rows N] [--seed N]\n');
+    process.stderr.write('usage: tsx training/synthetic.ts [--rows N] [--seed N]\n');
     process.exitCode = 2;
     return;
   }

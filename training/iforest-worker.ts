@@ -1,4 +1,4 @@
-// One isolation-forest training worker (started by model/iforest.ts `trainForest` through
+// One isolation-forest training worker (started by training/iforest.ts `trainForest` through
 // iforest-worker.boot.mjs): reads the training data from shared memory, builds the trees it is asked
 // for and scores the rows it is asked for. Holds no state between requests but the data.
 import { parentPort, workerData } from 'node:worker_threads';

@@ -1,6 +1,6 @@
 // Quality metrics for `vigil model eval`: exact ROC AUC (rank / Mann–Whitney statistic with ties),
 // PR AUC (average precision), TPR at a maximum FPR (threshold sweep), ROC curves, and the collector
-// that turns replayed simulated traffic (model/replay.ts) into a report per scorer and attacker type
+// that turns replayed simulated traffic (training/replay.ts) into a report per scorer and attacker type
 // together with the pack's operating point. Pure: no I/O.
 import type { Action } from '../dsl/ast.ts';
 import type { ReplayedEvent } from './replay.ts';
@@ -221,7 +221,7 @@ function perType<T>(f: (a: AttackType) => T): Record<AttackType, T> {
 export interface EvalCollector {
   add(e: ReplayedEvent): void;
   report(): EvalReport;
-  /** ROC curves per attacker type (one per available scorer), for model/roc-svg.ts. */
+  /** ROC curves per attacker type (one per available scorer), for training/roc-svg.ts. */
   panels(): RocPanel[];
 }
 
