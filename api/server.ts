@@ -103,7 +103,7 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
 };
 
 /**
- * Start the server from the environment. Throws ConfigError (bad configuration) or PackLoadError
+ * Start the server from the environment. Throws ConfigError (bad configuration) or NoPackError
  * (no pack compiles) before listening; the CLI prints the message and exits 1.
  */
 export async function runServer(env: Readonly<Record<string, string | undefined>> = process.env, opts: RunOptions = {}): Promise<ServerHandle> {

@@ -1,10 +1,11 @@
-// The feature planner: from the active pack (and the model's input list) decide which features an
-// event needs, hence which signal sources run — each at most once per event, GeoIP and the user
-// agent before the one Redis pipeline that needs their results. Plans are computed once per pack.
+// The feature planner: from the active pack and the model's inputs, which features an event needs,
+// hence which signal sources run and which extractors fill which slots, phase by phase. A feature's
+// slot, source and reader come from the registry (features/catalog.ts); nothing here is per event.
+// Plans are computed once per (pack, extra features) and cached.
 import type { CompiledPack } from '../dsl/index.ts';
-import { CATALOG_BY_NAME, type FeatureSource } from '../features/catalog.ts';
+import { CATALOG, CATALOG_BY_NAME, IDENTIFIER_FEATURES, type CatalogEntry, type FeaturePhase } from '../features/catalog.ts';
 
-/** Which groups of the signal store an event needs. */
+/** Which groups of the signal store an event needs (structurally the store's ReadNeeds). */
 export interface StoreNeeds {
   readonly history: boolean;
   readonly velocity: boolean;
@@ -12,33 +13,33 @@ export interface StoreNeeds {
 }
 
 export interface FeaturePlan {
-  /** Every feature that will be computed, in catalog order. */
-  readonly features: readonly string[];
-  readonly sources: ReadonlySet<FeatureSource>;
-  /** GeoIP lookup (also needed by history and rba, which learn places). */
+  /** The features the pack and the extra names read, in registry (slot) order. */
+  readonly features: readonly CatalogEntry[];
+  /**
+   * Every feature of every source that runs for the event (in-process sources always run, store
+   * groups only when read): what explain shows. A superset of `features`.
+   */
+  readonly computed: readonly CatalogEntry[];
+  /** `computed`, split by the phase in which their source's output is known: what the stages fill. */
+  readonly phases: Readonly<Record<FeaturePhase, readonly CatalogEntry[]>>;
+  /** What is stored with a decision and recorded for training: `features` without raw identifiers. */
+  readonly kept: readonly CatalogEntry[];
+  /** A GeoIP-derived feature is read (without GeoIP configured, the event is then degraded). */
   readonly geo: boolean;
-  /** User-agent parsing (also needed by history.known_ua and rba). */
-  readonly ua: boolean;
   readonly store: StoreNeeds;
-  /** Redis-list probes of the pack (SISMEMBER in the same pipeline). */
-  readonly probes: number;
-  readonly model: boolean;
   /** Human-readable steps, in order, for explain output. */
   readonly steps: readonly string[];
 }
 
-// Features whose computation needs another source's output first.
-const NEEDS_GEO = new Set([
-  'history.known_country',
-  'history.known_asn',
-  'history.travel_kmh',
-  'history.last_country',
-]);
-const NEEDS_UA = new Set(['history.known_ua']);
+// History features compared with the event's place or browser also need that source first: the
+// stages run GeoIP and the user-agent parser before the store round trip in any case (the history
+// learns places and browsers from them), so this only shows in the explain steps.
+const NEEDS_GEO: ReadonlySet<string> = new Set(['history.known_country', 'history.known_asn', 'history.travel_kmh', 'history.last_country']);
+const NEEDS_UA: ReadonlySet<string> = new Set(['history.known_ua']);
 
 const cache = new WeakMap<CompiledPack, Map<string, FeaturePlan>>();
 
-/** The plan for `pack` plus the model's inputs (`extra`, by feature name). */
+/** The plan for `pack` plus `extra` features (the model's inputs; replay and recording ask for all). */
 export function planFeatures(pack: CompiledPack, extra: readonly string[] = []): FeaturePlan {
   const key = extra.join(',');
   let perPack = cache.get(pack);
@@ -46,35 +47,28 @@ export function planFeatures(pack: CompiledPack, extra: readonly string[] = []):
     perPack = new Map();
     cache.set(pack, perPack);
   }
-  const hit = perPack.get(key);
-  if (hit) return hit;
-  const plan = computePlan(pack, extra);
-  perPack.set(key, plan);
+  let plan = perPack.get(key);
+  if (!plan) {
+    plan = computePlan(pack, extra);
+    perPack.set(key, plan);
+  }
   return plan;
 }
 
 function computePlan(pack: CompiledPack, extra: readonly string[]): FeaturePlan {
-  const wanted = new Set<string>([...pack.features, ...extra]);
-  const sources = new Set<FeatureSource>();
-  let geo = false;
-  let ua = false;
-  for (const name of wanted) {
-    const entry = CATALOG_BY_NAME.get(name);
-    if (!entry) continue;
-    sources.add(entry.source);
-    if (entry.source === 'geoip' || NEEDS_GEO.has(name)) geo = true;
-    if (entry.source === 'ua' || NEEDS_UA.has(name)) ua = true;
-  }
+  const wanted = new Set<string>(pack.features);
+  for (const name of extra) if (CATALOG_BY_NAME.has(name)) wanted.add(name);
+  const features = CATALOG.filter((e) => wanted.has(e.name));
+  const sources = new Set(features.map((e) => e.source));
   const rba = sources.has('rba');
-  if (rba) {
-    geo = true;
-    ua = true;
-  }
+  const geo = rba || features.some((e) => e.source === 'geoip' || NEEDS_GEO.has(e.name));
+  const ua = rba || features.some((e) => e.source === 'ua' || NEEDS_UA.has(e.name));
   const store: StoreNeeds = { history: sources.has('history'), velocity: sources.has('velocity'), rba };
-  const model = sources.has('model');
-  if (model) {
-    // The model reads its own inputs; they were added to `extra` by the caller.
-  }
+  const runs = (e: CatalogEntry): boolean => (e.source === 'history' || e.source === 'velocity' || e.source === 'rba' ? store[e.source] : true);
+  const computed = CATALOG.filter(runs);
+  const phases: Record<FeaturePhase, CatalogEntry[]> = { local: [], store: [], model: [], engine: [] };
+  for (const e of computed) phases[e.phase].push(e);
+
   const steps: string[] = ['event'];
   if (sources.has('ip')) steps.push('ip');
   if (geo) steps.push('geoip');
@@ -84,8 +78,15 @@ function computePlan(pack: CompiledPack, extra: readonly string[]): FeaturePlan 
     const parts = [...groups, ...(pack.probes.length > 0 ? [`${pack.probes.length} list probe(s)`] : [])];
     steps.push(`store pipeline: ${parts.join(', ')}`);
   }
-  if (model) steps.push('model');
+  if (sources.has('model')) steps.push('model');
   steps.push('rules');
-  const features = [...CATALOG_BY_NAME.keys()].filter((n) => wanted.has(n));
-  return { features, sources, geo, ua, store, probes: pack.probes.length, model, steps };
+  return {
+    features,
+    computed,
+    phases,
+    kept: features.filter((e) => !IDENTIFIER_FEATURES.has(e.name)),
+    geo,
+    store,
+    steps,
+  };
 }

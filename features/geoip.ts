@@ -68,17 +68,9 @@ export interface GeoIp {
   close(): void;
 }
 
-/** A database that cannot be opened or read; `role` and `path` name the one at fault. */
-export class GeoIpError extends Error {
-  constructor(
-    message: string,
-    readonly role: GeoRole,
-    readonly path: string,
-  ) {
-    super(message);
-    this.name = 'GeoIpError';
-  }
-}
+import { GeoIpError } from './errors.ts';
+
+export { GeoIpError };
 
 const DEFAULT_WATCH_INTERVAL_MS = 2000;
 

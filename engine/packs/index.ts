@@ -14,7 +14,6 @@ export { createMemoryPackRepository } from './memory.ts';
 export { createRedisPackRepository, type RedisPackRepositoryOptions } from './redis.ts';
 export {
   createPackManager,
-  PackLoadError,
   type ActivationResult,
   type PackManager,
   type PackManagerOptions,
@@ -23,6 +22,7 @@ export {
   type RollbackResult,
 } from './manager.ts';
 export type * from './types.ts';
+export { NoPackError } from '../errors.ts';
 
 export interface PackLifecycleOptions {
   /** VIGIL_RULES. */

@@ -9,6 +9,7 @@ import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
+import { NoPackError } from '../errors.ts';
 import { diffPacks, type PackDiff } from './diff.ts';
 import type { ActivePack, PackChangeSource, PackCheck, PackFiles, PackMeta, PackRepository } from './types.ts';
 
@@ -51,7 +52,7 @@ export type ReloadResult = ActivationResult | { readonly status: 'unreadable'; r
 export interface PackManager {
   /** The pack serving evaluations right now (hot path: a field read). */
   current(): ActivePack | null;
-  /** Load the active pack (repository head, or VIGIL_RULES); throws PackLoadError when none compiles. */
+  /** Load the active pack (repository head, or VIGIL_RULES); throws NoPackError when none compiles. */
   start(): Promise<ActivePack>;
   /** Compile and test without activating. */
   check(files: PackFiles, root?: string): PackCheck;
@@ -66,13 +67,6 @@ export interface PackManager {
   /** Start watching VIGIL_RULES (debounced). */
   watch(): void;
   close(): Promise<void>;
-}
-
-export class PackLoadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PackLoadError';
-  }
 }
 
 const UPLOAD_ROOT = 'upload';
@@ -242,7 +236,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
         }
         if (pathCheck && !pathCheck.ok) refuse('reload', pathCheck, 'startup', 'startup');
         if (!active) {
-          throw new PackLoadError(
+          throw new NoPackError(
             `no rule pack could be loaded${opts.rulesPath ? ` from ${opts.rulesPath}` : ''}` +
               (pathCheck ? `\n${pathCheck.rendered}` : typeof fromPath === 'string' ? `: ${fromPath}` : ''),
           );

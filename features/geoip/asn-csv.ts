@@ -6,16 +6,9 @@
 // substrings of one big text would keep that whole text alive behind the interned names.
 import ipaddr from 'ipaddr.js';
 
-/** A CSV file that cannot be read as ASN ranges; `line` is 1-based. */
-export class AsnCsvError extends Error {
-  constructor(
-    message: string,
-    readonly line: number,
-  ) {
-    super(`line ${line}: ${message}`);
-    this.name = 'AsnCsvError';
-  }
-}
+import { AsnCsvError } from '../errors.ts';
+
+export { AsnCsvError };
 
 export interface AsnTable {
   readonly rows4: number;

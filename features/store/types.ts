@@ -172,13 +172,7 @@ export interface SignalStore {
   readonly redis?: Redis | Cluster;
 }
 
-/** The store could not serve a write or a decision lookup (down, slow, or refused). */
-export class StoreUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreUnavailableError';
-  }
-}
+export { StoreUnavailableError } from '../errors.ts';
 
 /** Minimal logger the store reports connection changes to (pino's Logger fits). */
 export interface StoreLogger {

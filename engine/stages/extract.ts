@@ -1,0 +1,33 @@
+// Stage 1, extract: a validated request (VigilEvent) becomes the typed event the other stages read —
+// the address parsed once into its canonical form — and the per-event execution context is created
+// (one slot per registry feature, then the pack's probe slots).
+import type { CompiledPack, Slots } from '../../dsl/index.ts';
+import type { FeatureInput } from '../../features/catalog.ts';
+import { historyFeatures } from '../../features/history.ts';
+import { parseIp } from '../../features/ip.ts';
+import { velocityFeatures } from '../../features/velocity.ts';
+import type { VigilEvent } from '../types.ts';
+import type { Extracted } from './types.ts';
+
+const NO_GEO = Object.freeze({});
+const NO_UA = Object.freeze({});
+const NO_HISTORY = historyFeatures(undefined, { time: 0 });
+const NO_VELOCITY = velocityFeatures(undefined);
+
+export function extract(event: VigilEvent, pack: CompiledPack): Extracted {
+  // Every field present from the start (undefined until its source has run): one object shape.
+  const input: FeatureInput = {
+    event,
+    ip: parseIp(event.ip),
+    geo: NO_GEO,
+    ua: NO_UA,
+    history: NO_HISTORY,
+    velocity: NO_VELOCITY,
+    rba: undefined,
+    anomaly: undefined,
+    modelVersion: undefined,
+    degraded: false,
+  };
+  const slots: Slots = new Array(pack.slotCount);
+  return { event, input, slots };
+}

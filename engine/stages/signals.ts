@@ -1,0 +1,94 @@
+// Stage 2, read signals: the in-process sources (GeoIP, the user agent), then every store-backed
+// signal in ONE round trip — history, velocity, rba counts and the pack's Redis-list probes, with the
+// attempt's recording writes in the same trip. GeoIP and the user agent always run: they are cheap,
+// and the history learns places and browsers from them even when today's pack reads neither.
+import type { CompiledPack } from '../../dsl/index.ts';
+import type { GeoIp } from '../../features/geoip.ts';
+import { historyFeatures } from '../../features/history.ts';
+import { rbaFields, type RbaAttempt } from '../../features/rba.ts';
+import type { ListProbeRequest, SignalStore } from '../../features/store/index.ts';
+import type { UserAgentParser } from '../../features/useragent.ts';
+import { velocityFeatures } from '../../features/velocity.ts';
+import { errorMessage } from '../../common/errors.ts';
+import { fillPhase } from './fill.ts';
+import type { FeaturePlan } from '../plan.ts';
+import type { Extracted, SignalFailure, SignalsRead, StageLogger } from './types.ts';
+
+export interface SignalDeps {
+  readonly store: SignalStore;
+  /** null: no GeoIP at all (geo.* missing; events degraded when the plan needs them). */
+  readonly geoip: GeoIp | null;
+  readonly ua: UserAgentParser;
+  readonly signalTimeoutMs: number;
+  readonly fail: SignalFailure;
+  readonly logger?: StageLogger;
+}
+
+export async function readSignals(deps: SignalDeps, x: Extracted, pack: CompiledPack, plan: FeaturePlan): Promise<SignalsRead> {
+  const { input, slots, event } = x;
+  const ip = input.ip;
+  let degraded = false;
+  if (ip && deps.geoip) {
+    try {
+      input.geo = deps.geoip.lookupParsed(ip);
+    } catch (err) {
+      degraded = true;
+      deps.fail('geoip');
+      deps.logger?.warn({ err: errorMessage(err) }, 'GeoIP lookup failed');
+    }
+  } else if (!deps.geoip && plan.geo) {
+    degraded = true;
+  }
+  const geo = input.geo;
+  const agent = (input.ua = deps.ua.parse(event.userAgent));
+  // Probe operands and the store context read the in-process features, known from here on.
+  fillPhase(plan.phases.local, input, slots);
+
+  // Absent values are undefined properties (no conditional spreads: this runs per request).
+  const attempt: RbaAttempt = {
+    ip: ip?.address,
+    asn: geo.asn,
+    country: geo.country,
+    ua: event.userAgent,
+    browser: agent.browser,
+    os: agent.os,
+    deviceType: agent.deviceType,
+  };
+  const ctx = deps.store.context({
+    type: event.type,
+    userId: event.userId,
+    ip: ip ? ip.address : event.ip,
+    time: event.time,
+    deviceId: event.deviceId,
+    country: geo.country,
+    asn: geo.asn,
+    lat: geo.lat,
+    lon: geo.lon,
+    browser: agent.browser,
+    os: agent.os,
+    rbaFields: rbaFields(attempt),
+  });
+
+  const probes: ListProbeRequest[] = [];
+  const probesSent: number[] = [];
+  for (let i = 0; i < pack.probes.length; i++) {
+    const p = pack.probes[i]!;
+    const v = p.operand(slots);
+    if (v !== undefined) {
+      probes.push({ key: p.key, value: String(v) });
+      probesSent.push(i);
+    }
+  }
+  const signals = await deps.store.readEvent(
+    ctx,
+    { history: plan.store.history, velocity: plan.store.velocity, rba: plan.store.rba, probes },
+    deps.signalTimeoutMs,
+  );
+  if (signals === null) {
+    degraded = true;
+    deps.fail('store');
+  }
+  input.history = historyFeatures(signals?.history, { time: event.time, lat: geo.lat, lon: geo.lon });
+  input.velocity = velocityFeatures(signals?.velocity);
+  return { ctx, attempt, signals, probesSent, degraded };
+}

@@ -1,0 +1,50 @@
+// What the stages of one evaluation hand each other (engine/index.ts composes them):
+//   extract → read signals → score → decide → record.
+// Each stage's output is its own typed record; the per-event execution context (`slots`, indexed by
+// the registry's slots) and the sources' outputs (`input`, what the registry's extractors read) are
+// created by extract and filled phase by phase by the stages after it.
+import type { Slots } from '../../dsl/index.ts';
+import type { FeatureInput } from '../../features/catalog.ts';
+import type { ModelScore } from '../../features/model.ts';
+import type { RbaAttempt } from '../../features/rba.ts';
+import type { EventContext, EventSignals } from '../../features/store/index.ts';
+import type { VigilEvent } from '../types.ts';
+
+/** Called once per failed signal source per event (metrics). */
+export type SignalFailure = (source: 'store' | 'geoip' | 'decision_store' | 'model') => void;
+
+export interface StageLogger {
+  warn(obj: object, msg: string): void;
+}
+
+/** extract: the request as a typed event, with the execution context for the active pack. */
+export interface Extracted {
+  readonly event: VigilEvent;
+  /** Every source's output; extract sets `event` and `ip`, later stages the rest. */
+  readonly input: FeatureInput;
+  /** The execution context: the registry's slots, then the pack's probe slots. */
+  readonly slots: Slots;
+}
+
+/** read signals: GeoIP, the user agent and the one store round trip. */
+export interface SignalsRead {
+  /** The attempt as the store keys it (hashed identifiers only): stored with the decision. */
+  readonly ctx: EventContext;
+  /** The attempt as the RBA score sees it. */
+  readonly attempt: RbaAttempt;
+  /** null: the store failed or ran past its budget. */
+  readonly signals: EventSignals | null;
+  /** Index in `pack.probes` of each probe sent, aligned with `signals.probes`. */
+  readonly probesSent: readonly number[];
+  /** GeoIP or the store failed (or GeoIP is needed and not configured). */
+  readonly degraded: boolean;
+}
+
+/** score: the RBA score and the anomaly model. */
+export interface Scored {
+  readonly rba: number | undefined;
+  /** undefined: no model, or the model failed or timed out. */
+  readonly model: ModelScore | undefined;
+  /** The model failed or timed out. */
+  readonly degraded: boolean;
+}

@@ -1,0 +1,45 @@
+// The features layer's one error registry: every error a signal source throws, each with a stable
+// code. The engine turns a failing source into a degraded answer; the API maps what reaches it
+// (api/errors.ts); start-up errors name the file or address at fault.
+import { VigilError } from '../common/errors.ts';
+import type { GeoRole } from './geoip/adapters.ts';
+
+export const FEATURE_ERRORS = {
+  /** A GeoIP database cannot be opened or read. */
+  GEOIP: 'a GeoIP database cannot be opened or read',
+  /** An ASN CSV file is malformed. */
+  ASN_CSV: 'an ASN CSV file is malformed',
+  /** The signal store could not serve a write or a decision lookup (down, slow, or refused). */
+  STORE_UNAVAILABLE: 'the signal store is unreachable',
+} as const;
+
+export type FeatureErrorCode = keyof typeof FEATURE_ERRORS;
+
+export class FeatureError extends VigilError<FeatureErrorCode> {}
+
+/** A database that cannot be opened or read; `role` and `path` name the one at fault. */
+export class GeoIpError extends FeatureError {
+  constructor(
+    message: string,
+    readonly role: GeoRole,
+    readonly path: string,
+  ) {
+    super('GEOIP', message);
+  }
+}
+
+/** A CSV file that cannot be read as ASN ranges; `line` is 1-based. */
+export class AsnCsvError extends FeatureError {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
+    super('ASN_CSV', `line ${line}: ${message}`);
+  }
+}
+
+export class StoreUnavailableError extends FeatureError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('STORE_UNAVAILABLE', message, options);
+  }
+}
