@@ -1,6 +1,8 @@
 // Server configuration: every environment variable of interfaces.md "Configuration", validated with
 // zod once at start. A bad value never reaches a running server: `loadConfig` throws one ConfigError
 // naming every bad variable (never echoing a secret), and the server refuses to start.
+import { errorMessage } from '../common/errors.ts';
+import { ConfigError, type ConfigIssue } from './errors.ts';
 import { parseRecordTarget, type RecordTarget } from '../engine/recorder.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
@@ -50,22 +52,7 @@ export interface Config {
   readonly production: boolean;
 }
 
-export interface ConfigIssue {
-  readonly variable: string;
-  readonly message: string;
-}
-
-export class ConfigError extends Error {
-  readonly issues: readonly ConfigIssue[];
-  constructor(issues: readonly ConfigIssue[]) {
-    super(
-      `invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` +
-        issues.map((i) => `  ${i.variable}: ${i.message}`).join('\n'),
-    );
-    this.name = 'ConfigError';
-    this.issues = issues;
-  }
-}
+export { ConfigError, type ConfigIssue } from './errors.ts';
 
 const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -130,7 +117,7 @@ function parseRedis(s: string | undefined, ctx: z.RefinementCtx): RedisConfig {
   } catch (err) {
     ctx.addIssue({
       code: 'custom',
-      message: `${err instanceof Error ? err.message.replace(/^REDIS_URL:? ?/, '') : String(err)} (expected redis://…, rediss://…, or a comma list of cluster nodes host:port)`,
+      message: `${errorMessage(err).replace(/^REDIS_URL:? ?/, '')} (expected redis://…, rediss://…, or a comma list of cluster nodes host:port)`,
     });
     return z.NEVER;
   }

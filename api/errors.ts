@@ -1,9 +1,12 @@
 // The API layer's one error registry: every error code the HTTP API can answer, its status and a
-// default message, and the helpers that render `{"error": {"code", "message", "details"}}`. Routes
-// throw `ApiError`; the final error handler (api/app.ts) is the only place that writes error bodies,
-// so no status, code or stack trace can escape this table.
-import { StoreUnavailableError } from '../features/store/types.ts';
+// default message, and the helpers that render `{"error": {"code", "message", "details"}}`; and the
+// one start-up error of this layer, a bad configuration. Routes throw `ApiError`; the final error
+// handler (api/app.ts) is the only place that writes error bodies, so no status, code or stack trace
+// can escape this table. Errors of the layers below are mapped here (`toApiError`).
 import type { Response } from 'express';
+import { VigilError } from '../common/errors.ts';
+import { EngineUnavailableError } from '../engine/errors.ts';
+import { StoreUnavailableError } from '../features/errors.ts';
 
 export const API_ERRORS = {
   invalid_request: { status: 400, message: 'the request is malformed or a field is invalid' },
@@ -24,17 +27,32 @@ export interface ErrorBody {
   readonly error: { readonly code: ApiErrorCode; readonly message: string; readonly details: unknown };
 }
 
-export class ApiError extends Error {
-  readonly code: ApiErrorCode;
+export class ApiError extends VigilError<ApiErrorCode> {
   readonly status: number;
   readonly details: unknown;
 
   constructor(code: ApiErrorCode, message?: string, details?: unknown) {
-    super(message ?? API_ERRORS[code].message);
-    this.name = 'ApiError';
-    this.code = code;
+    super(code, message ?? API_ERRORS[code].message);
     this.status = API_ERRORS[code].status;
     this.details = details ?? null;
+  }
+}
+
+export interface ConfigIssue {
+  readonly variable: string;
+  readonly message: string;
+}
+
+/** A bad configuration, found at start: every problem at once, never a secret's value. */
+export class ConfigError extends VigilError<'CONFIG'> {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    super(
+      'CONFIG',
+      `invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` +
+        issues.map((i) => `  ${i.variable}: ${i.message}`).join('\n'),
+    );
+    this.issues = issues;
   }
 }
 
@@ -60,6 +78,7 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   // The signal store is down: a retryable 503, never a 500 (decisions, outcomes, erase, audit).
   if (err instanceof StoreUnavailableError) return new ApiError('unavailable', 'the signal store (Redis) is unreachable; retry');
+  if (err instanceof EngineUnavailableError) return new ApiError('unavailable', err.message);
   const status = statusOf(err);
   const type = typeOf(err);
   if (status === 413 || type === 'entity.too.large' || type === 'parameters.too.many') {

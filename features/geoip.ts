@@ -3,6 +3,7 @@
 // lookups, and swaps in a database file that changes on disk without a restart. With nothing
 // configured it runs on the data the project installs from npm (GeoLite2 City rebuilt by
 // ip-location-db, and ip-location-db's ASN ranges); see docs/signals.md for production files.
+import { errorMessage } from '../common/errors.ts';
 import { readFile, stat } from 'node:fs/promises';
 import { unwatchFile, watchFile } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -123,7 +124,7 @@ async function loadMmdb(role: GeoRole, path: string, bundled: boolean, watched: 
     file = await fileId(path);
     reader = await maxmind.open<Response>(path);
   } catch (err) {
-    throw new GeoIpError(`cannot open ${role} database ${path}: ${errText(err)}`, role, path);
+    throw new GeoIpError(`cannot open ${role} database ${path}: ${errorMessage(err)}`, role, path);
   }
   const meta = reader.metadata;
   const choice = adapterFor(role, meta.databaseType);
@@ -136,7 +137,7 @@ async function loadMmdb(role: GeoRole, path: string, bundled: boolean, watched: 
     try {
       reader.get(probe);
     } catch (err) {
-      throw new GeoIpError(`${role} database ${path} is corrupt: ${errText(err)}`, role, path);
+      throw new GeoIpError(`${role} database ${path} is corrupt: ${errorMessage(err)}`, role, path);
     }
   }
   const info: GeoSourceInfo = {
@@ -160,7 +161,7 @@ async function loadMmdb(role: GeoRole, path: string, bundled: boolean, watched: 
       try {
         rec = reader.get(ip.address);
       } catch (err) {
-        throw new GeoIpError(`${role} database ${path} failed to read ${ip.address}: ${errText(err)}`, role, path);
+        throw new GeoIpError(`${role} database ${path} failed to read ${ip.address}: ${errorMessage(err)}`, role, path);
       }
       if (rec === null || typeof rec !== 'object') return false;
       adapt(rec, into);
@@ -176,7 +177,7 @@ async function loadAsnCsv(path: string, bundled: boolean, watched: boolean): Pro
     file = await fileId(path);
     table = buildAsnTable(await readFile(path));
   } catch (err) {
-    throw new GeoIpError(`cannot load asn database ${path}: ${errText(err)}`, 'asn', path);
+    throw new GeoIpError(`cannot load asn database ${path}: ${errorMessage(err)}`, 'asn', path);
   }
   if (table.rows4 + table.rows6 === 0) throw new GeoIpError(`asn database ${path} holds no ranges`, 'asn', path);
   const families = new Set<4 | 6>();
@@ -211,9 +212,6 @@ function load(role: GeoRole, path: string, bundled: boolean, watched: boolean): 
   return role === 'asn' && path.toLowerCase().endsWith('.csv') ? loadAsnCsv(path, bundled, watched) : loadMmdb(role, path, bundled, watched);
 }
 
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 function validDate(d: Date): string {
   return Number.isNaN(d.getTime()) ? new Date(0).toISOString() : d.toISOString();
@@ -273,7 +271,7 @@ function watchSlot(slot: Slot, role: GeoRole, path: string, intervalMs: number, 
         again = true;
       } catch (err) {
         failed = now;
-        logger?.warn({ role, path, err: errText(err) }, 'geoip database changed but cannot be loaded; keeping the previous one');
+        logger?.warn({ role, path, err: errorMessage(err) }, 'geoip database changed but cannot be loaded; keeping the previous one');
       }
     } finally {
       running = false;

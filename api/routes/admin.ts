@@ -1,5 +1,6 @@
 // Admin routes over decisions and users: GET /v1/decisions/:id (audit) and
 // DELETE /v1/users/:id/history (erasure). Disabled (404) when VIGIL_ADMIN_TOKEN is unset.
+import { errorMessage } from '../../common/errors.ts';
 import { Router, type Request } from 'express';
 import type { Engine } from '../../engine/types.ts';
 import { requireAdmin } from '../auth.ts';
@@ -62,7 +63,7 @@ export function adminRoutes(d: { readonly engine: Engine; readonly adminToken: s
       ctx(res).log.info({ audit: true, action: 'model_reload', by, version, at: new Date().toISOString() }, 'model reloaded');
       res.json({ version });
     } catch (err) {
-      throw new ApiError('model_rejected', `the model file was refused: ${err instanceof Error ? err.message : String(err)}`);
+      throw new ApiError('model_rejected', `the model file was refused: ${errorMessage(err)}`);
     }
   });
 

@@ -5,6 +5,7 @@
 //
 // The swap is one reference assignment (`active = next`): an evaluation reads `current()` once
 // and keeps that object to the end, so a swap never mixes two packs in one decision.
+import { errorMessage } from '../../common/errors.ts';
 import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -207,7 +208,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
     try {
       return opts.compilePath(opts.rulesPath);
     } catch (err) {
-      return err instanceof Error ? err.message : String(err);
+      return errorMessage(err);
     }
   }
 

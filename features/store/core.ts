@@ -1,6 +1,7 @@
 // The SignalStore over any Backend (Redis, Cluster, in-process): hashing identifiers into an
 // EventContext, running the planned pipelines of commands.ts under a time budget, and turning every
 // failure of a read into `null` (degraded), never an exception on the hot path.
+import { errorMessage } from '../../common/errors.ts';
 import type { Cluster, Redis } from 'ioredis';
 import type { Hasher } from '../privacy.ts';
 import { isRbaPlaceholder } from '../rba.ts';
@@ -114,7 +115,7 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
   const markFailed = (err: unknown, what: string): void => {
     if (healthy) {
       healthy = false;
-      logger?.warn({ err: err instanceof Error ? err.message : String(err), op: what }, 'signal store unavailable');
+      logger?.warn({ err: errorMessage(err), op: what }, 'signal store unavailable');
     }
   };
   const markOk = (): void => {
@@ -146,7 +147,7 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
       p.catch(() => undefined);
       markFailed(err, what);
       if (err instanceof StoreUnavailableError) throw err;
-      throw new StoreUnavailableError(`signal store failed (${what}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new StoreUnavailableError(`signal store failed (${what}): ${errorMessage(err)}`, { cause: err });
     } finally {
       if (timer) clearTimeout(timer);
     }
@@ -257,7 +258,7 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
         plan = planRead(env, ctx, needs);
       } catch (err) {
         failures++;
-        logger?.warn({ err: err instanceof Error ? err.message : String(err) }, 'signal store: bad event context');
+        logger?.warn({ err: errorMessage(err) }, 'signal store: bad event context');
         return null;
       }
       if (plan.cmds.length === 0) return plan.parse([]);

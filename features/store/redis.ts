@@ -2,6 +2,7 @@
 // from REDIS_URL (a URL, or a comma list of cluster nodes) with fail-fast options, one pipeline per
 // call on a single node, and on Cluster one pipeline per hash-tag group sent concurrently (a
 // pipeline may not span slots). Erase: SCAN on a single node, GETKEYSINSLOT on Cluster.
+import { errorMessage } from '../../common/errors.ts';
 import { Cluster, Redis, type ClusterNode } from 'ioredis';
 import { RECORD_LOGIN_COMMAND, RECORD_LOGIN_LUA, type Cmd } from './commands.ts';
 import type { Backend } from './core.ts';
@@ -138,7 +139,7 @@ async function readyWithin(client: Redis | Cluster, ms: number): Promise<void> {
     ]);
   } catch (err) {
     client.disconnect();
-    throw new Error(`cannot reach Redis: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(`cannot reach Redis: ${errorMessage(err)}`, { cause: err });
   } finally {
     if (timer) clearTimeout(timer);
   }

@@ -2,6 +2,7 @@
 // run for longer than the test suite can afford. Time-bounded: FUZZ_SECONDS (default 60) is shared
 // among the properties. Prints each property's run count; on a failure prints the counterexample and
 // its seed and exits 1.
+import { errorMessage } from '../../common/errors.ts';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { parseExpression, parseFile } from '../../dsl/parser.ts';
@@ -71,7 +72,7 @@ function fuzz<T>(name: string, arb: fc.Arbitrary<T>, predicate: (t: T) => boolea
   process.stdout.write(`FAIL ${name} after ${details.numRuns} runs (seed ${details.seed}, path ${details.counterexamplePath})\n`);
   process.stdout.write(`  counterexample: ${JSON.stringify(details.counterexample)}\n`);
   const err = details.errorInstance;
-  process.stdout.write(`  ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stdout.write(`  ${errorMessage(err)}\n`);
   return false;
 }
 

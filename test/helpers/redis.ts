@@ -2,6 +2,7 @@
 // Redis FAIL without it, never skip), unique key prefixes so parallel test files never collide,
 // dumping and deleting a prefix, and a dedicated throwaway redis-server on a spare loopback port
 // for tests that pause, slow down or kill the server.
+import { errorMessage } from '../../common/errors.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -24,7 +25,7 @@ export async function requireRedis(url = redisUrl()): Promise<void> {
     if (pong !== 'PONG') throw new Error(`unexpected PING answer ${pong}`);
   } catch (err) {
     throw new Error(
-      `Redis at ${url} does not answer (${err instanceof Error ? err.message : String(err)}): these tests need a running redis-server`,
+      `Redis at ${url} does not answer (${errorMessage(err)}): these tests need a running redis-server`,
     );
   } finally {
     c.disconnect();
