@@ -79,10 +79,9 @@ const isClass = (f: unknown): boolean => typeof f === 'function' && /^class\b/.t
  * prototypes (`app.request`, `app.response`) through Node's `IncomingMessage`/`ServerResponse`
  * server options. Express gives every request and response those prototypes with
  * `Object.setPrototypeOf` as it starts handling them; finding them already in place, that call does
- * nothing. Done per request, it is expensive in V8: on the second development machine a plain
- * Express 5 app spent 262–268 µs of CPU per request instead of 153–163 µs, and a third of what it
- * allocated survived young-generation collections, making 3–8 ms pauses where there were 0.5 ms
- * ones (docs/operations.md § Performance).
+ * nothing. Done per request, it is expensive in V8: it costs CPU on every request and makes what
+ * the request allocated survive young-generation collections, hence longer pauses (measured in
+ * docs/operations.md § Performance).
  */
 export function createHttpServer(app: Express): Server {
   // Node's constructors are plain functions, so `call` runs them on an object of ours. (Were they

@@ -2,8 +2,9 @@
 // with its default (browser) tables only. Its bot/CLI extensions are deliberately not loaded: the
 // catalog promises `ua.*` missing for scripts and unknown clients (docs/dsl.md), and the shipped
 // pack's `unrecognised_client` rule is `not present(ua.browser)`; naming `curl` as a browser
-// would silence it. Parsing costs ~100 µs and sign-in traffic repeats a few thousand distinct
-// agents, so results are memoised in a bounded LRU; input is capped in length.
+// would silence it. Parsing is slow next to everything else an event costs (docs/signals.md) and
+// sign-in traffic repeats a few thousand distinct agents, so results are memoised in a bounded LRU;
+// input is capped in length.
 import { UAParser } from 'ua-parser-js';
 
 export interface UserAgentInfo {

@@ -24,8 +24,8 @@ function requireType(types: string[]): RequestHandler {
  * A JSON body of at most `limit` bytes. The request every auth service sends (Content-Type
  * `application/json`, optionally with `charset=utf-8`, a Content-Length within the limit, no
  * Content-Encoding) is read directly: body-parser's general machinery (charset lookup, decoder and
- * inflate streams, completion tracking) cost 2–6 % of the server's CPU per evaluate request at a
- * steady 1,000/s (docs/operations.md § Performance). Everything else (another charset, a compressed
+ * inflate streams, completion tracking) costs a measurable share of the server's CPU per evaluate
+ * request (docs/operations.md § Performance). Everything else (another charset, a compressed
  * or chunked body, an empty or over-limit one) goes to body-parser, which answers as before. Both
  * paths give the same result for the same bytes (test/api/body.test.ts checks them against each
  * other): strict JSON (an object or array), a UTF-8 byte-order mark ignored.
