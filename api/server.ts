@@ -7,15 +7,16 @@ import { pathToFileURL } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
+import { errorMessage } from '../common/errors.ts';
 import { createEngine } from '../engine/index.ts';
 import { fileRecorder, redisStreamRecorder } from '../engine/recorder.ts';
-import { createModelScorer, DEFAULT_MODEL_PATH } from '../features/model.ts';
+import { createModelScorer, DEFAULT_MODEL_PATH } from '../features/model/index.ts';
 import { createPackLifecycle, type PackManager } from '../engine/packs/index.ts';
 import { openGeoIp } from '../features/geoip.ts';
 import { connectRedis, createStore } from '../features/store/index.ts';
 import type { Engine } from '../engine/types.ts';
 import { createApp, createHttpServer } from './app.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { loadConfig, type Config } from './config.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { createMetrics, type VigilMetrics } from './metrics.ts';
 
@@ -118,7 +119,7 @@ async function connectServerRedis(config: Config): Promise<Redis | Cluster | nul
   try {
     return await connectRedis(config.redisUrl, { connectTimeoutMs: REDIS_CONNECT_TIMEOUT_MS });
   } catch (err) {
-    throw new Error(`cannot reach Redis (REDIS_URL): ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`cannot reach Redis (REDIS_URL): ${errorMessage(err)}`);
   }
 }
 
@@ -186,7 +187,7 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
     subscriber = redis ? await subscriberFor(redis) : null;
   } catch (err) {
     redis?.disconnect();
-    throw new Error(`cannot open the Redis pub/sub connection: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`cannot open the Redis pub/sub connection: ${errorMessage(err)}`);
   }
   const packs = createPackLifecycle({
     rulesPath: config.rulesPath,
@@ -370,7 +371,7 @@ async function runPrimary(config: Config, logger: Logger, opts: RunOptions): Pro
 // `npx tsx api/server.ts`: run directly, printing a bad configuration or pack and exiting 1.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   runServer().catch((err: unknown) => {
-    process.stderr.write(`vigil: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`vigil: ${errorMessage(err)}\n`);
     process.exit(1);
   });
 }

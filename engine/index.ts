@@ -5,7 +5,7 @@
 // injected.
 import type { CompiledPack, Decision, Slots } from '../dsl/index.ts';
 import type { GeoIp, GeoRecord } from '../features/geoip.ts';
-import type { ModelScore, ModelScorer } from '../features/model.ts';
+import { modelSlots, type ModelScore, type ModelScorer } from '../features/model/index.ts';
 import { historyFeatures } from '../features/history.ts';
 import { isPrivateIp, parseIp } from '../features/ip.ts';
 import { rbaFields, rbaScore, type RbaAttempt } from '../features/rba.ts';
@@ -211,7 +211,7 @@ export function createEngine(opts: EngineOptions): Engine {
     let scored: ModelScore | undefined;
     if (model) {
       // Resolves undefined on failure or timeout, never throws.
-      scored = await model.score(bag, { explain: evalOpts.explain === true });
+      scored = await model.score(modelSlots(bag), { explain: evalOpts.explain === true });
       if (!scored) {
         degraded = true;
         fail('model');
