@@ -10,7 +10,7 @@ import type { DestinationStream } from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { createEngine } from '../engine/index.ts';
 import { fileRecorder, redisStreamRecorder } from '../engine/recorder.ts';
-import { createModelScorer, DEFAULT_MODEL_PATH } from '../features/model.ts';
+import { createModelScorer, DEFAULT_MODEL_PATH } from '../features/model/index.ts';
 import { createPackLifecycle, type PackManager } from '../engine/packs/index.ts';
 import { openGeoIp } from '../features/geoip.ts';
 import { connectRedis, createStore } from '../features/store/index.ts';

@@ -1,20 +1,26 @@
 // Benchmark of the anomaly model: µs per inference through onnxruntime-node at batch 1, 8 and 64,
 // through the scorer (one request at a time, and 64 concurrent requests with and without
-// micro-batching), the TypeScript forest for comparison, explain, and training time on one thread
-// and on worker threads. Run: `npx tsx bench/model.ts` (docs/model.md quotes its output).
+// micro-batching), the TypeScript forest for comparison, explain, encoding one event by name and by
+// slot, and training time on one thread and on worker threads. The scorer is fed Slots arrays built
+// before timing, as the engine hands it its own. Run: `npx tsx bench/model.ts` (docs/model.md quotes
+// its output).
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { createModelScorer, DEFAULT_MODEL_PATH } from '../features/model.ts';
+import { VIGIL_SCHEME } from '../features/catalog.ts';
+import { createModelScorer, DEFAULT_MODEL_PATH, modelSlots } from '../features/model/index.ts';
+import { readModelFile } from '../features/model/file.ts';
+import { createEncoder, createSlotEncoder } from '../features/model/vector.ts';
+import { DEFAULT_COLUMNS } from '../training/columns.ts';
 import { score as forestScore, trainForest } from '../training/iforest.ts';
-import { readModelFile } from '../training/onnx.ts';
 import { syntheticRows } from '../training/synthetic.ts';
-import { createEncoder, DEFAULT_COLUMNS } from '../training/vector.ts';
 import { fmtNs, median, nsPerOp, nsPerOpAsync } from './lib/timing.ts';
-import { readFileSync } from 'node:fs';
 
 const C = DEFAULT_COLUMNS.length;
 const enc = createEncoder(DEFAULT_COLUMNS);
+const slotEnc = createSlotEncoder(DEFAULT_COLUMNS, VIGIL_SCHEME);
 const bags = [...syntheticRows(900, 101), ...syntheticRows(100, 101, 'takeover')].map((r) => r.features);
+const events = bags.map(modelSlots);
 const vectors = new Float32Array(bags.length * C);
 bags.forEach((b, i) => enc.encode(b, vectors, i * C));
 
@@ -38,20 +44,20 @@ async function rawSession(): Promise<void> {
 async function scorer(): Promise<void> {
   for (const batch of [false, true]) {
     const s = await createModelScorer({ path: DEFAULT_MODEL_PATH, watch: false, timeoutMs: 10_000, batch });
-    const seq = await nsPerOpAsync((i) => s.score(bags[i % bags.length]!), bags.length, { rounds: 5 });
+    const seq = await nsPerOpAsync((i) => s.score(events[i % events.length]!), events.length, { rounds: 5 });
     line(`scorer, one request at a time, batch=${batch}`, seq);
     // 64 requests in flight, as under load: time per request.
     const per: number[] = [];
     for (let round = 0; round < 7; round++) {
       const t0 = process.hrtime.bigint();
-      for (let k = 0; k < bags.length; k += 64) await Promise.all(bags.slice(k, k + 64).map((b) => s.score(b)));
-      per.push(Number(process.hrtime.bigint() - t0) / bags.length);
+      for (let k = 0; k < events.length; k += 64) await Promise.all(events.slice(k, k + 64).map((e) => s.score(e)));
+      per.push(Number(process.hrtime.bigint() - t0) / events.length);
     }
     line(`scorer, 64 concurrent requests, batch=${batch}`, median(per.slice(2)), '  per request');
     await s.close();
   }
   const s = await createModelScorer({ path: DEFAULT_MODEL_PATH, watch: false });
-  line('explain (top 5, TypeScript attribution)', nsPerOp((i) => s.explain(bags[i % bags.length]!, 5), bags.length, { rounds: 5 }));
+  line('explain (top 5, TypeScript attribution)', nsPerOp((i) => s.explain(events[i % events.length]!, 5), events.length, { rounds: 5 }));
   await s.close();
 }
 
@@ -59,7 +65,8 @@ function typescriptForest(): void {
   const forest = readModelFile(readFileSync(DEFAULT_MODEL_PATH)).forest!;
   line('TypeScript forest score (same trees), per row', nsPerOp((i) => forestScore(forest, vectors, (i % bags.length) * C), bags.length, { rounds: 5 }));
   const out = new Float32Array(C);
-  line('encode one feature bag', nsPerOp((i) => enc.encode(bags[i % bags.length]!, out), bags.length, { rounds: 5 }));
+  line('encode one feature record, by name', nsPerOp((i) => enc.encode(bags[i % bags.length]!, out), bags.length, { rounds: 5 }));
+  line('encode one Slots array, by slot', nsPerOp((i) => slotEnc.encode(events[i % events.length]!, out), events.length, { rounds: 5 }));
 }
 
 async function training(): Promise<void> {

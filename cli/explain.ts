@@ -2,6 +2,7 @@
 // /v1/decisions/:id) and show why it was made: the rules that fired (and shadow rules), the score,
 // the features the pack read, and the anomaly model's top feature contributions, recomputed from
 // the stored features with the model file (VIGIL_MODEL or the shipped one).
+import { errorMessage } from '../common/errors.ts';
 import type { CliIO } from './io.ts';
 
 export const EXPLAIN_USAGE = `usage: vigil explain DECISION_ID [--url URL] [--json]
@@ -62,7 +63,7 @@ export async function runExplain(
       signal: AbortSignal.timeout(10_000),
     });
   } catch (e) {
-    io.stderr(`vigil explain: cannot reach ${url}: ${e instanceof Error ? e.message : String(e)}\n`);
+    io.stderr(`vigil explain: cannot reach ${url}: ${errorMessage(e)}\n`);
     return 1;
   }
   if (res.status === 404) {
@@ -80,13 +81,13 @@ export async function runExplain(
   const r = stored.result;
   if (r.model) {
     try {
-      const { createModelScorer, DEFAULT_MODEL_PATH } = await import('../features/model.ts');
+      const { createModelScorer, DEFAULT_MODEL_PATH, modelSlots } = await import('../features/model/index.ts');
       const model = await createModelScorer({ path: env.VIGIL_MODEL ?? DEFAULT_MODEL_PATH, watch: false });
-      contributions = model.explain(stored.features, 5);
+      contributions = model.explain(modelSlots(stored.features), 5);
       if (model.version !== r.model.version) modelNote = ` (decided by ${r.model.version}; explained with ${model.version})`;
       await model.close();
     } catch (e) {
-      modelNote = ` (contributions unavailable: ${e instanceof Error ? e.message : String(e)})`;
+      modelNote = ` (contributions unavailable: ${errorMessage(e)})`;
     }
   }
 

@@ -6,9 +6,10 @@
 import { createReadStream, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { errorMessage } from '../common/errors.ts';
 import { VIGIL_SCHEME } from '../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../features/geoip.ts';
-import { DEFAULT_MODEL_PATH } from '../features/model.ts';
+import { DEFAULT_MODEL_PATH } from '../features/model/index.ts';
 import { createEvalCollector, formatReport, reportJson } from '../training/eval.ts';
 import { loadOnnxScorer, replayThroughEngine, type AnomalyScorer } from '../training/replay.ts';
 import { renderRocSvg } from '../training/roc-svg.ts';
@@ -27,14 +28,10 @@ export const MODEL_EVAL_USAGE = `usage: vigil model eval --events LABELLED.ndjso
 `;
 
 export interface ModelEvalDeps {
-  /** Loads the anomaly model (default: features/model.ts through loadOnnxScorer; null: none available). */
+  /** Loads the anomaly model (default: features/model's scorer through loadOnnxScorer; null: none available). */
   readonly loadModel?: ((path: string) => Promise<AnomalyScorer>) | null;
   /** GeoIP to use (default: the bundled databases, opened and closed by the command). */
   readonly geoip?: GeoIp;
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 async function* fileLines(path: string): AsyncGenerator<string> {
@@ -60,7 +57,7 @@ export async function runModelEval(argv: readonly string[], io: CliIO, deps: Mod
       allowPositionals: false,
     }));
   } catch (e) {
-    io.stderr(`vigil model eval: ${errText(e)}\n${MODEL_EVAL_USAGE}`);
+    io.stderr(`vigil model eval: ${errorMessage(e)}\n${MODEL_EVAL_USAGE}`);
     return 2;
   }
   const usage = (msg: string): number => {
@@ -106,7 +103,7 @@ export async function runModelEval(argv: readonly string[], io: CliIO, deps: Mod
     try {
       model = await loadModel(modelPath);
     } catch (e) {
-      io.stderr(`vigil model eval: cannot load model ${modelPath}: ${errText(e)}\n`);
+      io.stderr(`vigil model eval: cannot load model ${modelPath}: ${errorMessage(e)}\n`);
       return 1;
     }
   }
@@ -142,7 +139,7 @@ export async function runModelEval(argv: readonly string[], io: CliIO, deps: Mod
     if (values.plot !== undefined) writeFileSync(values.plot, renderRocSvg(collector.panels()));
     return 0;
   } catch (e) {
-    io.stderr(`vigil model eval: ${errText(e)}\n`);
+    io.stderr(`vigil model eval: ${errorMessage(e)}\n`);
     return 1;
   } finally {
     if (!deps.geoip) geoip.close();

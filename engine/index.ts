@@ -6,7 +6,7 @@
 import type { CompiledPack } from '../dsl/index.ts';
 import { CATALOG } from '../features/catalog.ts';
 import type { GeoIp } from '../features/geoip.ts';
-import type { ModelScorer } from '../features/model.ts';
+import type { ModelScorer } from '../features/model/index.ts';
 import type { SignalStore } from '../features/store/index.ts';
 import { createUserAgentParser, type UserAgentParser } from '../features/useragent.ts';
 import { parseDecisionDoc, storedDecision, type DecisionDoc } from './decisions.ts';

@@ -1,5 +1,5 @@
 // The features layer's one error registry: every error a signal source throws, each with a stable
-// code. The engine turns a failing source into a degraded answer; the API maps what reaches it
+// code (the model's errors keep the codes docs/model.md lists). The engine turns a failing source into a degraded answer; the API maps what reaches it
 // (api/errors.ts); start-up errors name the file or address at fault.
 import { VigilError } from '../common/errors.ts';
 import type { GeoRole } from './geoip/adapters.ts';
@@ -43,3 +43,18 @@ export class StoreUnavailableError extends FeatureError {
     super('STORE_UNAVAILABLE', message, options);
   }
 }
+
+/** Why a model file's contents cannot be used (features/model/file.ts). */
+export type ModelFileErrorCode = 'not_onnx' | 'no_metadata' | 'bad_columns' | 'bad_trees' | 'bad_features';
+
+/** A model file that cannot be used; thrown by readModelFile. */
+export class ModelFileError extends VigilError<ModelFileErrorCode> {}
+
+/**
+ * Why the scorer refuses to serve a model: the file's own defects keep their ModelFileError code,
+ * the rest are found while loading it.
+ */
+export type ModelLoadErrorCode = ModelFileErrorCode | 'unreadable' | 'unknown_feature' | 'bad_graph';
+
+/** The model cannot serve: refused at load or reload, before it replaces the model serving. */
+export class ModelLoadError extends VigilError<ModelLoadErrorCode> {}

@@ -2,8 +2,10 @@
 // iforest-worker.boot.mjs): reads the training data from shared memory, builds the trees it is asked
 // for and scores the rows it is asked for. Holds no state between requests but the data.
 import { parentPort, workerData } from 'node:worker_threads';
+import { errorMessage } from '../common/errors.ts';
 import { assertNever } from '../dsl/ast.ts';
-import { buildTree, scoreRange, type ITree, type Matrix, type WorkerInit, type WorkerReply, type WorkerRequest } from './iforest.ts';
+import type { ITree } from '../features/model/forest.ts';
+import { buildTree, scoreRange, type Matrix, type WorkerInit, type WorkerReply, type WorkerRequest } from './iforest.ts';
 
 const init = workerData as WorkerInit;
 const matrix: Matrix = { data: new Float32Array(init.data), rows: init.rows, cols: init.cols };
@@ -28,6 +30,6 @@ port?.on('message', (req: WorkerRequest) => {
   try {
     port.postMessage(handle(req));
   } catch (e) {
-    port.postMessage({ kind: 'error', message: e instanceof Error ? e.message : String(e) } satisfies WorkerReply);
+    port.postMessage({ kind: 'error', message: errorMessage(e) } satisfies WorkerReply);
   }
 });

@@ -3,7 +3,7 @@
 // when given, the anomaly model — and feeds each attempt's outcome back the way an auth service
 // would, but only for what the engine let through. This is how `vigil model eval` measures and how
 // `vigil simulate --features-out` records the feature rows `vigil train --events` learns from.
-import type { ModelScorer } from '../features/model.ts';
+import type { ModelScorer } from '../features/model/index.ts';
 import { assertNever, type Action } from '../dsl/ast.ts';
 import type { CompiledPack } from '../dsl/index.ts';
 import { CATALOG, EVENT_TYPES, type EventType } from '../features/catalog.ts';
@@ -26,11 +26,11 @@ export interface AnomalyScorer {
 }
 
 /**
- * features/model.ts's scorer as an AnomalyScorer. Its per-score time budget is a serving concern;
+ * The serving scorer (features/model) as an AnomalyScorer. Its per-score time budget is a serving concern;
  * replay has no deadline, so it gets a generous one (a timeout would score the event "missing").
  */
 export async function loadOnnxScorer(path: string): Promise<AnomalyScorer> {
-  const { createModelScorer } = await import('../features/model.ts');
+  const { createModelScorer, modelSlots } = await import('../features/model/index.ts');
   const m = await createModelScorer({ path, watch: false, timeoutMs: 60_000 });
   return {
     engineModel: m,
@@ -38,7 +38,7 @@ export async function loadOnnxScorer(path: string): Promise<AnomalyScorer> {
       return m.version;
     },
     async score(features) {
-      const r = await m.score(features);
+      const r = await m.score(modelSlots(features));
       return r === undefined ? null : r.anomaly;
     },
     close: () => m.close(),

@@ -6,9 +6,13 @@ import { createReadStream } from 'node:fs';
 import { rename, unlink, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
-import { DEFAULT_SAMPLE_SIZE, DEFAULT_SEED, DEFAULT_TREES, trainForest, type IsolationForest } from './iforest.ts';
-import { exportOnnx, type TrainingSummary } from './onnx.ts';
-import { createEncoder, DEFAULT_COLUMNS, type ColumnSpec, type FeatureBag } from './vector.ts';
+import { errorMessage } from '../common/errors.ts';
+import type { TrainingSummary } from '../features/model/file.ts';
+import type { IsolationForest } from '../features/model/forest.ts';
+import { createEncoder, type ColumnSpec, type FeatureBag } from '../features/model/vector.ts';
+import { DEFAULT_COLUMNS } from './columns.ts';
+import { DEFAULT_SAMPLE_SIZE, DEFAULT_SEED, DEFAULT_TREES, trainForest } from './iforest.ts';
+import { exportOnnx } from './onnx.ts';
 
 export interface TrainOptions {
   /** NDJSON file path, or the lines themselves. */
@@ -70,7 +74,7 @@ async function* linesOf(src: TrainOptions['events']): AsyncGenerator<string> {
   try {
     await opened;
   } catch (e) {
-    throw new TrainError(`cannot read ${src}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new TrainError(`cannot read ${src}: ${errorMessage(e)}`);
   }
   yield* createInterface({ input: stream, crlfDelay: Infinity });
 }
@@ -187,7 +191,7 @@ export async function train(opts: TrainOptions): Promise<TrainReport> {
     await rename(tmp, opts.out);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
-    throw new TrainError(`cannot write ${opts.out}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new TrainError(`cannot write ${opts.out}: ${errorMessage(e)}`);
   }
   return {
     version,

@@ -2,7 +2,7 @@
 // execution context, the pack's rules and policy run (dsl.md §4), and the answer is assembled —
 // with every computed feature, the plan and the model's contributions when explain is asked for.
 import type { CompiledPack, Decision } from '../../dsl/index.ts';
-import type { ModelScorer } from '../../features/model.ts';
+import type { ModelScorer } from '../../features/model/index.ts';
 import type { FeaturePlan } from '../plan.ts';
 import type { EvaluateResult } from '../types.ts';
 import { fillPhase } from './fill.ts';

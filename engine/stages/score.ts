@@ -2,11 +2,10 @@
 // model, which reads the execution context filled so far (its inputs are in the plan). The model
 // resolves undefined on failure or timeout and never throws; the event is then degraded.
 import { rbaScore } from '../../features/rba.ts';
-import type { ModelScorer } from '../../features/model.ts';
+import type { ModelScorer } from '../../features/model/index.ts';
 import type { FeaturePlan } from '../plan.ts';
 import { fillPhase } from './fill.ts';
 import type { Extracted, Scored, SignalFailure, SignalsRead } from './types.ts';
-import { modelInput } from './model-input.ts';
 
 export interface ScoreDeps {
   /** Absent: model.* features are missing and no model runs. */
@@ -25,7 +24,7 @@ export async function score(deps: ScoreDeps, x: Extracted, read: SignalsRead, pl
     fillPhase(plan.phases.model, input, slots);
     return { rba, model: undefined, degraded: false };
   }
-  const scored = await model.score(modelInput(model, slots), { explain });
+  const scored = await model.score(slots, { explain });
   input.anomaly = scored?.anomaly;
   input.modelVersion = scored?.version ?? model.version;
   fillPhase(plan.phases.model, input, slots);

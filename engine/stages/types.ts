@@ -5,7 +5,7 @@
 // created by extract and filled phase by phase by the stages after it.
 import type { Slots } from '../../dsl/index.ts';
 import type { FeatureInput } from '../../features/catalog.ts';
-import type { ModelScore } from '../../features/model.ts';
+import type { ModelScore } from '../../features/model/index.ts';
 import type { RbaAttempt } from '../../features/rba.ts';
 import type { EventContext, EventSignals } from '../../features/store/index.ts';
 import type { VigilEvent } from '../types.ts';

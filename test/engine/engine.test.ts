@@ -8,7 +8,7 @@ import { compilePack, packFromFiles, type CompiledPack } from '../../dsl/index.t
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../../features/geoip.ts';
 import { createMemoryStore, createStore, type SignalStore } from '../../features/store/index.ts';
-import type { ModelSession } from '../../features/model.ts';
+import type { ModelSession } from '../../features/model/index.ts';
 import { createEngine, planFeatures, type Engine, type VigilEvent } from '../../engine/index.ts';
 import { deletePrefix, redisUrl, requireRedis, startRedisServer, uniquePrefix } from '../helpers/redis.ts';
 
@@ -285,7 +285,7 @@ describe('engine when Redis stalls or dies', () => {
 
 describe('engine with the anomaly model', () => {
   it('scores every event with the shipped ONNX model and explains it', async () => {
-    const { createModelScorer, DEFAULT_MODEL_PATH } = await import('../../features/model.ts');
+    const { createModelScorer, DEFAULT_MODEL_PATH } = await import('../../features/model/index.ts');
     const model = await createModelScorer({ path: DEFAULT_MODEL_PATH, watch: false, timeoutMs: 5000 });
     const engine = createEngine({
       store: createMemoryStore({ hashSecret: 's' }),
@@ -311,7 +311,7 @@ describe('engine with the anomaly model', () => {
   });
 
   it('a failing model makes model.* missing and the event degraded, never an error', async () => {
-    const { createModelScorer, DEFAULT_MODEL_PATH } = await import('../../features/model.ts');
+    const { createModelScorer, DEFAULT_MODEL_PATH } = await import('../../features/model/index.ts');
     const ort = await import('onnxruntime-node');
     let calls = 0;
     const model = await createModelScorer({

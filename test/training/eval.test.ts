@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bufferIO } from '../../cli/io.ts';
 import { createGeoIp, type GeoIp } from '../../features/geoip.ts';
-import { DEFAULT_MODEL_PATH } from '../../features/model.ts';
+import { DEFAULT_MODEL_PATH } from '../../features/model/index.ts';
 import { runModelEval } from '../../cli/model-eval.ts';
 import { runSimulate } from '../../cli/simulate.ts';
 import type { Action } from '../../dsl/ast.ts';
@@ -301,7 +301,7 @@ describe('vigil model eval', () => {
     expect(failing.err()).toContain('m.onnx');
   });
 
-  it('scores with the shipped ONNX model by default (features/model.ts)', async () => {
+  it('scores with the shipped ONNX model by default (features/model)', async () => {
     const io = bufferIO();
     expect(await runModelEval(['--events', events, '--warmup-days', '2', '--json'], io, { geoip })).toBe(0);
     const j = JSON.parse(io.out()) as { scorers: { name: string; available: boolean; byType: Record<string, { auc: number } | null> }[] };

@@ -3,9 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { createRandom, fitForest, type IsolationForest, type Matrix } from '../../training/iforest.ts';
-import { exportOnnx, type TrainingSummary } from '../../training/onnx.ts';
-import { createEncoder, DEFAULT_COLUMNS, type ColumnSpec } from '../../training/vector.ts';
+import type { TrainingSummary } from '../../features/model/file.ts';
+import type { IsolationForest } from '../../features/model/forest.ts';
+import { createEncoder, type ColumnSpec } from '../../features/model/vector.ts';
+import { DEFAULT_COLUMNS } from '../../training/columns.ts';
+import { createRandom, fitForest, type Matrix } from '../../training/iforest.ts';
+import { exportOnnx } from '../../training/onnx.ts';
 import { syntheticRows } from '../../training/synthetic.ts';
 
 /** `rows` × `cols` uniform values in [0, 1). */

@@ -1,19 +1,10 @@
-// The isolation forest: c(n), reproducibility with a seed, anomalies scoring above inliers, the
-// attribution identity, worker-thread training equal to single-thread training, bad arguments.
+// Growing the isolation forest: the height limit, reproducibility with a seed, anomalies scoring
+// above inliers, worker-thread training equal to single-thread training, bad arguments.
 import { describe, expect, it } from 'vitest';
-import {
-  attribute,
-  averagePathLength,
-  buildTree,
-  fitForest,
-  heightLimit,
-  meanPathLength,
-  score,
-  trainForest,
-  type IsolationForest,
-  type ITree,
-} from '../../training/iforest.ts';
-import { createEncoder, DEFAULT_COLUMNS, VECTOR_COLUMNS } from '../../training/vector.ts';
+import { averagePathLength, type IsolationForest, type ITree } from '../../features/model/forest.ts';
+import { createEncoder } from '../../features/model/vector.ts';
+import { DEFAULT_COLUMNS, VECTOR_COLUMNS } from '../../training/columns.ts';
+import { buildTree, fitForest, heightLimit, meanPathLength, score, trainForest } from '../../training/iforest.ts';
 import { syntheticRows } from '../../training/synthetic.ts';
 import { syntheticMatrix, uniformMatrix } from './helpers.ts';
 
@@ -25,13 +16,8 @@ function sameForest(a: IsolationForest, b: IsolationForest): boolean {
   return a.sampleSize === b.sampleSize && a.trees.length === b.trees.length && a.trees.every((t, i) => sameTree(t, b.trees[i]!));
 }
 
-describe('c(n) and the height limit', () => {
-  it('match Liu et al.', () => {
-    expect(averagePathLength(0)).toBe(0);
-    expect(averagePathLength(1)).toBe(0);
-    expect(averagePathLength(2)).toBe(1);
-    // 2 H(255) − 2·255/256 with H(i) ≈ ln i + γ
-    expect(averagePathLength(256)).toBeCloseTo(2 * (Math.log(255) + 0.5772156649) - (2 * 255) / 256, 10);
+describe('the height limit', () => {
+  it('is ceil(log2 ψ), as Liu et al.', () => {
     expect(heightLimit(256)).toBe(8);
     expect(heightLimit(100)).toBe(7);
   });
@@ -126,32 +112,6 @@ describe('scores', () => {
     expect(s).toBeGreaterThan(0);
     expect(s).toBeLessThanOrEqual(1);
     expect(score(f, [50, 50, 50, 50])).toBeGreaterThan(s);
-  });
-});
-
-describe('attribution', () => {
-  const m = uniformMatrix(2000, 5, 4);
-  const f = fitForest(m, { trees: 60, seed: 9 });
-
-  it('sums to 1 + log2 s(x)', () => {
-    for (const x of [
-      [0.5, 0.5, 0.5, 0.5, 0.5],
-      [0.1, 0.9, 0.3, 0.7, 0.2],
-      [3, 0.5, 0.5, 0.5, -2],
-    ]) {
-      const out = new Float64Array(5);
-      attribute(f, x, out);
-      const total = out.reduce((a, b) => a + b, 0);
-      expect(total).toBeCloseTo(1 + Math.log2(score(f, x)), 5);
-    }
-  });
-
-  it('credits the column that makes a point strange', () => {
-    const out = new Float64Array(5);
-    attribute(f, [0.5, 0.5, 9, 0.5, 0.5], out);
-    const top = out.indexOf(Math.max(...out));
-    expect(top).toBe(2);
-    expect(out[2]).toBeGreaterThan(0);
   });
 });
 

@@ -7,10 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { bufferIO } from '../../cli/io.ts';
 import { runTrain } from '../../cli/train.ts';
 import { score } from '../../training/iforest.ts';
-import { readModelFile } from '../../training/onnx.ts';
+import { readModelFile } from '../../features/model/file.ts';
 import { syntheticRows } from '../../training/synthetic.ts';
 import { train, TrainError } from '../../training/train.ts';
-import { createEncoder, DEFAULT_COLUMNS } from '../../training/vector.ts';
+import { createEncoder } from '../../features/model/vector.ts';
+import { DEFAULT_COLUMNS } from '../../training/columns.ts';
 import { tempDir } from './helpers.ts';
 
 const dir = tempDir('vigil-train-');

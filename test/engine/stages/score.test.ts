@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VIGIL_SCHEME } from '../../../features/catalog.ts';
 import type { GeoIp } from '../../../features/geoip.ts';
-import { createModelScorer, DEFAULT_MODEL_PATH, type ModelScorer } from '../../../features/model.ts';
+import { createModelScorer, DEFAULT_MODEL_PATH, type ModelScorer } from '../../../features/model/index.ts';
 import { planFeatures } from '../../../engine/plan.ts';
 import { extract } from '../../../engine/stages/extract.ts';
 import { score } from '../../../engine/stages/score.ts';

@@ -1,26 +1,34 @@
 // The model signal source: the shipped model serves, scores equal the TypeScript forest even under
-// concurrency (pooled and batched), explanations add up, unusable models are refused at load with a
-// stable code, reloads (explicit and on file change) swap without dropping requests, and every
-// failure resolves undefined.
+// concurrency (pooled and batched), read from the engine's Slots by slot, explanations add up,
+// unusable models are refused at load with a stable code, reloads (explicit and on file change) swap
+// without dropping requests, and every failure resolves undefined.
 import { renameSync, writeFileSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { VigilError } from '../../../common/errors.ts';
+import type { Slots } from '../../../dsl/types.ts';
+import { VIGIL_SCHEME } from '../../../features/catalog.ts';
 import {
+  createEncoder,
   createModelScorer,
   DEFAULT_MODEL_PATH,
   loadAnomalyScorer,
+  modelSlots,
   ModelLoadError,
+  readModelFile,
+  type ColumnSpec,
+  type FeatureBag,
+  type IsolationForest,
   type ModelScorer,
   type ModelScorerOptions,
   type SessionFactory,
-} from '../../features/model.ts';
-import { score as forestScore, type IsolationForest } from '../../training/iforest.ts';
-import { readModelFile } from '../../training/onnx.ts';
-import { syntheticRows } from '../../training/synthetic.ts';
-import { createEncoder, DEFAULT_COLUMNS, MODEL_FEATURES, type ColumnSpec, type FeatureBag } from '../../training/vector.ts';
-import { tempDir, writeModel } from '../training/helpers.ts';
+} from '../../../features/model/index.ts';
+import { DEFAULT_COLUMNS, MODEL_FEATURES } from '../../../training/columns.ts';
+import { score as forestScore } from '../../../training/iforest.ts';
+import { syntheticRows } from '../../../training/synthetic.ts';
+import { tempDir, writeModel } from '../../training/helpers.ts';
 
 const open: ModelScorer[] = [];
 async function scorer(opts: ModelScorerOptions): Promise<ModelScorer> {
@@ -49,7 +57,10 @@ async function loadError(p: Promise<unknown>): Promise<string> {
 }
 
 const shipped = readModelFile(readFileSync(DEFAULT_MODEL_PATH));
-const rows = [...syntheticRows(60, 51), ...syntheticRows(20, 51, 'takeover'), ...syntheticRows(20, 51, 'stuffing')];
+const rows = [...syntheticRows(60, 51), ...syntheticRows(20, 51, 'takeover'), ...syntheticRows(20, 51, 'stuffing')].map((r) => ({
+  ...r,
+  slots: modelSlots(r.features),
+}));
 
 describe('the shipped model', () => {
   it('loads, names its features and scores like the TypeScript forest', async () => {
@@ -59,12 +70,21 @@ describe('the shipped model', () => {
     expect(s.features).toEqual(MODEL_FEATURES);
     expect(s.summary?.rows).toBeGreaterThan(1000);
     for (const r of rows) {
-      const got = await s.score(r.features);
+      const got = await s.score(r.slots);
       expect(got?.version).toBe(s.version);
       expect(got!.anomaly).toBeGreaterThan(0);
       expect(got!.anomaly).toBeLessThan(1);
       expect(Math.abs(got!.anomaly - tsScore(shipped.forest!, r.features))).toBeLessThan(1e-5);
     }
+  });
+
+  it('reads only its own features, each at its Scheme slot', async () => {
+    const s = await scorer({ path: DEFAULT_MODEL_PATH });
+    const r = rows[70]!;
+    // Every other slot holds a value of the wrong type: read by mistake, it would change the score.
+    const slots: Slots = new Array(VIGIL_SCHEME.size).fill('noise');
+    for (const f of s.features) slots[VIGIL_SCHEME.feature(f)!.slot] = r.slots[VIGIL_SCHEME.feature(f)!.slot];
+    expect((await s.score(slots))!.anomaly).toBe((await s.score(r.slots))!.anomaly);
   });
 
   it('is under 2 MB', () => {
@@ -83,7 +103,7 @@ describe('the shipped model', () => {
 describe('concurrent requests', () => {
   it.each([false, true])('each get their own score (batch: %s)', async (batch) => {
     const s = await scorer({ path: DEFAULT_MODEL_PATH, batch });
-    const results = await Promise.all(rows.map((r) => s.score(r.features)));
+    const results = await Promise.all(rows.map((r) => s.score(r.slots)));
     results.forEach((got, i) => {
       expect(Math.abs(got!.anomaly - tsScore(shipped.forest!, rows[i]!.features)), `row ${i}`).toBeLessThan(1e-5);
     });
@@ -93,7 +113,7 @@ describe('concurrent requests', () => {
 describe('explain', () => {
   it('lists the top features by |contribution|, summing to 1 + log2 s over all features', async () => {
     const s = await scorer({ path: DEFAULT_MODEL_PATH });
-    const takeover = syntheticRows(1, 61, 'takeover')[0]!.features;
+    const takeover = modelSlots(syntheticRows(1, 61, 'takeover')[0]!.features);
     const got = await s.score(takeover, { explain: true, topK: 3 });
     expect(got!.contributions).toHaveLength(3);
     const c = got!.contributions!;
@@ -118,6 +138,7 @@ describe('refusal at load', () => {
     writeModel(p, { columns, trees: 5 });
     await expect(loadError(createModelScorer({ path: p, watch: false }))).resolves.toBe('unknown_feature');
     await expect(createModelScorer({ path: p, watch: false })).rejects.toThrow(/user\.shoe_size/);
+    await expect(createModelScorer({ path: p, watch: false })).rejects.toBeInstanceOf(VigilError);
   });
 
   it('a model reading its own output', async () => {
@@ -149,9 +170,9 @@ describe('reload', () => {
     const reloaded: string[] = [];
     const s = await scorer({ path: join(dir, 'a.onnx'), onReload: (v) => reloaded.push(v) });
     expect(s.version).toBe(a.version);
-    const inflight = rows.map((r) => s.score(r.features));
+    const inflight = rows.map((r) => s.score(r.slots));
     const swap = s.reload(join(dir, 'b.onnx'));
-    const during = rows.map((r) => s.score(r.features));
+    const during = rows.map((r) => s.score(r.slots));
     await swap;
     const results = await Promise.all([...inflight, ...during]);
     for (const r of results) expect(r).toBeDefined();
@@ -159,14 +180,30 @@ describe('reload', () => {
     for (const r of results.slice(0, rows.length)) expect(r!.version).toBe(a.version);
     expect(s.version).toBe(b.version);
     expect(reloaded).toEqual([b.version]);
-    const after = await s.score(rows[0]!.features);
+    const after = await s.score(rows[0]!.slots);
     expect(after!.version).toBe(b.version);
     expect(Math.abs(after!.anomaly - tsScore(b.forest, rows[0]!.features))).toBeLessThan(1e-5);
   });
 
+  it('binds the new model\'s columns to their slots at reload', async () => {
+    const dir = tempDir('vigil-reload-');
+    writeModel(join(dir, 'a.onnx'), { seed: 1 });
+    // Same features, columns in another order: a binding kept from the old model would misread it.
+    const reversed = [...DEFAULT_COLUMNS].reverse();
+    const b = writeModel(join(dir, 'b.onnx'), { seed: 2, columns: reversed });
+    const s = await scorer({ path: join(dir, 'a.onnx') });
+    await s.reload(join(dir, 'b.onnx'));
+    const encB = createEncoder(reversed);
+    for (const r of rows.slice(0, 20)) {
+      const x = new Float32Array(reversed.length);
+      encB.encode(r.features, x);
+      expect(Math.abs((await s.score(r.slots))!.anomaly - forestScore(b.forest, x))).toBeLessThan(1e-5);
+    }
+  });
+
   it.each([false, true])('lets requests already queued finish when the model is closed (batch: %s)', async (batch) => {
     const s = await createModelScorer({ path: DEFAULT_MODEL_PATH, watch: false, timeoutMs: 5_000, batch });
-    const queued = rows.slice(0, 5).map((r) => s.score(r.features));
+    const queued = rows.slice(0, 5).map((r) => s.score(r.slots));
     await s.close();
     const results = await Promise.all(queued);
     results.forEach((r, i) => expect(Math.abs(r!.anomaly - tsScore(shipped.forest!, rows[i]!.features))).toBeLessThan(1e-5));
@@ -179,7 +216,7 @@ describe('reload', () => {
     const s = await scorer({ path: join(dir, 'a.onnx') });
     await expect(loadError(s.reload(join(dir, 'bad.onnx')))).resolves.toBe('not_onnx');
     expect(s.version).toBe(a.version);
-    expect((await s.score(rows[0]!.features))!.version).toBe(a.version);
+    expect((await s.score(rows[0]!.slots))!.version).toBe(a.version);
   });
 
   it('follows the file when it is replaced on disk', async () => {
@@ -213,7 +250,7 @@ describe('failures resolve undefined', () => {
     return { factory, set: (m) => void (mode = m) };
   }
 
-  it('a runtime error, a timeout, a throwing feature bag, a closed scorer', async () => {
+  it('a runtime error, a timeout, throwing slots, a closed scorer', async () => {
     const f = faulty();
     const failures: string[] = [];
     const warnings: string[] = [];
@@ -224,13 +261,13 @@ describe('failures resolve undefined', () => {
       onFailure: (r) => failures.push(r),
       logger: { info: () => undefined, warn: (_o, msg) => warnings.push(msg) },
     });
-    expect(await s.score(rows[0]!.features)).toBeDefined();
+    expect(await s.score(rows[0]!.slots)).toBeDefined();
     f.set('reject');
-    expect(await s.score(rows[0]!.features)).toBeUndefined();
+    expect(await s.score(rows[0]!.slots)).toBeUndefined();
     f.set('hang');
-    expect(await s.score(rows[0]!.features)).toBeUndefined();
+    expect(await s.score(rows[0]!.slots)).toBeUndefined();
     f.set('ok');
-    const hostile = new Proxy({} as FeatureBag, {
+    const hostile = new Proxy<Slots>([], {
       get() {
         throw new Error('getter exploded');
       },
@@ -239,16 +276,16 @@ describe('failures resolve undefined', () => {
     expect(failures).toEqual(['error', 'timeout', 'error']);
     // Logged once per interval, not once per failure.
     expect(warnings).toEqual(['anomaly model score failed']);
-    expect(await s.score(rows[0]!.features)).toBeDefined();
+    expect(await s.score(rows[0]!.slots)).toBeDefined();
     await s.close();
-    expect(await s.score(rows[0]!.features)).toBeUndefined();
+    expect(await s.score(rows[0]!.slots)).toBeUndefined();
   });
 
   it('a batched run that fails resolves every request in it undefined', async () => {
     const f = faulty();
     const s = await scorer({ path: DEFAULT_MODEL_PATH, createSession: f.factory, batch: true });
     f.set('reject');
-    const results = await Promise.all(rows.slice(0, 10).map((r) => s.score(r.features)));
+    const results = await Promise.all(rows.slice(0, 10).map((r) => s.score(r.slots)));
     expect(results).toEqual(new Array(10).fill(undefined));
   });
 });

@@ -1,20 +1,24 @@
 // The `model` signal source: serves the ONNX anomaly model (`model.anomaly`, `model.version`) with
 // ONE onnxruntime session per process, hot-reloads the model file without dropping requests, and
 // explains a score by per-feature attributions read from the same file (docs/model.md "Serving",
-// "Explain"). A failure or a timeout makes score() resolve undefined — the engine then marks the
-// event degraded — it never throws. Model decoding and attribution are the pure helpers of training/.
+// "Explain"). It reads an event's features from the engine's Slots array, through the column → slot
+// binding made when a model is loaded. A failure or a timeout makes score() resolve undefined — the
+// engine then marks the event degraded — it never throws.
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { attribute, type IsolationForest } from '../training/iforest.ts';
-import { INPUT_NAME, ModelFileError, OUTPUT_NAME, readModelFile, type TrainingSummary } from '../training/onnx.ts';
-import { createEncoder, type Encoder, type FeatureBag } from '../training/vector.ts';
-import { CATALOG_BY_NAME } from './catalog.ts';
+import { errorMessage } from '../../common/errors.ts';
+import type { Slots } from '../../dsl/types.ts';
+import { CATALOG_BY_NAME, VIGIL_SCHEME } from '../catalog.ts';
+import { ModelFileError, ModelLoadError } from '../errors.ts';
+import { INPUT_NAME, OUTPUT_NAME, readModelFile, type TrainingSummary } from './file.ts';
+import { attribute, type IsolationForest } from './forest.ts';
+import { createSlotEncoder, slotsFromRecord, type FeatureBag, type SlotEncoder } from './vector.ts';
 
 /** The model shipped with Vigil (models/README.md says how it was built). */
-export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../models/iforest-default.onnx', import.meta.url));
+export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../../models/iforest-default.onnx', import.meta.url));
 
 export interface Contribution {
   readonly feature: string;
@@ -42,9 +46,13 @@ export interface ModelScorer {
   readonly features: readonly string[];
   readonly path: string;
   readonly summary: TrainingSummary | null;
-  score(features: FeatureBag, opts?: ScoreOptions): Promise<ModelScore | undefined>;
+  /**
+   * Scores one event. `slots` is indexed by VIGIL_SCHEME's slots (features/catalog.ts); the slots of
+   * `features` must be filled, missing values undefined.
+   */
+  score(slots: Slots, opts?: ScoreOptions): Promise<ModelScore | undefined>;
   /** Top-k features by |contribution| for the loaded model ([] when the file holds no node sizes). */
-  explain(features: FeatureBag, topK?: number): Contribution[];
+  explain(slots: Slots, topK?: number): Contribution[];
   /** Loads `path` (default: the current file) and swaps it in once it has loaded and run; throws if it cannot. */
   reload(path?: string): Promise<void>;
   close(): Promise<void>;
@@ -63,9 +71,9 @@ export interface ModelScorerOptions {
   /** Reload when the file changes (default true). */
   readonly watch?: boolean;
   /**
-   * Run the requests that arrive in the same event-loop turn as one batch (default true: 64
-   * concurrent requests cost 6.7 µs each batched against 16.4 µs one run each, one request alone
-   * 34 µs against 27 µs; bench/model.ts, docs/model.md "Serving").
+   * Run the requests that arrive in the same event-loop turn as one batch (default true): under
+   * concurrency one run per batch costs far less per request than one run each, while a lone
+   * request waits one more event-loop turn (bench/model.ts; docs/model.md "Serving" has figures).
    */
   readonly batch?: boolean;
   /** Called on each failed or timed-out score (metrics). */
@@ -90,17 +98,6 @@ export type SessionFactory = (bytes: Uint8Array, options: ort.InferenceSession.S
 
 const defaultSessionFactory: SessionFactory = (bytes, options) => ort.InferenceSession.create(bytes, options);
 
-/** The model cannot serve: refused at load. `code` is stable. */
-export class ModelLoadError extends Error {
-  constructor(
-    readonly code: 'unreadable' | 'not_onnx' | 'no_metadata' | 'bad_columns' | 'bad_trees' | 'bad_features' | 'unknown_feature' | 'bad_graph',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ModelLoadError';
-  }
-}
-
 const MAX_BATCH = 64;
 const POOL_MAX = 16;
 const DEFAULT_TIMEOUT_MS = 25;
@@ -109,7 +106,7 @@ const WATCH_DEBOUNCE_MS = 150;
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 /** A preallocated input: the runtime reads it when the run actually starts (a later tick). */
-interface Slot {
+interface InputBuffer {
   readonly buf: Float32Array;
   readonly feeds: Record<string, ort.Tensor>;
 }
@@ -117,7 +114,8 @@ interface Slot {
 interface Loaded {
   readonly path: string;
   readonly session: ModelSession;
-  readonly encoder: Encoder;
+  /** The model's columns bound to VIGIL_SCHEME's slots, once per load. */
+  readonly encoder: SlotEncoder;
   readonly cols: number;
   readonly version: string;
   readonly features: readonly string[];
@@ -126,12 +124,12 @@ interface Loaded {
   /** Feature name of each column and the distinct names, for aggregating attributions. */
   readonly columnFeature: Int32Array;
   readonly featureNames: readonly string[];
-  readonly pool: Slot[];
+  readonly pool: InputBuffer[];
   inflight: number;
   retired: boolean;
 }
 
-function newSlot(cols: number, rows = 1): Slot {
+function newInput(cols: number, rows = 1): InputBuffer {
   const buf = new Float32Array(cols * rows);
   return { buf, feeds: { [INPUT_NAME]: new ort.Tensor('float32', buf, [rows, cols]) } };
 }
@@ -151,13 +149,13 @@ async function load(path: string, createSession: SessionFactory): Promise<Loaded
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new ModelLoadError('unreadable', `cannot read model ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new ModelLoadError('unreadable', `cannot read model ${path}: ${errorMessage(e)}`, { cause: e });
   }
   let file;
   try {
     file = readModelFile(bytes);
   } catch (e) {
-    if (e instanceof ModelFileError) throw new ModelLoadError(e.code, `model ${path}: ${e.message}`);
+    if (e instanceof ModelFileError) throw new ModelLoadError(e.code, `model ${path}: ${e.message}`, { cause: e });
     throw e;
   }
   // A feature the catalog cannot fill would be missing on every event: the model would score every
@@ -173,7 +171,7 @@ async function load(path: string, createSession: SessionFactory): Promise<Loaded
   try {
     session = await createSession(bytes, SESSION_OPTIONS);
   } catch (e) {
-    throw new ModelLoadError('bad_graph', `onnxruntime cannot load model ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new ModelLoadError('bad_graph', `onnxruntime cannot load model ${path}: ${errorMessage(e)}`, { cause: e });
   }
   const cols = file.columns.length;
   const input = session.inputMetadata.find((m) => m.name === INPUT_NAME);
@@ -184,16 +182,16 @@ async function load(path: string, createSession: SessionFactory): Promise<Loaded
   }
   // One real run before the model may serve: a graph that loads but cannot run is refused here,
   // not discovered on the first request.
-  const probe = newSlot(cols);
+  const probe = newInput(cols);
   try {
     const out = await session.run(probe.feeds);
     const v = out[OUTPUT_NAME]?.data;
     if (!(v instanceof Float32Array) || v.length !== 1 || !Number.isFinite(v[0])) throw new Error('output is not one finite float');
   } catch (e) {
     await session.release().catch(() => undefined);
-    throw new ModelLoadError('bad_graph', `model ${path} does not run: ${e instanceof Error ? e.message : String(e)}`);
+    throw new ModelLoadError('bad_graph', `model ${path} does not run: ${errorMessage(e)}`, { cause: e });
   }
-  const encoder = createEncoder(file.columns);
+  const encoder = createSlotEncoder(file.columns, VIGIL_SCHEME);
   const featureNames = [...new Set(file.columns.map((c) => c.feature))];
   const columnFeature = Int32Array.from(file.columns.map((c) => featureNames.indexOf(c.feature)));
   if (file.forest && file.forest.cols !== cols) throw new ModelLoadError('bad_trees', `model ${path}: trees and columns disagree`);
@@ -219,10 +217,10 @@ function release(m: Loaded): void {
 }
 
 /** Top-k contributions of one event under model `m`. */
-function explainWith(m: Loaded, features: FeatureBag, topK: number): Contribution[] {
+function explainWith(m: Loaded, slots: Slots, topK: number): Contribution[] {
   if (!m.forest) return [];
   const x = new Float32Array(m.cols);
-  m.encoder.encode(features, x);
+  m.encoder.encode(slots, x);
   const perColumn = new Float64Array(m.cols);
   attribute(m.forest, x, perColumn);
   const perFeature = new Float64Array(m.featureNames.length);
@@ -244,21 +242,21 @@ interface Pending {
  * the batch's buffer; a flushed batch's buffer is not reused before its run has finished.
  */
 class Batcher {
-  private buf: Slot;
+  private buf: InputBuffer;
   private waiting: Pending[] = [];
   private scheduled = false;
-  private readonly spare: Slot[] = [];
+  private readonly spare: InputBuffer[] = [];
 
   constructor(
     private readonly m: Loaded,
     private readonly timeoutMs: number,
   ) {
-    this.buf = newSlot(m.cols, MAX_BATCH);
+    this.buf = newInput(m.cols, MAX_BATCH);
   }
 
-  push(features: FeatureBag): Promise<number | undefined | typeof TIMED_OUT> {
+  push(slots: Slots): Promise<number | undefined | typeof TIMED_OUT> {
     return new Promise<number | undefined | typeof TIMED_OUT>((resolve) => {
-      this.m.encoder.encode(features, this.buf.buf, this.waiting.length * this.m.cols);
+      this.m.encoder.encode(slots, this.buf.buf, this.waiting.length * this.m.cols);
       // Counted from now, not from the flush: a reload in between must not release the session
       // this request is queued for.
       this.m.inflight++;
@@ -275,12 +273,12 @@ class Batcher {
     this.scheduled = false;
     const batch = this.waiting;
     if (batch.length === 0) return;
-    const slot = this.buf;
+    const input = this.buf;
     this.waiting = [];
-    this.buf = this.spare.pop() ?? newSlot(this.m.cols, MAX_BATCH);
+    this.buf = this.spare.pop() ?? newInput(this.m.cols, MAX_BATCH);
     const m = this.m;
     const n = batch.length;
-    const feeds = n === MAX_BATCH ? slot.feeds : { [INPUT_NAME]: new ort.Tensor('float32', slot.buf.subarray(0, n * m.cols), [n, m.cols]) };
+    const feeds = n === MAX_BATCH ? input.feeds : { [INPUT_NAME]: new ort.Tensor('float32', input.buf.subarray(0, n * m.cols), [n, m.cols]) };
     // One deadline for the whole batch (not a timer per request): past it every request of the batch
     // answers "timeout", and a late result is dropped.
     let settled = false;
@@ -309,7 +307,7 @@ class Batcher {
         },
       )
       .finally(() => {
-        if (this.spare.length < 2) this.spare.push(slot);
+        if (this.spare.length < 2) this.spare.push(input);
         done(m, n);
       });
   }
@@ -339,45 +337,45 @@ export async function createModelScorer(opts: ModelScorerOptions): Promise<Model
     // One line per interval: a broken model must not flood the log at request rate.
     if (log && now - lastFailureLog >= FAILURE_LOG_INTERVAL_MS) {
       lastFailureLog = now;
-      log.warn({ reason, version: current.version, ...(err !== undefined ? { err: err instanceof Error ? err.message : String(err) } : {}) }, 'anomaly model score failed');
+      log.warn({ reason, version: current.version, ...(err !== undefined ? { err: errorMessage(err) } : {}) }, 'anomaly model score failed');
     }
     return undefined;
   };
 
-  function runOne(m: Loaded, features: FeatureBag): Promise<number | undefined> {
-    // Copy-on-busy: a slot whose run has not started yet must not be overwritten, so concurrent
-    // calls take their own slot (allocated only when the pool is empty).
-    const slot = m.pool.pop() ?? newSlot(m.cols);
+  function runOne(m: Loaded, slots: Slots): Promise<number | undefined> {
+    // Copy-on-busy: a buffer whose run has not started yet must not be overwritten, so concurrent
+    // calls take their own buffer (allocated only when the pool is empty).
+    const input = m.pool.pop() ?? newInput(m.cols);
     try {
-      m.encoder.encode(features, slot.buf);
+      m.encoder.encode(slots, input.buf);
     } catch (e) {
-      m.pool.push(slot);
+      m.pool.push(input);
       throw e;
     }
     m.inflight++;
     return m.session
-      .run(slot.feeds)
+      .run(input.feeds)
       .then((out) => {
         const data = out[OUTPUT_NAME]?.data;
         const v = data instanceof Float32Array ? data[0] : undefined;
         return v !== undefined && Number.isFinite(v) ? v : undefined;
       })
       .finally(() => {
-        if (m.pool.length < POOL_MAX) m.pool.push(slot);
+        if (m.pool.length < POOL_MAX) m.pool.push(input);
         done(m);
       });
   }
 
-  async function score(features: FeatureBag, sopts: ScoreOptions = {}): Promise<ModelScore | undefined> {
+  async function score(slots: Slots, sopts: ScoreOptions = {}): Promise<ModelScore | undefined> {
     if (closed) return undefined;
     const m = current;
     let timer: NodeJS.Timeout | undefined;
     try {
       // A batch keeps its own deadline; a single run races a timer of its own.
       const v = batcher
-        ? await batcher.push(features)
+        ? await batcher.push(slots)
         : await Promise.race([
-            runOne(m, features),
+            runOne(m, slots),
             new Promise<typeof TIMED_OUT>((resolve) => {
               timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs);
             }),
@@ -385,7 +383,7 @@ export async function createModelScorer(opts: ModelScorerOptions): Promise<Model
       if (v === TIMED_OUT) return failed('timeout');
       if (v === undefined) return failed('error');
       if (!sopts.explain) return { anomaly: v, version: m.version };
-      return { anomaly: v, version: m.version, contributions: explainWith(m, features, sopts.topK ?? DEFAULT_TOP_K) };
+      return { anomaly: v, version: m.version, contributions: explainWith(m, slots, sopts.topK ?? DEFAULT_TOP_K) };
     } catch (e) {
       return failed('error', e);
     } finally {
@@ -407,7 +405,7 @@ export async function createModelScorer(opts: ModelScorerOptions): Promise<Model
         debounce = setTimeout(() => {
           debounce = null;
           reload().catch((e: unknown) => {
-            log?.warn({ err: e instanceof Error ? e.message : String(e), path }, 'model file changed but cannot be loaded; the previous model keeps serving');
+            log?.warn({ err: errorMessage(e), path }, 'model file changed but cannot be loaded; the previous model keeps serving');
           });
         }, WATCH_DEBOUNCE_MS);
         debounce.unref();
@@ -416,7 +414,7 @@ export async function createModelScorer(opts: ModelScorerOptions): Promise<Model
       // Watching never keeps a process alive on its own (a CLI run ends when its work does).
       watcher.unref();
     } catch (e) {
-      log?.warn({ err: e instanceof Error ? e.message : String(e), path }, 'cannot watch the model file; reload only on request');
+      log?.warn({ err: errorMessage(e), path }, 'cannot watch the model file; reload only on request');
     }
   }
 
@@ -460,7 +458,7 @@ export async function createModelScorer(opts: ModelScorerOptions): Promise<Model
       return current.summary;
     },
     score,
-    explain: (features, topK = DEFAULT_TOP_K) => explainWith(current, features, topK),
+    explain: (slots, topK = DEFAULT_TOP_K) => explainWith(current, slots, topK),
     reload,
     async close() {
       if (closed) return;
@@ -475,9 +473,14 @@ export async function createModelScorer(opts: ModelScorerOptions): Promise<Model
   };
 }
 
+/** A record keyed by feature name (a training row, a recorded event) as the scorer's Slots. */
+export function modelSlots(features: FeatureBag): Slots {
+  return slotsFromRecord(features, VIGIL_SCHEME);
+}
+
 /**
- * The scorer for offline use (`vigil model eval`, training/replay.ts's AnomalyScorer): no file watch,
- * a generous time budget, the score as a plain number (null when it failed).
+ * The scorer for offline use (evaluation and replay tools): no file watch, a generous time budget,
+ * features by name, the score as a plain number (null when it failed).
  */
 export async function loadAnomalyScorer(
   path: string = DEFAULT_MODEL_PATH,
@@ -485,7 +488,7 @@ export async function loadAnomalyScorer(
   const s = await createModelScorer({ path, watch: false, timeoutMs: 10_000 });
   return {
     version: s.version,
-    score: async (features) => (await s.score(features))?.anomaly ?? null,
+    score: async (features) => (await s.score(modelSlots(features)))?.anomaly ?? null,
     close: () => s.close(),
   };
 }

@@ -1,10 +1,12 @@
-// The anomaly model's input: which catalog features it reads and how one event's feature values
-// become a fixed-length Float32 vector (docs/model.md "Features"). The column list is DATA, stored in
-// every exported model (metadata `vigil.columns`), so the server encodes exactly as the model it
-// loaded was trained, and a model trained with other columns keeps working after this default
-// changes. Pure and allocation-free on the encode path.
+// The anomaly model's input vector: how a model's columns (ColumnSpec, read from its file) turn one
+// event's feature values into a fixed-length Float32 row (docs/model.md "Features"). Two encoders
+// over the same transforms: by slot, for serving (the columns are resolved to Scheme slots once, when
+// a model is loaded, so an event costs no name lookups), and by name, for training rows and recorded
+// events, which are JSON objects keyed by feature name. Also validates the column list a model file
+// carries. Which columns a new model gets is the training code's choice, not this file's: the server
+// encodes with the list stored in the model it loaded. Pure; encoding allocates nothing.
 import { z } from 'zod';
-import { assertNever } from '../dsl/ast.ts';
+import { assertNever, type Scheme, type Slots } from '../../dsl/types.ts';
 
 /** A feature value as the engine holds it (durations in seconds; missing → undefined or null). */
 export type FeatureInput = boolean | number | string | null | undefined;
@@ -33,72 +35,6 @@ export interface ColumnSpec {
   /** The catalog feature the column reads. */
   readonly feature: string;
   readonly transform: Transform;
-}
-
-const SECONDS_PER_HOUR = 3600;
-
-// Why these missing values (the isolation forest splits uniformly between a node's min and max, so
-// a missing value encoded far outside the data would make every degraded event look anomalous):
-// - novelty flags (device.known, history.known_*) are missing for a user with no sign-in yet and
-//   when the event lacks the attribute; 0.5 sits between "known" and "new", so it is not isolated
-//   by one split on its own, and history.logins = 0 already says "new user";
-// - geo.anonymous… are missing when no Anonymous-IP database is configured (the default): 0, "not
-//   flagged", so a model trained without that database serves unchanged with it and vice versa;
-// - counters read missing only when the store is down: 0, the common value;
-// - history.since_last_login is missing before the first sign-in: as if a year ago;
-// - history.travel_kmh is missing when either location is unknown: 0, no travel;
-// - rba.score is missing for a user with no sign-in yet: 1, the neutral ratio (log → 0).
-const NOVELTY_MISSING = 0.5;
-
-function bool(feature: string, missing = NOVELTY_MISSING): ColumnSpec {
-  return { name: feature, feature, transform: { kind: 'bool', missing } };
-}
-function count(feature: string): ColumnSpec {
-  return { name: feature, feature, transform: { kind: 'log1p', scale: 1, missing: 0 } };
-}
-
-/** The default columns, in order (docs/model.md lists them with their reasons). */
-export const DEFAULT_COLUMNS: readonly ColumnSpec[] = Object.freeze([
-  bool('device.known'),
-  bool('history.known_country'),
-  bool('history.known_asn'),
-  bool('history.known_ip'),
-  bool('history.known_ua'),
-  { name: 'history.travel_kmh', feature: 'history.travel_kmh', transform: { kind: 'log1p', scale: 1, missing: 0 } },
-  {
-    name: 'history.since_last_login',
-    feature: 'history.since_last_login',
-    // Hours, not seconds: log1p of seconds would stretch the first minutes over half the range.
-    transform: { kind: 'log1p', scale: SECONDS_PER_HOUR, missing: Math.log1p(365 * 24) },
-  },
-  count('history.logins'),
-  count('velocity.user_failed_1h'),
-  count('velocity.user_ips_24h'),
-  count('velocity.user_recovery_24h'),
-  count('velocity.ip_failed_1h'),
-  count('velocity.ip_users_1h'),
-  count('velocity.subnet_failed_1h'),
-  count('device.users_24h'),
-  bool('geo.anonymous', 0),
-  bool('geo.vpn', 0),
-  bool('geo.tor', 0),
-  bool('geo.hosting', 0),
-  bool('geo.proxy', 0),
-  { name: 'event.hour.sin', feature: 'event.hour', transform: { kind: 'hour_sin', missing: 0 } },
-  { name: 'event.hour.cos', feature: 'event.hour', transform: { kind: 'hour_cos', missing: 0 } },
-  { name: 'event.type.recovery', feature: 'event.type', transform: { kind: 'equals', value: 'recovery' } },
-  // 1e-3 … 1e12 covers every value the Freeman score takes in practice (docs/rba.md).
-  { name: 'rba.score', feature: 'rba.score', transform: { kind: 'log10', floor: 1e-3, ceil: 1e12, missing: 0 } },
-]);
-
-/** Column names of the default vector (stored in the ONNX metadata as part of `vigil.columns`). */
-export const VECTOR_COLUMNS: readonly string[] = Object.freeze(DEFAULT_COLUMNS.map((c) => c.name));
-
-/** Catalog features the default model reads, each once, in column order. */
-export const MODEL_FEATURES: readonly string[] = Object.freeze(featuresOf(DEFAULT_COLUMNS));
-
-export function featuresOf(columns: readonly ColumnSpec[]): string[] {
-  return [...new Set(columns.map((c) => c.feature))];
 }
 
 function finite(v: FeatureInput): number | undefined {
@@ -135,6 +71,11 @@ export function encodeValue(t: Transform, v: FeatureInput): number {
   }
 }
 
+export function featuresOf(columns: readonly ColumnSpec[]): string[] {
+  return [...new Set(columns.map((c) => c.feature))];
+}
+
+/** Encodes records keyed by feature name (training rows, recorded and replayed events). */
 export interface Encoder {
   readonly columns: readonly ColumnSpec[];
   /** Catalog features read, each once, in column order. */
@@ -156,12 +97,52 @@ export function createEncoder(columns: readonly ColumnSpec[]): Encoder {
   };
 }
 
-const DEFAULT_ENCODER = createEncoder(DEFAULT_COLUMNS);
+/** Encodes an event's Slots array; each column's slot was looked up once, at creation. */
+export interface SlotEncoder {
+  readonly columns: readonly ColumnSpec[];
+  /** Catalog features read, each once, in column order. */
+  readonly features: readonly string[];
+  /** The Scheme slot each column reads, in column order. */
+  readonly slots: Int32Array;
+  /** Writes `columns.length` values into `out` from `offset` (default 0). Allocates nothing. */
+  encode(slots: Slots, out: Float32Array, offset?: number): void;
+}
 
-/** Encodes with the default columns: writes VECTOR_COLUMNS.length values into `out`. */
-export function encode(features: FeatureBag, out: Float32Array): void {
-  if (out.length < DEFAULT_COLUMNS.length) throw new RangeError(`encode: out holds ${out.length} values, needs ${DEFAULT_COLUMNS.length}`);
-  DEFAULT_ENCODER.encode(features, out, 0);
+/**
+ * Binds the columns to `scheme`'s slots. Throws a RangeError when a column reads a feature the
+ * Scheme does not have: a model that needs one must be refused before it can serve.
+ */
+export function createSlotEncoder(columns: readonly ColumnSpec[], scheme: Scheme): SlotEncoder {
+  const cols = columns.slice();
+  const slots = Int32Array.from(cols, (c) => {
+    const f = scheme.feature(c.feature);
+    if (f === undefined) throw new RangeError(`column ${c.name} reads ${c.feature}, which the scheme does not have`);
+    return f.slot;
+  });
+  const transforms = cols.map((c) => c.transform);
+  return {
+    columns: cols,
+    features: featuresOf(cols),
+    slots,
+    encode(values, out, offset = 0) {
+      for (let i = 0; i < transforms.length; i++) out[offset + i] = encodeValue(transforms[i]!, values[slots[i]!]);
+    },
+  };
+}
+
+/**
+ * A record keyed by feature name as `scheme`'s Slots array (null → undefined; names the Scheme does
+ * not know are dropped): how by-name callers (replay, `vigil explain`, offline scoring) reach the
+ * slot-based scorer.
+ */
+export function slotsFromRecord(features: FeatureBag, scheme: Scheme): Slots {
+  const out: Slots = new Array<Slots[number]>(scheme.size).fill(undefined);
+  for (const name of Object.keys(features)) {
+    const f = scheme.feature(name);
+    const v = features[name];
+    if (f !== undefined && v !== null) out[f.slot] = v;
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------------

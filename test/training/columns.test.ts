@@ -1,18 +1,10 @@
-// The model's feature vector: every column's transform, missing and ill-typed values, and the
-// validation of a column list read from a model file.
+// The default columns a new model is trained with: which features they read, each column's
+// transform and missing value, and that no value makes the default vector non-finite.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CATALOG_BY_NAME } from '../../features/catalog.ts';
-import {
-  createEncoder,
-  DEFAULT_COLUMNS,
-  encode,
-  encodeValue,
-  MODEL_FEATURES,
-  parseColumns,
-  VECTOR_COLUMNS,
-  type FeatureBag,
-} from '../../training/vector.ts';
+import { createEncoder, type FeatureBag } from '../../features/model/vector.ts';
+import { DEFAULT_COLUMNS, encode, MODEL_FEATURES, VECTOR_COLUMNS } from '../../training/columns.ts';
 
 const C = VECTOR_COLUMNS.length;
 const col = (name: string): number => {
@@ -117,25 +109,5 @@ describe('default columns', () => {
     enc.encode({ 'device.known': true }, out, C);
     expect(out[0]).toBe(-7);
     expect(out[C + col('device.known')]).toBe(1);
-  });
-
-  it('encodeValue of equals ignores non-strings', () => {
-    expect(encodeValue({ kind: 'equals', value: '1' }, 1)).toBe(0);
-  });
-});
-
-describe('parseColumns', () => {
-  it('round-trips the default columns', () => {
-    expect(parseColumns(JSON.stringify(DEFAULT_COLUMNS))).toEqual(DEFAULT_COLUMNS);
-  });
-  it.each([
-    ['not json', '{'],
-    ['not an array', '{"a":1}'],
-    ['empty', '[]'],
-    ['unknown transform', '[{"name":"a","feature":"a","transform":{"kind":"cube"}}]'],
-    ['non-positive scale', '[{"name":"a","feature":"a","transform":{"kind":"log1p","scale":0,"missing":0}}]'],
-    ['duplicate name', '[{"name":"a","feature":"a","transform":{"kind":"equals","value":"x"}},{"name":"a","feature":"b","transform":{"kind":"equals","value":"x"}}]'],
-  ])('refuses %s', (_what, json) => {
-    expect(typeof parseColumns(json)).toBe('string');
   });
 });
