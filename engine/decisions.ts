@@ -1,26 +1,14 @@
-// The stored decision document: what is kept per decision for /v1/outcome and audit — hashed
-// identifiers only (the store's EventContext), the request's other fields, the features as evaluated
-// (raw identifiers left out) and the answer — how it is written, read back, and shown.
+// What is kept of a decision: the decision log's row (decisionlog/: the features as evaluated, the
+// answer without its rendered reasons, keyed hashes and a coarse address prefix — never a raw user
+// id, device id or address) and how a kept decision is shown again (GET /v1/decisions/:id, explain).
+import type { Slots } from '../dsl/index.ts';
+import type { LogRow, RuleHitRow } from '../decisionlog/index.ts';
+import type { RuleHit } from '../dsl/index.ts';
 import type { EventContext } from '../features/store/index.ts';
 import type { FeaturePlan } from './plan.ts';
-import type { EvaluateResult, Outcome, StoredDecision } from './types.ts';
-import type { Slots } from '../dsl/index.ts';
+import type { EvaluateResult, StoredDecision } from './types.ts';
 
-/**
- * The request as shown by GET /v1/decisions is rebuilt from `ctx` and `req` (what the context does
- * not hold); documents written before `req` existed carry the whole `request`.
- */
-export interface DecisionDoc {
-  readonly decision_id: string;
-  readonly at: string;
-  readonly ctx: EventContext;
-  readonly req?: StoredRequestFields;
-  readonly request?: Readonly<Record<string, unknown>>;
-  readonly features: Readonly<Record<string, unknown>>;
-  readonly result: EvaluateResult;
-  readonly outcome?: Outcome;
-}
-
+/** The request's fields that identify nobody, kept with the decision. */
 export interface StoredRequestFields {
   created_at?: string;
   mfa?: boolean;
@@ -28,85 +16,85 @@ export interface StoredRequestFields {
   os?: string;
 }
 
-/** The document as JSON text, written piece by piece (no intermediate object on the hot path). */
-export function decisionDocJson(
-  id: string,
-  at: string,
-  ctx: EventContext,
-  req: StoredRequestFields,
-  plan: FeaturePlan,
-  slots: Slots,
-  result: EvaluateResult,
-): string {
-  return (
-    `{"decision_id":${JSON.stringify(id)},"at":"${at}","ctx":${JSON.stringify(ctx)},"req":${JSON.stringify(req)}` +
-    `,"features":${keptFeaturesJson(plan, slots)}` +
-    // The explained feature values are stored once, in `features`.
-    `,"result":${JSON.stringify(result.features ? { ...result, features: undefined } : result)}}`
-  );
-}
-
-/** Parse a stored document; null for text that is not one. */
-export function parseDecisionDoc(raw: string): DecisionDoc | null {
-  try {
-    const doc: unknown = JSON.parse(raw);
-    return typeof doc === 'object' && doc !== null ? (doc as DecisionDoc) : null;
-  } catch {
-    return null;
-  }
-}
-
-export function storedDecision(doc: DecisionDoc): StoredDecision {
-  return {
-    decision_id: doc.decision_id,
-    request: storedRequest(doc),
-    features: doc.features,
-    result: doc.result,
-    at: doc.at,
-    ...(doc.outcome !== undefined ? { outcome: doc.outcome } : {}),
-  };
-}
-
-/** The stored request of a decision: the caller's fields, identifiers as their keyed hashes. */
-function storedRequest(doc: DecisionDoc): Readonly<Record<string, unknown>> {
-  if (doc.request) return doc.request;
-  const c = doc.ctx;
-  return {
-    type: c.type,
-    time: new Date(c.time).toISOString(),
-    user: c.user,
-    ip: c.ip,
-    ...(c.device !== undefined ? { device: c.device } : {}),
-    ...doc.req,
-  };
-}
-
-/**
- * The features the pack (and model) read, as JSON text: missing or non-finite → null, and never a
- * raw identifier. The `"name":` prefixes are made once per plan.
- */
-function keptFeaturesJson(plan: FeaturePlan, slots: Slots): string {
-  let keys = prefixes.get(plan);
-  if (keys === undefined) {
-    keys = plan.kept.map((e, i) => (i === 0 ? '' : ',') + JSON.stringify(e.name) + ':');
-    prefixes.set(plan, keys);
-  }
+/** The features the pack (and model) read, without raw identifiers: missing or non-finite → null. */
+export function keptFeatures(plan: FeaturePlan, slots: Slots): Record<string, boolean | number | string | null> {
+  const out: Record<string, boolean | number | string | null> = {};
   const kept = plan.kept;
-  let out = '{';
   for (let i = 0; i < kept.length; i++) {
-    const v = slots[kept[i]!.slot];
-    out +=
-      keys[i]! +
-      (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? 'true' : 'false') : typeof v === 'number' && Number.isFinite(v) ? String(v) : 'null');
+    const e = kept[i]!;
+    const v = slots[e.slot];
+    out[e.name] = v === undefined || (typeof v === 'number' && !Number.isFinite(v)) ? null : v;
   }
-  return out + '}';
+  return out;
 }
 
-const prefixes = new WeakMap<FeaturePlan, readonly string[]>();
+// Rendered reasons are not kept: they may carry a raw value (an address, a user id) that the live
+// answer may show its caller but nothing stored may hold.
+function hitRows(hits: readonly RuleHit[]): RuleHitRow[] {
+  return hits.map((h) => ({ name: h.name, action: h.action, score: h.score, tags: h.tags }));
+}
 
-/** The features recorded for training: the plan's, without raw identifiers, missing → null. */
-export function recordedFeatures(plan: FeaturePlan, slots: Slots): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const e of plan.kept) out[e.name] = slots[e.slot] ?? null;
-  return out;
+export function logRow(
+  result: EvaluateResult,
+  ctx: EventContext,
+  prefix: string | null,
+  request: StoredRequestFields,
+  features: Readonly<Record<string, boolean | number | string | null>>,
+): LogRow {
+  return {
+    id: result.decision_id,
+    time: ctx.time,
+    type: ctx.type,
+    user: ctx.user,
+    device: ctx.device ?? null,
+    ip: ctx.ip,
+    prefix,
+    country: ctx.country ?? null,
+    asn: ctx.asn ?? null,
+    decision: result.decision,
+    score: result.score,
+    degraded: result.degraded,
+    rules: hitRows(result.rules),
+    shadow: hitRows(result.shadow),
+    pack: result.pack,
+    modelVersion: result.model?.version ?? null,
+    features,
+    ctx: ctx as unknown as Readonly<Record<string, unknown>>,
+    request: request as Readonly<Record<string, unknown>>,
+    outcome: null,
+    outcomeAt: null,
+  };
+}
+
+/** A kept decision as GET /v1/decisions/:id shows it: identifiers as their keyed hashes. */
+export function storedDecision(row: LogRow): StoredDecision {
+  const anomaly = row.features['model.anomaly'];
+  const result: EvaluateResult = {
+    decision_id: row.id,
+    decision: row.decision,
+    score: row.score,
+    rules: row.rules.map((h) => ({ ...h, reason: null })),
+    shadow: row.shadow.map((h) => ({ ...h, reason: null })),
+    model: row.modelVersion === null ? null : { anomaly: typeof anomaly === 'number' ? anomaly : null, version: row.modelVersion },
+    pack: row.pack,
+    degraded: row.degraded,
+  };
+  return {
+    decision_id: row.id,
+    request: {
+      type: row.type,
+      time: new Date(row.time).toISOString(),
+      user: row.user,
+      ip: row.ip,
+      ...(row.prefix !== null ? { ip_prefix: row.prefix } : {}),
+      ...(row.device !== null ? { device: row.device } : {}),
+      ...(row.country !== null ? { country: row.country } : {}),
+      ...(row.asn !== null ? { asn: row.asn } : {}),
+      ...row.request,
+    },
+    features: row.features,
+    result,
+    at: new Date(row.time).toISOString(),
+    ...(row.outcome !== null ? { outcome: row.outcome } : {}),
+  };
 }

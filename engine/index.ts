@@ -2,14 +2,19 @@
 // inputs and outputs —
 //   extract (request → typed event, execution context) → read signals (GeoIP, user agent, one store
 //   round trip) → score (RBA, model) → decide (rules + policy) → record (decision document, training)
-// — plus outcomes, stored decisions and erasure. Nothing here knows HTTP; every dependency is injected.
+// — plus outcomes (from the outcome window in the store, or from the decision log past it), kept
+// decisions and erasure. Nothing here knows HTTP; every dependency is injected.
 import type { CompiledPack } from '../dsl/index.ts';
 import { CATALOG } from '../features/catalog.ts';
 import type { GeoIp } from '../features/geoip.ts';
 import type { ModelScorer } from '../features/model/index.ts';
 import type { SignalStore } from '../features/store/index.ts';
 import { createUserAgentParser, type UserAgentParser } from '../features/useragent.ts';
-import { parseDecisionDoc, storedDecision, type DecisionDoc } from './decisions.ts';
+import type { DecisionLog } from '../decisionlog/index.ts';
+import { errorMessage } from '../common/errors.ts';
+import { parseEventContext, type EventContext } from '../features/store/index.ts';
+import { storedDecision } from './decisions.ts';
+import { decodeWindow, encodeWindow } from './window.ts';
 import { EngineUnavailableError } from './errors.ts';
 import { createIdFactory } from './ids.ts';
 import { planFeatures } from './plan.ts';
@@ -45,8 +50,10 @@ export interface EngineOptions {
    * so that any pack can be evaluated on the result). With a recorder, the whole registry is computed.
    */
   readonly extraFeatures?: readonly string[];
-  /** How long decisions are kept for /v1/outcome and audit (default 7 days). */
-  readonly decisionTtlSeconds?: number;
+  /** How long the outcome window keeps a decision in the store (VIGIL_OUTCOME_WINDOW, default 1 h). */
+  readonly outcomeWindowSeconds?: number;
+  /** The decision log: every decision, durable and searchable. Absent: decisions live only in the window. */
+  readonly log?: DecisionLog;
   readonly ua?: UserAgentParser;
   readonly logger?: EngineLogger;
   /** The anomaly model (`model.*`); absent: those features are missing. */
@@ -57,18 +64,20 @@ export interface EngineOptions {
   readonly onSignalFailure?: SignalFailure;
 }
 
-const DEFAULT_DECISION_TTL_S = 7 * 24 * 3600;
+const DEFAULT_OUTCOME_WINDOW_S = 3600;
+/** Erasure finds the user's window records through the log, this many decision ids at a time. */
+const ERASE_PAGE = 1000;
 const ALL_FEATURES: readonly string[] = CATALOG.map((e) => e.name);
 
 export function createEngine(opts: EngineOptions): Engine {
-  const { store, geoip, packs, model, recorder, logger } = opts;
-  const ttl = opts.decisionTtlSeconds ?? DEFAULT_DECISION_TTL_S;
+  const { store, geoip, packs, model, recorder, logger, log } = opts;
+  const window = opts.outcomeWindowSeconds ?? DEFAULT_OUTCOME_WINDOW_S;
   const fail: SignalFailure = opts.onSignalFailure ?? (() => {});
   const ulid = createIdFactory();
   const pending = new Set<Promise<void>>();
   const signalDeps = { store, geoip, ua: opts.ua ?? createUserAgentParser(), signalTimeoutMs: opts.signalTimeoutMs, fail, logger };
   const scoreDeps = { model, fail };
-  const recordDeps = { store, ttlSeconds: ttl, recorder, fail, logger, pending };
+  const recordDeps = { store, windowSeconds: window, log, recorder, fail, logger, pending };
   const baseExtra = recorder ? ALL_FEATURES : (opts.extraFeatures ?? []);
   // The plan also covers the model's inputs; recomputed only when a reload changes the model.
   let extra = baseExtra;
@@ -95,33 +104,63 @@ export function createEngine(opts: EngineOptions): Engine {
     return result;
   }
 
-  async function loadDoc(id: string): Promise<DecisionDoc | null> {
-    const raw = await store.getDecision(id);
-    return raw === null ? null : parseDecisionDoc(raw);
+  /** Teach the signals an outcome, then note it in the log (the window's own copy is noted by the caller). */
+  async function apply(id: string, ctx: EventContext, outcome: Outcome): Promise<void> {
+    await store.recordOutcome(ctx, outcome, ctx.time);
+    recorder?.record({ kind: 'outcome', decision_id: id, outcome });
+    if (log) {
+      // The log queues (or spools) while its database is away; an outcome is never lost for it.
+      await log.setOutcome(id, outcome, Date.now()).catch((err: unknown) => {
+        logger?.warn({ err: errorMessage(err), decision_id: id }, 'could not note the outcome in the decision log');
+      });
+    }
   }
 
   return {
     evaluate,
 
     async outcome(decisionId: string, outcome: Outcome): Promise<'ok' | 'not_found'> {
-      const doc = await loadDoc(decisionId);
-      if (!doc) return 'not_found';
-      // Idempotent: a retried outcome must not count a failure twice or learn a place twice.
-      if (doc.outcome !== undefined) return 'ok';
-      await store.recordOutcome(doc.ctx, outcome, doc.ctx.time);
-      recorder?.record({ kind: 'outcome', decision_id: decisionId, outcome });
-      const remaining = Math.max(1, ttl - Math.max(0, (Date.now() - Date.parse(doc.at)) / 1000));
-      await store.putDecision(decisionId, JSON.stringify({ ...doc, outcome }), remaining);
+      const raw = await store.getDecision(decisionId);
+      const w = raw === null ? null : decodeWindow(raw);
+      if (w) {
+        // Idempotent: a retried outcome must not count a failure twice or learn a place twice.
+        if (w.outcome !== null) return 'ok';
+        await apply(decisionId, w.ctx, outcome);
+        const left = Math.max(1, window - Math.max(0, (Date.now() - w.ctx.time) / 1000));
+        await store.putDecision(decisionId, encodeWindow(w.ctx, outcome), left);
+        return 'ok';
+      }
+      // Past the window, or answered while the store was down: the log still knows the decision.
+      const row = log ? await log.get(decisionId) : null;
+      if (!row) return 'not_found';
+      if (row.outcome !== null) return 'ok';
+      const ctx = parseEventContext(row.ctx);
+      if (!ctx) return 'not_found';
+      await apply(decisionId, ctx, outcome);
       return 'ok';
     },
 
     async getDecision(decisionId: string): Promise<StoredDecision | null> {
-      const doc = await loadDoc(decisionId);
-      return doc ? storedDecision(doc) : null;
+      const row = log ? await log.get(decisionId) : null;
+      return row ? storedDecision(row) : null;
     },
 
     async eraseUser(userId: string) {
-      return { keys: await store.eraseUser(userId) };
+      const user = store.userHash(userId);
+      let windowRecords = 0;
+      let decisions = 0;
+      if (log) {
+        // The window's records of the user are found through the log, before the log forgets them.
+        let cursor: string | undefined;
+        do {
+          const page = await log.search({ user, limit: ERASE_PAGE, ...(cursor !== undefined ? { cursor } : {}) });
+          windowRecords += await store.deleteDecisions(page.rows.map((r) => r.id));
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor !== undefined);
+        decisions = await log.eraseUser(user);
+      }
+      const keys = await store.eraseUser(userId);
+      return { keys: keys + windowRecords, decisions };
     },
 
     async ready() {
@@ -140,6 +179,7 @@ export function createEngine(opts: EngineOptions): Engine {
       await Promise.allSettled([...pending]);
       await model?.close();
       await recorder?.close();
+      await log?.close();
       geoip?.close();
       await store.close();
     },

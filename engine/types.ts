@@ -58,7 +58,8 @@ export interface Engine {
   /** 'not_found' for an unknown or expired decision id. */
   outcome(decisionId: string, outcome: Outcome): Promise<'ok' | 'not_found'>;
   getDecision(decisionId: string): Promise<StoredDecision | null>;
-  eraseUser(userId: string): Promise<{ readonly keys: number }>;
+  /** Erase one user: signal-store keys (history, counters, outcome-window records) and decision-log rows. */
+  eraseUser(userId: string): Promise<{ readonly keys: number; readonly decisions: number }>;
   /** Readiness: pack loaded and signal store reachable. */
   ready(): Promise<{ readonly ok: boolean; readonly checks: Readonly<Record<string, boolean>> }>;
   /** Reload the anomaly model (from `path`, or its current file) without dropping requests. */

@@ -191,7 +191,7 @@ export async function replayThroughEngine(
     extraFeatures: ALL_FEATURES,
     ...(opts.model?.engineModel ? { model: opts.model.engineModel } : {}),
     // Outcomes are sent right away; an hour keeps the in-process store small.
-    decisionTtlSeconds: 3600,
+    outcomeWindowSeconds: 3600,
   });
   const decisions: Record<Action, number> = { allow: 0, step_up: 0, block: 0 };
   let events = 0;

@@ -47,10 +47,10 @@ export function adminRoutes(d: { readonly engine: Engine; readonly adminToken: s
       ]);
     }
     const by = actorOf(req);
-    const { keys } = await d.engine.eraseUser(id);
+    const { keys, decisions } = await d.engine.eraseUser(id);
     // The user id is never logged; the audit line records who erased, when and how much.
-    ctx(res).log.info({ audit: true, action: 'erase_user', by, keys, at: new Date().toISOString() }, 'user history erased');
-    res.json({ keys });
+    ctx(res).log.info({ audit: true, action: 'erase_user', by, keys, decisions, at: new Date().toISOString() }, 'user history erased');
+    res.json({ keys, decisions });
   });
 
   // Hot-reload the anomaly model from its file (e.g. after `vigil train` wrote a new one there).

@@ -1,19 +1,25 @@
-// Stage 5, record: the decision document goes to the store for /v1/outcome and audit, and the
-// evaluated features to the training recorder when one is configured. Neither is awaited: the answer
-// never waits for a second round trip or for a store that is down. The store runs one connection's
-// commands in order, so an outcome sent through this instance later always finds the decision;
-// `pending` lets close() wait for writes still in flight.
+// Stage 5, record: the decision goes to the outcome window (Redis: what POST /v1/outcome needs, for
+// VIGIL_OUTCOME_WINDOW) and to the decision log (everything else, durable and searchable), and its
+// features to the training recorder when one is configured. Nothing here is awaited: the answer never
+// waits for a second round trip or for a store or database that is down (the log queues, then
+// spools). The store runs one connection's commands in order, so an outcome sent through this
+// instance later always finds the window record; `pending` lets close() wait for writes in flight.
 import { errorMessage } from '../../common/errors.ts';
+import type { DecisionLog } from '../../decisionlog/index.ts';
+import { subnetKey } from '../../features/ip.ts';
 import type { SignalStore } from '../../features/store/index.ts';
-import { decisionDocJson, recordedFeatures, type StoredRequestFields } from '../decisions.ts';
+import { keptFeatures, logRow, type StoredRequestFields } from '../decisions.ts';
 import type { FeaturePlan } from '../plan.ts';
 import type { Recorder } from '../recorder.ts';
 import type { EvaluateResult } from '../types.ts';
+import { encodeWindow } from '../window.ts';
 import type { Extracted, SignalFailure, SignalsRead, StageLogger } from './types.ts';
 
 export interface RecordDeps {
   readonly store: SignalStore;
-  readonly ttlSeconds: number;
+  /** How long the outcome window keeps a decision, seconds. */
+  readonly windowSeconds: number;
+  readonly log?: DecisionLog;
   readonly recorder?: Recorder;
   readonly fail: SignalFailure;
   readonly logger?: StageLogger;
@@ -22,31 +28,36 @@ export interface RecordDeps {
 
 export function record(deps: RecordDeps, x: Extracted, read: SignalsRead, plan: FeaturePlan, result: EvaluateResult): void {
   const ev = x.event;
-  const agent = x.input.ua;
-  const req: StoredRequestFields = {};
-  if (ev.userCreatedAt !== undefined) req.created_at = new Date(ev.userCreatedAt).toISOString();
-  if (ev.mfa !== undefined) req.mfa = ev.mfa;
-  if (agent.browser !== undefined) req.browser = agent.browser;
-  if (agent.os !== undefined) req.os = agent.os;
-  const at = new Date(ev.time).toISOString();
   const id = result.decision_id;
-  const json = decisionDocJson(id, at, read.ctx, req, plan, x.slots, result);
-  deps.recorder?.record({
-    kind: 'decision',
-    decision_id: id,
-    time: at,
-    type: ev.type,
-    decision: result.decision,
-    score: result.score,
-    features: recordedFeatures(plan, x.slots),
-  });
   const write = deps.store
-    .putDecision(id, json, deps.ttlSeconds)
+    .putDecision(id, encodeWindow(read.ctx), deps.windowSeconds)
     .catch((err: unknown) => {
-      // The answer stands; only /v1/outcome and audit for this decision are lost.
+      // The answer stands; an outcome for it is then looked up in the decision log.
       deps.fail('decision_store');
-      deps.logger?.warn({ err: errorMessage(err), decision_id: id }, 'could not store the decision');
+      deps.logger?.warn({ err: errorMessage(err), decision_id: id }, 'could not store the decision in the outcome window');
     })
     .finally(() => deps.pending.delete(write));
   deps.pending.add(write);
+
+  if (!deps.log && !deps.recorder) return;
+  const features = keptFeatures(plan, x.slots);
+  if (deps.log) {
+    const agent = x.input.ua;
+    const req: StoredRequestFields = {};
+    if (ev.userCreatedAt !== undefined) req.created_at = new Date(ev.userCreatedAt).toISOString();
+    if (ev.mfa !== undefined) req.mfa = ev.mfa;
+    if (agent.browser !== undefined) req.browser = agent.browser;
+    if (agent.os !== undefined) req.os = agent.os;
+    const ip = x.input.ip;
+    deps.log.append(logRow(result, read.ctx, ip ? subnetKey(ip) : null, req, features));
+  }
+  deps.recorder?.record({
+    kind: 'decision',
+    decision_id: id,
+    time: new Date(ev.time).toISOString(),
+    type: ev.type,
+    decision: result.decision,
+    score: result.score,
+    features,
+  });
 }

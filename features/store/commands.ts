@@ -56,6 +56,7 @@ export type CmdName =
   | 'get'
   | 'mget'
   | 'set'
+  | 'del'
   | 'sismember'
   /** RECORD_LOGIN_LUA, defined as a script command on the client (EVALSHA, EVAL on NOSCRIPT). */
   | 'vigilrecordlogin';

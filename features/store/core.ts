@@ -331,6 +331,22 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
       return typeof v === 'string' ? v : null;
     },
 
+    async deleteDecisions(ids: readonly string[]): Promise<number> {
+      let n = 0;
+      for (const id of ids) if (decisions?.byId.delete(id)) n++;
+      // One DEL per key: on Cluster every decision key has its own slot.
+      for (let i = 0; i < ids.length; i += 500) {
+        const cmds: Cmd[] = ids.slice(i, i + 500).map((id) => ({ tag: keys.decisionTag(id), argv: ['del', keys.decision(id)] }));
+        const res = await withDeadline('deleteDecisions', Math.max(opts.opTimeoutMs, 30_000), () => backend.exec(cmds));
+        for (const r of res) if (typeof r === 'number') n += r;
+      }
+      return n;
+    },
+
+    userHash(userId: string): string {
+      return hasher.user(userId);
+    },
+
     async eraseUser(userId: string): Promise<number> {
       const u = hasher.user(userId);
       // Erase scans; give it far more time than a hot-path operation.

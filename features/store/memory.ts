@@ -204,6 +204,8 @@ export function createMemoryBackend(now: () => number = Date.now): MemoryBackend
         data.set(key, { kind: 'string', v: a[1] as string, exp: ms > 0 ? now() + ms : 0 });
         return 'OK';
       }
+      case 'del':
+        return live(key) !== undefined && data.delete(key) ? 1 : 0;
       case 'sismember': {
         const e = live(key);
         if (e === undefined) return 0;

@@ -154,10 +154,17 @@ export interface SignalStore {
    * group on Cluster). Rejects with StoreUnavailableError when the store cannot take it.
    */
   recordOutcome(ctx: EventContext, outcome: Outcome, time?: number): Promise<void>;
-  /** Store a decision document for `ttlSeconds` (fractions allowed). Rejects with StoreUnavailableError. */
+  /**
+   * Store a decision's outcome-window record (engine/window.ts) for `ttlSeconds` (fractions allowed).
+   * Rejects with StoreUnavailableError.
+   */
   putDecision(id: string, json: string, ttlSeconds: number): Promise<void>;
-  /** The stored document, or null when unknown or expired. Rejects with StoreUnavailableError. */
+  /** The stored record, or null when unknown or expired. Rejects with StoreUnavailableError. */
   getDecision(id: string): Promise<string | null>;
+  /** Delete the records of these decisions (erasure); resolves how many existed. */
+  deleteDecisions(ids: readonly string[]): Promise<number>;
+  /** The keyed hash a user id is stored under (what the decision log is searched by). Pure. */
+  userHash(userId: string): string;
   /** Delete every key of the user; resolves the number of keys removed. */
   eraseUser(userId: string): Promise<number>;
   /** True when the store answers. Never rejects. */

@@ -108,7 +108,7 @@ export function testEngine(packs: Pick<PackManager, 'current'>): TestEngine {
     },
     async eraseUser(id) {
       erased.push(id);
-      return { keys: 3 };
+      return { keys: 3, decisions: 2 };
     },
     async ready() {
       return { ok: readyState.ok, checks: { store: readyState.ok } };

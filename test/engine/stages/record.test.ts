@@ -1,9 +1,9 @@
-// Stage 5, record: the decision document (hashed identifiers, kept features, the answer) reaches the
-// store without the answer waiting for it, the recorder gets the features without raw identifiers,
-// and a failing write is reported, never thrown.
+// Stage 5, record: the outcome-window record (hashed identifiers only) reaches the store without the
+// answer waiting for it, the recorder gets the features without raw identifiers, and a failing write
+// is reported, never thrown.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GeoIp } from '../../../features/geoip.ts';
-import { parseDecisionDoc } from '../../../engine/decisions.ts';
+import { decodeWindow } from '../../../engine/window.ts';
 import { planFeatures } from '../../../engine/plan.ts';
 import type { RecordRow } from '../../../engine/recorder.ts';
 import { decide } from '../../../engine/stages/decide.ts';
@@ -29,11 +29,11 @@ async function evaluated(store = memoryStore()) {
 }
 
 describe('record', () => {
-  it('stores the document with hashed identifiers and the kept features, and records the training row', async () => {
+  it('stores the window record with hashed identifiers only, and records the training row', async () => {
     const { store, x, read, result } = await evaluated();
     const rows: RecordRow[] = [];
     const pending = new Set<Promise<void>>();
-    record({ store, ttlSeconds: 60, fail: () => undefined, pending, recorder: { record: (r) => rows.push(r), dropped: 0, close: async () => {} } }, x, read, plan, result);
+    record({ store, windowSeconds: 60, fail: () => undefined, pending, recorder: { record: (r) => rows.push(r), dropped: 0, close: async () => {} } }, x, read, plan, result);
     expect(pending.size).toBe(1);
     await Promise.all([...pending]);
     expect(pending.size).toBe(0);
@@ -41,10 +41,7 @@ describe('record', () => {
     expect(raw).not.toBeNull();
     expect(raw).not.toContain('alice@example.com');
     expect(raw).not.toContain('81.2.69.142');
-    const doc = parseDecisionDoc(raw!);
-    expect(doc?.features).toEqual({ 'geo.country': 'GB' });
-    expect(doc?.req).toEqual({ mfa: true, browser: 'Chrome', os: 'Windows' });
-    expect(doc?.result.score).toBe(10);
+    expect(decodeWindow(raw!)).toEqual({ ctx: read.ctx, outcome: null });
     expect(rows).toEqual([
       { kind: 'decision', decision_id: result.decision_id, time: new Date(x.event.time).toISOString(), type: 'login', decision: 'allow', score: 10, features: { 'geo.country': 'GB' } },
     ]);
@@ -55,7 +52,7 @@ describe('record', () => {
     await store.close();
     const failures: string[] = [];
     const pending = new Set<Promise<void>>();
-    record({ store, ttlSeconds: 60, fail: (f) => failures.push(f), pending }, x, read, plan, result);
+    record({ store, windowSeconds: 60, fail: (f) => failures.push(f), pending }, x, read, plan, result);
     await Promise.all([...pending]);
     expect(failures).toEqual(['decision_store']);
   });
