@@ -6,15 +6,15 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { assetPath } from '../common/paths.ts';
 import { attribute, type IsolationForest } from '../training/iforest.ts';
 import { INPUT_NAME, ModelFileError, OUTPUT_NAME, readModelFile, type TrainingSummary } from '../training/onnx.ts';
 import { createEncoder, type Encoder, type FeatureBag } from '../training/vector.ts';
 import { CATALOG_BY_NAME } from './catalog.ts';
 
 /** The model shipped with Vigil (models/README.md says how it was built). */
-export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../models/iforest-default.onnx', import.meta.url));
+export const DEFAULT_MODEL_PATH = assetPath('models/iforest-default.onnx');
 
 export interface Contribution {
   readonly feature: string;
