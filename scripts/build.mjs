@@ -57,9 +57,10 @@ function staleReason() {
 }
 
 function build() {
-  // The stamp carries the time the build started: a source saved during the build counts as newer.
-  const started = new Date();
   mkdirSync(dirname(join(ROOT, GRAMMAR_OUT)), { recursive: true });
+  // The stamp carries the time the build started: a source saved during the build counts as newer.
+  // Taken after the mkdir, which changes dsl/'s own mtime the first time.
+  const started = new Date();
   run('nearleyc', [require.resolve('nearley/bin/nearleyc.js'), GRAMMAR_SRC, '-o', join(ROOT, GRAMMAR_OUT)]);
 
   // Into a fresh directory, swapped in at the end: a failed build leaves the previous dist/ whole,
