@@ -6,13 +6,13 @@ import { ConfigError, type ConfigIssue } from './errors.ts';
 import { parseRecordTarget, type RecordTarget } from '../engine/recorder.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { z } from 'zod';
+import { packageRoot } from '../common/paths.ts';
 import { parseRedisTarget, type RedisTarget as StoreRedisTarget } from '../features/store/index.ts';
 
-/** The project root (api/..), against which the shipped defaults resolve whatever the cwd. */
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The project root (common/paths.ts), against which the shipped defaults resolve whatever the cwd. */
+export const PROJECT_ROOT = packageRoot();
 export const DEFAULT_RULES = resolve(PROJECT_ROOT, 'rules/login_core');
 
 /** REDIS_URL parsed (features/store's parser, so the store and the server agree), or none. */

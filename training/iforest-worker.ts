@@ -1,6 +1,7 @@
-// One isolation-forest training worker (started by training/iforest.ts `trainForest` through
-// iforest-worker.boot.mjs): reads the training data from shared memory, builds the trees it is asked
-// for and scores the rows it is asked for. Holds no state between requests but the data.
+// One isolation-forest training worker (started by training/iforest.ts `trainForest`: from source
+// through iforest-worker.boot.mjs, compiled as dist/training/iforest-worker.js): reads the training
+// data from shared memory, builds the trees it is asked for and scores the rows it is asked for.
+// Holds no state between requests but the data.
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../common/errors.ts';
 import { assertNever } from '../dsl/ast.ts';

@@ -4,6 +4,7 @@
 // structure, c(n) and the attribution `explain` uses are the server's (features/model/forest.ts).
 // Training is reproducible: tree t draws from its own PRNG stream seeded by (seed, t), so the forest
 // depends on the seed and the data only, never on how many threads built it.
+import { workerEntry } from '../common/paths.ts';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { averagePathLength, type ITree, type IsolationForest } from '../features/model/forest.ts';
@@ -262,10 +263,11 @@ function shared(m: Matrix): { buf: SharedArrayBuffer; matrix: Matrix } {
   return { buf, matrix: { data, rows: m.rows, cols: m.cols } };
 }
 
-// tsx's loader hooks do not reach worker threads (neither `execArgv: ['--import', 'tsx']` nor a
-// registration in the parent does on Node 20), so each worker starts from a plain-JavaScript entry
-// that registers tsx in its own thread and then imports the TypeScript worker.
-const WORKER_ENTRY = new URL('./iforest-worker.boot.mjs', import.meta.url);
+// Compiled, a worker starts from dist/training/iforest-worker.js. From source it starts from the
+// plain-JavaScript iforest-worker.boot.mjs, which registers tsx in its own thread: tsx's loader hooks
+// do not reach worker threads (neither `execArgv: ['--import', 'tsx']` nor a registration in the
+// parent does on Node 20).
+const WORKER_ENTRY = workerEntry('training/iforest-worker');
 
 interface Pool {
   readonly workers: Worker[];

@@ -7,9 +7,9 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { errorMessage } from '../../common/errors.ts';
+import { assetPath } from '../../common/paths.ts';
 import type { Slots } from '../../dsl/types.ts';
 import { CATALOG_BY_NAME, VIGIL_SCHEME } from '../catalog.ts';
 import { ModelFileError, ModelLoadError } from '../errors.ts';
@@ -18,7 +18,7 @@ import { attribute, type IsolationForest } from './forest.ts';
 import { createSlotEncoder, slotsFromRecord, type FeatureBag, type SlotEncoder } from './vector.ts';
 
 /** The model shipped with Vigil (models/README.md says how it was built). */
-export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../../models/iforest-default.onnx', import.meta.url));
+export const DEFAULT_MODEL_PATH = assetPath('models/iforest-default.onnx');
 
 export interface Contribution {
   readonly feature: string;

@@ -1,8 +1,11 @@
 // `train()` and `vigil train`: every recorded line format, bad lines, labels, reproducible output,
-// the CLI's exit codes, and worker-thread training from a process that loads tsx as bin/vigil.js does.
+// the CLI's exit codes, and worker-thread training in both layouts: the compiled build
+// (`node bin/vigil.js train`, dist/training/iforest-worker.js) and the sources under tsx
+// (`VIGIL_FROM_SOURCE=1`, training/iforest-worker.boot.mjs).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { bufferIO } from '../../cli/io.ts';
 import { runTrain } from '../../cli/train.ts';
@@ -135,7 +138,20 @@ describe('vigil train (runTrain)', () => {
     expect(io.err()).toMatch(/cannot read/);
   });
 
-  it('trains on worker threads in a process that loads tsx as bin/vigil.js does', () => {
+  it('trains on worker threads from the compiled build (node bin/vigil.js train)', () => {
+    const out = join(dir, 'dist.onnx');
+    const argv = ['--events', eventsPath, '--out', out, '--trees', '20', '--seed', '3', '--threads', '2', '--json'];
+    const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/vigil.js', import.meta.url)), 'train', ...argv], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect((JSON.parse(r.stdout) as { threads: number }).threads).toBe(2);
+    expect(readModelFile(readFileSync(out)).summary?.seed).toBe(3);
+  });
+
+  it('trains on worker threads in a process that loads tsx as VIGIL_FROM_SOURCE=1 bin/vigil.js does', () => {
     const script = [
       "import { register } from 'tsx/esm/api';",
       'register();',
