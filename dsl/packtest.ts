@@ -3,7 +3,7 @@
 // through a backend (an empty in-memory one by default), evaluates, and checks each expectation.
 // `expect matched NAME` holds when NAME fired as an enforcing OR a shadow rule (checker choice 9).
 import { assertNever } from './ast.ts';
-import type { CheckedPack, CheckedTest } from './checker.ts';
+import type { CheckedPack, CheckedTest } from './check/index.ts';
 import type { CompiledPack, Decision } from './compiled.ts';
 import type { PackTestReport, PackTestResult, RedisListBackend } from './index.ts';
 import type { MaybeValue, Slots } from './types.ts';

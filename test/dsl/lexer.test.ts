@@ -3,18 +3,22 @@
 // the token stream (E_SYNTAX) and the nesting bound it tracks ahead of the parser (E_LIMIT).
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../dsl/diagnostics.ts';
-import { FileLexer, KEYWORDS, decodeEscapes, type LexLimits, type Token } from '../../dsl/lexer.ts';
+import { Columns, FileLexer, KEYWORDS, decodeEscapes, type Token } from '../../dsl/lexer.ts';
+import { DEFAULT_LIMITS, type Limits } from '../../dsl/limits.ts';
 
-function lex(text: string, limits: LexLimits = { maxDepth: 64, maxStringLength: 100 }) {
+function lex(text: string, limits: Partial<Limits> = { maxDepth: 64, maxStringLength: 100 }) {
   const diagnostics: Diagnostic[] = [];
   const lx = new FileLexer({
     file: 'l.rules',
-    limits,
+    limits: { ...DEFAULT_LIMITS, ...limits },
     diagnostics,
-    template: () => {
-      throw new Error('no templates here');
+    columns: new Columns(text),
+    build: {
+      template: () => {
+        throw new Error('no templates here');
+      },
+      depths: new Map(),
     },
-    depths: new Map(),
   });
   lx.reset(text);
   const toks: Token[] = [];
