@@ -24,7 +24,6 @@ export interface BuildState {
   readonly depths: Map<object, number>;
 }
 
-
 function withDepth<T extends A.Expr>(node: T, childDepth: number, at: Token): T {
   const depth = childDepth + 1;
   if (depth > at.ctx.limits.maxDepth) {

@@ -12,7 +12,7 @@ import type * as A from './ast.ts';
 import { diag, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { toArray, type Cons } from './build.ts';
 import { InternalError, ParseStop } from './errors.ts';
-import { Columns, Token, atom, cmpOp, decodeEscapes, FileLexer, type LexContext, type PositionMap } from './lexer.ts';
+import { Columns, FileLexer, Token, atom, cmpOp, decodeEscapes, word, type LexContext, type PositionMap } from './lexer.ts';
 import { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.ts';
 
 const FILE_GRAMMAR = nearley.Grammar.fromCompiled(compiled);
@@ -153,6 +153,8 @@ function expected(states: readonly ChartState[]): string {
     const sym: unknown = s.rule.symbols[s.dot];
     if (typeof sym !== 'object' || sym === null) continue;
     if (sym === atom) operand = true;
+    // Any name, keywords included, reads as "a name".
+    else if (sym === word) seen.add('ident');
     else if ('type' in sym && typeof sym.type === 'string') seen.add(sym.type);
     else if ('members' in sym && Array.isArray(sym.members)) for (const m of sym.members as string[]) seen.add(m);
   }

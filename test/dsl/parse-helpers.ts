@@ -259,6 +259,8 @@ const signedArb: fc.Arbitrary<A.NumberLit> = fc
   .map(([neg, n]) => ({ kind: 'Number', value: neg ? -n : n, raw: neg ? `-${n}` : `${n}`, span: S }));
 const actionArb = fc.constantFrom<A.Action>('allow', 'step_up', 'block');
 const identsArb = fc.array(identArb, { minLength: 1, maxLength: 3 }).map((ns) => ns.map(ident));
+/** Tags are any names, keywords included (dsl.md §3, v1.1). */
+const tagsArb = fc.array(segmentArb, { minLength: 1, maxLength: 3 }).map((ns) => ns.map(ident));
 const normExpr = exprArb.map((e) => withParens(e));
 
 const clauseArb: fc.Arbitrary<A.RuleClause> = fc.oneof(
@@ -268,7 +270,7 @@ const clauseArb: fc.Arbitrary<A.RuleClause> = fc.oneof(
   actionArb.map((action): A.ThenClause => ({ kind: 'Then', action, span: S })),
   signedArb.map((value): A.ScoreClause => ({ kind: 'Score', value, span: S })),
   templateArb.map((template): A.ReasonClause => ({ kind: 'Reason', template, span: S })),
-  identsArb.map((tags): A.TagsClause => ({ kind: 'Tags', tags, span: S })),
+  tagsArb.map((tags): A.TagsClause => ({ kind: 'Tags', tags, span: S })),
   fc.constantFrom<'enforce' | 'shadow'>('enforce', 'shadow').map((mode): A.ModeClause => ({ kind: 'Mode', mode, span: S })),
 );
 
