@@ -81,6 +81,19 @@ describe('positions', () => {
     ]);
     expect(toks[3]!.span).toEqual({ file: 'l.rules', offset: 14, end: 25, line: 2, col: 8 });
   });
+
+  it('columns count code points: a character outside the BMP is one column, a tab is one', () => {
+    const { toks, diagnostics } = lex('"😀😀" x\n\t"😀\\q" y 😀');
+    expect(toks.map((t) => [t.text, t.span.offset, t.span.line, t.span.col])).toEqual([
+      ['"😀😀"', 0, 1, 1],
+      ['x', 7, 1, 6],
+      ['"😀\\q"', 10, 2, 2],
+      ['y', 17, 2, 8],
+    ]);
+    // The bad escape and the stray character are reported where they are, in code points too.
+    expect(diagnostics.map(at)).toEqual(['E_LITERAL@2:4']);
+    expect(lex('"😀😀" x\n\t"😀\\q" y 😀').failure).toMatchObject({ code: 'E_SYNTAX', span: { line: 2, col: 10 } });
+  });
 });
 
 describe('numbers and durations', () => {

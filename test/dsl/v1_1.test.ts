@@ -5,6 +5,7 @@ import {
   compilePack,
   evaluateRecord,
   packFromFiles,
+  renderDiagnostics,
   type CompileResult,
   type CompiledPack,
   type Limits,
@@ -189,6 +190,18 @@ describe('positions: columns count code points from 1, a tab is one column', () 
     expect(codes(compile(tpl))).toEqual([`E_SYNTAX@${loc(tpl, '}"')}`]);
     const name = `${HEAD}rule r {\n  when true\n  score 1\n  reason "😀 {geo.contry}"\n}\n`;
     expect(codes(compile(name))).toEqual([`E_UNKNOWN_NAME@${loc(name, 'geo.contry')}`]);
+  });
+});
+
+describe('rendering follows code-point columns', () => {
+  it('the caret sits under the offending token after an emoji and a tab', () => {
+    const src = `${HEAD}rule r {\n\twhen ua.browser == "😀" and zzz\n\tthen block\n}\n`;
+    const r = compile(src);
+    expect(codes(r)).toEqual(['E_UNKNOWN_NAME@3:29']);
+    const lines = renderDiagnostics(r.diagnostics, new Map([['main.rules', src]])).split('\n');
+    expect(lines[0]).toMatch(/^main\.rules:3:29: error\[E_UNKNOWN_NAME\]/);
+    expect(lines[1]).toBe(' 3 | \twhen ua.browser == "😀" and zzz');
+    expect(lines[2]).toBe(`   | \t${' '.repeat(27)}^^^`);
   });
 });
 
