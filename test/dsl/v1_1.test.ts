@@ -82,7 +82,7 @@ describe('a chain of one left-associative operator is one level of nesting', () 
     expect(codes(compile(deep))).toEqual([`E_LIMIT@${loc(deep, 'geo.tor')}`]);
   });
 
-  it('a very long chain is refused or compiled, never a crash', () => {
+  it('a 20,000-term chain compiles and evaluates without exhausting the stack', () => {
     const cond = Array.from({ length: 20_000 }, (_, i) => `geo.asn == ${i}`).join(' or ');
     expect(holds(cond, { 'geo.asn': 19_999 })).toBe(true);
   });
