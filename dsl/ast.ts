@@ -107,6 +107,59 @@ export interface Binary {
   readonly opSpan: Span;
   readonly span: Span;
 }
+/**
+ * Binding strength of each binary operator, loosest first (dsl.md §3): 1 `??`, 2 `or`, 3 `and`,
+ * 5 comparisons, 6 `+ -`, 7 `* /` (4 is `not`, 8 unary `-`, 9 a primary).
+ */
+export const BINARY_PRECEDENCE: Readonly<Record<BinaryOp, number>> = {
+  '??': 1,
+  or: 2,
+  and: 3,
+  '==': 5,
+  '!=': 5,
+  '<': 5,
+  '<=': 5,
+  '>': 5,
+  '>=': 5,
+  in: 5,
+  'not in': 5,
+  matches: 5,
+  contains: 5,
+  starts_with: 5,
+  ends_with: 5,
+  '+': 6,
+  '-': 6,
+  '*': 7,
+  '/': 7,
+};
+export const COMPARISON_PRECEDENCE = 5;
+
+/**
+ * Does `e` extend a chain of one precedence level (`a or b or c` is `(a or b) or c`, `a + b - c` is
+ * `(a + b) - c`)? A chain is one level of nesting whatever its length (dsl.md §3, v1.1), so a pass
+ * must walk it as a loop (chainOf), never by recursing down its left spine: the spine is as long as
+ * the chain, which no depth limit bounds.
+ */
+export function continuesChain(e: Binary): boolean {
+  const l = e.left;
+  const p = BINARY_PRECEDENCE[e.op];
+  return l.kind === 'Binary' && BINARY_PRECEDENCE[l.op] === p && p !== COMPARISON_PRECEDENCE;
+}
+
+/**
+ * The links of the chain that `e` ends, first link first: `links[0].left` is the chain's first
+ * operand and each link's `right` the next one; `e` itself is the last link.
+ */
+export function chainOf(e: Binary): Binary[] {
+  const links: Binary[] = [e];
+  let x = e;
+  while (continuesChain(x)) {
+    x = x.left as Binary;
+    links.push(x);
+  }
+  return links.reverse();
+}
+
 export interface Paren {
   readonly kind: 'Paren';
   readonly expr: Expr;

@@ -1,14 +1,21 @@
 // The rules language's compiler: turns a CheckedPack (error-free) into a CompiledPack of closures
 // that read feature values by slot. A feature's slot is the Scheme's (so the engine fills one context
-// for every pack); the pack's Redis-list probes take the slots after `scheme.size`; consts are inlined and constant sub-expressions folded; `in` lists
-// become Sets or IpSets; the rules that run for each event type are precomputed. evaluate() allocates
-// only the hits it returns and the Decision itself.
+// for every pack); the pack's Redis-list probes take the slots after `scheme.size`; consts are
+// inlined and constant sub-expressions folded; `in` lists become Sets or IpSets; the rules that run
+// for each event type are precomputed. evaluate() allocates only the hits it returns and the
+// Decision itself.
+//
+// A chain of one precedence level (`a or b or …`, `a + b - …`) may be as long as the file allows, so
+// neither compiling nor evaluating it may recurse along it: `and`, `or` and `??` (associative, and
+// lazy from left to right either way) compile to a balanced tree of their two-operand closures, the
+// arithmetic chains to one closure folding left to right.
 //
 // Semantics: dsl.md §3 (missing values, through dsl/ops.ts) and §4 (decision). An event type the
 // scheme does not know runs only the rules without `on`, under the default policy.
 import type * as A from './ast.ts';
-import { assertNever } from './ast.ts';
-import type { CheckedPack, CheckedPolicy, CheckedRule } from './checker.ts';
+import { assertNever, chainOf, continuesChain } from './ast.ts';
+import { InternalError } from './errors.ts';
+import type { CheckedPack, CheckedPolicy, CheckedRule } from './check/index.ts';
 import type { CompiledPack, CompiledRuleInfo, Decision, ListProbe, RuleHit } from './compiled.ts';
 import { IpSet, canonicalIp, parseIpOrCidr } from './iplist.ts';
 import { BINARY_OPS, FUNCTIONS, UNARY_OPS, resolveSignature, type Fn, type Membership, type OpEntry, type Operand } from './ops.ts';
@@ -70,14 +77,21 @@ function exprKey(e: A.Expr): string {
       return `${e.callee.name}(${e.args.map(exprKey).join(',')})`;
     case 'Unary':
       return `(${e.op} ${exprKey(e.operand)})`;
-    case 'Binary':
-      return `(${exprKey(e.left)} ${e.op} ${exprKey(e.right)})`;
+    case 'Binary': {
+      const links = chainOf(e);
+      let key = exprKey(links[0]!.left);
+      for (const link of links) key = `(${key} ${link.op} ${exprKey(link.right)})`;
+      return key;
+    }
     case 'Paren':
       return exprKey(e.expr);
     default:
       return assertNever(e, 'expression');
   }
 }
+
+/** Chains whose operator may be regrouped: associative, and lazy from left to right in any grouping. */
+const REGROUPABLE = new Set<A.BinaryOp>(['and', 'or', '??']);
 
 class PackCompiler {
   readonly features: string[] = [];
@@ -99,7 +113,7 @@ class PackCompiler {
       case 'Feature':
         if (!this.featureSlot.has(e.path)) {
           const def = this.scheme.feature(e.path);
-          if (!def) throw new Error(`internal: unchecked feature ${e.path}`);
+          if (!def) throw new InternalError(`unchecked feature ${e.path}`);
           this.featureSlot.set(e.path, def.slot);
           this.features.push(e.path);
           this.featureTypes.push(def.type);
@@ -120,10 +134,12 @@ class PackCompiler {
       case 'Unary':
         this.collect(e.operand);
         return;
-      case 'Binary':
-        this.collect(e.left);
-        this.collect(e.right);
+      case 'Binary': {
+        const links = chainOf(e);
+        this.collect(links[0]!.left);
+        for (const link of links) this.collect(link.right);
         return;
+      }
       case 'Paren':
         this.collect(e.expr);
         return;
@@ -143,32 +159,32 @@ class PackCompiler {
 
   private type(e: A.Expr): Type {
     const t = this.c.types.get(e);
-    if (t === undefined) throw new Error(`internal: untyped ${e.kind} at ${e.span.file}:${e.span.line}:${e.span.col}`);
+    if (t === undefined) throw new InternalError(`untyped ${e.kind} at ${e.span.file}:${e.span.line}:${e.span.col}`);
     return t;
   }
 
   private ipConst(text: string): Operand {
     const p = parseIpOrCidr(text);
-    if (!p.ok) throw new Error(`internal: unchecked ip literal ${text}`);
+    if (!p.ok) throw new InternalError(`unchecked ip literal ${text}`);
     // A single address is a one-address range too: `==` then tests membership in an IpSet, which
     // parses the runtime address without allocating, instead of canonicalizing it to a string.
     return { ...konst(p.canonical), range: membershipOf([p.canonical], 'ip') };
   }
 
   private listConst(values: readonly Value[], t: Type): Operand {
-    if (!isList(t)) throw new Error('internal: list operand of scalar type');
+    if (!isList(t)) throw new InternalError('list operand of scalar type');
     return { fn: () => undefined, isConst: true, value: undefined, members: membershipOf(values, elementOf(t)) };
   }
 
   private apply(entry: OpEntry, args: readonly Operand[], argTypes: readonly Type[]): Operand {
     const r = resolveSignature(entry, argTypes);
-    if (!r) throw new Error(`internal: unresolved ${entry.name}(${argTypes.join(', ')})`);
+    if (!r) throw new InternalError(`unresolved ${entry.name}(${argTypes.join(', ')})`);
     const { sig } = r;
     let fn: Fn;
     if (sig.build) fn = sig.build(args);
     else {
       const ev = sig.eval;
-      if (!ev) throw new Error(`internal: ${entry.name} has neither eval nor build`);
+      if (!ev) throw new InternalError(`${entry.name} has neither eval nor build`);
       // Operands that are plain feature reads are read from their slot in place: one call less
       // per operation on the hot path.
       const left = args[0]!;
@@ -233,14 +249,14 @@ class PackCompiler {
         const t = this.type(e);
         const values = e.items.map((i) => {
           const v = this.expr(i).value;
-          if (v === undefined) throw new Error('internal: non-constant list entry');
+          if (v === undefined) throw new InternalError('non-constant list entry');
           return v;
         });
         return this.listConst(values, t);
       }
       case 'Name': {
         const target = this.c.names.get(e);
-        if (!target) throw new Error(`internal: unresolved name ${e.name}`);
+        if (!target) throw new InternalError(`unresolved name ${e.name}`);
         switch (target.kind) {
           case 'score': {
             const box = this.scoreBox;
@@ -255,7 +271,7 @@ class PackCompiler {
           }
           case 'list': {
             const info = target.info;
-            if (info.source === 'redis') throw new Error(`internal: redis list ${e.name} outside \`in\``);
+            if (info.source === 'redis') throw new InternalError(`redis list ${e.name} outside \`in\``);
             return this.listConst(info.values, this.type(e));
           }
           default:
@@ -264,20 +280,21 @@ class PackCompiler {
       }
       case 'Feature': {
         const slot = this.featureSlot.get(e.path);
-        if (slot === undefined) throw new Error(`internal: feature ${e.path} has no slot`);
+        if (slot === undefined) throw new InternalError(`feature ${e.path} has no slot`);
         return { fn: (s) => s[slot], isConst: false, value: undefined, slot };
       }
       case 'Call': {
         const entry = FUNCTIONS.get(e.callee.name);
-        if (!entry) throw new Error(`internal: unknown function ${e.callee.name}`);
+        if (!entry) throw new InternalError(`unknown function ${e.callee.name}`);
         return this.apply(entry, e.args.map((a) => this.expr(a)), e.args.map((a) => this.type(a)));
       }
       case 'Unary': {
         const entry = UNARY_OPS.get(e.op);
-        if (!entry) throw new Error(`internal: unknown unary ${e.op}`);
+        if (!entry) throw new InternalError(`unknown unary ${e.op}`);
         return this.apply(entry, [this.expr(e.operand)], [this.type(e.operand)]);
       }
       case 'Binary': {
+        if (continuesChain(e)) return this.chain(e);
         if (e.op === 'in' || e.op === 'not in') {
           const right = unparen(e.right);
           if (right.kind === 'Name') {
@@ -286,11 +303,11 @@ class PackCompiler {
           }
         }
         const entry = BINARY_OPS.get(e.op);
-        if (!entry) throw new Error(`internal: unknown binary ${e.op}`);
+        if (!entry) throw new InternalError(`unknown binary ${e.op}`);
         const args = [this.expr(e.left), this.expr(e.right)];
         if (e.op === 'matches') {
           const regex = this.c.regexes.get(e.right);
-          if (!regex) throw new Error('internal: unchecked pattern');
+          if (!regex) throw new InternalError('unchecked pattern');
           args[1] = { ...args[1]!, regex };
         }
         return this.apply(entry, args, [this.type(e.left), this.type(e.right)]);
@@ -300,9 +317,45 @@ class PackCompiler {
     }
   }
 
+  /** A chain of two or more links (see the header). */
+  private chain(e: A.Binary): Operand {
+    const links = chainOf(e);
+    const operands = [this.expr(links[0]!.left), ...links.map((l) => this.expr(l.right))];
+    const entry = BINARY_OPS.get(e.op);
+    if (!entry) throw new InternalError(`unknown binary ${e.op}`);
+    if (REGROUPABLE.has(e.op)) {
+      // One operator and one type all along: `and`/`or` are bool, `??` is the chain's type.
+      const t = this.type(e);
+      const tree = (from: number, to: number): Operand => {
+        if (to - from === 1) return operands[from]!;
+        const mid = (from + to) >>> 1;
+        return this.apply(entry, [tree(from, mid), tree(mid, to)], [t, t]);
+      };
+      return tree(0, operands.length);
+    }
+    const steps = links.map((link) => {
+      const op = BINARY_OPS.get(link.op);
+      const sig = op && resolveSignature(op, [this.type(link.left), this.type(link.right)])?.sig;
+      if (!sig?.eval) throw new InternalError(`chain operator ${link.op} has no strict evaluation`);
+      return sig.eval;
+    });
+    const fns = operands.map((o) => o.fn);
+    const first = fns[0]!;
+    const fn: Fn = (s) => {
+      let acc = first(s);
+      for (let i = 1; i < fns.length && acc !== undefined; i++) {
+        const v = fns[i]!(s);
+        acc = v === undefined ? undefined : steps[i - 1]!(acc, v);
+      }
+      return acc;
+    };
+    if (operands.every((o) => o.isConst)) return konst(fn([]));
+    return { fn, isConst: false, value: undefined };
+  }
+
   /** `x in redis_list`: the engine resolves membership into a probe slot before evaluation. */
   private probe(e: A.Binary, list: string, key: string, listType: Type): Operand {
-    if (!isList(listType)) throw new Error('internal: probe on a scalar');
+    if (!isList(listType)) throw new InternalError('probe on a scalar');
     const elemType = elementOf(listType);
     const id = `${list}|${exprKey(e.left)}`;
     let index = this.probeSlot.get(id);
@@ -365,7 +418,7 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string): Co
   for (const p of [c.defaultPolicy, ...c.policies.values()]) p?.lines.forEach((l) => pc.collect(l.cond));
 
   const rules: RuntimeRule[] = c.rules.map((r) => {
-    if (!r.when) throw new Error(`internal: rule ${r.name} has no when`);
+    if (!r.when) throw new InternalError(`rule ${r.name} has no when`);
     return {
       name: r.name,
       when: pc.expr(r.when).fn,

@@ -69,14 +69,17 @@ export function renderDiagnostic(d: Diagnostic, source?: string, displayPath?: s
   const path = displayPath ?? d.span.file;
   let out = `${path}:${d.span.line}:${d.span.col}: ${d.severity}[${d.code}]: ${d.message}`;
   if (source !== undefined) {
-    const lineStart = d.span.offset - (d.span.col - 1);
-    let lineEnd = source.indexOf('\n', lineStart);
+    // Columns count code points, so the line and the caret are found from the offset.
+    const offset = Math.min(d.span.offset, source.length);
+    const lineStart = offset === 0 ? 0 : source.lastIndexOf('\n', offset - 1) + 1;
+    let lineEnd = source.indexOf('\n', offset);
     if (lineEnd < 0) lineEnd = source.length;
-    const text = source.slice(Math.max(0, lineStart), lineEnd).replace(/\r$/, '');
+    const text = source.slice(lineStart, lineEnd).replace(/\r$/, '');
     const num = String(d.span.line);
     const pad = ' '.repeat(num.length);
-    const width = Math.max(1, Math.min(d.span.end, lineEnd) - d.span.offset);
-    const lead = text.slice(0, d.span.col - 1).replace(/[^\t]/g, ' ');
+    const width = Math.max(1, [...source.slice(offset, Math.min(d.span.end, lineEnd))].length);
+    // A tab stays a tab, so the caret lines up whatever the terminal's tab width.
+    const lead = [...source.slice(lineStart, offset)].map((c) => (c === '\t' ? '\t' : ' ')).join('');
     out += `\n ${num} | ${text}\n ${pad} | ${lead}${'^'.repeat(width)}`;
     if (d.hint) out += `\n ${pad} = hint: ${d.hint}`;
   } else if (d.hint) {

@@ -1,15 +1,16 @@
 # The rules language's grammar (dsl.md §1-§3, §6), compiled by `npm run build:grammar` into
-# dsl/generated/grammar.js (never edited by hand). Tokens come from dsl/lexer.ts; every action is a
-# builder from that file, so the AST's shape and spans are decided in typed code. The grammar is
+# dsl/generated/grammar.js (never edited by hand). Tokens and token classes come from dsl/lexer.ts;
+# every action is a builder from dsl/build.ts, so the AST's shape and spans are decided in typed code. The grammar is
 # unambiguous (the parser throws if a text has two parses), uses left recursion for lists and binary
 # operators, and matches tokens by type only (never by value: a string "and" is not the keyword).
 @preprocessor esmodule
 @{%
-import { lexer, build as B, cmpOp, addOp, mulOp, atom, actionKw, modeKw } from '../lexer.ts';
+import { build as B } from '../build.ts';
+import { lexer, cmpOp, addOp, mulOp, atom, actionKw, modeKw, word } from '../lexer.ts';
 %}
 @lexer lexer
 
-# The file's declarations stay a persistent list (dsl/lexer.ts `Cons`): `File` completes after every
+# The file's declarations stay a persistent list (dsl/build.ts `Cons`): `File` completes after every
 # declaration, so the parser turns the list into an array once, at the end.
 File -> Decls                                           {% id %}
 Decls -> null                                           {% B.empty %}
@@ -37,10 +38,13 @@ Clause -> %kw_description %string                       {% B.description %}
         | %kw_then %actionKw                            {% B.then %}
         | %kw_score Signed                              {% B.score %}
         | %kw_reason %string                            {% B.reason %}
-        | %kw_tags Idents                               {% B.tags %}
+        | %kw_tags Words                                {% B.tags %}
         | %kw_mode %modeKw                              {% B.mode %}
 Idents -> %ident                                        {% B.idents %}
         | Idents %comma %ident                          {% B.idents %}
+# Tags are any names, keywords included (dsl.md §3, v1.1); the commas keep the list unambiguous.
+Words -> %word                                          {% B.idents %}
+       | Words %comma %word                             {% B.idents %}
 
 Policy -> %kw_policy PolicyType %lbrace PolicyLines %rbrace {% B.policy %}
 PolicyType -> null                                      {% B.empty %}

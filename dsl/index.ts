@@ -2,14 +2,18 @@
 // load a pack's sources, compile them against a Scheme, run the pack's tests, evaluate a JSON
 // feature record. Everything else under dsl/ is internal.
 //
-// compilePack: parse every file (stopping at the first E_SYNTAX, dsl.md §5), check (dsl/checker.ts),
-// and when there is no error compile (dsl/compiler.ts); runTests runs the pack's `test` blocks
-// (dsl/packtest.ts). evaluateRecord converts a JSON feature record to slots (dsl/values.ts).
+// compilePack: resolve the limits (dsl/limits.ts), parse every file (stopping at the first E_SYNTAX,
+// dsl.md §5; dsl/parser.ts over dsl/lexer.ts, dsl/grammar.ne and dsl/build.ts), check (the passes of
+// dsl/check/), and when there is no error compile (dsl/compiler.ts); runTests runs the pack's `test`
+// blocks (dsl/packtest.ts). evaluateRecord converts a JSON feature record to slots (dsl/values.ts).
+// What dsl/ throws is in its error registry (dsl/errors.ts); what it finds in a pack is a Diagnostic
+// (dsl/diagnostics.ts).
 import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import type { CompiledPack, Decision } from './compiled.ts';
 import type { Scheme, Value } from './types.ts';
 import type { SourceFile, Span } from './ast.ts';
-import { DEFAULT_LIMITS, checkPack, type CheckedPack } from './checker.ts';
+import { checkPack, type CheckedPack } from './check/index.ts';
+import { resolveLimits, type Limits } from './limits.ts';
 import { compileChecked } from './compiler.ts';
 import { MemoryListBackend, packHash } from './pack.ts';
 import { parseFile } from './parser.ts';
@@ -32,21 +36,11 @@ export interface PackSource {
   readFile(rel: string): { ok: true; text: string } | { ok: false; reason: string };
 }
 
-export interface Limits {
-  /** Max rules in a pack. */
-  readonly maxRules: number;
-  /** Max nesting depth of an expression. */
-  readonly maxDepth: number;
-  /** Max length of a string literal, in characters. */
-  readonly maxStringLength: number;
-  /** Max entries in one list (inline or file). */
-  readonly maxListEntries: number;
-  /** Max size of one source file, in bytes. */
-  readonly maxFileBytes: number;
-}
+export type { Limits } from './limits.ts';
 
 export interface CompileOptions {
   readonly scheme: Scheme;
+  /** Overrides of DEFAULT_LIMITS; an unknown key or a value that is not a positive integer throws LimitsError. */
   readonly limits?: Partial<Limits>;
 }
 
@@ -80,8 +74,9 @@ export interface RedisListBackend {
   has(key: string, value: string): boolean | undefined;
 }
 
-export { loadPackDir, packFromFiles, MemoryListBackend, PackLoadError } from './pack.ts';
-export { DEFAULT_LIMITS } from './checker.ts';
+export { loadPackDir, packFromFiles, MemoryListBackend } from './pack.ts';
+export { DSL_ERRORS, InternalError, LimitsError, PackLoadError, type DslErrorCode, type PackLoadErrorCode } from './errors.ts';
+export { DEFAULT_LIMITS, resolveLimits } from './limits.ts';
 export { resolveProbes, formatValue, formatDuration } from './values.ts';
 
 const EMPTY_REPORT: PackTestReport = { passed: 0, failed: 0, results: [] };
@@ -95,10 +90,9 @@ function result(pack: CompiledPack | null, diagnostics: readonly Diagnostic[], c
   };
 }
 
+/** Parse, check and compile a pack. Throws LimitsError for bad `opts.limits`, never for a bad pack. */
 export function compilePack(src: PackSource, opts: CompileOptions): CompileResult {
-  // A limit given as undefined keeps its default.
-  const given = Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined));
-  const limits: Limits = { ...DEFAULT_LIMITS, ...given };
+  const limits = resolveLimits(opts.limits);
   const diagnostics: Diagnostic[] = [];
   const files: SourceFile[] = [];
   // The hash covers the list files this compilation read, whatever kind of source supplied them.

@@ -11,8 +11,10 @@
 //    run of two or more zero groups shortened to `::`). An IPv4-mapped IPv6 address
 //    (`::ffff:1.2.3.4`, also written `::ffff:102:304`) IS that IPv4 address: its canonical text is
 //    `1.2.3.4`, and a mapped CIDR with a prefix of 96 or more is the IPv4 range it maps.
-//  - A CIDR with host bits set (`10.1.2.3/8`) is accepted as its network (`10.0.0.0/8`), as routers
-//    and firewalls read it; a one-address CIDR (`/32`, `/128`) stays a CIDR (isCidr: true).
+//  - A CIDR with host bits set (`10.1.2.3/8`) parses as its network (`10.0.0.0/8`) with `hostBits`
+//    set: the checker refuses it in a pack (dsl.md §3, v1.1: E_LITERAL, E_LIST_SOURCE in a file list),
+//    since it usually means a mistyped address or prefix; IpSet.from takes it as the network, as
+//    routers and firewalls do. A one-address CIDR (`/32`, `/128`) stays a CIDR (isCidr: true).
 //  - An IPv6 range that covers part of ::ffff:0:0/96 (e.g. `::/0`) also contains those IPv4
 //    addresses, since they are the same addresses.
 //
@@ -212,7 +214,7 @@ function bigToWords(v: bigint, out: Uint32Array, at: number): void {
 /** A parsed entry as an inclusive interval of its family. */
 type Interval = { v6: false; lo: number; hi: number } | { v6: true; lo: bigint; hi: bigint };
 
-type ParsedEntry = { ok: true; canonical: string; isCidr: boolean; range: Interval } | { ok: false; reason: string };
+type ParsedEntry = { ok: true; canonical: string; isCidr: boolean; hostBits: boolean; range: Interval } | { ok: false; reason: string };
 
 function parseEntry(s: string): ParsedEntry {
   if (typeof s !== 'string' || s.length === 0) return { ok: false, reason: 'empty' };
@@ -225,9 +227,11 @@ function parseEntry(s: string): ParsedEntry {
   // Whether the text was written as IPv6 matters for a mapped CIDR's prefix length.
   const writtenV6 = s.lastIndexOf(':', end) >= 0;
   if (slash < 0) {
-    if (kind === Kind.V4) return { ok: true, canonical: formatV4(scratchV4), isCidr: false, range: { v6: false, lo: scratchV4, hi: scratchV4 } };
+    if (kind === Kind.V4) {
+      return { ok: true, canonical: formatV4(scratchV4), isCidr: false, hostBits: false, range: { v6: false, lo: scratchV4, hi: scratchV4 } };
+    }
     const v = wordsToBig(scratchV6);
-    return { ok: true, canonical: formatV6(scratchV6), isCidr: false, range: { v6: true, lo: v, hi: v } };
+    return { ok: true, canonical: formatV6(scratchV6), isCidr: false, hostBits: false, range: { v6: true, lo: v, hi: v } };
   }
   const prefix = parsePrefix(s, slash + 1, s.length, writtenV6 ? 128 : 32);
   if (prefix < 0) return { ok: false, reason: `bad prefix length (0-${writtenV6 ? 128 : 32})` };
@@ -235,7 +239,7 @@ function parseEntry(s: string): ParsedEntry {
     const p = writtenV6 ? prefix - 96 : prefix;
     const size = 2 ** (32 - p);
     const lo = Math.floor(scratchV4 / size) * size;
-    return { ok: true, canonical: `${formatV4(lo)}/${p}`, isCidr: true, range: { v6: false, lo, hi: lo + size - 1 } };
+    return { ok: true, canonical: `${formatV4(lo)}/${p}`, isCidr: true, hostBits: lo !== scratchV4, range: { v6: false, lo, hi: lo + size - 1 } };
   }
   // An IPv6 range (possibly a short-prefix range that covers the mapped block).
   const addr = kind === Kind.V4 ? (0xffffn << 32n) | BigInt(scratchV4) : wordsToBig(scratchV6);
@@ -244,16 +248,19 @@ function parseEntry(s: string): ParsedEntry {
   const lo = addr & (MASK128 ^ hostMask);
   const words = new Uint32Array(4);
   bigToWords(lo, words, 0);
-  return { ok: true, canonical: `${formatV6(words)}/${prefix}`, isCidr: true, range: { v6: true, lo, hi: lo | hostMask } };
+  return { ok: true, canonical: `${formatV6(words)}/${prefix}`, isCidr: true, hostBits: lo !== addr, range: { v6: true, lo, hi: lo | hostMask } };
 }
 
 /**
  * Parse an address or CIDR range (literals, list entries). `canonical` is the normalized text
- * (see the header); `isCidr` is true when the text had a prefix length.
+ * (see the header); `isCidr` is true when the text had a prefix length, `hostBits` when that range
+ * was written with host bits set (`canonical` is then its network).
  */
-export function parseIpOrCidr(s: string): { ok: true; canonical: string; isCidr: boolean } | { ok: false; reason: string } {
+export function parseIpOrCidr(
+  s: string,
+): { ok: true; canonical: string; isCidr: boolean; hostBits: boolean } | { ok: false; reason: string } {
   const p = parseEntry(s);
-  return p.ok ? { ok: true, canonical: p.canonical, isCidr: p.isCidr } : p;
+  return p.ok ? { ok: true, canonical: p.canonical, isCidr: p.isCidr, hostBits: p.hostBits } : p;
 }
 
 /** The canonical text of a single address (not a range), or undefined when `s` is not one. */

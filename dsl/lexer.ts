@@ -1,18 +1,15 @@
-// The rules language's lexer (moo) and the token-to-AST builders the nearley grammar's
-// postprocessors call (`dsl/grammar.ne` imports both). It owns everything that is decided per token:
-// keywords, dotted feature paths, string escapes, number and duration literals (E_LITERAL), string
-// length (E_LIMIT), and a running lower bound on expression nesting (E_LIMIT) computed from brackets
-// and prefix operators, so a pathological input is refused before the Earley parser builds a chart
-// for it. The builders compute each expression's depth from its children's (never by walking a
-// tree), so nothing here recurses.
-//
-// Postprocessors of an Earley parser also run for completed items that the final parse does not use,
-// so builders must have no side effects: diagnostics come from the lexer (one per token, in order).
-// The one exception is a `reason` template, whose interpolations are parsed by a callback the parser
-// injects (`LexContext.template`); its clause completes exactly once per occurrence.
+// The rules language's lexer (moo): turns a file's text into tokens for the nearley grammar
+// (dsl/grammar.ne), deciding everything that is decided per token: keywords, dotted feature paths,
+// string escapes, number and duration literals (E_LITERAL), string length (E_LIMIT), each token's
+// span with its column in code points (Columns), and a running lower bound on expression nesting
+// (E_LIMIT) computed from brackets and prefix operators, so a pathological input is refused before
+// the Earley parser builds a chart for it. The AST is built from its tokens by dsl/build.ts.
 import moo from 'moo';
 import type * as A from './ast.ts';
+import type { BuildState } from './build.ts';
 import { diag, type Diagnostic } from './diagnostics.ts';
+import { ParseStop } from './errors.ts';
+import type { Limits } from './limits.ts';
 
 /** Words that may not name a const, list or rule (dsl.md §1); segments of a feature path may be keywords. */
 export const KEYWORDS = [
@@ -112,32 +109,70 @@ export const mulOp = tokenClass('star', 'slash');
 export const atom = tokenClass('number', 'duration', 'string', 'kw_true', 'kw_false', 'feature', 'ident', 'kw_score');
 export const actionKw = tokenClass('kw_allow', 'kw_step_up', 'kw_block');
 export const modeKw = tokenClass('kw_shadow', 'kw_enforce');
+/** Any name, keywords included (tags: `tags block, ato`). */
+export const word = tokenClass('ident', ...KEYWORDS.map((k): TokenType => `kw_${k}`));
 
 /** How a sub-lexer's offsets map back into the file: a template interpolation lexes decoded text. */
 export interface PositionMap {
   /** Source offset of each local offset (length = local text length + 1). */
   readonly offsets: readonly number[];
+  /** The one line every mapped offset is on (a string literal never crosses a line break). */
   readonly line: number;
-  /** Column of source offset `baseOffset` (the map never crosses a line break). */
-  readonly baseCol: number;
-  readonly baseOffset: number;
+  /** Source offset of that line's start. */
+  readonly lineStart: number;
 }
 
-export interface LexLimits {
-  readonly maxDepth: number;
-  readonly maxStringLength: number;
-}
-
-/** Per-parse state shared by the lexer and the builders. */
+/** Per-parse state: what the lexer needs, and what the builders need, reached through tokens. */
 export interface LexContext {
   readonly file: string;
-  readonly limits: LexLimits;
+  readonly limits: Limits;
   /** E_LITERAL and E_LIMIT (string length) diagnostics, collected in source order. */
   readonly diagnostics: Diagnostic[];
-  /** Parses a `reason` string into a Template (injected by the parser). */
-  readonly template: (tok: Token) => A.Template;
-  /** Depth of each composite expression built so far (a leaf is 1), so no builder walks a tree. */
-  readonly depths: Map<object, number>;
+  /** Code-point columns of the file's text. */
+  readonly columns: Columns;
+  /** The AST builders' state (dsl/build.ts): postprocessors see only tokens, which carry it. */
+  readonly build: BuildState;
+}
+
+/**
+ * Columns of one text, counted in code points from 1 (dsl.md §3, v1.1: a character outside the BMP
+ * is one column, a tab is one). moo counts UTF-16 units; a text without a surrogate pair needs no
+ * conversion, and for one with pairs the last answer is kept, so a lexer moving left to right along a
+ * line scans each unit once.
+ */
+export class Columns {
+  private readonly pairs: boolean;
+  private lineStart = -1;
+  private at = 0;
+  private col = 1;
+
+  constructor(private readonly text: string) {
+    this.pairs = /[\uD800-\uDBFF][\uDC00-\uDFFF]/.test(text);
+  }
+
+  /** The column of `offset` on the line that starts at offset `lineStart`. */
+  of(offset: number, lineStart: number): number {
+    if (!this.pairs) return offset - lineStart + 1;
+    if (lineStart !== this.lineStart || offset < this.at) {
+      this.lineStart = lineStart;
+      this.at = lineStart;
+      this.col = 1;
+    }
+    const text = this.text;
+    let col = this.col;
+    for (let i = this.at; i < offset; i++) {
+      const c = text.charCodeAt(i);
+      // The second half of a surrogate pair does not start a code point.
+      if (c >= 0xdc00 && c <= 0xdfff && i > lineStart) {
+        const h = text.charCodeAt(i - 1);
+        if (h >= 0xd800 && h <= 0xdbff) continue;
+      }
+      col++;
+    }
+    this.at = offset;
+    this.col = col;
+    return col;
+  }
 }
 
 export class Token {
@@ -146,6 +181,8 @@ export class Token {
     readonly text: string,
     /** Where the token is in the file (for a template interpolation: mapped back into the file). */
     readonly span: A.Span,
+    /** File offset of the start of the token's line (columns of offsets inside it are counted from there). */
+    readonly lineStart: number,
     readonly ctx: LexContext,
     /** Decoded value of a string token. */
     readonly str: string,
@@ -159,18 +196,6 @@ export class Token {
   /** nearley's error reporter displays `value`. */
   get value(): string {
     return this.text;
-  }
-}
-
-/** Stops the parse: a lexing or parsing failure (E_SYNTAX) or a nesting limit (E_LIMIT). */
-export class ParseStop extends Error {
-  constructor(
-    readonly code: 'E_SYNTAX' | 'E_LIMIT',
-    readonly span: A.Span,
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
   }
 }
 
@@ -246,9 +271,18 @@ export class FileLexer implements nearleyLexer {
 
   private spanOf(localStart: number, localEnd: number, t: MooToken): A.Span {
     const m = this.map;
-    if (m === null) return { file: this.ctx.file, offset: localStart, end: localEnd, line: t.line, col: t.col + (localStart - t.offset) };
+    const cols = this.ctx.columns;
+    if (m === null) {
+      // moo's `col` counts UTF-16 units from the line's start, and a token never crosses a line.
+      const lineStart = t.offset - t.col + 1;
+      return { file: this.ctx.file, offset: localStart, end: localEnd, line: t.line, col: cols.of(localStart, lineStart) };
+    }
     const offset = m.offsets[localStart]!;
-    return { file: this.ctx.file, offset, end: m.offsets[localEnd]!, line: m.line, col: m.baseCol + (offset - m.baseOffset) };
+    return { file: this.ctx.file, offset, end: m.offsets[localEnd]!, line: m.line, col: cols.of(offset, m.lineStart) };
+  }
+
+  private lineStartOf(t: MooToken): number {
+    return this.map === null ? t.offset - t.col + 1 : this.map.lineStart;
   }
 
   private token(t: MooToken): Token {
@@ -268,7 +302,7 @@ export class FileLexer implements nearleyLexer {
       type = n.type;
       num = n.value;
     }
-    return new Token(type, t.text, span, this.ctx, str, num);
+    return new Token(type, t.text, span, this.lineStartOf(t), this.ctx, str, num);
   }
 
   private numeric(text: string, span: A.Span): { type: 'number' | 'duration'; value: number } {
@@ -348,7 +382,8 @@ interface nearleyLexer {
   has(type: string): boolean;
 }
 
-function codePoints(s: string): number {
+/** The number of code points of `s` (a lone surrogate counts as one). */
+export function codePoints(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -414,287 +449,29 @@ export function decodeEscapes(raw: string, report?: (from: number, to: number, m
   return { units, at, escaped };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Builders for the grammar's postprocessors. `d` is nearley's data array for the matched rule.
-// ---------------------------------------------------------------------------------------------
-
-function withDepth<T extends A.Expr>(node: T, childDepth: number, at: Token): T {
-  const depth = childDepth + 1;
-  if (depth > at.ctx.limits.maxDepth) {
-    throw new ParseStop('E_LIMIT', node.span, `expression nested deeper than ${at.ctx.limits.maxDepth} levels`);
-  }
-  at.ctx.depths.set(node, depth);
-  return node;
-}
-
-function depthOf(at: Token, e: A.Expr): number {
-  return at.ctx.depths.get(e) ?? 1;
-}
-
-type Spanned = Token | { readonly span: A.Span };
-
-/** The span from the start of `a` to the end of `b`. */
-function join(a: Spanned, b: Spanned): A.Span {
-  const s = a.span;
-  return { file: s.file, offset: s.offset, end: b.span.end, line: s.line, col: s.col };
-}
-
-/** A persistent list built by left-recursive rules (never mutated: partial parses share tails). */
-export interface Cons<T> {
-  readonly item: T;
-  readonly prev: Cons<T> | null;
-}
-
-export function toArray<T>(c: Cons<T> | null): T[] {
-  const out: T[] = [];
-  for (let p = c; p !== null; p = p.prev) out.push(p.item);
-  return out.reverse();
-}
-
 /**
- * A list whose enclosing rule completes after every item (`on a, b, c` is a whole clause after each
- * name), so its builder must not copy it each time: extensions share one array, appending in place
- * when they extend its last item and copying only when a prefix is extended a second way.
+ * The span of `value[from, to)` of a string literal, where `raw` is its source text (quotes included)
+ * and `span` its span: a diagnostic about part of a literal's value points there, at the offending
+ * character or escape, not at the opening quote (dsl.md §3, v1.1).
  */
-export interface Grow<T> {
-  readonly items: T[];
-  readonly length: number;
+export function spanInString(raw: string, span: A.Span, from: number, to: number): A.Span {
+  const { units, at } = decodeEscapes(raw);
+  let rawFrom = -1;
+  let rawTo = -1;
+  let v = 0;
+  for (let k = 0; k < units.length; k++) {
+    const next = v + units[k]!.length;
+    if (rawFrom < 0 && from < next) rawFrom = at[k]!;
+    if (rawTo < 0 && to <= next && to > v) rawTo = at[k + 1]!;
+    v = next;
+  }
+  if (rawFrom < 0) rawFrom = at[units.length]!;
+  if (rawTo < rawFrom) rawTo = rawFrom;
+  return {
+    file: span.file,
+    offset: span.offset + rawFrom,
+    end: span.offset + rawTo,
+    line: span.line,
+    col: span.col + codePoints(raw.slice(0, rawFrom)),
+  };
 }
-
-function grow<T>(prev: Grow<T> | null, item: T): Grow<T> {
-  if (prev === null) return { items: [item], length: 1 };
-  const items = prev.items.length === prev.length ? prev.items : prev.items.slice(0, prev.length);
-  items.push(item);
-  return { items, length: prev.length + 1 };
-}
-
-function grown<T>(g: Grow<T>): T[] {
-  return g.items.length === g.length ? g.items : g.items.slice(0, g.length);
-}
-
-const BINARY_OPS: Partial<Record<TokenType, A.BinaryOp>> = {
-  coalesce: '??',
-  kw_or: 'or',
-  kw_and: 'and',
-  eq: '==',
-  ne: '!=',
-  lt: '<',
-  le: '<=',
-  gt: '>',
-  ge: '>=',
-  kw_in: 'in',
-  kw_matches: 'matches',
-  kw_contains: 'contains',
-  kw_starts_with: 'starts_with',
-  kw_ends_with: 'ends_with',
-  plus: '+',
-  minus: '-',
-  star: '*',
-  slash: '/',
-};
-
-const ACTIONS: Partial<Record<TokenType, A.Action>> = { kw_allow: 'allow', kw_step_up: 'step_up', kw_block: 'block' };
-
-function ident(t: Token): A.Ident {
-  return { kind: 'Ident', name: t.text, span: t.span };
-}
-
-function action(t: Token): A.Action {
-  const a = ACTIONS[t.type];
-  if (a === undefined) throw new Error(`not an action token: ${t.type}`);
-  return a;
-}
-
-function stringLit(t: Token): A.StringLit {
-  return { kind: 'String', value: t.str, raw: t.text, span: t.span };
-}
-
-function numberLit(t: Token): A.NumberLit {
-  return { kind: 'Number', value: t.num, raw: t.text, span: t.span };
-}
-
-export const build = {
-  // --- lists -------------------------------------------------------------------------------------
-  empty: (): null => null,
-  /** `Xs -> Xs X` (or `Xs -> X` when `d` has one element). */
-  snoc: (d: unknown[]): Cons<unknown> =>
-    d.length === 1 ? { item: d[0], prev: null } : { item: d[1], prev: d[0] as Cons<unknown> | null },
-  /** `Xs -> Xs "," X` */
-  snocSep: (d: unknown[]): Cons<unknown> => ({ item: d[2], prev: d[0] as Cons<unknown> }),
-  /** `Idents -> %ident` and `Idents -> Idents "," %ident` (a Grow of Idents). */
-  idents: (d: unknown[]): Grow<A.Ident> =>
-    d.length === 1 ? grow(null, ident(d[0] as Token)) : grow(d[0] as Grow<A.Ident>, ident(d[2] as Token)),
-
-  // --- expressions -------------------------------------------------------------------------------
-  binary: (d: unknown[]): A.Binary => {
-    const [left, op, right] = d as [A.Expr, Token, A.Expr];
-    const node: A.Binary = {
-      kind: 'Binary',
-      op: BINARY_OPS[op.type]!,
-      left,
-      right,
-      opSpan: op.span,
-      span: join(left, right),
-    };
-    return withDepth(node, Math.max(depthOf(op, left), depthOf(op, right)), op);
-  },
-  notIn: (d: unknown[]): A.Binary => {
-    const [left, not, inTok, right] = d as [A.Expr, Token, Token, A.Expr];
-    const node: A.Binary = { kind: 'Binary', op: 'not in', left, right, opSpan: join(not, inTok), span: join(left, right) };
-    return withDepth(node, Math.max(depthOf(not, left), depthOf(not, right)), not);
-  },
-  unary: (d: unknown[]): A.Unary => {
-    const [op, operand] = d as [Token, A.Expr];
-    const node: A.Unary = { kind: 'Unary', op: op.type === 'kw_not' ? 'not' : '-', operand, span: join(op, operand) };
-    return withDepth(node, depthOf(op, operand), op);
-  },
-  paren: (d: unknown[]): A.Paren => {
-    const [open, expr, close] = d as [Token, A.Expr, Token];
-    return withDepth({ kind: 'Paren', expr, span: join(open, close) }, depthOf(open, expr), open);
-  },
-  listLit: (d: unknown[]): A.ListLit => {
-    const [open, items, close] = d as [Token, Cons<A.Expr> | null, Token];
-    const arr = toArray(items);
-    let max = 0;
-    for (const e of arr) max = Math.max(max, depthOf(open, e));
-    return withDepth({ kind: 'ListLit', items: arr, span: join(open, close) }, max, open);
-  },
-  call: (d: unknown[]): A.Call => {
-    const [callee, , args, close] = d as [Token, Token, Cons<A.Expr> | null, Token];
-    const arr = toArray(args);
-    let max = 0;
-    for (const e of arr) max = Math.max(max, depthOf(callee, e));
-    return withDepth({ kind: 'Call', callee: ident(callee), args: arr, span: join(callee, close) }, max, callee);
-  },
-  /** A one-token primary: a literal, a feature, a name, or the keyword `score` (a Name the checker
-   * restricts to policy conditions). */
-  atom: (d: unknown[]): A.Expr => {
-    const t = d[0] as Token;
-    switch (t.type) {
-      case 'number':
-        return numberLit(t);
-      case 'duration':
-        return { kind: 'Duration', value: t.num, raw: t.text, span: t.span };
-      case 'string':
-        return stringLit(t);
-      case 'feature':
-        return { kind: 'Feature', path: t.text, span: t.span };
-      case 'ident':
-      case 'kw_score':
-        return { kind: 'Name', name: t.text, span: t.span };
-      default:
-        return { kind: 'Bool', value: t.type === 'kw_true', span: t.span };
-    }
-  },
-  /** `-`? number, as one signed literal whose span includes the minus (score, version). */
-  signed: (d: unknown[]): A.NumberLit => {
-    if (d.length === 1) return numberLit(d[0] as Token);
-    const [minus, n] = d as [Token, Token];
-    return { kind: 'Number', value: -n.num, raw: `-${n.text}`, span: join(minus, n) };
-  },
-
-  // --- declarations ------------------------------------------------------------------------------
-  header: (d: unknown[]): A.Header => {
-    const [kw, name, , version] = d as [Token, Token, Token, A.NumberLit];
-    return { kind: 'Header', name: ident(name), version, span: join(kw, version) };
-  },
-  constDecl: (d: unknown[]): A.ConstDecl => {
-    const [kw, name, , value] = d as [Token, Token, Token, A.Expr];
-    return { kind: 'Const', name: ident(name), value, span: join(kw, value) };
-  },
-  listDecl: (d: unknown[]): A.ListDecl => {
-    const [kw, name, , type, , source] = d as [Token, Token, Token, Token, Token, A.ListSource];
-    const elemType: A.TypeName = { kind: 'TypeName', name: type.text, span: type.span };
-    return { kind: 'List', name: ident(name), elemType, source, span: join(kw, source) };
-  },
-  inlineList: (d: unknown[]): A.InlineListSource => {
-    const items = build.listLit(d);
-    return { kind: 'InlineList', items, span: items.span };
-  },
-  fileList: (d: unknown[]): A.FileListSource => {
-    const [kw, path] = d as [Token, Token];
-    return { kind: 'FileList', path: stringLit(path), span: join(kw, path) };
-  },
-  redisList: (d: unknown[]): A.RedisListSource => {
-    const [kw, key] = d as [Token, Token];
-    return { kind: 'RedisList', key: stringLit(key), span: join(kw, key) };
-  },
-  rule: (d: unknown[]): A.RuleDecl => {
-    const [kw, name, , clauses, close] = d as [Token, Token, Token, Cons<A.RuleClause> | null, Token];
-    return { kind: 'Rule', name: ident(name), clauses: toArray(clauses), span: join(kw, close) };
-  },
-  description: (d: unknown[]): A.DescriptionClause => {
-    const [kw, text] = d as [Token, Token];
-    return { kind: 'Description', text: stringLit(text), span: join(kw, text) };
-  },
-  on: (d: unknown[]): A.OnClause => {
-    const [kw, names] = d as [Token, Grow<A.Ident>];
-    const types = grown(names);
-    return { kind: 'On', types, span: join(kw, types[types.length - 1]!) };
-  },
-  when: (d: unknown[]): A.WhenClause => {
-    const [kw, cond] = d as [Token, A.Expr];
-    return { kind: 'When', cond, span: join(kw, cond) };
-  },
-  then: (d: unknown[]): A.ThenClause => {
-    const [kw, act] = d as [Token, Token];
-    return { kind: 'Then', action: action(act), span: join(kw, act) };
-  },
-  score: (d: unknown[]): A.ScoreClause => {
-    const [kw, value] = d as [Token, A.NumberLit];
-    return { kind: 'Score', value, span: join(kw, value) };
-  },
-  reason: (d: unknown[]): A.ReasonClause => {
-    const [kw, text] = d as [Token, Token];
-    const template = text.ctx.template(text);
-    return { kind: 'Reason', template, span: join(kw, text) };
-  },
-  tags: (d: unknown[]): A.TagsClause => {
-    const [kw, names] = d as [Token, Grow<A.Ident>];
-    const tags = grown(names);
-    return { kind: 'Tags', tags, span: join(kw, tags[tags.length - 1]!) };
-  },
-  mode: (d: unknown[]): A.ModeClause => {
-    const [kw, m] = d as [Token, Token];
-    return { kind: 'Mode', mode: m.type === 'kw_shadow' ? 'shadow' : 'enforce', span: join(kw, m) };
-  },
-  policy: (d: unknown[]): A.PolicyDecl => {
-    const [kw, type, , lines, close] = d as [Token, Token | null, Token, Cons<A.PolicyLine> | null, Token];
-    return { kind: 'Policy', eventType: type ? ident(type) : null, lines: toArray(lines), span: join(kw, close) };
-  },
-  policyLine: (d: unknown[]): A.PolicyLine => {
-    const [act, , cond] = d as [Token, Token, A.Expr];
-    return { kind: 'PolicyLine', action: action(act), cond, span: join(act, cond) };
-  },
-  test: (d: unknown[]): A.TestDecl => {
-    const [kw, name, , items, close] = d as [Token, Token, Token, Cons<A.TestItem> | null, Token];
-    return { kind: 'Test', name: stringLit(name), items: toArray(items), span: join(kw, close) };
-  },
-  testEvent: (d: unknown[]): A.TestEvent => {
-    const [kw, type] = d as [Token, Token];
-    return { kind: 'TestEvent', type: ident(type), span: join(kw, type) };
-  },
-  given: (d: unknown[]): A.TestGiven => {
-    const [kw, , entries, close] = d as [Token, Token, Cons<A.GivenEntry> | null, Token];
-    return { kind: 'Given', entries: toArray(entries), span: join(kw, close) };
-  },
-  givenEntry: (d: unknown[]): A.GivenEntry => {
-    const [feature, , value] = d as [Token, Token, A.Expr];
-    return {
-      kind: 'GivenEntry',
-      feature: { kind: 'Feature', path: feature.text, span: feature.span },
-      value,
-      span: join(feature, value),
-    };
-  },
-  expectDecision: (d: unknown[]): A.ExpectDecision => {
-    const [kw, act] = d as [Token, Token];
-    return { kind: 'ExpectDecision', action: action(act), span: join(kw, act) };
-  },
-  expectMatched: (d: unknown[]): A.ExpectMatched => {
-    const negated = d.length === 4;
-    const kw = d[0] as Token;
-    const rule = d[d.length - 1] as Token;
-    return { kind: 'ExpectMatched', rule: ident(rule), negated, span: join(kw, rule) };
-  },
-} as const;

@@ -8,6 +8,7 @@
 // the compiled operands themselves: it is used for the missing-aware operators (`and`, `or`, `not`,
 // `??`, `present`) and for those that need compile-time data (`in` lists, `matches` patterns,
 // ip ranges).
+import { InternalError } from './errors.ts';
 import { canonicalIp } from './iplist.ts';
 import type { MaybeValue, Scalar, Slots, Type, Value } from './types.ts';
 import { isList, elementOf } from './types.ts';
@@ -128,7 +129,7 @@ function buildIn(negate: boolean) {
   return (args: readonly Operand[]): Fn => {
     const [l, r] = args as [Operand, Operand];
     const members = r.members;
-    if (!members) throw new Error('internal: `in` without a compiled list');
+    if (!members) throw new InternalError('`in` without a compiled list');
     const lf = l.fn;
     return (s) => {
       const v = lf(s);
@@ -280,7 +281,7 @@ export const TABLE: readonly OpEntry[] = [
         build: ([l, r]) => {
           const lf = l!.fn;
           const test = r!.regex;
-          if (!test) throw new Error('internal: `matches` without a compiled pattern');
+          if (!test) throw new InternalError('`matches` without a compiled pattern');
           return (s) => {
             const v = lf(s);
             return v === undefined ? undefined : test(str(v));

@@ -14,21 +14,12 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
+import { errorMessage } from '../common/errors.ts';
+import { PackLoadError } from './errors.ts';
 import type { PackSource, RedisListBackend } from './index.ts';
 
+/** The loader's own bound on a rules or list file, so a huge file is never read into memory. */
 export const MAX_PACK_FILE_BYTES = 64 * 1024 * 1024;
-
-export type PackLoadErrorCode = 'E_PACK_NOT_FOUND' | 'E_PACK_EMPTY' | 'E_PACK_PATH';
-
-/** A pack that cannot be opened at all (as opposed to one with diagnostics). */
-export class PackLoadError extends Error {
-  readonly code: PackLoadErrorCode;
-  constructor(code: PackLoadErrorCode, message: string) {
-    super(message);
-    this.name = 'PackLoadError';
-    this.code = code;
-  }
-}
 
 type ReadResult = { ok: true; text: string } | { ok: false; reason: string };
 
@@ -71,7 +62,7 @@ function errText(e: unknown): string {
   if (code === 'ENOENT') return 'no such file';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'EISDIR') return 'is a directory';
-  return e instanceof Error ? e.message : String(e);
+  return errorMessage(e);
 }
 
 function statOrNull(p: string): Stats | null {

@@ -1,9 +1,10 @@
 // Runs a pack's own `test` blocks (dsl.md §6) against its compiled form: builds slots from `given`
 // (features not given are missing; `event.type` is the test's event), resolves Redis-list probes
 // through a backend (an empty in-memory one by default), evaluates, and checks each expectation.
-// `expect matched NAME` holds when NAME fired as an enforcing OR a shadow rule (checker choice 9).
+// `expect matched NAME` holds when NAME fired as an enforcing OR a shadow rule (dsl.md §3 v1.1;
+// dsl/check/tests.ts).
 import { assertNever } from './ast.ts';
-import type { CheckedPack, CheckedTest } from './checker.ts';
+import type { CheckedPack, CheckedTest } from './check/index.ts';
 import type { CompiledPack, Decision } from './compiled.ts';
 import type { PackTestReport, PackTestResult, RedisListBackend } from './index.ts';
 import type { MaybeValue, Slots } from './types.ts';

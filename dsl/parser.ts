@@ -1,31 +1,19 @@
 // The rules language's parser: runs the nearley grammar (dsl/grammar.ne, compiled into
-// dsl/generated/) over the moo lexer (dsl/lexer.ts) and turns the outcome into an AST (dsl/ast.ts) and
-// diagnostics. Owns the parse-time rules of dsl.md §5: the first lexing or parsing failure is one
-// E_SYNTAX and stops the parse; E_LITERAL (escapes, numbers, durations) is collected; E_LIMIT stops
-// at an over-large file or an over-deep expression (so no later pass can overflow the stack) and is
-// collected for an over-long string. Also parses `reason` templates: `{expr}` interpolations are
-// parsed as expressions with spans pointing into the file; `{{`/`}}` are literal braces.
+// dsl/generated/) over the moo lexer (dsl/lexer.ts), whose postprocessors build the AST
+// (dsl/build.ts), and turns the outcome into an AST (dsl/ast.ts) and diagnostics. Owns the parse-time
+// rules of dsl.md §5: the first lexing or parsing failure is one E_SYNTAX and stops the parse;
+// E_LITERAL (escapes, numbers, durations) is collected; E_LIMIT stops at an over-large file or an
+// over-deep expression (so no later pass can overflow the stack) and is collected for an over-long
+// string. Also parses `reason` templates: `{expr}` interpolations are parsed as expressions with
+// spans pointing into the file; `{{`/`}}` are literal braces.
 import nearley from 'nearley';
 import compiled from './generated/grammar.js';
 import type * as A from './ast.ts';
 import { diag, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
-import { FileLexer, ParseStop, Token, atom, cmpOp, decodeEscapes, toArray, type Cons, type LexContext, type PositionMap } from './lexer.ts';
-
-export interface ParseLimits {
-  /** Max nesting depth of one expression (a leaf is depth 1). */
-  maxDepth: number;
-  /** Max length of one string literal, in characters (code points) after decoding. */
-  maxStringLength: number;
-  /** Max size of one source file, in UTF-8 bytes. */
-  maxFileBytes: number;
-}
-
-/** The same values as the checker's DEFAULT_LIMITS (docs/dsl.md §13). */
-export const DEFAULT_PARSE_LIMITS: ParseLimits = {
-  maxDepth: 64,
-  maxStringLength: 10_000,
-  maxFileBytes: 4 * 1024 * 1024,
-};
+import { toArray, type Cons } from './build.ts';
+import { InternalError, ParseStop } from './errors.ts';
+import { Columns, FileLexer, Token, atom, cmpOp, decodeEscapes, word, type LexContext, type PositionMap } from './lexer.ts';
+import { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.ts';
 
 const FILE_GRAMMAR = nearley.Grammar.fromCompiled(compiled);
 const EXPR_GRAMMAR = nearley.Grammar.fromCompiled(compiled);
@@ -40,7 +28,7 @@ type Outcome<T> = { readonly value: T } | { readonly stop: ParseStop };
 export function parseFile(
   text: string,
   path: string,
-  limits?: Partial<ParseLimits>,
+  limits?: Partial<Limits>,
 ): { file: A.SourceFile | null; diagnostics: Diagnostic[] } {
   const lim = resolveLimits(limits);
   // UTF-8 needs at most 3 bytes per UTF-16 unit, so most files skip the byte count.
@@ -49,7 +37,7 @@ export function parseFile(
     return { file: null, diagnostics: [diag('E_LIMIT', at, `the file is larger than ${lim.maxFileBytes} bytes`)] };
   }
   const diagnostics: Diagnostic[] = [];
-  const ctx = context(path, lim, diagnostics);
+  const ctx = context(path, text, lim, diagnostics);
   const r = run<Cons<A.Decl> | null>(FILE_GRAMMAR, text, ctx, null);
   if ('stop' in r) return { file: null, diagnostics: stopped(diagnostics, r.stop) };
   const file: A.SourceFile = {
@@ -64,22 +52,20 @@ export function parseFile(
 /** Parse one expression (tests and tools). Same diagnostics as in a file, with default limits. */
 export function parseExpression(text: string, path: string): { expr: A.Expr | null; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
-  const ctx = context(path, DEFAULT_PARSE_LIMITS, diagnostics);
+  const ctx = context(path, text, DEFAULT_LIMITS, diagnostics);
   const r = run<A.Expr>(EXPR_GRAMMAR, text, ctx, null);
   if ('stop' in r) return { expr: null, diagnostics: stopped(diagnostics, r.stop) };
   return { expr: r.value, diagnostics: sortDiagnostics(diagnostics) };
 }
 
-function resolveLimits(l: Partial<ParseLimits> | undefined): ParseLimits {
-  return {
-    maxDepth: l?.maxDepth ?? DEFAULT_PARSE_LIMITS.maxDepth,
-    maxStringLength: l?.maxStringLength ?? DEFAULT_PARSE_LIMITS.maxStringLength,
-    maxFileBytes: l?.maxFileBytes ?? DEFAULT_PARSE_LIMITS.maxFileBytes,
+function context(file: string, text: string, limits: Limits, diagnostics: Diagnostic[]): LexContext {
+  const ctx: LexContext = {
+    file,
+    limits,
+    diagnostics,
+    columns: new Columns(text),
+    build: { template: (tok) => parseTemplate(tok, ctx), depths: new Map() },
   };
-}
-
-function context(file: string, limits: ParseLimits, diagnostics: Diagnostic[]): LexContext {
-  const ctx: LexContext = { file, limits, diagnostics, template: (tok) => parseTemplate(tok, ctx), depths: new Map() };
   return ctx;
 }
 
@@ -96,48 +82,59 @@ function run<T>(grammar: nearley.Grammar, text: string, ctx: LexContext, map: Po
     parser.feed(text);
   } catch (e) {
     if (e instanceof ParseStop) return { stop: e };
+    // nearley's own error for a token no state accepts carries the token.
     const tok = (e as { token?: unknown }).token;
     if (!(tok instanceof Token)) throw e;
-    const column = columnBefore(parser, true);
-    const hint = cmpOp.test(tok) && completesComparison(column) ? 'comparisons do not chain: write `a < b and b < c`' : undefined;
-    return { stop: new ParseStop('E_SYNTAX', tok.span, `unexpected ${describe(tok.type, tok.text)}${expected(column)}`, hint) };
+    const states = awaiting(parser);
+    const hint = cmpOp.test(tok) && completesComparison(states) ? 'comparisons do not chain: write `a < b and b < c`' : undefined;
+    return { stop: new ParseStop('E_SYNTAX', tok.span, `unexpected ${describe(tok.type, tok.text)}${expected(states)}`, hint) };
   }
   if (lx.failure) return { stop: lx.failure };
   const results = parser.results as T[];
   if (results.length === 0) {
-    return { stop: new ParseStop('E_SYNTAX', endOf(text, ctx.file, map), `unexpected end of input${expected(columnBefore(parser, false))}`) };
+    return { stop: new ParseStop('E_SYNTAX', endOf(text, ctx, map), `unexpected end of input${expected(awaiting(parser))}`) };
   }
   if (results.length > 1) {
-    throw new Error(`internal error: the grammar is ambiguous (${results.length} parses of ${ctx.file})`);
+    throw new InternalError(`the grammar is ambiguous (${results.length} parses of ${ctx.file})`);
   }
   return { value: results[0]! };
 }
 
-function endOf(text: string, file: string, map: PositionMap | null): A.Span {
+function endOf(text: string, ctx: LexContext, map: PositionMap | null): A.Span {
+  const file = ctx.file;
   if (map !== null) {
     const offset = map.offsets[text.length]!;
-    return { file, offset, end: offset, line: map.line, col: map.baseCol + (offset - map.baseOffset) };
+    return { file, offset, end: offset, line: map.line, col: ctx.columns.of(offset, map.lineStart) };
   }
   let line = 1;
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) line++;
   const offset = text.length;
-  return { file, offset, end: offset, line, col: offset - text.lastIndexOf('\n') };
+  return { file, offset, end: offset, line, col: ctx.columns.of(offset, text.lastIndexOf('\n') + 1) };
 }
 
-// nearley's chart, which @types/nearley does not describe.
+/** An Earley item of nearley's chart: a grammar rule and how much of it has been matched. */
 interface ChartState {
   readonly rule: nearley.Rule;
   readonly dot: number;
 }
-interface Chart {
-  readonly table: readonly ({ readonly states: readonly ChartState[] } | undefined)[];
-}
 
-/** The chart column before the failure: the states that awaited the token that did not come. */
-function columnBefore(parser: nearley.Parser, failedOnToken: boolean): readonly ChartState[] {
-  const table = (parser as unknown as Chart).table;
-  // A failing token has pushed an empty column after the one that awaited it.
-  return table[table.length - (failedOnToken ? 2 : 1)]?.states ?? [];
+/**
+ * The chart items that awaited the next token where the parse stands: after a failed token, the
+ * ones that could not take it; after the input, the ones that wanted more. They only word a
+ * message ("expected …") and a hint; codes and positions never depend on them.
+ *
+ * nearley has no public API for what it expected (its own error report walks the same items), so
+ * this is the one place that reads its chart's shape. `save()` is public and returns the column the
+ * parse stands at (a failed token leaves `current` on the column that awaited it); the column's
+ * `states` and their `rule`/`dot` are described only by nearley's source, so each is checked.
+ */
+function awaiting(parser: nearley.Parser): readonly ChartState[] {
+  const states: unknown = parser.save()['states'];
+  if (!Array.isArray(states)) return [];
+  return states.filter(
+    (s: unknown): s is ChartState =>
+      typeof s === 'object' && s !== null && 'rule' in s && 'dot' in s && typeof s.dot === 'number' && s.rule instanceof nearley.Rule,
+  );
 }
 
 /** A complete `a < b` ends here, so a comparison operator next would chain. */
@@ -156,6 +153,8 @@ function expected(states: readonly ChartState[]): string {
     const sym: unknown = s.rule.symbols[s.dot];
     if (typeof sym !== 'object' || sym === null) continue;
     if (sym === atom) operand = true;
+    // Any name, keywords included, reads as "a name".
+    else if (sym === word) seen.add('ident');
     else if ('type' in sym && typeof sym.type === 'string') seen.add(sym.type);
     else if ('members' in sym && Array.isArray(sym.members)) for (const m of sym.members as string[]) seen.add(m);
   }
@@ -203,7 +202,7 @@ function parseTemplate(tok: Token, ctx: LexContext): A.Template {
     offset: base.offset + at[i]!,
     end: base.offset + at[j]!,
     line: base.line,
-    col: base.col + at[i]!,
+    col: ctx.columns.of(base.offset + at[i]!, tok.lineStart),
   });
   const parts: (string | A.Expr)[] = [];
   let text = '';
@@ -231,7 +230,7 @@ function parseTemplate(tok: Token, ctx: LexContext): A.Template {
       for (let c = 0; c < units[k]!.length; c++) offsets.push(base.offset + at[k]!);
     }
     offsets.push(base.offset + at[close]!);
-    const map: PositionMap = { offsets, line: base.line, baseCol: base.col, baseOffset: base.offset };
+    const map: PositionMap = { offsets, line: base.line, lineStart: tok.lineStart };
     const r = run<A.Expr>(EXPR_GRAMMAR, code, ctx, map);
     if ('stop' in r) throw r.stop;
     if (text !== '') parts.push(text);

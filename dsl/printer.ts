@@ -4,7 +4,7 @@
 // Literals print as written (`raw`), so `1e3`, `0.50` and `"\u{41}"` survive a round trip; a
 // template's interpolations are printed as expressions. Parentheses come from Paren nodes; the
 // printer adds them only where an AST built by hand would otherwise print as a different tree.
-import { assertNever } from './ast.ts';
+import { BINARY_PRECEDENCE, COMPARISON_PRECEDENCE, assertNever, chainOf } from './ast.ts';
 import type * as A from './ast.ts';
 
 export function printFile(file: A.SourceFile): string {
@@ -142,35 +142,10 @@ function escapeText(s: string, braces: boolean): string {
   return out;
 }
 
-// Binding strength, loosest first (dsl.md §3): 1 ??, 2 or, 3 and, 4 not, 5 comparisons, 6 + -,
-// 7 * /, 8 unary -, 9 primary.
-const BINARY_PREC: Record<A.BinaryOp, number> = {
-  '??': 1,
-  or: 2,
-  and: 3,
-  '==': 5,
-  '!=': 5,
-  '<': 5,
-  '<=': 5,
-  '>': 5,
-  '>=': 5,
-  in: 5,
-  'not in': 5,
-  matches: 5,
-  contains: 5,
-  starts_with: 5,
-  ends_with: 5,
-  '+': 6,
-  '-': 6,
-  '*': 7,
-  '/': 7,
-};
-const COMPARISON = 5;
-
 function precedence(e: A.Expr): number {
   switch (e.kind) {
     case 'Binary':
-      return BINARY_PREC[e.op];
+      return BINARY_PRECEDENCE[e.op];
     case 'Unary':
       return e.op === 'not' ? 4 : 8;
     case 'Number':
@@ -222,10 +197,12 @@ function printBare(e: A.Expr, p: number): string {
     }
     case 'Binary': {
       // Left-associative: the left operand may be at the same level, the right must bind tighter.
-      // Comparisons do not chain: both operands bind tighter.
-      const left = printExpr(e.left, p === COMPARISON ? p + 1 : p);
-      const right = printExpr(e.right, p + 1);
-      return `${left} ${e.op} ${right}`;
+      // Comparisons do not chain: both operands bind tighter. A chain is printed in a loop.
+      if (p === COMPARISON_PRECEDENCE) return `${printExpr(e.left, p + 1)} ${e.op} ${printExpr(e.right, p + 1)}`;
+      const links = chainOf(e);
+      let out = printExpr(links[0]!.left, p);
+      for (const link of links) out += ` ${link.op} ${printExpr(link.right, p + 1)}`;
+      return out;
     }
     default:
       return assertNever(e, 'expression');

@@ -1,15 +1,19 @@
 // Safe regular expressions for `matches`: compileSafeRegex proves at compile time that a pattern
 // cannot backtrack super-linearly, so no ReDoS reaches evaluation (dsl.md §3).
 //
-// Semantics (to be copied into docs/dsl.md): JavaScript RegExp syntax, no flags — case-sensitive,
-// unanchored search (`s matches "bot"` holds when "bot" occurs anywhere; anchor with ^ and $).
+// Semantics (dsl.md §3, v1.1; docs/dsl.md §7): JavaScript RegExp syntax in its Unicode mode (the `u`
+// flag: `.` and a class match one code point), case-sensitive, an unanchored search (`s matches
+// "bot"` holds when "bot" occurs anywhere; anchor with ^ and $). A leading `(?i)` makes the whole
+// pattern case-insensitive (the `i` flag, with Unicode case folding); it is the only inline flag.
 //
 // Verdicts, in order:
-//  1. `new RegExp(pattern)` throws → invalid (ok:false, unsafe:false).
-//  2. Backreferences (`\1`, `\k<name>`) and lookarounds (`(?=`, `(?!`, `(?<=`, `(?<!`) → unsafe,
-//     outright: matching with them is not a regular language, and the automaton analysis below does
-//     not account for them.
-//  3. recheck's automaton checker (https://makenowjust-labs.github.io/recheck/) must answer `safe`;
+//  1. Longer than the pattern-length limit → unsafe (refused rather than risk a slow analysis).
+//  2. Backreferences (`\1`, `\k<name>`), lookarounds (`(?=`, `(?!`, `(?<=`, `(?<!`) and inline flags
+//     other than a leading `(?i)` → unsafe, outright, with the construct's position: matching with
+//     backreferences or lookarounds is not a regular language (the automaton analysis below does not
+//     account for them), and JavaScript has no inline flags.
+//  3. `new RegExp(pattern, flags)` throws → invalid (ok:false, unsafe:false).
+//  4. recheck's automaton checker (https://makenowjust-labs.github.io/recheck/) must answer `safe`;
 //     `vulnerable` (exponential or polynomial) → unsafe; `unknown` (timeout, unsupported) → unsafe
 //     too, since safety was not proven.
 // recheck runs synchronously through its `checkSync` (a worker thread driving the native
@@ -17,15 +21,21 @@
 // RECHECK_SYNC_BACKEND=pure forces the in-process Scala.js build. Verdicts are cached by pattern.
 import { createRequire } from 'node:module';
 import type * as Recheck from 'recheck';
+import { errorMessage } from '../common/errors.ts';
+import { DEFAULT_LIMITS } from './limits.ts';
 
-export type SafeRegexResult = { ok: true; test: (s: string) => boolean } | { ok: false; reason: string; unsafe: boolean };
+export type SafeRegexResult =
+  | { ok: true; test: (s: string) => boolean }
+  /** `at`: where in the pattern the refused construct is (`[from, to)`), when there is one place. */
+  | { ok: false; reason: string; unsafe: boolean; at?: { from: number; to: number } };
 
-/** Longest pattern analysed; longer ones are refused rather than risk a slow analysis. */
-export const MAX_PATTERN_LENGTH = 1000;
+/** The default longest pattern analysed (Limits.maxPatternLength). */
+export const MAX_PATTERN_LENGTH = DEFAULT_LIMITS.maxPatternLength;
 /** recheck's budget for one pattern, in ms. */
 const CHECK_TIMEOUT_MS = 5000;
 /** Verdicts kept; packs are re-validated on every upload, so the cache must not grow without bound. */
 const CACHE_LIMIT = 2000;
+const CASE_INSENSITIVE = '(?i)';
 
 const cache = new Map<string, SafeRegexResult>();
 
@@ -40,7 +50,12 @@ function recheck(): typeof Recheck.checkSync {
   return checkSync;
 }
 
-export function compileSafeRegex(pattern: string): SafeRegexResult {
+export function compileSafeRegex(pattern: string, maxLength = MAX_PATTERN_LENGTH): SafeRegexResult {
+  // The length check comes first and outside the cache: the verdict of the analysis does not depend
+  // on the limit, whether it runs does.
+  if (pattern.length > maxLength) {
+    return { ok: false, reason: `pattern longer than ${maxLength} characters`, unsafe: true };
+  }
   const hit = cache.get(pattern);
   if (hit) return hit;
   const verdict = analyse(pattern);
@@ -53,22 +68,25 @@ export function compileSafeRegex(pattern: string): SafeRegexResult {
 }
 
 function analyse(pattern: string): SafeRegexResult {
+  const insensitive = pattern.startsWith(CASE_INSENSITIVE);
+  const offset = insensitive ? CASE_INSENSITIVE.length : 0;
+  const body = pattern.slice(offset);
+  const flags = insensitive ? 'iu' : 'u';
+  const refused = refusedConstruct(body);
+  if (refused) {
+    return { ok: false, reason: `${refused.what} are not allowed`, unsafe: true, at: { from: refused.from + offset, to: refused.to + offset } };
+  }
   let re: RegExp;
   try {
-    re = new RegExp(pattern);
+    re = new RegExp(body, flags);
   } catch (e) {
-    return { ok: false, reason: e instanceof Error ? e.message : String(e), unsafe: false };
+    return { ok: false, reason: errorMessage(e), unsafe: false };
   }
-  if (pattern.length > MAX_PATTERN_LENGTH) {
-    return { ok: false, reason: `pattern longer than ${MAX_PATTERN_LENGTH} characters`, unsafe: true };
-  }
-  const feature = nonRegularFeature(pattern);
-  if (feature) return { ok: false, reason: `${feature} are not allowed`, unsafe: true };
   let d: Recheck.Diagnostics;
   try {
-    d = recheck()(pattern, '', { checker: 'automaton', timeout: CHECK_TIMEOUT_MS });
+    d = recheck()(body, flags, { checker: 'automaton', timeout: CHECK_TIMEOUT_MS });
   } catch (e) {
-    return { ok: false, reason: `the ReDoS checker failed: ${e instanceof Error ? e.message : String(e)}`, unsafe: true };
+    return { ok: false, reason: `the ReDoS checker failed: ${errorMessage(e)}`, unsafe: true };
   }
   switch (d.status) {
     case 'safe':
@@ -89,17 +107,18 @@ function analyse(pattern: string): SafeRegexResult {
 }
 
 /**
- * The first backreference or lookaround outside a character class, named for a message, or null.
- * Escapes are skipped pairwise so `\\1` (a backslash then "1") is not mistaken for `\1`.
+ * The first backreference, lookaround or inline flag group outside a character class, named for a
+ * message with its place, or null. Escapes are skipped pairwise so `\\1` (a backslash then "1") is
+ * not mistaken for `\1`.
  */
-function nonRegularFeature(p: string): string | null {
+function refusedConstruct(p: string): { what: string; from: number; to: number } | null {
   let inClass = false;
   for (let i = 0; i < p.length; i++) {
     const c = p[i];
     if (c === '\\') {
       const next = p[i + 1] ?? '';
-      if (!inClass && next >= '1' && next <= '9') return 'backreferences';
-      if (!inClass && next === 'k' && p[i + 2] === '<') return 'backreferences';
+      if (!inClass && next >= '1' && next <= '9') return { what: 'backreferences', from: i, to: i + 2 };
+      if (!inClass && next === 'k' && p[i + 2] === '<') return { what: 'backreferences', from: i, to: i + 2 };
       i++;
       continue;
     }
@@ -109,9 +128,14 @@ function nonRegularFeature(p: string): string | null {
     }
     if (c === '[') inClass = true;
     else if (c === '(' && p[i + 1] === '?') {
-      const a = p[i + 2];
+      const a = p[i + 2] ?? '';
       const b = p[i + 3];
-      if (a === '=' || a === '!' || (a === '<' && (b === '=' || b === '!'))) return 'lookarounds';
+      if (a === '=' || a === '!') return { what: 'lookarounds', from: i, to: i + 3 };
+      if (a === '<' && (b === '=' || b === '!')) return { what: 'lookarounds', from: i, to: i + 4 };
+      if (/^[a-zA-Z-]$/.test(a)) {
+        const close = p.indexOf(')', i);
+        return { what: 'inline flags (only a leading `(?i)`)', from: i, to: close < 0 ? i + 3 : close + 1 };
+      }
     }
   }
   return null;

@@ -1,6 +1,7 @@
 // The language's value types, runtime value representation, and the Scheme the checker is handed.
 // The language never imports a signal source: whoever compiles a pack passes a Scheme (the feature
 // catalog, in production `features/catalog.ts`), as wirefilter's parser is handed its Scheme.
+import { InternalError } from './errors.ts';
 
 export type Scalar = 'bool' | 'number' | 'string' | 'duration' | 'ip';
 export type ListType = `list<${Scalar}>`;
@@ -64,7 +65,7 @@ export function schemeFrom(defs: readonly FeatureDef[], eventTypes: readonly str
   };
 }
 
-/** The default of an exhaustive `switch`: a compile error when a case is missing, a throw at run time. */
+/** The default of an exhaustive `switch`: a compile error when a case is missing, an InternalError at run time. */
 export function assertNever(x: never, what = 'node'): never {
-  throw new Error(`unhandled ${what}: ${JSON.stringify(x)}`);
+  throw new InternalError(`unhandled ${what}: ${JSON.stringify(x)}`);
 }

@@ -322,10 +322,10 @@ describe('E_RULE', () => {
 });
 
 describe('W_UNUSED', () => {
-  it('warns for a const and a list no rule or policy reads; a test use does not count', () => {
+  it('warns for a const and a list no rule, policy or test reads', () => {
     const src = `${HEAD}const a = 5\nconst b = 6\nlist c: string = ["x"]\nlist d: string = redis "d"\nrule r {\n  when geo.asn == a\n  then block\n}\npolicy {\n  block when geo.country in d\n}\ntest "t" {\n  given { geo.asn: b }\n}\n`;
     const r = compile(src);
-    expect(codes(r)).toEqual([`W_UNUSED@${loc(src, 'b =')}`, `W_UNUSED@${loc(src, 'c:')}`]);
+    expect(codes(r)).toEqual([`W_UNUSED@${loc(src, 'c:')}`]);
     expect(r.diagnostics.every((d) => d.severity === 'warning')).toBe(true);
     expect(r.pack).not.toBeNull();
   });
@@ -378,7 +378,7 @@ describe('E_TEST', () => {
   });
   it('accepts duration literals, ip strings, negative numbers and consts as given values', () => {
     const src = `${HEAD}const k = 5\n${body}test "t" {\n  event recovery\n  given { user.age: 2h, ip.address: "2001:db8::1", geo.lat: -3.5, geo.asn: k, geo.tor: true }\n  expect block\n}\n`;
-    expect(codes(compile(src))).toEqual([`W_UNUSED@${loc(src, 'k =')}`]);
+    expect(codes(compile(src))).toEqual([]);
   });
   it('given event.type contradicting the test event', () => {
     const src = `${HEAD}${body}test "t" {\n  event login\n  given { event.type: "recovery" }\n}\n`;

@@ -72,8 +72,21 @@ describe('parseIpOrCidr and canonicalIp', () => {
     ['2001:db8:ffff::/32', '2001:db8::/32', true],
     ['::ffff:10.0.0.0/104', '10.0.0.0/8', true],
   ])('%s → %s', (input, canonical, isCidr) => {
-    expect(parseIpOrCidr(input)).toEqual({ ok: true, canonical, isCidr });
+    expect(parseIpOrCidr(input)).toMatchObject({ ok: true, canonical, isCidr });
     expect(canonicalIp(input)).toBe(isCidr ? undefined : canonical);
+  });
+
+  it.each([
+    ['10.1.2.3/8', true],
+    ['10.0.0.0/8', false],
+    ['1.2.3.4/32', false],
+    ['2001:db8:ffff::/32', true],
+    ['2001:db8::/32', false],
+    ['::ffff:10.1.2.3/104', true],
+    ['::ffff:10.0.0.0/104', false],
+    ['1.2.3.4', false],
+  ])('%s has host bits set: %s', (input, hostBits) => {
+    expect(parseIpOrCidr(input)).toMatchObject({ ok: true, hostBits });
   });
 
   it.each([

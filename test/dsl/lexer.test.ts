@@ -3,18 +3,22 @@
 // the token stream (E_SYNTAX) and the nesting bound it tracks ahead of the parser (E_LIMIT).
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../dsl/diagnostics.ts';
-import { FileLexer, KEYWORDS, decodeEscapes, type LexLimits, type Token } from '../../dsl/lexer.ts';
+import { Columns, FileLexer, KEYWORDS, decodeEscapes, type Token } from '../../dsl/lexer.ts';
+import { DEFAULT_LIMITS, type Limits } from '../../dsl/limits.ts';
 
-function lex(text: string, limits: LexLimits = { maxDepth: 64, maxStringLength: 100 }) {
+function lex(text: string, limits: Partial<Limits> = { maxDepth: 64, maxStringLength: 100 }) {
   const diagnostics: Diagnostic[] = [];
   const lx = new FileLexer({
     file: 'l.rules',
-    limits,
+    limits: { ...DEFAULT_LIMITS, ...limits },
     diagnostics,
-    template: () => {
-      throw new Error('no templates here');
+    columns: new Columns(text),
+    build: {
+      template: () => {
+        throw new Error('no templates here');
+      },
+      depths: new Map(),
     },
-    depths: new Map(),
   });
   lx.reset(text);
   const toks: Token[] = [];
@@ -76,6 +80,19 @@ describe('positions', () => {
       ['"s"', 28, 31, 3, 2],
     ]);
     expect(toks[3]!.span).toEqual({ file: 'l.rules', offset: 14, end: 25, line: 2, col: 8 });
+  });
+
+  it('columns count code points: a character outside the BMP is one column, a tab is one', () => {
+    const { toks, diagnostics } = lex('"😀😀" x\n\t"😀\\q" y 😀');
+    expect(toks.map((t) => [t.text, t.span.offset, t.span.line, t.span.col])).toEqual([
+      ['"😀😀"', 0, 1, 1],
+      ['x', 7, 1, 6],
+      ['"😀\\q"', 10, 2, 2],
+      ['y', 17, 2, 8],
+    ]);
+    // The bad escape and the stray character are reported where they are, in code points too.
+    expect(diagnostics.map(at)).toEqual(['E_LITERAL@2:4']);
+    expect(lex('"😀😀" x\n\t"😀\\q" y 😀').failure).toMatchObject({ code: 'E_SYNTAX', span: { line: 2, col: 10 } });
   });
 });
 

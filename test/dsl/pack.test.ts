@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, truncateSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_PACK_FILE_BYTES, MemoryListBackend, PackLoadError, loadPackDir, packFromFiles, packHash, parseListFile } from '../../dsl/pack.ts';
+import { PackLoadError } from '../../dsl/errors.ts';
+import { MAX_PACK_FILE_BYTES, MemoryListBackend, loadPackDir, packFromFiles, packHash, parseListFile } from '../../dsl/pack.ts';
 
 let base: string;
 

@@ -3,9 +3,11 @@
 // soups, and fast-check arbitraries for whole files whose printed form must parse back to them.
 import fc from 'fast-check';
 import type * as A from '../../dsl/ast.ts';
+import { continuesChain } from '../../dsl/ast.ts';
 import { DIAGNOSTIC_CODES, type Diagnostic } from '../../dsl/diagnostics.ts';
 import { KEYWORDS } from '../../dsl/lexer.ts';
-import { parseFile, type ParseLimits } from '../../dsl/parser.ts';
+import type { Limits } from '../../dsl/limits.ts';
+import { parseFile } from '../../dsl/parser.ts';
 import { printFile, printTemplate, quoteString } from '../../dsl/printer.ts';
 
 /** A deep copy without `span`/`opSpan`, for structural equality "modulo spans". */
@@ -19,11 +21,11 @@ export function stripSpans(x: unknown): unknown {
   return x;
 }
 
-/** 1-based line and column of `offset` in `text` (the Span convention). */
+/** 1-based line and column of `offset` in `text` (the Span convention: columns count code points). */
 export function lineCol(text: string, offset: number): { line: number; col: number } {
   const before = text.slice(0, offset);
   const nl = before.lastIndexOf('\n');
-  return { line: before.split('\n').length, col: offset - nl };
+  return { line: before.split('\n').length, col: [...before.slice(nl + 1)].length + 1 };
 }
 
 /** Every diagnostic's code is registered and its span lies inside `text` with matching line/col. */
@@ -40,11 +42,16 @@ export function diagnosticProblems(text: string, file: string, diags: readonly D
   return problems;
 }
 
-/** Nesting depth of an expression as the parser counts it: a leaf (or an empty list or call) is 1. */
+/**
+ * Nesting depth of an expression as the parser counts it: a leaf (or an empty list or call) is 1, and
+ * a chain of one precedence level (`a or b or c`) is one level (dsl.md §3, v1.1).
+ */
 export function exprDepth(e: A.Expr): number {
   switch (e.kind) {
-    case 'Binary':
-      return 1 + Math.max(exprDepth(e.left), exprDepth(e.right));
+    case 'Binary': {
+      const left = exprDepth(e.left);
+      return Math.max(continuesChain(e) ? left : 1 + left, 1 + exprDepth(e.right));
+    }
     case 'Unary':
       return 1 + exprDepth(e.operand);
     case 'Paren':
@@ -76,7 +83,7 @@ export function fileDepth(f: A.SourceFile): number {
 }
 
 /** Everything parseFile must guarantee for any input; returns the violations (none expected). */
-export function parseInvariants(text: string, limits?: Partial<ParseLimits>): string[] {
+export function parseInvariants(text: string, limits?: Partial<Limits>): string[] {
   const r = parseFile(text, 'f.rules', limits);
   const problems = diagnosticProblems(text, 'f.rules', r.diagnostics);
   const syntax = r.diagnostics.filter((d) => d.code === 'E_SYNTAX').length;
@@ -252,6 +259,8 @@ const signedArb: fc.Arbitrary<A.NumberLit> = fc
   .map(([neg, n]) => ({ kind: 'Number', value: neg ? -n : n, raw: neg ? `-${n}` : `${n}`, span: S }));
 const actionArb = fc.constantFrom<A.Action>('allow', 'step_up', 'block');
 const identsArb = fc.array(identArb, { minLength: 1, maxLength: 3 }).map((ns) => ns.map(ident));
+/** Tags are any names, keywords included (dsl.md §3, v1.1). */
+const tagsArb = fc.array(segmentArb, { minLength: 1, maxLength: 3 }).map((ns) => ns.map(ident));
 const normExpr = exprArb.map((e) => withParens(e));
 
 const clauseArb: fc.Arbitrary<A.RuleClause> = fc.oneof(
@@ -261,7 +270,7 @@ const clauseArb: fc.Arbitrary<A.RuleClause> = fc.oneof(
   actionArb.map((action): A.ThenClause => ({ kind: 'Then', action, span: S })),
   signedArb.map((value): A.ScoreClause => ({ kind: 'Score', value, span: S })),
   templateArb.map((template): A.ReasonClause => ({ kind: 'Reason', template, span: S })),
-  identsArb.map((tags): A.TagsClause => ({ kind: 'Tags', tags, span: S })),
+  tagsArb.map((tags): A.TagsClause => ({ kind: 'Tags', tags, span: S })),
   fc.constantFrom<'enforce' | 'shadow'>('enforce', 'shadow').map((mode): A.ModeClause => ({ kind: 'Mode', mode, span: S })),
 );
 

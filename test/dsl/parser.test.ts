@@ -9,13 +9,14 @@ import { describe, expect, it } from 'vitest';
 import type * as A from '../../dsl/ast.ts';
 import { assertNever } from '../../dsl/ast.ts';
 import type { Diagnostic } from '../../dsl/diagnostics.ts';
-import { DEFAULT_PARSE_LIMITS, parseExpression, parseFile, type ParseLimits } from '../../dsl/parser.ts';
+import { DEFAULT_LIMITS, type Limits } from '../../dsl/limits.ts';
+import { parseExpression, parseFile } from '../../dsl/parser.ts';
 import { bigPack, diagnosticProblems, stripSpans } from './parse-helpers.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(HERE, '../..');
 
-function parse(text: string, limits?: Partial<ParseLimits>) {
+function parse(text: string, limits?: Partial<Limits>) {
   const r = parseFile(text, 'p.rules', limits);
   expect(diagnosticProblems(text, 'p.rules', r.diagnostics)).toEqual([]);
   return r;
@@ -29,7 +30,7 @@ function decls(text: string): readonly A.Decl[] {
 }
 
 const at = (d: Diagnostic): string => `${d.code}@${d.span.line}:${d.span.col}`;
-const codes = (text: string, limits?: Partial<ParseLimits>): string[] => parse(text, limits).diagnostics.map(at);
+const codes = (text: string, limits?: Partial<Limits>): string[] => parse(text, limits).diagnostics.map(at);
 
 /** An expression as an S-expression, to state precedence and associativity compactly. */
 function sx(e: A.Expr): string {
@@ -410,7 +411,7 @@ describe('E_SYNTAX: one diagnostic at the offending token, then stop', () => {
     ['keyword as rule name', 'rule block { when a.b then block }', 'E_SYNTAX@1:6'],
     ['keyword as const name', 'const score = 1', 'E_SYNTAX@1:7'],
     ['keyword as list name', 'list file: ip = []', 'E_SYNTAX@1:6'],
-    ['keyword as tag', 'rule r { tags ato, block }', 'E_SYNTAX@1:20'],
+    ['keyword as event type', 'rule r { on ato, block }', 'E_SYNTAX@1:18'],
     ['a not after a comparison', 'rule r { when a == not b }', 'E_SYNTAX@1:20'],
     ['unknown top-level word', 'pack p version 1\nrules r {}', 'E_SYNTAX@2:1'],
     ['duration score', 'rule r { score 5m }', 'E_SYNTAX@1:16'],
@@ -493,9 +494,12 @@ describe('E_LIMIT', () => {
 
   it('nesting: exactly maxDepth passes, one more stops the parse', () => {
     const chain = (n: number): string => Array.from({ length: n }, (_, i) => `a${i}`).join(' or ');
-    // A chain of n operands is n-1 binary nodes deep, plus the leaf.
-    expect(codes(`rule r { when ${chain(64)} }`)).toEqual([]);
-    const r = parse(`rule r {\n  when ${chain(65)}\n}`);
+    // A chain of one precedence level is one level, whatever its length (dsl.md §3, v1.1).
+    expect(codes(`rule r { when ${chain(1000)} }`)).toEqual([]);
+    // `a + (…)` adds two levels (the `+` and the parentheses): nest(31) is 63 deep.
+    const nest = (k: number): string => (k === 0 ? 'a' : `a + (${nest(k - 1)})`);
+    expect(codes(`rule r { when not ${nest(31)} }`)).toEqual([]);
+    const r = parse(`rule r {\n  when not not ${nest(31)}\n}`);
     expect(r.diagnostics.map(at)).toEqual(['E_LIMIT@2:8']);
     expect(r.file).toBeNull();
     expect(codes(`const x = ${'('.repeat(63)}1${')'.repeat(63)}`)).toEqual([]);
@@ -513,8 +517,9 @@ describe('E_LIMIT', () => {
     const e = 'const x = (a + -(b * (c and not d)))';
     expect(codes(e, { maxDepth: 9 })).toEqual([]);
     expect(codes(e, { maxDepth: 8 }).map((c) => c.split('@')[0])).toEqual(['E_LIMIT']);
-    expect(codes('const x = a * b + c * d + e * f == g', { maxDepth: 5 })).toEqual([]);
-    expect(codes('const x = a * b + c * d + e * f == g', { maxDepth: 4 }).map((c) => c.split('@')[0])).toEqual(['E_LIMIT']);
+    // `==`, the `+` chain (one level), `*`, a leaf: 4 levels.
+    expect(codes('const x = a * b + c * d + e * f == g', { maxDepth: 4 })).toEqual([]);
+    expect(codes('const x = a * b + c * d + e * f == g', { maxDepth: 3 }).map((c) => c.split('@')[0])).toEqual(['E_LIMIT']);
   });
 
   it('depth is checked in interpolations, given values and lists too', () => {
@@ -525,7 +530,7 @@ describe('E_LIMIT', () => {
   });
 
   it('pathological nesting is refused quickly and without recursion', () => {
-    for (const text of [`const x = ${'not '.repeat(200_000)}a`, `const x = ${'('.repeat(200_000)}`, `const x = ${'a or '.repeat(100_000)}a`]) {
+    for (const text of [`const x = ${'not '.repeat(200_000)}a`, `const x = ${'('.repeat(200_000)}`, `const x = ${'a or ('.repeat(100_000)}a`]) {
       const start = performance.now();
       const r = parse(text);
       expect(r.diagnostics.map((d) => d.code)).toEqual(['E_LIMIT']);
@@ -533,8 +538,13 @@ describe('E_LIMIT', () => {
     }
   });
 
-  it('limits default to DEFAULT_PARSE_LIMITS and may be overridden one by one', () => {
-    expect(DEFAULT_PARSE_LIMITS).toEqual({ maxDepth: 64, maxStringLength: 10_000, maxFileBytes: 4 * 1024 * 1024 });
+  it('a flat chain of 100,000 alternatives parses, without recursion', () => {
+    const r = parse(`const x = ${'a or '.repeat(100_000)}a`);
+    expect(r.diagnostics).toEqual([]);
+  });
+
+  it('limits default to DEFAULT_LIMITS and may be overridden one by one', () => {
+    expect(DEFAULT_LIMITS).toMatchObject({ maxDepth: 64, maxStringLength: 10_000, maxFileBytes: 4 * 1024 * 1024 });
     expect(codes(`const x = "${'a'.repeat(10_000)}"`)).toEqual([]);
     expect(codes(`const x = "${'a'.repeat(10_001)}"`)).toEqual(['E_LIMIT@1:11']);
     expect(codes('const x = (((1)))', { maxDepth: 3 })).toEqual(['E_LIMIT@1:14']);

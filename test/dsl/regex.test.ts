@@ -1,6 +1,7 @@
-// Tests for dsl/regex.ts: ReDoS-prone patterns are refused as unsafe, backreferences and lookarounds
-// outright, invalid syntax as invalid; accepted patterns match as an unanchored, case-sensitive
-// JavaScript search; verdicts are cached.
+// Tests for dsl/regex.ts: ReDoS-prone patterns are refused as unsafe, backreferences, lookarounds
+// and inline flags (but a leading `(?i)`) outright with their place, invalid syntax as invalid;
+// accepted patterns match as an unanchored, case-sensitive JavaScript search in Unicode mode;
+// verdicts are cached.
 import { describe, expect, it } from 'vitest';
 import { MAX_PATTERN_LENGTH, compileSafeRegex } from '../../dsl/regex.ts';
 
@@ -33,7 +34,7 @@ describe('compileSafeRegex', () => {
     },
   );
 
-  it.each([['('], ['[a-'], ['a{2,1}'], ['(?i)abc'], ['*a'], ['\\']])('refuses the invalid pattern %j as invalid, not unsafe', (pattern) => {
+  it.each([['('], ['[a-'], ['a{2,1}'], ['*a'], ['\\'], ['\\-']])('refuses the invalid pattern %j as invalid, not unsafe', (pattern) => {
     const r = compileSafeRegex(pattern);
     expect(r).toMatchObject({ ok: false, unsafe: false });
   });
@@ -57,6 +58,30 @@ describe('compileSafeRegex', () => {
     const agents = accepted('^(python-requests|Go-http-client|okhttp)/');
     expect(agents('python-requests/2.31')).toBe(true);
     expect(agents('Mozilla/5.0 python-requests/2.31')).toBe(false);
+  });
+
+  it('a leading `(?i)` makes the whole pattern case-insensitive', () => {
+    const curl = accepted('(?i)^curl/');
+    expect(curl('CURL/8')).toBe(true);
+    expect(curl('Curl/8')).toBe(true);
+    expect(curl('wget')).toBe(false);
+  });
+
+  it('`.` and classes match one code point (Unicode mode)', () => {
+    expect(accepted('^.$')('😀')).toBe(true);
+    expect(accepted('^[^a]$')('😀')).toBe(true);
+    expect(accepted('^.$')('ab')).toBe(false);
+  });
+
+  it.each([
+    ['ab(?=c)', 2, 5],
+    ['(?<!a)b', 0, 4],
+    ['(a)\\1', 3, 5],
+    ['a(?i)b', 1, 5],
+    ['(?s)a.b', 0, 4],
+    ['(?i)(?m)a', 4, 8],
+  ])('refuses %j with the place of the construct', (pattern, from, to) => {
+    expect(compileSafeRegex(pattern)).toMatchObject({ ok: false, unsafe: true, at: { from, to } });
   });
 
   it('does not mistake escaped backslashes or class members for backreferences or lookarounds', () => {
