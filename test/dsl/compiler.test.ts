@@ -1,5 +1,5 @@
 // The compiler: slot assignment, Redis-list probes, constant folding and const inlining, rule
-// metadata, the pack hash, and the measured cost of compiling and evaluating a 500-rule pack.
+// metadata, the pack hash, and a 500-rule pack (its speed is measured by bench/dsl.ts, not here).
 import { describe, expect, it } from 'vitest';
 import { compilePack, packFromFiles, type CompiledPack, type Slots } from '../../dsl/index.ts';
 import { packHash } from '../../dsl/pack.ts';
@@ -147,11 +147,9 @@ describe('cost of a 500-rule pack', () => {
     return `${HEAD}${rules.join('')}policy {\n  block when score >= 90\n  step_up when score >= 50\n}\n`;
   }
 
-  it('compiles in well under a second and evaluates in tens of microseconds', () => {
-    const text = generated(500);
-    const t0 = performance.now();
-    const pack = build(text);
-    const compileMs = performance.now() - t0;
+  it('compiles and evaluates a 500-rule pack (its speed is measured by npm run bench:dsl)', () => {
+    const pack = build(generated(500));
+    expect(pack.rules).toHaveLength(500);
 
     const s = empty(pack);
     const set = (f: string, v: string | number | boolean) => {
@@ -171,14 +169,7 @@ describe('cost of a 500-rule pack', () => {
 
     const first = pack.evaluate('login', s);
     expect(first.rules.length).toBeGreaterThan(0);
-    for (let i = 0; i < 2000; i++) pack.evaluate('login', s);
-    const n = 10_000;
-    const t1 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) pack.evaluate(i % 2 ? 'login' : 'recovery', s);
-    const nsPerEvent = Number(process.hrtime.bigint() - t1) / n;
-    console.log(`500-rule pack: compile ${compileMs.toFixed(1)} ms, evaluate ${Math.round(nsPerEvent)} ns/event, ${first.rules.length} hits`);
-    expect(compileMs).toBeLessThan(5000);
-    // Target is 50 µs; the bound leaves room for slow CI machines.
-    expect(nsPerEvent).toBeLessThan(200_000);
+    // The same slots give the same decision every time (closures keep no state between events).
+    for (let i = 0; i < 100; i++) expect(pack.evaluate('login', s)).toEqual(first);
   });
 });
