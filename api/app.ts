@@ -52,7 +52,7 @@ export function createApp(deps: AppDeps): Express {
   );
   // After the hot route: every request walks the router's layers in order until one matches.
   app.use(opsRoutes({ engine, packs, metrics, shuttingDown: deps.shuttingDown ?? (() => false) }));
-  app.use(adminRoutes({ engine, adminToken: config.adminToken }));
+  app.use(adminRoutes({ engine, adminToken: config.adminToken, now: deps.now ?? Date.now }));
   app.use(packRoutes({ packs, adminToken: config.adminToken }));
 
   app.use((_req, _res, next) => next(new ApiError('not_found', 'no such endpoint')));

@@ -44,7 +44,14 @@ export interface Config {
    * process. The server warns; under workers the primary hands its secret to every worker.
    */
   readonly hashSecretGenerated: boolean;
+  /** VIGIL_RETENTION_DAYS: history in the store, and decisions in the decision log. */
   readonly retentionDays: number;
+  /** VIGIL_DECISION_LOG (postgres://…); undefined: PGlite in process (in VIGIL_DATA_DIR, else in memory). */
+  readonly decisionLog: string | undefined;
+  /** VIGIL_DATA_DIR, absolute: PGlite's database and the decision log's spool; undefined: none kept. */
+  readonly dataDir: string | undefined;
+  /** VIGIL_OUTCOME_WINDOW in seconds (default 1 h, at most 7 d): how long the store keeps a decision. */
+  readonly outcomeWindowSeconds: number;
   readonly signalTimeoutMs: number;
   readonly maxSkewMs: number;
   readonly workers: number;
@@ -110,6 +117,45 @@ function pathVar(kind: 'file' | 'file-or-dir') {
     });
 }
 
+/** A duration variable (`30s`, `5m`, `2h`, `7d`) → ms, within (0, maxMs]. */
+function durationVar(dfltMs: number, maxMs: number) {
+  return z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      if (s === undefined) return dfltMs;
+      const ms = parseDuration(s);
+      if (ms === undefined || ms <= 0 || ms > maxMs) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a positive duration such as 30s, 5m, 2h or 7d, at most ${formatMs(maxMs)} (got ${JSON.stringify(s)})`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+function formatMs(ms: number): string {
+  return ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${ms / 1000}s`;
+}
+
+function postgresUrl(s: string | undefined, ctx: z.RefinementCtx): string | undefined {
+  if (s === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    u = new URL('invalid:');
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    // Never echo the value: a connection string may carry a password.
+    ctx.addIssue({ code: 'custom', message: 'must be a postgres:// or postgresql:// connection URL (unset: an in-process PGlite database)' });
+    return z.NEVER;
+  }
+  return s;
+}
+
 function parseRedis(s: string | undefined, ctx: z.RefinementCtx): RedisConfig {
   if (s === undefined) return { mode: 'none' };
   try {
@@ -150,21 +196,21 @@ const envSchema = z.object({
   VIGIL_HASH_SECRET: secretVar('the hash secret'),
   VIGIL_RETENTION_DAYS: intVar(1, 36_500, 180),
   VIGIL_SIGNAL_TIMEOUT_MS: intVar(1, 60_000, 25),
-  VIGIL_MAX_SKEW: z
+  VIGIL_MAX_SKEW: durationVar(5 * 60_000, 3650 * 86_400_000),
+  VIGIL_DECISION_LOG: z.string().optional().transform(postgresUrl),
+  VIGIL_DATA_DIR: z
     .string()
     .optional()
     .transform((s, ctx) => {
-      if (s === undefined) return 5 * 60_000;
-      const ms = parseDuration(s);
-      if (ms === undefined || ms <= 0) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `must be a positive duration such as 30s, 5m, 2h or 7d (got ${JSON.stringify(s)})`,
-        });
+      if (s === undefined) return undefined;
+      const abs = resolve(s);
+      if (existsSync(abs) && !statSync(abs).isDirectory()) {
+        ctx.addIssue({ code: 'custom', message: `${abs} is not a directory` });
         return z.NEVER;
       }
-      return ms;
+      return abs;
     }),
+  VIGIL_OUTCOME_WINDOW: durationVar(3_600_000, 7 * 86_400_000),
   VIGIL_WORKERS: intVar(1, 256, 1),
   VIGIL_LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
   NODE_ENV: z.string().optional(),
@@ -200,6 +246,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       message: 'more than one worker needs REDIS_URL (each worker would keep its own in-process store)',
     });
   }
+  if (parsed.success && parsed.data.VIGIL_WORKERS > 1 && parsed.data.VIGIL_DECISION_LOG === undefined) {
+    issues.push({
+      variable: 'VIGIL_WORKERS',
+      message: 'more than one worker needs VIGIL_DECISION_LOG (each worker would keep its own in-process database)',
+    });
+  }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(dedupe(issues));
   const d = parsed.data;
   return {
@@ -217,6 +269,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     hashSecret: d.VIGIL_HASH_SECRET ?? randomBytes(32).toString('base64url'),
     hashSecretGenerated: d.VIGIL_HASH_SECRET === undefined,
     retentionDays: d.VIGIL_RETENTION_DAYS,
+    decisionLog: d.VIGIL_DECISION_LOG,
+    dataDir: d.VIGIL_DATA_DIR,
+    outcomeWindowSeconds: d.VIGIL_OUTCOME_WINDOW / 1000,
     signalTimeoutMs: d.VIGIL_SIGNAL_TIMEOUT_MS,
     maxSkewMs: d.VIGIL_MAX_SKEW,
     workers: d.VIGIL_WORKERS,

@@ -109,3 +109,47 @@ export function parseEvaluateBody(body: unknown, maxSkewMs: number, now: number)
   if (b.device?.user_agent != null) event.userAgent = b.device.user_agent;
   return { ok: true, event };
 }
+
+/** `since`/`until` of a search: an ISO 8601 date-time, or a duration meaning that long before now (`24h`). */
+function instant(now: () => number) {
+  return z
+    .string()
+    .max(64)
+    .transform((s, ctx) => {
+      const rel = /^(\d{1,9})(s|m|h|d)$/.exec(s);
+      if (rel) return now() - Number(rel[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+      const t = isoDateTime.safeParse(s).success ? Date.parse(s) : NaN;
+      if (Number.isNaN(t)) {
+        ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 date-time (2026-11-24T18:00:00Z) or a duration ago (30m, 24h, 7d)' });
+        return z.NEVER;
+      }
+      return t;
+    });
+}
+
+/** GET /v1/decisions query: every filter optional; newest first, `limit` per page (1-1000, default 50). */
+export function decisionQuerySchema(now: () => number) {
+  return z
+    .object({
+      user: z.string().min(1).max(MAX_USER_ID).optional(),
+      rule: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,127}$/, 'must be a rule name ([a-z_][a-z0-9_]*)')
+        .optional(),
+      decision: z.enum(['allow', 'step_up', 'block'], { message: 'must be allow, step_up or block' }).optional(),
+      since: instant(now).optional(),
+      until: instant(now).optional(),
+      limit: z
+        .string()
+        .regex(/^\d{1,4}$/, 'must be an integer from 1 to 1000')
+        .transform(Number)
+        .refine((n) => n >= 1 && n <= 1000, 'must be an integer from 1 to 1000')
+        .optional(),
+      cursor: z.string().min(1).max(512).optional(),
+    })
+    .strict()
+    .refine((q) => q.since === undefined || q.until === undefined || q.since < q.until, {
+      message: 'since must lie before until',
+      path: ['since'],
+    });
+}

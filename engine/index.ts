@@ -25,9 +25,9 @@ import { record } from './stages/record.ts';
 import { score } from './stages/score.ts';
 import { readSignals } from './stages/signals.ts';
 import type { SignalFailure, StageLogger } from './stages/types.ts';
-import type { Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from './types.ts';
+import type { DecisionPage, DecisionQuery, Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from './types.ts';
 
-export type { Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from './types.ts';
+export type { DecisionPage, DecisionQuery, Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from './types.ts';
 export { planFeatures, type FeaturePlan } from './plan.ts';
 export { EngineError, EngineUnavailableError } from './errors.ts';
 
@@ -143,6 +143,20 @@ export function createEngine(opts: EngineOptions): Engine {
     async getDecision(decisionId: string): Promise<StoredDecision | null> {
       const row = log ? await log.get(decisionId) : null;
       return row ? storedDecision(row) : null;
+    },
+
+    async searchDecisions(q: DecisionQuery): Promise<DecisionPage> {
+      if (!log) return { decisions: [], cursor: null };
+      const page = await log.search({
+        ...(q.user !== undefined ? { user: store.userHash(q.user) } : {}),
+        ...(q.rule !== undefined ? { rule: q.rule } : {}),
+        ...(q.decision !== undefined ? { decision: q.decision } : {}),
+        ...(q.since !== undefined ? { since: q.since } : {}),
+        ...(q.until !== undefined ? { until: q.until } : {}),
+        ...(q.limit !== undefined ? { limit: q.limit } : {}),
+        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+      });
+      return { decisions: page.rows.map(storedDecision), cursor: page.nextCursor };
     },
 
     async eraseUser(userId: string) {

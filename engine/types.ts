@@ -53,11 +53,32 @@ export interface StoredDecision {
   readonly outcome?: Outcome;
 }
 
+/** A search of the decision log (GET /v1/decisions). `user` is the raw id; the engine hashes it. */
+export interface DecisionQuery {
+  readonly user?: string;
+  readonly rule?: string;
+  readonly decision?: Action;
+  /** ms since the epoch, inclusive. */
+  readonly since?: number;
+  /** ms since the epoch, exclusive. */
+  readonly until?: number;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+export interface DecisionPage {
+  readonly decisions: readonly StoredDecision[];
+  /** Pass back as `cursor` for the next page; null on the last one. */
+  readonly cursor: string | null;
+}
+
 export interface Engine {
   evaluate(ev: VigilEvent, opts?: { explain?: boolean }): Promise<EvaluateResult>;
   /** 'not_found' for an unknown or expired decision id. */
   outcome(decisionId: string, outcome: Outcome): Promise<'ok' | 'not_found'>;
   getDecision(decisionId: string): Promise<StoredDecision | null>;
+  /** Newest first. Without a decision log, an empty page. */
+  searchDecisions(q: DecisionQuery): Promise<DecisionPage>;
   /** Erase one user: signal-store keys (history, counters, outcome-window records) and decision-log rows. */
   eraseUser(userId: string): Promise<{ readonly keys: number; readonly decisions: number }>;
   /** Readiness: pack loaded and signal store reachable. */

@@ -1,12 +1,13 @@
-// Admin routes over decisions and users: GET /v1/decisions/:id (audit) and
-// DELETE /v1/users/:id/history (erasure). Disabled (404) when VIGIL_ADMIN_TOKEN is unset.
+// Admin routes over decisions and users: GET /v1/decisions/:id (audit), GET /v1/decisions (the
+// decision log's search) and DELETE /v1/users/:id/history (erasure). Disabled (404) when
+// VIGIL_ADMIN_TOKEN is unset.
 import { errorMessage } from '../../common/errors.ts';
 import { Router, type Request } from 'express';
 import type { Engine } from '../../engine/types.ts';
 import { requireAdmin } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { ctx } from '../logging.ts';
-import { MAX_DECISION_ID, MAX_USER_ID } from '../schemas.ts';
+import { decisionQuerySchema, fieldIssues, MAX_DECISION_ID, MAX_USER_ID } from '../schemas.ts';
 
 const ACTOR = /^[A-Za-z0-9._@:+-]{1,64}$/;
 
@@ -27,9 +28,27 @@ function param(req: Request, name: string): string {
   return typeof v === 'string' ? v : '';
 }
 
-export function adminRoutes(d: { readonly engine: Engine; readonly adminToken: string | undefined }): Router {
+export function adminRoutes(d: { readonly engine: Engine; readonly adminToken: string | undefined; readonly now?: () => number }): Router {
   const r = Router();
   const admin = requireAdmin(d.adminToken);
+  const querySchema = decisionQuerySchema(d.now ?? Date.now);
+
+  r.get('/v1/decisions', admin, async (req, res) => {
+    // A repeated parameter (?rule=a&rule=b) arrives as an array and is refused by the schema.
+    const parsed = querySchema.safeParse(req.query);
+    if (!parsed.success) throw new ApiError('invalid_request', 'invalid decision search', fieldIssues(parsed.error));
+    const q = parsed.data;
+    const page = await d.engine.searchDecisions({
+      ...(q.user !== undefined ? { user: q.user } : {}),
+      ...(q.rule !== undefined ? { rule: q.rule } : {}),
+      ...(q.decision !== undefined ? { decision: q.decision } : {}),
+      ...(q.since !== undefined ? { since: q.since } : {}),
+      ...(q.until !== undefined ? { until: q.until } : {}),
+      ...(q.limit !== undefined ? { limit: q.limit } : {}),
+      ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+    });
+    res.json(page);
+  });
 
   r.get('/v1/decisions/:id', admin, async (req, res) => {
     const id = param(req, 'id');

@@ -319,13 +319,51 @@ describe('admin: decisions and users', () => {
   it('DELETE /v1/users/:id/history erases, audits the actor, never logs the id', async () => {
     const res = await request(t.app).delete('/v1/users/alice%40example.com/history').set('Authorization', admin).set('X-Vigil-Actor', 'oncall@example.com');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ keys: 3 });
+    expect(res.body).toEqual({ keys: 3, decisions: 2 });
     expect(t.engine.erased).toEqual(['alice@example.com']);
     const auditLine = t.logs.lines.find((l) => l.audit === true && l.action === 'erase_user');
-    expect(auditLine).toMatchObject({ by: 'oncall@example.com', keys: 3 });
+    expect(auditLine).toMatchObject({ by: 'oncall@example.com', keys: 3, decisions: 2 });
     const all = JSON.stringify(t.logs.lines);
     expect(all).not.toContain('alice');
     expect(all).toContain('/v1/users/:id/history');
+  });
+
+  it('GET /v1/decisions searches by user, rule, decision and time, pages with a cursor, never logs the user', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await evaluate({ ...GOOD_EVENT, user: { id: 'searched@example.com' } })).body.decision_id as string);
+    await evaluate({ ...GOOD_EVENT, user: { id: 'someone-else' } });
+    const first = await request(t.app).get('/v1/decisions?user=searched%40example.com&limit=2&since=1d').set('Authorization', admin);
+    expect(first.status).toBe(200);
+    expect(first.body.decisions.map((d: { decision_id: string }) => d.decision_id)).toEqual([ids[2], ids[1]]);
+    expect(typeof first.body.cursor).toBe('string');
+    const next = await request(t.app).get(`/v1/decisions?user=searched%40example.com&limit=2&cursor=${encodeURIComponent(first.body.cursor)}`).set('Authorization', admin);
+    expect(next.body).toMatchObject({ cursor: null });
+    expect(next.body.decisions.map((d: { decision_id: string }) => d.decision_id)).toEqual([ids[0]]);
+    const none = await request(t.app).get('/v1/decisions?decision=block&until=2000-01-01T00:00:00Z').set('Authorization', admin);
+    expect(none.body).toEqual({ decisions: [], cursor: null });
+    expect(JSON.stringify(t.logs.lines)).not.toContain('searched');
+  });
+
+  it('GET /v1/decisions refuses bad filters with 400 naming each, and needs the admin token', async () => {
+    const cases: [string, string][] = [
+      ['limit=0', 'limit'],
+      ['limit=1001', 'limit'],
+      ['limit=ten', 'limit'],
+      ['decision=deny', 'decision'],
+      ['rule=Bad-Rule', 'rule'],
+      ['since=yesterday', 'since'],
+      ['since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z', 'since'],
+      ['rule=a&rule=b', 'rule'],
+      ['colour=red', '(body)'],
+      [`user=${'u'.repeat(257)}`, 'user'],
+    ];
+    for (const [q, path] of cases) {
+      const res = await request(t.app).get(`/v1/decisions?${q}`).set('Authorization', admin);
+      expect(res.status, q).toBe(400);
+      expect(errorCode(res.body)).toBe('invalid_request');
+      expect(res400Path(res.body), q).toEqual([path]);
+    }
+    expect((await request(t.app).get('/v1/decisions')).status).toBe(401);
   });
 
   it('a too-long user id or a bad actor header → 400', async () => {

@@ -106,6 +106,18 @@ export function testEngine(packs: Pick<PackManager, 'current'>): TestEngine {
     async getDecision(id) {
       return decisions.get(id) ?? null;
     },
+    async searchDecisions(q) {
+      const all = [...decisions.values()]
+        .filter((d) => q.user === undefined || d.features['user.id'] === q.user)
+        .filter((d) => q.decision === undefined || d.result.decision === q.decision)
+        .filter((d) => q.rule === undefined || d.result.rules.some((h) => h.name === q.rule))
+        .filter((d) => (q.since === undefined || Date.parse(d.at) >= q.since) && (q.until === undefined || Date.parse(d.at) < q.until))
+        .sort((a, b) => (a.decision_id < b.decision_id ? 1 : -1));
+      const from = q.cursor === undefined ? 0 : Number(q.cursor);
+      const limit = q.limit ?? 50;
+      const page = all.slice(from, from + limit);
+      return { decisions: page, cursor: from + limit < all.length ? String(from + limit) : null };
+    },
     async eraseUser(id) {
       erased.push(id);
       return { keys: 3, decisions: 2 };
