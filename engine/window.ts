@@ -2,7 +2,8 @@
 // needs to teach the signals (the store's EventContext: keyed hashes, the coarse place, the browser
 // pair's hash, the rba field hashes), as a compact JSON array without key names, plus the outcome
 // once applied (outcomes are idempotent). Everything else about a decision lives in the decision log.
-// Layout: [1, type, time, user, ip, subnet, device, country, asn, lat, lon, ua, rba, outcome].
+// Layout: [1, type, time, user, ip, subnet, device, country, asn, lat, lon, ua, rba, outcome]; the
+// address's rba field is the address hash with a prefix, so it is written as 0 and rebuilt.
 import { parseEventContext, type EventContext } from '../features/store/index.ts';
 import type { Outcome } from './types.ts';
 
@@ -14,6 +15,8 @@ export interface WindowRecord {
 }
 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
+/** The prefix of the address's rba field (features/store: `ip` + the address hash). */
+const IP_FIELD = 'ip';
 
 export function encodeWindow(ctx: EventContext, outcome: Outcome | null = null): string {
   return JSON.stringify([
@@ -29,7 +32,7 @@ export function encodeWindow(ctx: EventContext, outcome: Outcome | null = null):
     orNull(ctx.lat),
     orNull(ctx.lon),
     orNull(ctx.ua),
-    orNull(ctx.rba),
+    ctx.rba === undefined ? null : ctx.rba.map((f, i) => (i === 0 && f === IP_FIELD + ctx.ip ? 0 : f)),
     outcome,
   ]);
 }
@@ -49,6 +52,7 @@ export function decodeWindow(raw: string): WindowRecord | null {
     const v: unknown = a[5 + i];
     if (v !== null) o[k] = v;
   });
+  if (Array.isArray(o.rba) && o.rba[0] === 0) o.rba = [IP_FIELD + String(a[4]), ...(o.rba as unknown[]).slice(1)];
   const ctx = parseEventContext(o);
   const outcome: unknown = a[13];
   if (ctx === null || (outcome !== null && (typeof outcome !== 'string' || !OUTCOMES.has(outcome)))) return null;
