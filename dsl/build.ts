@@ -134,9 +134,13 @@ export const build = {
   // --- expressions -------------------------------------------------------------------------------
   binary: (d: unknown[]): A.Binary => {
     const [left, op, right] = d as [A.Expr, Token, A.Expr];
+    // The operator token classes the grammar sends here (lexer.ts cmpOp, addOp, mulOp) are listed
+    // apart from this table: a token type missing from it is a bug, not a `Binary` without an op.
+    const binaryOp = BINARY_OPS[op.type];
+    if (binaryOp === undefined) throw new InternalError(`not a binary operator token: ${op.type}`);
     const node: A.Binary = {
       kind: 'Binary',
-      op: BINARY_OPS[op.type]!,
+      op: binaryOp,
       left,
       right,
       opSpan: op.span,

@@ -186,8 +186,10 @@ class PackCompiler {
       const ev = sig.eval;
       if (!ev) throw new InternalError(`${entry.name} has neither eval nor build`);
       // Operands that are plain feature reads are read from their slot in place: one call less
-      // per operation on the hot path.
-      const left = args[0]!;
+      // per operation on the hot path. An eval signature takes one operand or two (ops.ts); this
+      // runs once per operation at compile time.
+      const left = args[0];
+      if (left === undefined || args.length > 2) throw new InternalError(`${entry.name}: an eval signature takes 1 or 2 operands, got ${args.length}`);
       const ls = left.slot;
       if (args.length === 1) {
         const a = left.fn;

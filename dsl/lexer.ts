@@ -320,7 +320,9 @@ export class FileLexer implements nearleyLexer {
     }
     const s = SUFFIXED_RE.exec(text);
     if (s) {
-      const unit = UNIT_SECONDS[s[2]!];
+      // The suffix is whatever letters were written: an own key only, or `5constructor` would find
+      // Object.prototype's and pass for a known unit.
+      const unit = Object.hasOwn(UNIT_SECONDS, s[2]!) ? UNIT_SECONDS[s[2]!] : undefined;
       if (unit === undefined) {
         report(`\`${text}\`: unknown duration unit \`${s[2]!}\` (use s, m, h or d)`);
         return { type: 'duration', value: Number.NaN };

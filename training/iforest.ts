@@ -353,6 +353,10 @@ export async function trainForest(m: Matrix, opts: ForestOptions = {}): Promise<
     );
     const all: ITree[] = new Array<ITree>(trees);
     for (const b of built) b.trees.forEach((t, i) => (all[b.first + i] = t));
+    // The forest is assembled from the workers' replies: a hole would be skipped by forEach (the
+    // ONNX export) and crash the scoring walk. Each index once, here, instead of a check per row.
+    for (let t = 0; t < trees; t++) if (all[t] === undefined) throw new Error(`isolation forest workers returned no tree ${t} of ${trees}`);
+    if (all.length !== trees) throw new Error(`isolation forest workers returned ${all.length} trees, expected ${trees}`);
     const forest: IsolationForest = { trees: all, sampleSize: psi, cols: m.cols };
     const outBuf = new SharedArrayBuffer(m.rows * 4);
     await Promise.all(

@@ -305,7 +305,12 @@ function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: numbe
   let trip: Trip | undefined;
   if (rng.chance(0.07) && days >= 3) {
     let dest = country;
-    for (let k = 0; k < 10 && dest === country; k++) dest = pool.tripCountries[rng.weightedIndex(pool.tripWeights)]!;
+    // The trip countries are those the GeoIP data has enough addresses in: possibly none.
+    for (let k = 0; k < 10 && dest === country; k++) {
+      const next = pool.tripCountries[rng.weightedIndex(pool.tripWeights)];
+      if (next === undefined) break;
+      dest = next;
+    }
     if (dest !== country) {
       const places = pool.residential(dest);
       const len = rng.int(2, 7);

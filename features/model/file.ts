@@ -132,12 +132,19 @@ function readForest(graph: onnxProto.onnx.IGraphProto, cols: number, summary: Tr
   }
   if (hitrates.length !== n) return null;
   if (tTree.length !== tNode.length || tTree.length !== tWeight.length) throw new ModelFileError('bad_trees', 'target_* lists differ in length');
-  const treeCount = Math.max(...treeIds) + 1;
-  const counts = new Array<number>(treeCount).fill(0);
+  // Tree ids number the trees 0..k-1, each with at least one node: more trees than nodes means a
+  // gap (and would size the arrays below by an id from the file, not by its node count).
+  let maxTree = -1;
   for (const t of treeIds) {
     if (t < 0) throw new ModelFileError('bad_trees', 'negative tree id');
-    counts[t]!++;
+    if (t > maxTree) maxTree = t;
   }
+  const treeCount = maxTree + 1;
+  if (treeCount > n) throw new ModelFileError('bad_trees', `tree ids go up to ${maxTree} for ${n} nodes`);
+  const counts = new Array<number>(treeCount).fill(0);
+  for (const t of treeIds) counts[t]!++;
+  const empty = counts.indexOf(0);
+  if (empty >= 0) throw new ModelFileError('bad_trees', `tree ${empty} has no nodes`);
   const trees: ITree[] = counts.map((c) => ({
     feature: new Int32Array(c).fill(-2),
     threshold: new Float32Array(c),
@@ -173,7 +180,10 @@ function readForest(graph: onnxProto.onnx.IGraphProto, cols: number, summary: Tr
       if (t.feature[i]! >= 0 && (t.left[i]! <= i || t.right[i]! <= i)) throw new ModelFileError('bad_trees', 'tree nodes are not in pre-order');
     }
   }
-  const sampleSize = summary?.sample_size ?? trees[0]!.size[0]!;
+  // Every tree has a node 0 (checked above); its size is ψ, the fallback when the summary (free
+  // JSON) has no usable sample size.
+  const recorded = summary?.sample_size;
+  const sampleSize = typeof recorded === 'number' && Number.isInteger(recorded) && recorded >= 2 ? recorded : trees[0]!.size[0]!;
   return { trees, sampleSize, cols };
 }
 

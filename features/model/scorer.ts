@@ -224,7 +224,8 @@ function explainWith(m: Loaded, slots: Slots, topK: number): Contribution[] {
   const perColumn = new Float64Array(m.cols);
   attribute(m.forest, x, perColumn);
   const perFeature = new Float64Array(m.featureNames.length);
-  for (let j = 0; j < m.cols; j++) perFeature[m.columnFeature[j]!] += perColumn[j]!;
+  // columnFeature[j] is an index into featureNames (load() builds both from the same columns).
+  for (let j = 0; j < m.cols; j++) perFeature[m.columnFeature[j]!]! += perColumn[j]!;
   const out: Contribution[] = m.featureNames.map((feature, i) => ({ feature, contribution: Math.round(perFeature[i]! * 1e4) / 1e4 }));
   out.sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution) || (a.feature < b.feature ? -1 : 1));
   return out.slice(0, Math.max(0, topK));

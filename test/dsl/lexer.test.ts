@@ -120,6 +120,17 @@ describe('numbers and durations', () => {
     expect(diagnostics[0]!.span.end).toBe(4);
   });
 
+  it('a suffix that names an Object.prototype property is an unknown unit, not a known one', () => {
+    for (const unit of ['constructor', 'toString', 'hasOwnProperty']) {
+      const { toks, diagnostics } = lex(`5${unit}`);
+      expect(toks.map((t) => t.type)).toEqual(['duration']);
+      expect(Number.isNaN(toks[0]!.num)).toBe(true);
+      expect(diagnostics.map(at)).toEqual(['E_LITERAL@1:1']);
+      // The unknown-unit diagnostic, as for `5x`, not the one for a fractional count.
+      expect(diagnostics[0]!.message).toContain(`unknown duration unit \`${unit}\``);
+    }
+  });
+
   it('a number followed by a dot and a blank is a lexing failure at the dot', () => {
     const { failure } = lex('x == 1. ');
     expect(failure?.code).toBe('E_SYNTAX');

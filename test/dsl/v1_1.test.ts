@@ -112,7 +112,7 @@ describe('`matches`: a search in the linear-time subset', () => {
       ['(?<w>a)\\\\k<w>', '\\\\k'],
       ['(?s)a.b', '(?s)'],
       ['a(?i)b', '(?i)'],
-    ]) {
+    ] as const) {
       const src = rule(`ua.browser matches "${pattern}"`);
       expect(codes(compile(src)), pattern).toEqual([`E_REGEX@${loc(src, at)}`]);
     }

@@ -188,6 +188,15 @@ describe('simulate', () => {
     expect(legit.some((l) => l.request.type === 'recovery') || legit.length < 3000).toBe(true);
   });
 
+  it('with GeoIP data that has no trip country, nobody travels (and the run does not fail)', () => {
+    const noTrips: GeoPool = { ...pool, tripCountries: [], tripWeights: [] };
+    const out = simulate({ users: 150, days: 12, seed: 't', attacks: [] }, noTrips);
+    expect(out.length).toBeGreaterThan(0);
+    expect(out.some((l) => l.scenario === 'trip')).toBe(false);
+    // The other scenarios are still there.
+    expect(out.some((l) => l.scenario === 'home')).toBe(true);
+  });
+
   it('models the attackers of Wiefling et al.', () => {
     const homeOf = new Map<string, { country?: string; asn?: number; uas: Set<string>; devices: Set<string> }>();
     for (const l of byLabel('legit')) {

@@ -77,4 +77,47 @@ describe('readModelFile refuses', () => {
     ids!.ints![0] = 100_000;
     expect(codeOf(() => readModelFile(onnx.ModelProto.encode(m).finish()))).toBe('bad_trees');
   });
+
+  /** The file with every id of the `nodes_treeids` and `target_treeids` lists mapped by `f`. */
+  function withTreeIds(f: (id: number) => number): Uint8Array {
+    const m = onnx.ModelProto.decode(bytes);
+    for (const name of ['nodes_treeids', 'target_treeids']) {
+      const a = nodesOf(m)[0]?.attribute?.find((x) => x.name === name);
+      if (!a?.ints?.length) throw new Error(`no ${name} in the exported file`);
+      a.ints = a.ints.map((v) => f(Number(v)));
+    }
+    return onnx.ModelProto.encode(m).finish();
+  }
+
+  it('a tree id with no nodes (a gap in the ids), with or without a sample size in the summary', () => {
+    expect(codeOf(() => readModelFile(withTreeIds((t) => t + 1)))).toBe('bad_trees');
+    const noSummary = onnx.ModelProto.decode(withTreeIds((t) => t + 1));
+    noSummary.metadataProps = noSummary.metadataProps.filter((p) => p.key !== META.training);
+    expect(codeOf(() => readModelFile(onnx.ModelProto.encode(noSummary).finish()))).toBe('bad_trees');
+  });
+
+  it('a tree id far past the node count (no array is sized by it)', () => {
+    expect(codeOf(() => readModelFile(withTreeIds((t) => (t === 0 ? 2 ** 40 : t))))).toBe('bad_trees');
+  });
+});
+
+describe('readModelFile sample size', () => {
+  function withSummary(summary: string | null): Uint8Array {
+    const m = onnx.ModelProto.decode(bytes);
+    m.metadataProps = m.metadataProps.filter((p) => p.key !== META.training);
+    if (summary !== null) m.metadataProps.push(onnx.StringStringEntryProto.create({ key: META.training, value: summary }));
+    return onnx.ModelProto.encode(m).finish();
+  }
+
+  it("is the summary's when it is a usable count", () => {
+    expect(readModelFile(bytes).forest?.sampleSize).toBe(forest.sampleSize);
+  });
+
+  it("falls back to the first tree's root size when the summary has none or a malformed one", () => {
+    const root = forest.trees[0]!.size[0];
+    expect(root).toBe(forest.sampleSize);
+    for (const s of [null, '{}', '{"sample_size":"256"}', '{"sample_size":0}', '{"sample_size":2.5}', 'not json']) {
+      expect(readModelFile(withSummary(s)).forest?.sampleSize, String(s)).toBe(root);
+    }
+  });
 });
