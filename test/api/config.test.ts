@@ -57,8 +57,14 @@ describe('loadConfig defaults', () => {
       VIGIL_MAX_SKEW: '7d',
       VIGIL_WORKERS: '4',
       VIGIL_LOG_LEVEL: 'warn',
+      VIGIL_DECISION_LOG: 'postgres://vigil@db.internal:5432/vigil',
+      VIGIL_DATA_DIR: '.',
+      VIGIL_OUTCOME_WINDOW: '2h',
       NODE_ENV: 'production',
     });
+    expect(c.decisionLog).toBe('postgres://vigil@db.internal:5432/vigil');
+    expect(c.dataDir).toBe(process.cwd());
+    expect(c.outcomeWindowSeconds).toBe(7200);
     expect(c.port).toBe(0);
     expect(c.redis).toEqual({ mode: 'single', url: 'redis://127.0.0.1:6379/0' });
     expect(c.redisUrl).toBe('redis://127.0.0.1:6379/0');
@@ -129,8 +135,25 @@ describe('loadConfig refuses bad values', () => {
     expect(issuesOf({ NODE_ENV: 'production', VIGIL_HASH_SECRET: '' }).map((i) => i.variable)).toContain('VIGIL_HASH_SECRET');
   });
 
-  it('refuses several workers without Redis', () => {
-    expect(issuesOf({ VIGIL_WORKERS: '2' }).map((i) => i.variable)).toEqual(['VIGIL_WORKERS']);
+  it('refuses several workers without Redis or without a PostgreSQL decision log', () => {
+    expect(issuesOf({ VIGIL_WORKERS: '2' }).map((i) => i.variable)).toEqual(['VIGIL_WORKERS', 'VIGIL_WORKERS']);
+    expect(issuesOf({ VIGIL_WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:6379' }).map((i) => i.message)).toEqual([
+      expect.stringMatching(/VIGIL_DECISION_LOG/),
+    ]);
+    expect(loadConfig({ VIGIL_WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:6379', VIGIL_DECISION_LOG: 'postgres://127.0.0.1/test' }).workers).toBe(2);
+  });
+
+  it('decision log defaults: PGlite in memory, a one-hour outcome window', () => {
+    const c = loadConfig({});
+    expect([c.decisionLog, c.dataDir, c.outcomeWindowSeconds]).toEqual([undefined, undefined, 3600]);
+  });
+
+  it('refuses a decision log that is not a postgres URL (without echoing it), an outcome window past 7 days, a data dir that is a file', () => {
+    const issues = issuesOf({ VIGIL_DECISION_LOG: 'mysql://root:hunter2@db/x', VIGIL_OUTCOME_WINDOW: '8d', VIGIL_DATA_DIR: GOOD_PACK + '/main.rules' });
+    expect(issues.map((i) => i.variable).sort()).toEqual(['VIGIL_DATA_DIR', 'VIGIL_DECISION_LOG', 'VIGIL_OUTCOME_WINDOW']);
+    expect(JSON.stringify(issues)).not.toContain('hunter2');
+    expect(issuesOf({ VIGIL_OUTCOME_WINDOW: '0s' }).map((i) => i.variable)).toEqual(['VIGIL_OUTCOME_WINDOW']);
+    expect(loadConfig({ VIGIL_OUTCOME_WINDOW: '7d' }).outcomeWindowSeconds).toBe(7 * 86_400);
   });
 
   it('lists every bad variable in one error, one per line', () => {
