@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import request from 'supertest';
@@ -18,7 +19,7 @@ import { openGeoIp } from '../../features/geoip.ts';
 import { createMemoryStore } from '../../features/store/index.ts';
 import { ADMIN_TOKEN, API_TOKEN, GOOD_PACK, errorCode, logSink, testPackManager } from './helpers.ts';
 
-const GEO = '/work/shared/data/geoip';
+const GEO = fileURLToPath(new URL('../../../shared/data/geoip', import.meta.url));
 const api = `Bearer ${API_TOKEN}`;
 const admin = `Bearer ${ADMIN_TOKEN}`;
 

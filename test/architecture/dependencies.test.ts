@@ -94,3 +94,11 @@ describe('dependency directions', () => {
     expect(violations((e) => top(e.from) === 'common' && e.spec.startsWith('.') && top(e.to) !== 'common')).toEqual([]);
   });
 });
+
+describe('tests are portable', () => {
+  it('no test names an absolute path of a machine (the shared data is ../shared, relative to the repo)', () => {
+    const files = sources('test').filter((f) => f !== 'test/architecture/dependencies.test.ts');
+    const absolute = /['"`](\/(work|root|home|Users)\/[^'"`]*)['"`]/;
+    expect(files.filter((f) => absolute.test(readFileSync(join(ROOT, f), 'utf8')))).toEqual([]);
+  });
+});
