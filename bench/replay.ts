@@ -5,10 +5,11 @@
 // checks that both sides count the same decisions and rule hits; then runs interleaved rounds of
 // `vigil replay --workers 1`, `--workers 2` and the cel-js script, and prints medians and ratios.
 //
-//   npm run bench:replay -- [--events N] [--rules N] [--rounds N] [--vigil PATH/bin/vigil.js]
+//   npm run bench:replay -- [--events N] [--rules N] [--rounds N] [--vigil PATH/bin/vigil.js] [--keep]
 //
 // `--vigil` times another checkout's CLI (e.g. the code before a change) on the same files; a CLI
-// without `--workers` is timed with one worker only.
+// without `--workers` is timed with one worker only. `--keep` leaves the generated files (and the
+// transpiled cel-js script) in place and prints where, to run either side by hand.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +32,7 @@ const { values: opts } = parseArgs({
     rules: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '5' },
     vigil: { type: 'string', default: path.join(here, '..', 'bin', 'vigil.js') },
+    keep: { type: 'boolean', default: false },
   },
 });
 const N_EVENTS = Number(opts.events);
@@ -113,11 +115,12 @@ function main(): number {
     const t0 = performance.now();
     const f = setup(dir);
     const mb = readFileSync(f.events).length / 1e6;
+    const celUrl = import.meta.resolve('@marcbachmann/cel-js');
     log(`bench:replay — ${N_EVENTS.toLocaleString('en-US')} events (${mb.toFixed(1)} MB), ${N_RULES} rules; files generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     log(`  vigil: ${VIGIL}`);
+    log(`  cel-js: ${celUrl}`);
     log(`  node ${process.version}, ${process.platform}/${process.arch}`);
 
-    const celUrl = import.meta.resolve('@marcbachmann/cel-js');
     const help = spawnSync(process.execPath, [VIGIL, 'replay', '--help'], { encoding: 'utf8' });
     const hasWorkers = help.stdout.includes('--workers');
     const vigil = (file: string, workers: number | null): readonly string[] => [
@@ -178,7 +181,8 @@ function main(): number {
     log(`  cel-js: ≈ ${(((celMs - med.get('cel-js script, 1 event (start-up)')!) * 1000) / N_EVENTS).toFixed(1)} µs/event after start-up`);
     return 0;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (opts.keep) log(`  files kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 
