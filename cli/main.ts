@@ -16,7 +16,7 @@ import { VIGIL_SCHEME } from '../features/catalog.ts';
 import { decimal, httpUrl, integer, isoTime, matching, nonEmpty, usageMessage, UsageError } from './args.ts';
 import { processIO, type CliIO } from './io.ts';
 import type { ModelEvalDeps } from './model-eval.ts';
-import type { FeatureDeriver } from './replay.ts';
+import type { FeatureDeriver, ReplayTuning } from './replay.ts';
 import type { SimulateCliOptions, SimulateDeps } from './simulate.ts';
 import type { TrainCliOptions } from './train.ts';
 
@@ -28,8 +28,8 @@ export interface MainDeps {
   readonly scheme?: Scheme;
   /** replay: how API request bodies become features (default: the engine, cli/replay-engine.ts). */
   readonly derive?: FeatureDeriver;
-  /** replay: the size of the pieces a file is read and shared out in. */
-  readonly replayChunkBytes?: number;
+  /** replay: how a file is cut and shared out (tests make the pieces small). */
+  readonly replay?: ReplayTuning;
   readonly simulate?: SimulateDeps;
   readonly modelEval?: ModelEvalDeps;
   /** explain: VIGIL_URL, VIGIL_ADMIN_TOKEN, VIGIL_MODEL (default process.env). */
@@ -157,7 +157,7 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
           eventsOnly: o.eventsOnly === true,
           workers: o.workers,
           ...(deps.derive ? { derive: deps.derive } : {}),
-          ...(deps.replayChunkBytes !== undefined ? { chunkBytes: deps.replayChunkBytes } : {}),
+          ...(deps.replay ? { tuning: deps.replay } : {}),
         },
         io,
         scheme,

@@ -150,7 +150,8 @@ export async function modelEvalCommand(o: ModelEvalOptions, io: CliIO, deps: Mod
       onEvent: (e) => {
         collector.add(e);
         if (e.line.day > maxDay) maxDay = e.line.day;
-        progress.update(`${count(++replayed)} attempts replayed${where()}`);
+        replayed++;
+        progress.update(() => `${count(replayed)} attempts replayed${where()}`);
       },
       onBadLine: (n, err) => {
         badCount++;

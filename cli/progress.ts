@@ -11,8 +11,11 @@ const REDRAW_MS = 200;
 const ERASE = '\r\x1b[2K';
 
 export interface Progress {
-  /** The current state (`text` without the label or the elapsed time); cheap to call often. */
-  update(text: string): void;
+  /**
+   * The current state, without the label or the elapsed time; cheap to call often: `text` runs only
+   * when the line is redrawn.
+   */
+  update(text: () => string): void;
   /** Redraw `text()` on a timer while the command waits on work it cannot report from. */
   whileWaiting(text: () => string): void;
   /** Erase the line; call once, when the command is done (also on failure). */
@@ -33,19 +36,19 @@ export function startProgress(io: CliIO, label: string, opts: { json?: boolean }
   let drawn = false;
   let finished = false;
   let timer: ReturnType<typeof setInterval> | undefined;
-  const update = (text: string): void => {
+  const update = (text: () => string): void => {
     if (finished) return;
     const t = now();
     if (t - started < SHOW_AFTER_MS || t - lastDraw < REDRAW_MS) return;
     lastDraw = t;
     drawn = true;
-    io.stderr(`${ERASE}${label}: ${text} (${Math.round((t - started) / 1000)} s)`);
+    io.stderr(`${ERASE}${label}: ${text()} (${Math.round((t - started) / 1000)} s)`);
   };
   return {
     update,
     whileWaiting(text) {
       if (timer) clearInterval(timer);
-      timer = setInterval(() => update(text()), REDRAW_MS);
+      timer = setInterval(() => update(text), REDRAW_MS);
       timer.unref();
     },
     done() {

@@ -101,8 +101,11 @@ const { workerData } = require('node:worker_threads');
 `;
 
 export interface WorkerPool {
-  /** Replies of the workers that took part; workers that never took a chunk are stopped instead. */
-  finish(shared: Int32Array): Promise<WorkerReply[]>;
+  /**
+   * Replies of the workers that took part, once every chunk is taken; workers that never started
+   * taking chunks are stopped instead. With `all`, waits for every worker (chunks may be left).
+   */
+  finish(shared: Int32Array, all?: boolean): Promise<WorkerReply[]>;
   terminate(): Promise<void>;
 }
 
@@ -123,11 +126,11 @@ export function startWorkers(n: number, input: Omit<WorkerInput, 'worker'>): Wor
     );
   }
   return {
-    async finish(shared) {
+    async finish(shared, all = false) {
       const out: Promise<WorkerReply>[] = [];
       for (let w = 0; w < n; w++) {
         // Every chunk is taken by now, so a worker that has not started taking chunks never will.
-        if (Atomics.load(shared, ENTERED + w) === 1) out.push(replies[w]!);
+        if (all || Atomics.load(shared, ENTERED + w) === 1) out.push(replies[w]!);
         else void workers[w]!.terminate();
       }
       return Promise.all(out);

@@ -35,6 +35,7 @@ import {
   type Tally,
 } from './replay-core.ts';
 import type { EngineDeriver } from './replay-engine.ts';
+import type { WorkerPool } from './replay-threads.ts';
 
 export { MAX_LISTED_ERRORS, type Change, type LineError } from './replay-core.ts';
 
@@ -172,8 +173,15 @@ export interface ReplayOptions {
   readonly eventsOnly?: boolean;
   /** Threads sharing a file of feature records (default 1). */
   readonly workers?: number;
-  /** Size of the pieces a file is read (and shared out) in; tests make it small. */
+  readonly tuning?: ReplayTuning;
+}
+
+/** How a file is read and shared out; the defaults suit the command, tests change them. */
+export interface ReplayTuning {
+  /** Size of the pieces a file is read (and shared out) in (default DEFAULT_CHUNK_BYTES). */
   readonly chunkBytes?: number;
+  /** With workers, leave every chunk to them (so a small file is not all done before they start). */
+  readonly mainThreadIdle?: boolean;
 }
 
 type Source = { readonly kind: 'stdin' } | { readonly kind: 'file'; readonly path: string; readonly size: number; readonly chunks: readonly Chunk[] };
@@ -222,7 +230,7 @@ async function replayInOrder(src: Source, packs: ReplayPacks, opts: ReplayOption
   const counter = new LineCounter(packs);
   const deriver = bodyDeriver(opts, packs.pack);
   let done = 0;
-  const tick = (): void => progress.update(progressText(counter.evaluated, done, src));
+  const tick = (): void => progress.update(() => progressText(counter.evaluated, done, src));
   try {
     if (src.kind === 'stdin') {
       await countText(counter, await io.stdin(), 0, deriver.derive, tick);
@@ -250,34 +258,36 @@ async function replayInOrder(src: Source, packs: ReplayPacks, opts: ReplayOption
  */
 async function replayShared(
   src: Extract<Source, { kind: 'file' }>,
-  pool: import('./replay-threads.ts').WorkerPool,
+  pool: WorkerPool,
   shared: Int32Array,
   packs: ReplayPacks,
+  opts: ReplayOptions,
   io: CliIO,
   progress: Progress,
 ): Promise<Tally | undefined> {
   const { progressOf, stopAll, takeChunks } = await import('./replay-threads.ts');
   const counter = new LineCounter(packs);
-  const tick = (): void => {
-    const p = progressOf(shared);
-    progress.update(progressText(p.events, p.chunks, src));
-  };
-  const reader = new ChunkReader(src.path);
-  let complete: boolean;
-  try {
-    complete = takeChunks(counter, reader, src.chunks, shared, tick);
-  } finally {
-    reader.close();
-  }
-  if (!complete) {
-    stopAll(shared);
-    return undefined;
-  }
-  progress.whileWaiting(() => {
+  const text = (): string => {
     const p = progressOf(shared);
     return progressText(p.events, p.chunks, src);
-  });
-  const replies = await pool.finish(shared);
+  };
+  const tick = (): void => progress.update(text);
+  const idle = opts.tuning?.mainThreadIdle === true;
+  if (!idle) {
+    const reader = new ChunkReader(src.path);
+    let complete: boolean;
+    try {
+      complete = takeChunks(counter, reader, src.chunks, shared, tick);
+    } finally {
+      reader.close();
+    }
+    if (!complete) {
+      stopAll(shared);
+      return undefined;
+    }
+  }
+  progress.whileWaiting(text);
+  const replies = await pool.finish(shared, idle);
   const tallies = [counter.tally()];
   for (const r of replies) {
     if (r.kind === 'body') return undefined;
@@ -308,7 +318,7 @@ export async function runReplay(path: string, eventsFile: string, opts: ReplayOp
       return fail(`${eventsFile}: ${code === 'ENOENT' ? 'no such file' : errorMessage(e)}`);
     }
     try {
-      src = { kind: 'file', path: eventsFile, size, chunks: lineAlignedChunks(eventsFile, size, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES) };
+      src = { kind: 'file', path: eventsFile, size, chunks: lineAlignedChunks(eventsFile, size, opts.tuning?.chunkBytes ?? DEFAULT_CHUNK_BYTES) };
     } catch (e) {
       return fail(`${eventsFile}: cannot read: ${errorMessage(e)}`);
     }
@@ -317,7 +327,7 @@ export async function runReplay(path: string, eventsFile: string, opts: ReplayOp
   // Workers compile the packs themselves, so they start before this thread compiles: they are
   // the slow part of starting. Only the standard scheme and the standard deriver can cross threads.
   const threads = src.kind === 'file' && opts.derive === undefined && scheme === VIGIL_SCHEME ? Math.min(opts.workers ?? 1, src.chunks.length) : 1;
-  let parallel: { pool: import('./replay-threads.ts').WorkerPool; shared: Int32Array } | undefined;
+  let parallel: { pool: WorkerPool; shared: Int32Array } | undefined;
   if (threads > 1 && src.kind === 'file') {
     const { sharedState, startWorkers } = await import('./replay-threads.ts');
     const state = sharedState(threads - 1);
@@ -348,7 +358,7 @@ export async function runReplay(path: string, eventsFile: string, opts: ReplayOp
     const started = performance.now();
     let tally: Tally | undefined;
     try {
-      if (parallel && src.kind === 'file') tally = await replayShared(src, parallel.pool, parallel.shared, packs, io, progress);
+      if (parallel && src.kind === 'file') tally = await replayShared(src, parallel.pool, parallel.shared, packs, opts, io, progress);
       if (parallel) await parallel.pool.terminate();
       parallel = undefined;
       tally ??= await replayInOrder(src, packs, opts, io, progress);

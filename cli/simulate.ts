@@ -123,16 +123,16 @@ export async function simulateCommand(o: SimulateCliOptions, io: CliIO, deps: Si
   const progress = startProgress(io, 'simulate');
   const geoip = deps.geoip ?? (await createGeoIp({ watch: false }));
   try {
-    progress.update('building address pools');
+    progress.update(() => 'building address pools');
     const samples = o.geoSamples;
     const pool = buildGeoPool(geoip, geoSeed(opts.seed), samples !== undefined ? { samples, hostingSamples: Math.max(1000, Math.round(samples / 8)) } : {});
-    progress.update('generating traffic');
+    progress.update(() => 'generating traffic');
     const lines = simulate(opts, pool);
     const out = openSink(outPath, io);
     try {
       for (let i = 0; i < lines.length; i++) {
         out.write(formatLine(lines[i]!) + '\n');
-        if ((i & 4095) === 0) progress.update(`writing ${count(i)}/${count(lines.length)} attempts`);
+        progress.update(() => `writing ${count(i)}/${count(lines.length)} attempts`);
       }
     } finally {
       out.close();
@@ -146,7 +146,8 @@ export async function simulateCommand(o: SimulateCliOptions, io: CliIO, deps: Si
           geoip,
           onEvent: (e) => {
             rows.write(JSON.stringify(featureRow(e)) + '\n');
-            progress.update(`replaying ${count(++replayed)}/${count(lines.length)} attempts through the engine`);
+            replayed++;
+            progress.update(() => `replaying ${count(replayed)}/${count(lines.length)} attempts through the engine`);
           },
         });
       } finally {
