@@ -214,8 +214,8 @@ async function countText(counter: LineCounter, text: string, index: number, deri
       const d = await derive(body);
       if (d.ok) counter.record(d.event.eventType, d.event.features, lineNo);
       else counter.bad(lineNo, d.error);
-    }
-    if ((lineNo & 1023) === 0) tick();
+      tick();
+    } else if ((lineNo & 1023) === 0) tick();
   }
   counter.endChunk(lineNo);
 }
