@@ -83,12 +83,28 @@ interface Contender {
   readonly argv: readonly string[];
 }
 
-function runOnce(c: Contender): { ms: number; stdout: string } {
+/**
+ * CPU seconds used by this process's waited-for children so far (user + system), on Linux; null
+ * elsewhere. On a shared machine it varies far less than wall time, so it is printed beside it.
+ */
+function childrenCpuSeconds(): number | null {
+  try {
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+    // cutime and cstime, fields 16 and 17 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+function runOnce(c: Contender): { ms: number; cpuMs: number | null; stdout: string } {
+  const cpu0 = childrenCpuSeconds();
   const t0 = performance.now();
   const r = spawnSync(process.execPath, c.argv, { encoding: 'utf8', maxBuffer: 1 << 26 });
   const ms = performance.now() - t0;
+  const cpu1 = childrenCpuSeconds();
   if (r.status !== 0) throw new Error(`${c.name} exited ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  return { ms, stdout: r.stdout };
+  return { ms, cpuMs: cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) * 1000, stdout: r.stdout };
 }
 
 function sameCounts(v: VigilJson, c: CelCounts): string[] {
@@ -151,34 +167,44 @@ function main(): number {
     log(`  counts agree: ${cel.events} events, allow ${cel.decisions.allow}, step_up ${cel.decisions.step_up}, block ${cel.decisions.block}`);
 
     const times = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+    const cpu = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order each round so no contender always runs right after the same neighbour.
       for (let k = 0; k < contenders.length; k++) {
         const c = contenders[(round + k) % contenders.length]!;
-        times.get(c.name)!.push(runOnce(c).ms);
+        const r = runOnce(c);
+        times.get(c.name)!.push(r.ms);
+        if (r.cpuMs !== null) cpu.get(c.name)!.push(r.cpuMs);
       }
     }
+    const s = (ms: number): string => `${(ms / 1000).toFixed(3)} s`;
     log('');
-    log(`whole-process wall time, median of ${ROUNDS} interleaved rounds (min–max):`);
-    const med = new Map<string, number>();
+    log(`whole processes, median of ${ROUNDS} interleaved rounds: wall time (min–max)${cpu.get('cel-js script')!.length > 0 ? ', CPU time (user + system)' : ''}`);
+    const wall = new Map<string, number>();
+    const cpuMed = new Map<string, number>();
     for (const c of contenders) {
       const xs = times.get(c.name)!;
-      med.set(c.name, median(xs));
-      log(`  ${c.name.padEnd(36)} ${(median(xs) / 1000).toFixed(3)} s  (${(Math.min(...xs) / 1000).toFixed(3)}–${(Math.max(...xs) / 1000).toFixed(3)})`);
+      const cs = cpu.get(c.name)!;
+      wall.set(c.name, median(xs));
+      if (cs.length > 0) cpuMed.set(c.name, median(cs));
+      log(`  ${c.name.padEnd(36)} ${s(median(xs))}  (${s(Math.min(...xs))}–${s(Math.max(...xs))})${cs.length > 0 ? `   cpu ${s(median(cs))}` : ''}`);
     }
-    const celMs = med.get('cel-js script')!;
-    const startMs = med.get('vigil replay, 1 event (start-up)')!;
     log('');
-    for (const c of contenders.filter((x) => x.name.startsWith('vigil') && !x.name.includes('1 event'))) {
-      const ms = med.get(c.name)!;
-      const ratio = celMs / ms;
-      const perEventUs = ((ms - startMs) * 1000) / N_EVENTS;
-      log(
-        `  ${c.name}: ${ratio.toFixed(2)}× faster than cel-js (target ≥ ${TARGET_VS_CEL}×: ${ratio >= TARGET_VS_CEL ? 'met' : 'NOT MET'}); ` +
-          `≈ ${perEventUs.toFixed(1)} µs/event after start-up`,
-      );
-    }
-    log(`  cel-js: ≈ ${(((celMs - med.get('cel-js script, 1 event (start-up)')!) * 1000) / N_EVENTS).toFixed(1)} µs/event after start-up`);
+    const report = (what: string, med: ReadonlyMap<string, number>): void => {
+      const celMs = med.get('cel-js script');
+      const startMs = med.get('vigil replay, 1 event (start-up)');
+      if (celMs === undefined || startMs === undefined) return;
+      for (const c of contenders.filter((x) => x.name.startsWith('vigil') && !x.name.includes('1 event'))) {
+        const ms = med.get(c.name)!;
+        const ratio = celMs / ms;
+        const target = what === 'wall' ? ` (target ≥ ${TARGET_VS_CEL}×: ${ratio >= TARGET_VS_CEL ? 'met' : 'NOT MET'})` : '';
+        const than = what === 'wall' ? 'faster than' : 'less CPU than';
+        log(`  ${what}: ${c.name}: ${ratio.toFixed(2)}× ${than} cel-js${target}; ≈ ${(((ms - startMs) * 1000) / N_EVENTS).toFixed(1)} µs/event after start-up`);
+      }
+      log(`  ${what}: cel-js: ≈ ${(((celMs - med.get('cel-js script, 1 event (start-up)')!) * 1000) / N_EVENTS).toFixed(1)} µs/event after start-up`);
+    };
+    report('wall', wall);
+    report('cpu', cpuMed);
     return 0;
   } finally {
     if (opts.keep) log(`  files kept in ${dir}`);
