@@ -87,14 +87,19 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Four numbers 0–255 without leading zeros: the canonical text of an IPv4 address, as it is. */
+const CANONICAL_V4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /**
  * The slot value of an `ip` feature (the canonical text), or undefined when the language would not
- * accept `raw` as is (the caller then asks evaluateRecord). formatValue answers canonicalIp(raw) ??
+ * accept `raw` as is (the caller then asks evaluateRecord). The common case, an IPv4 address in
+ * canonical form, is recognised by its shape. Otherwise formatValue answers canonicalIp(raw) ??
  * raw, so an unchanged answer means "already canonical" or "not an address"; a variant that only a
  * valid address maps back to `raw` tells the two apart: `::ffff:a.b.c.d` is `a.b.c.d` (dsl.md), and
  * hex digits are read in either case.
  */
 export function ipSlotValue(raw: string): string | undefined {
+  if (CANONICAL_V4.test(raw)) return raw;
   const c = formatValue(raw, 'ip');
   if (c !== raw) return c;
   if (!raw.includes(':')) return formatValue(`::ffff:${raw}`, 'ip') === raw ? raw : undefined;

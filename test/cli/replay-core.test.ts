@@ -5,7 +5,7 @@
 // mismatched event types), whether or not a value takes the fast path.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compilePack, evaluateRecord, loadPackDir, MemoryListBackend, type CompiledPack } from '../../dsl/index.ts';
+import { compilePack, evaluateRecord, formatValue, loadPackDir, MemoryListBackend, type CompiledPack } from '../../dsl/index.ts';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
 import { ipSlotValue, LineCounter, type Tally } from '../../cli/replay-core.ts';
 
@@ -58,6 +58,12 @@ function sameAsReference(line: string): void {
 const ADDRESSES = [
   '203.0.113.77',
   '10.1.2.3',
+  '0.0.0.0',
+  '255.255.255.255',
+  '256.1.1.1',
+  '1.2.3.4\n',
+  '1.2.3.4 ',
+  '١.2.3.4',
   '010.1.2.3',
   '1.2.3',
   '1.2.3.4.5',
@@ -85,7 +91,10 @@ describe('ipSlotValue', () => {
   it.each(ADDRESSES)('%j: the canonical text exactly when the language accepts the address', (a) => {
     const accepted = evaluateRecord(pack, 'login', { 'ip.address': a }, { scheme: VIGIL_SCHEME }).ok;
     const v = ipSlotValue(a);
-    if (v !== undefined) expect(accepted).toBe(true);
+    if (v !== undefined) {
+      expect(accepted).toBe(true);
+      expect(v).toBe(formatValue(a, 'ip'));
+    }
     // undefined may also mean "ask evaluateRecord" (a canonical IPv6 without hex letters).
     if (!accepted) expect(v).toBeUndefined();
   });
