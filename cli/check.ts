@@ -7,7 +7,7 @@ import { openPack, plural } from './packs.ts';
 export function runCheck(path: string, io: CliIO, scheme: Scheme): number {
   const opened = openPack(path, scheme);
   if (!opened.ok) {
-    io.stderr(`vigil check: ${opened.message}\n`);
+    io.stderr(`vigil check: error: ${opened.message}\n`);
     return 1;
   }
   const p = opened.pack;

@@ -3,6 +3,7 @@
 // JSON (`decision`, `score`, `rules`, `shadow`). Bad JSON, unknown features and wrong types are
 // reported one a line on stderr, exit 1; never a stack trace.
 import { readFile } from 'node:fs/promises';
+import { errorMessage } from '../common/errors.ts';
 import { evaluateRecord, type Scheme } from '../dsl/index.ts';
 import type { CliIO } from './io.ts';
 import { openPack } from './packs.ts';
@@ -18,13 +19,13 @@ async function readInput(file: string, io: CliIO): Promise<{ ok: true; text: str
     return { ok: true, text: await readFile(file, 'utf8') };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return { ok: false, message: `${file}: ${code === 'ENOENT' ? 'no such file' : e instanceof Error ? e.message : String(e)}` };
+    return { ok: false, message: `${file}: ${code === 'ENOENT' ? 'no such file' : errorMessage(e)}` };
   }
 }
 
 export async function runEval(path: string, opts: EvalOptions, io: CliIO, scheme: Scheme): Promise<number> {
   const fail = (msg: string): number => {
-    io.stderr(`vigil eval: ${msg}\n`);
+    io.stderr(`vigil eval: error: ${msg}\n`);
     return 1;
   };
   const opened = openPack(path, scheme);
@@ -41,14 +42,14 @@ export async function runEval(path: string, opts: EvalOptions, io: CliIO, scheme
   try {
     record = JSON.parse(input.text);
   } catch (e) {
-    return fail(`${source}: invalid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    return fail(`${source}: invalid JSON: ${errorMessage(e)}`);
   }
   if (typeof record !== 'object' || record === null || Array.isArray(record)) {
     return fail(`${source}: expected a JSON object of feature name → value`);
   }
   const r = evaluateRecord(p.result.pack, opts.event, record as Record<string, unknown>, { scheme });
   if (!r.ok) {
-    for (const e of r.errors) io.stderr(`vigil eval: ${source}: ${e}\n`);
+    for (const e of r.errors) io.stderr(`vigil eval: error: ${source}: ${e}\n`);
     return 1;
   }
   const { decision, score, rules, shadow } = r.decision;

@@ -1,15 +1,10 @@
-// `vigil explain DECISION_ID`: fetch a stored decision from a running Vigil (admin API, GET
-// /v1/decisions/:id) and show why it was made: the rules that fired (and shadow rules), the score,
-// the features the pack read, and the anomaly model's top feature contributions, recomputed from
-// the stored features with the model file (VIGIL_MODEL or the shipped one).
+// `vigil explain DECISION_ID [--url URL] [--json]`: fetch a stored decision from a running Vigil
+// (admin API, GET /v1/decisions/:id, token from VIGIL_ADMIN_TOKEN) and show why it was made: the
+// rules that fired (and shadow rules), the score, the features the pack read, and the anomaly
+// model's top feature contributions, recomputed from the stored features with the model file
+// (VIGIL_MODEL or the shipped one). Arguments are declared and checked in cli/main.ts.
 import { errorMessage } from '../common/errors.ts';
 import type { CliIO } from './io.ts';
-
-export const EXPLAIN_USAGE = `usage: vigil explain DECISION_ID [--url URL] [--json]
-  --url URL   the Vigil API (default: $VIGIL_URL or http://127.0.0.1:8080)
-  --json      print one JSON object
-The admin token is read from $VIGIL_ADMIN_TOKEN; the model from $VIGIL_MODEL (default: the shipped one).
-`;
 
 interface Hit {
   readonly name: string;
@@ -33,28 +28,20 @@ interface Stored {
   readonly outcome?: string;
 }
 
-export async function runExplain(
-  argv: readonly string[],
+export interface ExplainOptions {
+  /** The Vigil API (default: VIGIL_URL, else http://127.0.0.1:8080). */
+  readonly url?: string;
+  readonly json?: boolean;
+}
+
+export async function explainCommand(
+  id: string,
+  opts: ExplainOptions,
   io: CliIO,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<number> {
-  let id: string | undefined;
-  let url = env.VIGIL_URL ?? 'http://127.0.0.1:8080';
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--url' && argv[i + 1] !== undefined) url = argv[++i]!;
-    else if (a === '--json') json = true;
-    else if (!a.startsWith('-') && id === undefined) id = a;
-    else {
-      io.stderr(EXPLAIN_USAGE);
-      return 2;
-    }
-  }
-  if (id === undefined || !/^[0-9A-Za-z]{1,64}$/.test(id)) {
-    io.stderr(EXPLAIN_USAGE);
-    return 2;
-  }
+  const url = opts.url ?? env.VIGIL_URL ?? 'http://127.0.0.1:8080';
+  const json = opts.json === true;
   const token = env.VIGIL_ADMIN_TOKEN;
   let res: Response;
   try {
@@ -63,15 +50,15 @@ export async function runExplain(
       signal: AbortSignal.timeout(10_000),
     });
   } catch (e) {
-    io.stderr(`vigil explain: cannot reach ${url}: ${errorMessage(e)}\n`);
+    io.stderr(`vigil explain: error: cannot reach ${url}: ${errorMessage(e)}\n`);
     return 1;
   }
   if (res.status === 404) {
-    io.stderr(`vigil explain: decision ${id} not found (unknown, expired, or the admin API is off: set VIGIL_ADMIN_TOKEN)\n`);
+    io.stderr(`vigil explain: error: decision ${id} not found (unknown, expired, or the admin API is off: set VIGIL_ADMIN_TOKEN)\n`);
     return 1;
   }
   if (!res.ok) {
-    io.stderr(`vigil explain: ${url} answered ${res.status}\n`);
+    io.stderr(`vigil explain: error: ${url} answered ${res.status}\n`);
     return 1;
   }
   const stored = (await res.json()) as Stored;

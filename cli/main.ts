@@ -1,30 +1,51 @@
-// The `vigil` command line (shared/spec/interfaces.md "CLI"): wires commander to the commands in
-// cli/*.ts. `main` never exits the process and never throws for user errors: it returns the exit code
-// (0 ok, 1 a failed check/test/bad input, 2 usage), and writes through an injected CliIO so tests run
-// it in-process. Usage errors print commander's message and the help on stderr.
+// The `vigil` command line (shared/spec/interfaces.md "CLI"): every command and its options,
+// declared with commander so each has `--help`, typed values (cli/args.ts) and the same errors.
+// What a command does lives in its own module, imported only when that command runs, so `vigil
+// --help` or `vigil check` never loads the engine, GeoIP, onnxruntime, Redis or Express.
+//
+// `main` never exits the process and never throws for user errors: it returns the exit code — 0 ok,
+// 1 refused or failed (a check with errors, a failing test, unreadable input), 2 usage — and writes
+// through an injected CliIO so tests run it in-process. Every error is one line on stderr,
+// `vigil CMD: error: …`; a usage error is followed by the command's usage line and where to find
+// its help.
+import { assetPath } from '../common/paths.ts';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { VIGIL_SCHEME } from '../features/catalog.ts';
 import type { Scheme } from '../dsl/index.ts';
-import { runCheck } from './check.ts';
-import { runEval } from './eval.ts';
+import { errorMessage } from '../common/errors.ts';
+import { VIGIL_SCHEME } from '../features/catalog.ts';
+import { decimal, httpUrl, integer, isoTime, matching, nonEmpty, usageMessage, UsageError } from './args.ts';
 import { processIO, type CliIO } from './io.ts';
-import { runReplay, type FeatureDeriver } from './replay.ts';
-import { runTest } from './test.ts';
+import type { ModelEvalDeps } from './model-eval.ts';
+import type { FeatureDeriver, ReplayTuning } from './replay.ts';
+import type { SimulateCliOptions, SimulateDeps } from './simulate.ts';
+import type { TrainCliOptions } from './train.ts';
 
 export type { CliIO } from './io.ts';
 
+/** What tests and embedders may swap out; each field only matters to the commands named. */
 export interface MainDeps {
+  /** check, test, eval, replay. */
   readonly scheme?: Scheme;
-  /** How replay turns API request bodies into features (default: event-only, cli/replay.ts). */
+  /** replay: how API request bodies become features (default: the engine, cli/replay-engine.ts). */
   readonly derive?: FeatureDeriver;
+  /** replay: how a file is cut and shared out (tests make the pieces small). */
+  readonly replay?: ReplayTuning;
+  readonly simulate?: SimulateDeps;
+  readonly modelEval?: ModelEvalDeps;
+  /** explain: VIGIL_URL, VIGIL_ADMIN_TOKEN, VIGIL_MODEL (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 export const EXIT_USAGE = 2;
 
+/** Defaults owned by the CLI itself (training's defaults are applied by cli/train.ts). */
+export const DEFAULT_WARMUP_DAYS = 10;
+export const MAX_REPLAY_WORKERS = 64;
+
 function packageVersion(): string {
   try {
-    const pkg: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    const pkg: unknown = JSON.parse(readFileSync(assetPath('package.json'), 'utf8'));
     const v = typeof pkg === 'object' && pkg !== null && 'version' in pkg ? pkg.version : undefined;
     return typeof v === 'string' ? v : '0.0.0';
   } catch {
@@ -32,121 +53,226 @@ function packageVersion(): string {
   }
 }
 
-function buildProgram(io: CliIO, deps: MainDeps, setCode: (n: number) => void): Command {
-  const scheme = deps.scheme ?? VIGIL_SCHEME;
-  const program = new Command('vigil')
-    .description('Vigil: account-security risk engine (rules packs, backtests, HTTP API)')
-    .addHelpText(
-      'after',
-      `
-Model and traffic commands (each has its own --help):
-  train --events EVENTS.ndjson --out MODEL.onnx   build the ONNX anomaly model from recorded features
-  model eval --events LABELLED.ndjson             ROC/PR AUC and operating points of model, rba.score, pack
-  simulate --users N --days D --seed S --out F    seeded, labelled sign-in traffic (legit users + attackers)
-  explain DECISION_ID                             why a stored decision was made (admin API of a running Vigil)`,
-    )
-    .version(packageVersion())
-    .exitOverride()
-    .showHelpAfterError()
+function fullName(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** One error style for every command, including commander's own parse errors. */
+function configureErrors(cmd: Command, io: CliIO): void {
+  const name = fullName(cmd);
+  cmd
     .configureOutput({
       writeOut: (s) => io.stdout(s),
       writeErr: (s) => io.stderr(s),
-      outputError: (s, write) => write(s),
-    });
+      outputError: (s, write) => write(`${name}: error: ${usageMessage(s)}\n`),
+    })
+    .showHelpAfterError(`Usage: ${name} ${cmd.usage()}  (see '${name} --help')`);
+  for (const sub of cmd.commands) configureErrors(sub, io);
+}
 
-  program
-    .command('check')
-    .description('parse and type-check a pack; print its diagnostics (exit 1 on errors)')
-    .argument('<pack>', 'a pack directory or a .rules file')
-    .action((pack: string) => setCode(runCheck(pack, io, scheme)));
-
-  program
-    .command('test')
-    .description("run a pack's tests; the last line is `N passed, M failed`")
-    .argument('<pack>', 'a pack directory or a .rules file')
-    .option('-v, --verbose', 'also list the tests that passed')
-    .action((pack: string, o: { verbose?: boolean }) => setCode(runTest(pack, io, scheme, { verbose: o.verbose === true })));
-
-  program
-    .command('eval')
-    .description('evaluate one event given feature values and print the result JSON')
-    .argument('<pack>', 'a pack directory or a .rules file')
-    .requiredOption('--event <type>', `event type (${scheme.eventTypes.join(', ')})`)
-    .requiredOption('--features <file>', 'JSON object of feature name → value (durations in seconds); - reads stdin')
-    .action(async (pack: string, o: { event: string; features: string }) =>
-      setCode(await runEval(pack, { event: o.event, features: o.features }, io, scheme)),
-    );
-
-  program
-    .command('replay')
-    .description('backtest a pack on recorded events (NDJSON) and report decisions and rule hits')
-    .argument('<pack>', 'a pack directory or a .rules file')
-    .argument('<events>', 'NDJSON file: {"event","features"} lines or POST /v1/evaluate bodies; - reads stdin')
-    .option('--baseline <pack>', 'compare with this pack and list every decision that changes')
-    .option('--json', 'print the report as one JSON object')
-    .option('--events-only', 'derive only the request\'s own features from API bodies (no GeoIP, no signal store)')
-    .action(async (pack: string, events: string, o: { baseline?: string; json?: boolean; eventsOnly?: boolean }) =>
-      setCode(
-        await runReplay(
-          pack,
-          events,
-          {
-            ...(o.baseline !== undefined ? { baseline: o.baseline } : {}),
-            json: o.json === true,
-            eventsOnly: o.eventsOnly === true,
-            ...(deps.derive ? { derive: deps.derive } : {}),
-          },
-          io,
-          scheme,
-        ),
-      ),
-    );
-
-  program
-    .command('serve')
-    .description('run the HTTP API (same as npm start)')
-    .action(async () => {
-      const { runServer } = await import('../api/server.ts');
-      await runServer();
-      setCode(0);
-    });
-
-  return program;
+interface Running {
+  /** The command running now, for the prefix of an error it throws. */
+  name: string;
+  code: number;
 }
 
 /**
- * Commands that parse their own arguments (they load heavy modules — onnxruntime, GeoIP — so they
- * are imported only when called).
+ * The action of `cmd`: runs `fn` with the command's arguments and stores its exit code. A
+ * UsageError from inside becomes a commander usage error (same output, exit 2).
  */
-async function ownParser(argv: readonly string[], io: CliIO): Promise<number | undefined> {
-  const [cmd, sub] = argv;
-  if (cmd === 'train') return (await import('./train.ts')).runTrain(argv.slice(1), io);
-  if (cmd === 'simulate') return (await import('./simulate.ts')).runSimulate(argv.slice(1), io);
-  if (cmd === 'explain') return (await import('./explain.ts')).runExplain(argv.slice(1), io);
-  if (cmd === 'model' && sub === 'eval') return (await import('./model-eval.ts')).runModelEval(argv.slice(2), io);
-  if (cmd === 'model') {
-    io.stderr('usage: vigil model eval --events LABELLED.ndjson [options]\n');
-    return EXIT_USAGE;
-  }
-  return undefined;
+function action<A extends unknown[]>(cmd: Command, running: Running, fn: (...args: A) => Promise<number> | number): Command {
+  return cmd.action(async (...args: unknown[]) => {
+    running.name = fullName(cmd);
+    try {
+      running.code = await fn(...(args as A));
+    } catch (e) {
+      if (e instanceof UsageError) cmd.error(e.message, { exitCode: EXIT_USAGE, code: 'vigil.usage' });
+      throw e;
+    }
+  });
 }
 
-export async function main(argv: string[], io: CliIO = processIO, deps: MainDeps = {}): Promise<number> {
-  const own = await ownParser(argv, io).catch((e: unknown) => {
-    io.stderr(`vigil: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
+function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
+  const scheme = deps.scheme ?? VIGIL_SCHEME;
+  const program = new Command('vigil')
+    .description('Vigil: account-security risk engine (rule packs, backtests, HTTP API, anomaly model)')
+    .version(packageVersion())
+    .exitOverride();
+
+  action(
+    program
+      .command('check')
+      .description('parse and type-check a pack; print its diagnostics (exit 1 on errors)')
+      .argument('<pack>', 'a pack directory or a .rules file'),
+    running,
+    async (pack: string) => (await import('./check.ts')).runCheck(pack, io, scheme),
+  );
+
+  action(
+    program
+      .command('test')
+      .description("run a pack's tests; the last line is `N passed, M failed` (exit 1 unless all pass)")
+      .argument('<pack>', 'a pack directory or a .rules file')
+      .option('-v, --verbose', 'also list the tests that passed'),
+    running,
+    async (pack: string, o: { verbose?: boolean }) => (await import('./test.ts')).runTest(pack, io, scheme, { verbose: o.verbose === true }),
+  );
+
+  action(
+    program
+      .command('eval')
+      .description('evaluate one event given feature values and print the result JSON (exit 1 on a bad pack or input)')
+      .argument('<pack>', 'a pack directory or a .rules file')
+      .requiredOption('--event <type>', `event type (${scheme.eventTypes.join(', ')})`)
+      .requiredOption('--features <file>', 'JSON object of feature name → value (durations in seconds); - reads stdin'),
+    running,
+    async (pack: string, o: { event: string; features: string }) =>
+      (await import('./eval.ts')).runEval(pack, { event: o.event, features: o.features }, io, scheme),
+  );
+
+  action(
+    program
+      .command('replay')
+      .description('backtest a pack on recorded events (NDJSON) and report decisions and rule hits')
+      .argument('<pack>', 'a pack directory or a .rules file')
+      .argument('<events>', 'NDJSON file: {"event","features"} lines or POST /v1/evaluate bodies; - reads stdin')
+      .option('--baseline <pack>', 'compare with this pack and list every decision that changes')
+      .option('--json', 'print the report as one JSON object')
+      .option('--events-only', "derive only the request's own features from API bodies (no GeoIP, no signal store)")
+      .option(
+        '--workers <n>',
+        'threads sharing a file of feature records (a file holding API bodies, and stdin, are replayed on one)',
+        integer('--workers', 1, MAX_REPLAY_WORKERS),
+        1,
+      ),
+    running,
+    async (pack: string, events: string, o: { baseline?: string; json?: boolean; eventsOnly?: boolean; workers: number }) =>
+      (await import('./replay.ts')).runReplay(
+        pack,
+        events,
+        {
+          ...(o.baseline !== undefined ? { baseline: o.baseline } : {}),
+          json: o.json === true,
+          eventsOnly: o.eventsOnly === true,
+          workers: o.workers,
+          ...(deps.derive ? { derive: deps.derive } : {}),
+          ...(deps.replay ? { tuning: deps.replay } : {}),
+        },
+        io,
+        scheme,
+      ),
+  );
+
+  action(program.command('serve').description('run the HTTP API (same as npm start; configured by environment, see docs/operations.md)'), running, async () => {
+    await (await import('../api/server.ts')).runServer();
+    return 0;
   });
-  if (own !== undefined) return own;
-  let code = 0;
-  const program = buildProgram(io, deps, (n) => {
-    code = n;
+
+  action(
+    program
+      .command('train')
+      .description('build the ONNX anomaly model (isolation forest) from recorded feature rows')
+      .usage('--events FILE --out MODEL.onnx [options]')
+      .requiredOption('--events <file>', 'NDJSON feature rows: VIGIL_RECORD decision rows, `vigil simulate --features-out` rows or {"event","features"} lines')
+      .requiredOption('--out <file>', 'where to write the .onnx model (replaced atomically)')
+      .option('--trees <n>', 'number of trees (default 100)', integer('--trees', 1))
+      .option('--sample <n>', 'rows drawn per tree, ψ (default 256)', integer('--sample', 2))
+      .option('--seed <n>', 'random seed (default 1); the same data and seed give the same model', integer('--seed', -2147483648))
+      .option('--threads <n>', 'worker threads (default: all cores for large inputs, else 1)', integer('--threads', 1))
+      .option('--legit-only', 'skip rows labelled other than "legit" (labelled simulated traffic)')
+      .option('--json', 'print the report as one JSON object'),
+    running,
+    async (o: TrainCliOptions) => (await import('./train.ts')).trainCommand(o, io),
+  );
+
+  const model = program.command('model').description('anomaly model tools: `model eval` measures the model, rba.score and a pack on labelled traffic');
+  const evalCmd = model
+    .command('eval')
+    .description("replay labelled traffic through the engine and report ROC/PR AUC and operating points of the model, rba.score and the pack's decisions")
+    .usage('--events FILE [options]')
+    .requiredOption('--events <file>', 'output of `vigil simulate` (- reads standard input)')
+    .option('--model <file>', 'ONNX anomaly model (default: the shipped model, as `vigil serve` uses)')
+    .option('--no-model', 'evaluate without a model (model.* missing; the model column shows n/a)')
+    .option('--pack <dir>', 'rule pack whose decisions are measured (default rules/login_core)')
+    .option(
+      '--warmup-days <n>',
+      `legitimate attempts count from this day on; must be below the last day of the data (default ${DEFAULT_WARMUP_DAYS}); attacks always count`,
+      integer('--warmup-days', 0, 366),
+      DEFAULT_WARMUP_DAYS,
+    )
+    .option('--plot <file>', 'write an SVG ROC plot')
+    .option('--json', 'print the report as JSON');
+  // --model FILE and --no-model set the same value; seeing both is a contradiction, not "last wins".
+  const modelFlags = new Set<string>();
+  evalCmd.on('option:model', () => modelFlags.add('--model')).on('option:no-model', () => modelFlags.add('--no-model'));
+  action(evalCmd, running, async (o: { events: string; model?: string | false; pack?: string; warmupDays: number; plot?: string; json?: boolean }) => {
+    if (modelFlags.size > 1) throw new UsageError('--model and --no-model exclude each other');
+    const { modelEvalCommand } = await import('./model-eval.ts');
+    return modelEvalCommand(
+      {
+        events: o.events,
+        model: o.model === false ? null : o.model,
+        ...(o.pack !== undefined ? { pack: o.pack } : {}),
+        warmupDays: o.warmupDays,
+        ...(o.plot !== undefined ? { plot: o.plot } : {}),
+        json: o.json === true,
+      },
+      io,
+      deps.modelEval,
+    );
   });
+
+  action(
+    program
+      .command('simulate')
+      .description('write seeded, labelled sign-in traffic (legitimate users and attackers) as NDJSON')
+      .usage('--users N --days D --seed S [options]')
+      .requiredOption('--users <n>', 'simulated users', integer('--users', 1, 1_000_000))
+      .requiredOption('--days <n>', 'simulated days', integer('--days', 1, 366))
+      .requiredOption('--seed <s>', 'seed: the same options and seed give the same file', nonEmpty('--seed'))
+      .option('--out <file>', 'NDJSON output (default: standard output; - too)')
+      .option('--attacks <list>', 'comma list of naive, vpn, targeted, stuffing, or none (default: all)')
+      .option('--attack-start-day <n>', 'first day with attacks (default: days/3, so victims have a history)', integer('--attack-start-day', 0, 365))
+      .option('--attack-scale <x>', 'multiply every attack volume (default 1)', decimal('--attack-scale', 0, 100))
+      .option('--start <time>', 'first simulated instant, ISO 8601 (default 2026-01-05T00:00:00Z)', isoTime('--start'))
+      .option('--features-out <file>', 'also replay the traffic through the engine and write the training rows `vigil train --events` reads')
+      .option('--pack <dir>', 'pack used for that replay (default rules/login_core)')
+      .option(
+        '--geo-samples <n>',
+        'random addresses looked up to build the address pools (default 150000; fewer start faster and know fewer places)',
+        integer('--geo-samples', 1000, 10_000_000),
+      ),
+    running,
+    async (o: SimulateCliOptions) => (await import('./simulate.ts')).simulateCommand(o, io, deps.simulate),
+  );
+
+  action(
+    program
+      .command('explain')
+      .description('why a stored decision was made, from a running Vigil (admin API; token from $VIGIL_ADMIN_TOKEN)')
+      .argument('<decision-id>', 'the decision_id the API returned', matching('decision-id', /^[0-9A-Za-z]{1,64}$/, 'letters and digits (a ULID)'))
+      .option('--url <url>', 'the Vigil API (default: $VIGIL_URL or http://127.0.0.1:8080)', httpUrl('--url'))
+      .option('--json', 'print one JSON object'),
+    running,
+    async (id: string, o: { url?: string; json?: boolean }) =>
+      (await import('./explain.ts')).explainCommand(id, { ...(o.url !== undefined ? { url: o.url } : {}), json: o.json === true }, io, deps.env ?? process.env),
+  );
+
+  configureErrors(program, io);
+  return program;
+}
+
+export async function main(argv: readonly string[], io: CliIO = processIO, deps: MainDeps = {}): Promise<number> {
+  const running: Running = { name: 'vigil', code: 0 };
+  const program = buildProgram(io, deps, running);
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync([...argv], { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE;
-    io.stderr(`vigil: ${e instanceof Error ? e.message : String(e)}\n`);
+    io.stderr(`${running.name}: error: ${errorMessage(e)}\n`);
     return 1;
   }
-  return code;
+  return running.code;
 }

@@ -2,6 +2,7 @@
 // and read failures into one clear message instead of a stack trace, and renders diagnostics with
 // their source lines (dsl.md §5). Every command that takes a PACK goes through `openPack`.
 import { statSync } from 'node:fs';
+import { errorMessage } from '../common/errors.ts';
 import {
   compilePack,
   loadPackDir,
@@ -24,10 +25,6 @@ export interface OpenedPack {
 
 export type OpenResult = { readonly ok: true; readonly pack: OpenedPack } | { readonly ok: false; readonly message: string };
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /** Read and compile the pack at `path` (a directory of `.rules` files or one `.rules` file). */
 export function openPack(path: string, scheme: Scheme): OpenResult {
   let isDir: boolean;
@@ -37,14 +34,14 @@ export function openPack(path: string, scheme: Scheme): OpenResult {
     isDir = st.isDirectory();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return { ok: false, message: code === 'ENOENT' ? `${path}: no such pack (file or directory not found)` : `${path}: ${errorText(e)}` };
+    return { ok: false, message: code === 'ENOENT' ? `${path}: no such pack (file or directory not found)` : `${path}: ${errorMessage(e)}` };
   }
   if (!isDir && !path.endsWith('.rules')) return { ok: false, message: `${path}: a pack is a directory or a .rules file` };
   let src: PackSource;
   try {
     src = loadPackDir(path);
   } catch (e) {
-    return { ok: false, message: `${path}: cannot read pack: ${errorText(e)}` };
+    return { ok: false, message: `${path}: cannot read pack: ${errorMessage(e)}` };
   }
   if (src.rules.length === 0) return { ok: false, message: `${path}: no .rules files in this directory` };
   const result = compilePack(src, { scheme });

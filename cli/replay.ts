@@ -1,20 +1,43 @@
-// `vigil replay PACK [--baseline PACK2] [--json] EVENTS.ndjson`: backtest a pack on recorded events.
-// Each line is `{"event": TYPE, "features": {...}}` (a feature record, as `vigil eval` takes) or a
-// `POST /v1/evaluate` body. API bodies become features through ONE function, `deriveFeatures`: today
-// it derives only what the request itself says (event.*, ip.address, user.*, device.id); the engine
-// (GeoIP, history, velocity, model) replaces it later without touching anything else here.
+// `vigil replay PACK [--baseline PACK2] [--json] [--workers N] EVENTS.ndjson`: backtest a pack on
+// recorded events. Each line is `{"event": TYPE, "features": {...}}` (a feature record, as `vigil
+// eval` takes) or a `POST /v1/evaluate` body. API bodies become features through ONE deriver: the
+// real engine (cli/replay-engine.ts: GeoIP, history, velocity, rba, learning as the file is
+// replayed), or with --events-only `deriveFeatures` (only what the request itself says).
+//
+// The per-line work (parse, slots, evaluate, count) is cli/replay-core.ts; with --workers N a file of
+// feature records is shared out to worker threads (cli/replay-threads.ts). API bodies need the
+// engine in file order, so a file holding any is replayed on one thread. The engine, GeoIP and the
+// request schema are loaded only when the first API body is met.
+//
 // A bad line is counted and reported, never fatal: replay exits 1 only when a pack fails to compile
 // or the events file cannot be read.
-import { createReadStream, statSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { evaluateRecord, type CompiledPack, type Decision, type Scheme } from '../dsl/index.ts';
-import { evaluateBodySchema } from '../api/schemas.ts';
+import type { CompiledPack, Scheme } from '../dsl/index.ts';
+import { errorMessage } from '../common/errors.ts';
+import { VIGIL_SCHEME } from '../features/catalog.ts';
 import type { CliIO } from './io.ts';
 import { openPack } from './packs.ts';
-import { createEngineDeriver } from './replay-engine.ts';
+import { count, startProgress, type Progress } from './progress.ts';
+import {
+  ACTIONS,
+  ChunkReader,
+  DEFAULT_CHUNK_BYTES,
+  inFileOrder,
+  LineCounter,
+  lineAlignedChunks,
+  mergeTallies,
+  type Action,
+  type Change,
+  type Chunk,
+  type LineError,
+  type ReplayPacks,
+  type Tally,
+} from './replay-core.ts';
+import type { EngineDeriver } from './replay-engine.ts';
+import type { WorkerPool } from './replay-threads.ts';
 
-type Action = Decision['decision'];
+export { MAX_LISTED_ERRORS, type Change, type LineError } from './replay-core.ts';
 
 export interface ReplayEvent {
   readonly eventType: string;
@@ -29,11 +52,12 @@ export type FeatureDeriver = (body: Readonly<Record<string, unknown>>) => Promis
 const SECONDS = 1000;
 
 /**
- * THE one place an API request body becomes features for replay. Event-only features: event.type,
- * event.hour (UTC, from `time`), ip.address, user.id, user.age (from `user.created_at`, at the event's
- * time, never negative), user.mfa, device.id. Like the API, `time` defaults to now.
+ * Event-only features of an API request body (`--events-only`): event.type, event.hour (UTC, from
+ * `time`), ip.address, user.id, user.age (from `user.created_at`, at the event's time, never
+ * negative), user.mfa, device.id. Like the API, `time` defaults to now.
  */
 export async function deriveFeatures(body: Readonly<Record<string, unknown>>, now: () => number = Date.now): Promise<Derived> {
+  const { evaluateBodySchema } = await import('../api/schemas.ts');
   const parsed = evaluateBodySchema.safeParse(body);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`);
@@ -53,30 +77,8 @@ export async function deriveFeatures(body: Readonly<Record<string, unknown>>, no
   return { ok: true, event: { eventType: b.type, features } };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** One NDJSON line → an event, whichever of the two forms it has. */
-export async function parseEventLine(text: string, derive: FeatureDeriver): Promise<Derived> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    return { ok: false, error: `invalid JSON: ${e instanceof Error ? e.message : String(e)}` };
-  }
-  if (!isObject(v)) return { ok: false, error: 'expected a JSON object' };
-  if ('event' in v || 'features' in v) {
-    if (typeof v.event !== 'string') return { ok: false, error: '`event` must be an event type string' };
-    if (!isObject(v.features)) return { ok: false, error: '`features` must be an object of feature name → value' };
-    return { ok: true, event: { eventType: v.event, features: v.features } };
-  }
-  if ('type' in v || 'request' in v) return derive(v);
-  return { ok: false, error: 'neither {"event","features"} nor an API request body (`type`, `user`, `ip`)' };
-}
-
 // ---------------------------------------------------------------------------------------------
-// The backtest itself
+// The report
 // ---------------------------------------------------------------------------------------------
 
 export interface RuleCount {
@@ -88,19 +90,6 @@ export interface DecisionCounts {
   step_up: number;
   block: number;
 }
-export interface LineError {
-  readonly line: number;
-  readonly error: string;
-}
-export interface Change {
-  readonly line: number;
-  readonly from: Action;
-  readonly to: Action;
-  /** Enforcing rules the new pack matched. */
-  readonly rules: readonly string[];
-  /** Enforcing rules the baseline matched. */
-  readonly baseline_rules: readonly string[];
-}
 export interface ReplayReport {
   readonly events: number;
   readonly invalid: number;
@@ -108,7 +97,7 @@ export interface ReplayReport {
   readonly rules: { readonly enforce: readonly RuleCount[]; readonly shadow: readonly RuleCount[] };
   readonly seconds: number;
   readonly events_per_second: number;
-  /** The first MAX_LISTED bad lines (the count is `invalid`). */
+  /** The first MAX_LISTED_ERRORS bad lines (the count is `invalid`). */
   readonly errors: readonly LineError[];
   readonly baseline?: {
     readonly decisions: DecisionCounts;
@@ -117,88 +106,33 @@ export interface ReplayReport {
   };
 }
 
-export const MAX_LISTED_ERRORS = 100;
-
-export interface ReplayInput {
-  readonly pack: CompiledPack;
-  readonly baseline?: CompiledPack;
-  readonly scheme: Scheme;
-  readonly derive?: FeatureDeriver;
+function decisionCounts(a: Uint32Array): DecisionCounts {
+  const out: DecisionCounts = { allow: 0, step_up: 0, block: 0 };
+  ACTIONS.forEach((k: Action, i) => (out[k] = a[i]!));
+  return out;
 }
 
-function sortedCounts(m: ReadonlyMap<string, number>): RuleCount[] {
-  return [...m]
-    .map(([name, count]) => ({ name, count }))
-    .sort((a, b) => b.count - a.count || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/** Rules that matched at least once, by count (most first), then name. */
+function sortedCounts(pack: CompiledPack, hits: Uint32Array): RuleCount[] {
+  const out: RuleCount[] = [];
+  pack.rules.forEach((r, i) => {
+    if (hits[i]! > 0) out.push({ name: r.name, count: hits[i]! });
+  });
+  return out.sort((a, b) => b.count - a.count || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-function bump(m: Map<string, number>, name: string): void {
-  m.set(name, (m.get(name) ?? 0) + 1);
-}
-
-/** Evaluate every line (1-based numbers; blank lines skipped) with the pack and the baseline. */
-export async function replayLines(lines: AsyncIterable<string> | Iterable<string>, input: ReplayInput): Promise<ReplayReport> {
-  const derive = input.derive ?? ((b) => deriveFeatures(b));
-  const decisions: DecisionCounts = { allow: 0, step_up: 0, block: 0 };
-  const baseDecisions: DecisionCounts = { allow: 0, step_up: 0, block: 0 };
-  const enforce = new Map<string, number>();
-  const shadow = new Map<string, number>();
-  const errors: LineError[] = [];
-  const changes: Change[] = [];
-  let events = 0;
-  let invalid = 0;
-  let lineNo = 0;
-  const bad = (line: number, error: string): void => {
-    invalid++;
-    if (errors.length < MAX_LISTED_ERRORS) errors.push({ line, error });
-  };
-  const started = performance.now();
-  for await (const raw of lines) {
-    lineNo++;
-    const text = raw.trim();
-    if (text === '') continue;
-    const ev = await parseEventLine(text, derive);
-    if (!ev.ok) {
-      bad(lineNo, ev.error);
-      continue;
-    }
-    const r = evaluateRecord(input.pack, ev.event.eventType, ev.event.features, { scheme: input.scheme });
-    if (!r.ok) {
-      bad(lineNo, r.errors.join('; '));
-      continue;
-    }
-    events++;
-    const d = r.decision;
-    decisions[d.decision]++;
-    for (const h of d.rules) bump(enforce, h.name);
-    for (const h of d.shadow) bump(shadow, h.name);
-    if (input.baseline) {
-      // Both packs share the scheme, so a record the new pack accepts the baseline accepts too.
-      const b = evaluateRecord(input.baseline, ev.event.eventType, ev.event.features, { scheme: input.scheme });
-      if (!b.ok) continue;
-      baseDecisions[b.decision.decision]++;
-      if (b.decision.decision !== d.decision) {
-        changes.push({
-          line: lineNo,
-          from: b.decision.decision,
-          to: d.decision,
-          rules: d.rules.map((h) => h.name),
-          baseline_rules: b.decision.rules.map((h) => h.name),
-        });
-      }
-    }
-  }
-  const seconds = (performance.now() - started) / 1000;
+export function buildReport(t: Tally, packs: ReplayPacks, seconds: number): ReplayReport {
+  const { errors, changes } = inFileOrder(t.chunks);
   const report: ReplayReport = {
-    events,
-    invalid,
-    decisions,
-    rules: { enforce: sortedCounts(enforce), shadow: sortedCounts(shadow) },
+    events: t.events,
+    invalid: t.invalid,
+    decisions: decisionCounts(t.decisions),
+    rules: { enforce: sortedCounts(packs.pack, t.enforce), shadow: sortedCounts(packs.pack, t.shadow) },
     seconds: Math.round(seconds * 1e6) / 1e6,
-    events_per_second: seconds > 0 ? Math.round(events / seconds) : events,
+    events_per_second: seconds > 0 ? Math.round(t.events / seconds) : t.events,
     errors,
   };
-  return input.baseline ? { ...report, baseline: { decisions: baseDecisions, changed: changes.length, changes } } : report;
+  return packs.baseline ? { ...report, baseline: { decisions: decisionCounts(t.baseDecisions), changed: changes.length, changes } } : report;
 }
 
 /** The human-readable report: `allow N` / `step_up N` / `block N` lines first, then hits and timing. */
@@ -228,7 +162,7 @@ export function formatReport(r: ReplayReport): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The command
+// Running it
 // ---------------------------------------------------------------------------------------------
 
 export interface ReplayOptions {
@@ -237,59 +171,212 @@ export interface ReplayOptions {
   readonly derive?: FeatureDeriver;
   /** Derive only the request's own features from API bodies (no GeoIP, no signal store). */
   readonly eventsOnly?: boolean;
+  /** Threads sharing a file of feature records (default 1). */
+  readonly workers?: number;
+  readonly tuning?: ReplayTuning;
 }
 
-function openLines(file: string, io: CliIO): { ok: true; lines: AsyncIterable<string> | Promise<string[]> } | { ok: false; message: string } {
-  if (file === '-') return { ok: true, lines: io.stdin().then((t) => t.split('\n')) };
-  try {
-    if (!statSync(file).isFile()) return { ok: false, message: `${file}: not a file` };
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return { ok: false, message: `${file}: ${code === 'ENOENT' ? 'no such file' : e instanceof Error ? e.message : String(e)}` };
+/** How a file is read and shared out; the defaults suit the command, tests change them. */
+export interface ReplayTuning {
+  /** Size of the pieces a file is read (and shared out) in (default DEFAULT_CHUNK_BYTES). */
+  readonly chunkBytes?: number;
+  /** With workers, leave every chunk to them (so a small file is not all done before they start). */
+  readonly mainThreadIdle?: boolean;
+}
+
+type Source = { readonly kind: 'stdin' } | { readonly kind: 'file'; readonly path: string; readonly size: number; readonly chunks: readonly Chunk[] };
+
+/** The deriver API bodies go through, created on first use (the engine is heavy to load). */
+function bodyDeriver(opts: ReplayOptions, pack: CompiledPack): { derive: FeatureDeriver; close(): Promise<void> } {
+  if (opts.derive) return { derive: opts.derive, close: () => Promise.resolve() };
+  if (opts.eventsOnly) return { derive: (b) => deriveFeatures(b), close: () => Promise.resolve() };
+  let engine: EngineDeriver | undefined;
+  return {
+    async derive(body) {
+      engine ??= (await import('./replay-engine.ts')).createEngineDeriver(pack);
+      return engine.derive(body);
+    },
+    close: async () => engine?.close(),
+  };
+}
+
+/** Every line of `text` (chunk `index`) in order, API bodies through `derive`. */
+async function countText(counter: LineCounter, text: string, index: number, derive: FeatureDeriver, tick: () => void): Promise<void> {
+  counter.beginChunk(index);
+  let lineNo = 0;
+  let start = 0;
+  while (start < text.length) {
+    let nl = text.indexOf('\n', start);
+    if (nl < 0) nl = text.length;
+    const body = counter.line(text.slice(start, nl), ++lineNo);
+    start = nl + 1;
+    if (body !== undefined) {
+      const d = await derive(body);
+      if (d.ok) counter.record(d.event.eventType, d.event.features, lineNo);
+      else counter.bad(lineNo, d.error);
+      tick();
+    } else if ((lineNo & 1023) === 0) tick();
   }
-  return { ok: true, lines: createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity }) };
+  counter.endChunk(lineNo);
+}
+
+function progressText(events: number, done: number, src: Source): string {
+  if (src.kind === 'stdin') return `${count(events)} events`;
+  const pct = src.chunks.length > 0 ? Math.floor((100 * done) / src.chunks.length) : 100;
+  return `${count(events)} events, ${pct}% of ${(src.size / 1e6).toFixed(1)} MB`;
+}
+
+async function replayInOrder(src: Source, packs: ReplayPacks, opts: ReplayOptions, io: CliIO, progress: Progress): Promise<Tally> {
+  const counter = new LineCounter(packs);
+  const deriver = bodyDeriver(opts, packs.pack);
+  let done = 0;
+  const tick = (): void => progress.update(() => progressText(counter.evaluated, done, src));
+  try {
+    if (src.kind === 'stdin') {
+      await countText(counter, await io.stdin(), 0, deriver.derive, tick);
+    } else {
+      const reader = new ChunkReader(src.path);
+      try {
+        for (let k = 0; k < src.chunks.length; k++) {
+          await countText(counter, reader.read(src.chunks[k]!), k, deriver.derive, tick);
+          done++;
+          tick();
+        }
+      } finally {
+        reader.close();
+      }
+    }
+  } finally {
+    await deriver.close();
+  }
+  return counter.tally();
+}
+
+/**
+ * The file shared out to `workers` threads (this one included). undefined when the file turns out
+ * to hold API bodies, or a worker failed: the caller then replays it in order on this thread.
+ */
+async function replayShared(
+  src: Extract<Source, { kind: 'file' }>,
+  pool: WorkerPool,
+  shared: Int32Array,
+  packs: ReplayPacks,
+  opts: ReplayOptions,
+  io: CliIO,
+  progress: Progress,
+): Promise<Tally | undefined> {
+  const { progressOf, stopAll, takeChunks } = await import('./replay-threads.ts');
+  const counter = new LineCounter(packs);
+  const text = (): string => {
+    const p = progressOf(shared);
+    return progressText(p.events, p.chunks, src);
+  };
+  const tick = (): void => progress.update(text);
+  const idle = opts.tuning?.mainThreadIdle === true;
+  if (!idle) {
+    const reader = new ChunkReader(src.path);
+    let complete: boolean;
+    try {
+      complete = takeChunks(counter, reader, src.chunks, shared, tick);
+    } finally {
+      reader.close();
+    }
+    if (!complete) {
+      stopAll(shared);
+      return undefined;
+    }
+  }
+  progress.whileWaiting(text);
+  const replies = await pool.finish(shared, idle);
+  const tallies = [counter.tally()];
+  for (const r of replies) {
+    if (r.kind === 'body') return undefined;
+    if (r.kind === 'failed') {
+      io.stderr(`vigil replay: warning: a worker thread failed (${r.message}); replaying on one thread\n`);
+      return undefined;
+    }
+    tallies.push(r.tally);
+  }
+  return mergeTallies(tallies);
 }
 
 export async function runReplay(path: string, eventsFile: string, opts: ReplayOptions, io: CliIO, scheme: Scheme): Promise<number> {
   const fail = (msg: string): number => {
-    io.stderr(`vigil replay: ${msg}\n`);
+    io.stderr(`vigil replay: error: ${msg}\n`);
     return 1;
   };
-  const compiled: CompiledPack[] = [];
-  for (const p of opts.baseline === undefined ? [path] : [path, opts.baseline]) {
-    const opened = openPack(p, scheme);
-    if (!opened.ok) return fail(opened.message);
-    if (!opened.pack.result.pack) {
-      if (opened.pack.rendered) io.stdout(`${opened.pack.rendered}\n`);
-      return fail(`${p} does not compile (${opened.pack.errors} error${opened.pack.errors === 1 ? '' : 's'})`);
+  let src: Source;
+  if (eventsFile === '-') src = { kind: 'stdin' };
+  else {
+    let size: number;
+    try {
+      const st = statSync(eventsFile);
+      if (!st.isFile()) return fail(`${eventsFile}: not a file`);
+      size = st.size;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return fail(`${eventsFile}: ${code === 'ENOENT' ? 'no such file' : errorMessage(e)}`);
     }
-    compiled.push(opened.pack.result.pack);
+    try {
+      src = { kind: 'file', path: eventsFile, size, chunks: lineAlignedChunks(eventsFile, size, opts.tuning?.chunkBytes ?? DEFAULT_CHUNK_BYTES) };
+    } catch (e) {
+      return fail(`${eventsFile}: cannot read: ${errorMessage(e)}`);
+    }
   }
-  const src = openLines(eventsFile, io);
-  if (!src.ok) return fail(src.message);
-  let report: ReplayReport;
-  // API bodies go through the real engine (GeoIP, history, velocity, rba) unless --events-only.
-  const engineDeriver = opts.derive || opts.eventsOnly ? undefined : createEngineDeriver(compiled[0]!);
-  const derive = opts.derive ?? engineDeriver?.derive;
-  try {
-    const lines = src.lines instanceof Promise ? await src.lines : src.lines;
-    report = await replayLines(lines, {
-      pack: compiled[0]!,
-      ...(compiled[1] ? { baseline: compiled[1] } : {}),
-      scheme,
-      ...(derive ? { derive } : {}),
+
+  // Workers compile the packs themselves, so they start before this thread compiles: they are
+  // the slow part of starting. Only the standard scheme and the standard deriver can cross threads.
+  const threads = src.kind === 'file' && opts.derive === undefined && scheme === VIGIL_SCHEME ? Math.min(opts.workers ?? 1, src.chunks.length) : 1;
+  let parallel: { pool: WorkerPool; shared: Int32Array } | undefined;
+  if (threads > 1 && src.kind === 'file') {
+    const { sharedState, startWorkers } = await import('./replay-threads.ts');
+    const state = sharedState(threads - 1);
+    const pool = startWorkers(threads - 1, {
+      pack: path,
+      ...(opts.baseline !== undefined ? { baseline: opts.baseline } : {}),
+      events: src.path,
+      chunks: src.chunks,
+      shared: state.buffer,
     });
-  } catch (e) {
-    return fail(`${eventsFile}: cannot read: ${e instanceof Error ? e.message : String(e)}`);
+    parallel = { pool, shared: state.view };
+  }
+
+  const progress = startProgress(io, 'replay', { json: opts.json === true });
+  try {
+    const compiled: CompiledPack[] = [];
+    for (const p of opts.baseline === undefined ? [path] : [path, opts.baseline]) {
+      const opened = openPack(p, scheme);
+      if (!opened.ok) return fail(opened.message);
+      if (!opened.pack.result.pack) {
+        if (opened.pack.rendered) io.stdout(`${opened.pack.rendered}\n`);
+        return fail(`${p} does not compile (${opened.pack.errors} error${opened.pack.errors === 1 ? '' : 's'})`);
+      }
+      compiled.push(opened.pack.result.pack);
+    }
+    const packs: ReplayPacks = { pack: compiled[0]!, ...(compiled[1] ? { baseline: compiled[1] } : {}), scheme };
+
+    const started = performance.now();
+    let tally: Tally | undefined;
+    try {
+      if (parallel && src.kind === 'file') tally = await replayShared(src, parallel.pool, parallel.shared, packs, opts, io, progress);
+      if (parallel) await parallel.pool.terminate();
+      parallel = undefined;
+      tally ??= await replayInOrder(src, packs, opts, io, progress);
+    } catch (e) {
+      return fail(`${eventsFile}: cannot read: ${errorMessage(e)}`);
+    }
+    const report = buildReport(tally, packs, (performance.now() - started) / 1000);
+    progress.done();
+    if (opts.json) {
+      io.stdout(`${JSON.stringify(report)}\n`);
+    } else {
+      for (const e of report.errors) io.stderr(`${eventsFile}:${e.line}: ${e.error}\n`);
+      if (report.invalid > report.errors.length) io.stderr(`${eventsFile}: ${report.invalid - report.errors.length} more invalid lines\n`);
+      io.stdout(formatReport(report));
+    }
+    return 0;
   } finally {
-    await engineDeriver?.close();
+    progress.done();
+    await parallel?.pool.terminate();
   }
-  if (opts.json) {
-    io.stdout(`${JSON.stringify(report)}\n`);
-  } else {
-    for (const e of report.errors) io.stderr(`${eventsFile}:${e.line}: ${e.error}\n`);
-    if (report.invalid > report.errors.length) io.stderr(`${eventsFile}: ${report.invalid - report.errors.length} more invalid lines\n`);
-    io.stdout(formatReport(report));
-  }
-  return 0;
 }

@@ -1,33 +1,24 @@
 // `vigil simulate --users N --days D --seed S [--out FILE] [--attacks naive,vpn,targeted,stuffing]
 // [--features-out FILE] …`: writes seeded, labelled sign-in traffic (training/simulate.ts) as NDJSON,
 // and with --features-out replays it through the real engine (training/replay.ts) and writes the
-// feature rows `vigil train --events` learns from. Exit 0 ok, 1 a runtime failure, 2 bad usage.
+// feature rows `vigil train --events` learns from. Options are declared and checked in cli/main.ts;
+// what only the simulator can check (attack names, option combinations) is a UsageError here.
+// Exit 0 ok, 1 a runtime failure, 2 bad usage.
+import { assetPath } from '../common/paths.ts';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { CompiledPack } from '../dsl/index.ts';
 import { VIGIL_SCHEME } from '../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../features/geoip.ts';
 import { buildGeoPool } from '../training/geo-pool.ts';
 import { featureRow, replayThroughEngine } from '../training/replay.ts';
 import { ATTACK_TYPES, formatLine, geoSeed, parseAttackList, simulate, validateSimulateOptions, type SimulateOptions } from '../training/simulate.ts';
+import { errorMessage } from '../common/errors.ts';
+import { UsageError } from './args.ts';
 import type { CliIO } from './io.ts';
 import { openPack } from './packs.ts';
+import { count, startProgress } from './progress.ts';
 
-export const SIMULATE_USAGE = `usage: vigil simulate --users N --days D --seed S [options]
-  --out FILE              NDJSON output (default: standard output; - too)
-  --attacks LIST          comma list of ${ATTACK_TYPES.join(', ')} or none (default: all)
-  --attack-start-day N    first day with attacks (default: days/3, so victims have a history)
-  --attack-scale X        multiply every attack volume (default 1)
-  --start ISO             first simulated instant (default 2026-01-05T00:00:00Z)
-  --features-out FILE     also replay the traffic through the engine and write training rows
-                          {"features": {...}, "label": ...} for \`vigil train --events\`
-  --pack DIR              pack used for that replay (default rules/login_core)
-  --geo-samples N         random addresses looked up to build the address pools (default 150000;
-                          fewer start faster and know fewer places)
-`;
-
-export const DEFAULT_PACK = fileURLToPath(new URL('../rules/login_core', import.meta.url));
+export const DEFAULT_PACK = assetPath('rules/login_core');
 
 /** Buffered writes to a file descriptor or to the CliIO's stdout. */
 export interface LineSink {
@@ -70,126 +61,110 @@ export function openSink(path: string, io: CliIO): LineSink {
   };
 }
 
-function intArg(v: string | undefined, name: string): number | string | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) return `${name} must be a non-negative integer`;
-  return Number(v);
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 export interface SimulateDeps {
   /** GeoIP to use (default: the bundled databases, opened and closed by the command). */
   readonly geoip?: GeoIp;
 }
 
+/** `vigil simulate`'s options as cli/main.ts parses them. */
+export interface SimulateCliOptions {
+  readonly users: number;
+  readonly days: number;
+  readonly seed: string;
+  readonly out?: string;
+  readonly attacks?: string;
+  readonly attackStartDay?: number;
+  readonly attackScale?: number;
+  /** ms since the epoch. */
+  readonly start?: number;
+  readonly featuresOut?: string;
+  readonly pack?: string;
+  readonly geoSamples?: number;
+}
+
+/** `vigil simulate ARGV…` for callers holding an argument list (tests, scripts): the same as the command line. */
 export async function runSimulate(argv: readonly string[], io: CliIO, deps: SimulateDeps = {}): Promise<number> {
-  let values: Record<string, string | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        users: { type: 'string' },
-        days: { type: 'string' },
-        seed: { type: 'string' },
-        out: { type: 'string' },
-        attacks: { type: 'string' },
-        'attack-start-day': { type: 'string' },
-        'attack-scale': { type: 'string' },
-        start: { type: 'string' },
-        'features-out': { type: 'string' },
-        pack: { type: 'string' },
-        'geo-samples': { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    io.stderr(`vigil simulate: ${errText(e)}\n${SIMULATE_USAGE}`);
-    return 2;
-  }
-  const usage = (msg: string): number => {
-    io.stderr(`vigil simulate: ${msg}\n${SIMULATE_USAGE}`);
-    return 2;
-  };
-  for (const req of ['users', 'days', 'seed'] as const) if (values[req] === undefined) return usage(`--${req} is required`);
-  const users = intArg(values.users, '--users');
-  const days = intArg(values.days, '--days');
-  const startDay = intArg(values['attack-start-day'], '--attack-start-day');
-  const geoSamples = intArg(values['geo-samples'], '--geo-samples');
-  for (const v of [users, days, startDay, geoSamples]) if (typeof v === 'string') return usage(v);
-  if (typeof geoSamples === 'number' && (geoSamples < 1000 || geoSamples > 10_000_000)) return usage('--geo-samples must be from 1000 to 10000000');
-  const attacks = values.attacks !== undefined ? parseAttackList(values.attacks) : [...ATTACK_TYPES];
-  if (typeof attacks === 'string') return usage(attacks);
-  let scale: number | undefined;
-  if (values['attack-scale'] !== undefined) {
-    scale = Number(values['attack-scale']);
-    if (values['attack-scale'].trim() === '' || !Number.isFinite(scale)) return usage('--attack-scale must be a number');
-  }
-  let start: number | undefined;
-  if (values.start !== undefined) {
-    start = Date.parse(values.start);
-    if (Number.isNaN(start)) return usage('--start must be an ISO date-time');
-  }
+  const { main } = await import('./main.ts');
+  return main(['simulate', ...argv], io, { simulate: deps });
+}
+
+export async function simulateCommand(o: SimulateCliOptions, io: CliIO, deps: SimulateDeps = {}): Promise<number> {
+  const attacks = o.attacks !== undefined ? parseAttackList(o.attacks) : [...ATTACK_TYPES];
+  if (typeof attacks === 'string') throw new UsageError(`--attacks: ${attacks}`);
   const opts: SimulateOptions = {
-    users: users as number,
-    days: days as number,
-    seed: values.seed as string,
+    users: o.users,
+    days: o.days,
+    seed: o.seed,
     attacks,
-    ...(typeof startDay === 'number' ? { attackStartDay: startDay } : {}),
-    ...(scale !== undefined ? { attackScale: scale } : {}),
-    ...(start !== undefined ? { start } : {}),
+    ...(o.attackStartDay !== undefined ? { attackStartDay: o.attackStartDay } : {}),
+    ...(o.attackScale !== undefined ? { attackScale: o.attackScale } : {}),
+    ...(o.start !== undefined ? { start: o.start } : {}),
   };
   const bad = validateSimulateOptions(opts);
-  if (bad) return usage(bad);
-  if ((values.out ?? '-') === '-' && values['features-out'] === '-') return usage('--out and --features-out cannot both be standard output');
+  if (bad) throw new UsageError(bad);
+  const outPath = o.out ?? '-';
+  if (outPath === '-' && o.featuresOut === '-') throw new UsageError('--out and --features-out cannot both be standard output');
+  if (o.featuresOut === undefined && o.pack !== undefined) throw new UsageError('--pack only applies with --features-out');
 
   let pack: CompiledPack | undefined;
-  if (values['features-out'] !== undefined) {
-    const opened = openPack(values.pack ?? DEFAULT_PACK, VIGIL_SCHEME);
+  if (o.featuresOut !== undefined) {
+    const opened = openPack(o.pack ?? DEFAULT_PACK, VIGIL_SCHEME);
     if (!opened.ok) {
-      io.stderr(`vigil simulate: ${opened.message}\n`);
+      io.stderr(`vigil simulate: error: ${opened.message}\n`);
       return 1;
     }
     if (!opened.pack.result.pack) {
-      io.stderr(`vigil simulate: the pack does not compile:\n${opened.pack.rendered}`);
+      io.stderr(`${opened.pack.rendered}\nvigil simulate: error: the pack does not compile\n`);
       return 1;
     }
     pack = opened.pack.result.pack;
-  } else if (values.pack !== undefined) return usage('--pack only applies with --features-out');
+  }
 
+  const progress = startProgress(io, 'simulate');
   const geoip = deps.geoip ?? (await createGeoIp({ watch: false }));
   try {
-    const pool = buildGeoPool(geoip, geoSeed(opts.seed), typeof geoSamples === 'number' ? { samples: geoSamples, hostingSamples: Math.max(1000, Math.round(geoSamples / 8)) } : {});
+    progress.update(() => 'building address pools');
+    const samples = o.geoSamples;
+    const pool = buildGeoPool(geoip, geoSeed(opts.seed), samples !== undefined ? { samples, hostingSamples: Math.max(1000, Math.round(samples / 8)) } : {});
+    progress.update(() => 'generating traffic');
     const lines = simulate(opts, pool);
-    const out = openSink(values.out ?? '-', io);
+    const out = openSink(outPath, io);
     try {
-      for (const l of lines) out.write(formatLine(l) + '\n');
+      for (let i = 0; i < lines.length; i++) {
+        out.write(formatLine(lines[i]!) + '\n');
+        progress.update(() => `writing ${count(i)}/${count(lines.length)} attempts`);
+      }
     } finally {
       out.close();
     }
-    if (pack && values['features-out'] !== undefined) {
-      const rows = openSink(values['features-out'], io);
+    if (pack && o.featuresOut !== undefined) {
+      const rows = openSink(o.featuresOut, io);
+      let replayed = 0;
       try {
         await replayThroughEngine(lines, {
           pack,
           geoip,
-          onEvent: (e) => rows.write(JSON.stringify(featureRow(e)) + '\n'),
+          onEvent: (e) => {
+            rows.write(JSON.stringify(featureRow(e)) + '\n');
+            replayed++;
+            progress.update(() => `replaying ${count(replayed)}/${count(lines.length)} attempts through the engine`);
+          },
         });
       } finally {
         rows.close();
       }
     }
+    progress.done();
     const counts = new Map<string, number>();
     for (const l of lines) counts.set(l.label, (counts.get(l.label) ?? 0) + 1);
     io.stderr(`simulated ${lines.length} attempts: ${[...counts].map(([k, n]) => `${k} ${n}`).join(', ')}\n`);
     return 0;
   } catch (e) {
-    io.stderr(`vigil simulate: ${errText(e)}\n`);
+    progress.done();
+    io.stderr(`vigil simulate: error: ${errorMessage(e)}\n`);
     return 1;
   } finally {
+    progress.done();
     if (!deps.geoip) geoip.close();
   }
 }

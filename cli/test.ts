@@ -14,14 +14,14 @@ export interface TestOptions {
 export function runTest(path: string, io: CliIO, scheme: Scheme, opts: TestOptions = {}): number {
   const opened = openPack(path, scheme);
   if (!opened.ok) {
-    io.stderr(`vigil test: ${opened.message}\n`);
+    io.stderr(`vigil test: error: ${opened.message}\n`);
     io.stdout('0 passed, 0 failed\n');
     return 1;
   }
   const p = opened.pack;
   if (p.rendered) io.stdout(`${p.rendered}\n`);
   if (!p.result.pack) {
-    io.stderr(`vigil test: ${path} has ${plural(p.errors, 'error')}; its tests were not run\n`);
+    io.stderr(`vigil test: error: ${path} has ${plural(p.errors, 'error')}; its tests were not run\n`);
     io.stdout('0 passed, 0 failed\n');
     return 1;
   }

@@ -41,10 +41,6 @@ describe('common/paths', () => {
 // (package resolution walks up to node_modules from either layout); the "am I the main module" check.
 const RUNTIME_DIRS: string[] = (JSON.parse(readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as { include: string[] }).include;
 const RELATIVE_TO_SELF = /new URL\([^)]*import\.meta\.url\)|fileURLToPath\(import\.meta\.url\)/;
-// Files that still resolve relative to themselves, to be moved to common/paths.ts. cli/ is being
-// reworked separately; each entry must still match (remove it once fixed).
-const PENDING = new Set(['cli/main.ts', 'cli/simulate.ts']);
-
 function tsFiles(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
@@ -57,10 +53,7 @@ describe('runtime files resolve shipped files through common/paths.ts', () => {
     .filter((f) => f !== 'common/paths.ts')
     .filter((f) => RELATIVE_TO_SELF.test(readFileSync(join(ROOT, f), 'utf8')));
 
-  it('no runtime file builds a path from its own import.meta.url (besides the pending ones)', () => {
-    expect(offenders.filter((f) => !PENDING.has(f))).toEqual([]);
-  });
-  it('every pending entry is still pending', () => {
-    expect([...PENDING].filter((f) => !offenders.includes(f))).toEqual([]);
+  it('no runtime file builds a path from its own import.meta.url', () => {
+    expect(offenders).toEqual([]);
   });
 });

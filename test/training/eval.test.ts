@@ -268,36 +268,39 @@ describe('vigil model eval', () => {
     expect(j.bad_lines).toBe(0);
     expect(readFileSync(plot, 'utf8')).toMatch(/^<svg/);
     const text = bufferIO();
-    expect(await runModelEval(['--events', events, '--no-model'], text)).toBe(0);
+    expect(await runModelEval(['--events', events, '--no-model', '--warmup-days', '2'], text)).toBe(0);
     expect(text.out()).toMatch(/ROC AUC/);
-    // the default 10-day warm-up leaves no legitimate attempt of a 6-day simulation: said, not hidden
-    expect(text.err()).toContain('--warmup-days');
+    // the default 10-day warm-up leaves no legitimate attempt of a 6-day simulation: a usage error
+    const short = bufferIO();
+    expect(await runModelEval(['--events', events, '--no-model'], short, { geoip })).toBe(2);
+    expect(short.err()).toContain('--warmup-days');
+    expect(short.out()).toBe('');
   });
 
   it('uses an injected model loader for --model, and fails clearly without one', async () => {
     const io = bufferIO();
     const loadModel = (path: string) => Promise.resolve({ version: `test:${path}`, score: (f: Readonly<Record<string, unknown>>) => (f['device.known'] === true ? 0.1 : 0.9) });
-    expect(await runModelEval(['--events', events, '--model', 'm.onnx', '--json'], io, { loadModel, geoip })).toBe(0);
+    expect(await runModelEval(['--events', events, '--warmup-days', '2', '--model', 'm.onnx', '--json'], io, { loadModel, geoip })).toBe(0);
     const j = JSON.parse(io.out()) as { scorers: { name: string; available: boolean }[] };
     expect(j.scorers.find((s) => s.name === 'model.anomaly')?.available).toBe(true);
 
     const none = bufferIO();
-    expect(await runModelEval(['--events', events, '--model', 'm.onnx'], none, { geoip, loadModel: null })).toBe(1);
+    expect(await runModelEval(['--events', events, '--warmup-days', '2', '--model', 'm.onnx'], none, { geoip, loadModel: null })).toBe(1);
     const missing = bufferIO();
-    expect(await runModelEval(['--events', events, '--model', join(tmp, 'missing.onnx')], missing, { geoip })).toBe(1);
+    expect(await runModelEval(['--events', events, '--warmup-days', '2', '--model', join(tmp, 'missing.onnx')], missing, { geoip })).toBe(1);
     expect(missing.err()).toContain('missing.onnx');
     const asked: string[] = [];
     const spy = (path: string) => {
       asked.push(path);
       return loadModel(path);
     };
-    expect(await runModelEval(['--events', events, '--json'], bufferIO(), { loadModel: spy, geoip })).toBe(0);
+    expect(await runModelEval(['--events', events, '--warmup-days', '2', '--json'], bufferIO(), { loadModel: spy, geoip })).toBe(0);
     expect(asked).toEqual([DEFAULT_MODEL_PATH]);
     const both = bufferIO();
     expect(await runModelEval(['--events', events, '--model', 'm.onnx', '--no-model'], both, { loadModel, geoip })).toBe(2);
     expect(both.err()).toContain('--no-model');
     const failing = bufferIO();
-    expect(await runModelEval(['--events', events, '--model', 'm.onnx'], failing, { loadModel: () => Promise.reject(new Error('bad file')), geoip })).toBe(1);
+    expect(await runModelEval(['--events', events, '--warmup-days', '2', '--model', 'm.onnx'], failing, { loadModel: () => Promise.reject(new Error('bad file')), geoip })).toBe(1);
     expect(failing.err()).toContain('m.onnx');
   });
 
@@ -315,7 +318,7 @@ describe('vigil model eval', () => {
     const first = readFileSync(events, 'utf8').split('\n').slice(0, 30).join('\n');
     writeFileSync(mixed, `not json\n${first}\n{"request":{}}\n`);
     const io = bufferIO();
-    expect(await runModelEval(['--events', mixed, '--json'], io, { geoip })).toBe(0);
+    expect(await runModelEval(['--events', mixed, '--warmup-days', '0', '--json'], io, { geoip })).toBe(0);
     expect((JSON.parse(io.out()) as { bad_lines: number }).bad_lines).toBe(2);
     expect(io.err()).toContain('line 1');
 
@@ -340,7 +343,7 @@ describe('vigil model eval', () => {
 
   it('exits 1 for a missing pack', async () => {
     const io = bufferIO();
-    expect(await runModelEval(['--events', events, '--pack', join(tmp, 'nopack')], io, { geoip })).toBe(1);
+    expect(await runModelEval(['--events', events, '--warmup-days', '2', '--pack', join(tmp, 'nopack')], io, { geoip })).toBe(1);
     expect(io.err()).toContain('nopack');
   });
 });

@@ -118,7 +118,7 @@ describe('vigil train (runTrain)', () => {
     [['--events', 'e.ndjson'], '--out is required'],
     [['--events', 'e', '--out', 'o', '--trees', 'ten'], '--trees must be an integer'],
     [['--events', 'e', '--out', 'o', '--sample', '1'], '--sample must be an integer ≥ 2'],
-    [['--events', 'e', '--out', 'o', '--bogus'], "Unknown option '--bogus'"],
+    [['--events', 'e', '--out', 'o', '--bogus'], "unknown option '--bogus'"],
   ])('usage error %j exits 2', async (argv, msg) => {
     const io = bufferIO();
     expect(await runTrain(argv, io)).toBe(2);
