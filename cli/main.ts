@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import type { Scheme } from '../dsl/index.ts';
 import { errorMessage } from '../common/errors.ts';
-import { VIGIL_SCHEME } from '../features/catalog.ts';
+import { EVENT_TYPES } from '../features/event-types.ts';
 import { decimal, httpUrl, integer, isoTime, matching, nonEmpty, usageMessage, UsageError } from './args.ts';
 import { processIO, type CliIO } from './io.ts';
 import type { ModelEvalDeps } from './model-eval.ts';
@@ -95,7 +95,8 @@ function action<A extends unknown[]>(cmd: Command, running: Running, fn: (...arg
 }
 
 function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
-  const scheme = deps.scheme ?? VIGIL_SCHEME;
+  // The registry (and what it imports) is loaded by the commands that compile a pack, not by --help.
+  const schemeOf = async (): Promise<Scheme> => deps.scheme ?? (await import('../features/catalog.ts')).VIGIL_SCHEME;
   const program = new Command('vigil')
     .description('Vigil: account-security risk engine (rule packs, backtests, HTTP API, anomaly model)')
     .version(packageVersion())
@@ -107,7 +108,7 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
       .description('parse and type-check a pack; print its diagnostics (exit 1 on errors)')
       .argument('<pack>', 'a pack directory or a .rules file'),
     running,
-    async (pack: string) => (await import('./check.ts')).runCheck(pack, io, scheme),
+    async (pack: string) => (await import('./check.ts')).runCheck(pack, io, await schemeOf()),
   );
 
   action(
@@ -117,7 +118,7 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
       .argument('<pack>', 'a pack directory or a .rules file')
       .option('-v, --verbose', 'also list the tests that passed'),
     running,
-    async (pack: string, o: { verbose?: boolean }) => (await import('./test.ts')).runTest(pack, io, scheme, { verbose: o.verbose === true }),
+    async (pack: string, o: { verbose?: boolean }) => (await import('./test.ts')).runTest(pack, io, await schemeOf(), { verbose: o.verbose === true }),
   );
 
   action(
@@ -125,11 +126,11 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
       .command('eval')
       .description('evaluate one event given feature values and print the result JSON (exit 1 on a bad pack or input)')
       .argument('<pack>', 'a pack directory or a .rules file')
-      .requiredOption('--event <type>', `event type (${scheme.eventTypes.join(', ')})`)
+      .requiredOption('--event <type>', `event type (${(deps.scheme?.eventTypes ?? EVENT_TYPES).join(', ')})`)
       .requiredOption('--features <file>', 'JSON object of feature name → value (durations in seconds); - reads stdin'),
     running,
     async (pack: string, o: { event: string; features: string }) =>
-      (await import('./eval.ts')).runEval(pack, { event: o.event, features: o.features }, io, scheme),
+      (await import('./eval.ts')).runEval(pack, { event: o.event, features: o.features }, io, await schemeOf()),
   );
 
   action(
@@ -161,7 +162,7 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
           ...(deps.replay ? { tuning: deps.replay } : {}),
         },
         io,
-        scheme,
+        await schemeOf(),
       ),
   );
 

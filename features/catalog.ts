@@ -9,6 +9,7 @@ import type { HistoryFeatures } from './history.ts';
 import { isPrivateIp, type ParsedIp } from './ip.ts';
 import type { UserAgentInfo } from './useragent.ts';
 import type { VelocityFeatures } from './velocity.ts';
+import { EVENT_TYPES, type EventType } from './event-types.ts';
 
 /**
  * The signal sources, in the order an event's features become known: the request and what is
@@ -52,8 +53,7 @@ const SOURCE_COST: Readonly<Record<FeatureSource, FeatureCost>> = Object.freeze(
   engine: 'free',
 });
 
-export const EVENT_TYPES = ['login', 'recovery'] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, type EventType } from './event-types.ts';
 
 /** The request's own facts, as the extract stage hands them over (engine's VigilEvent fits). */
 export interface EventFacts {
