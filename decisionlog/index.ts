@@ -1,0 +1,21 @@
+// The decision log's public surface (issue 13): every answered decision stored in PostgreSQL (or an
+// embedded PGlite when no URL is given) without raw identifiers, written off the answer's path by a
+// bounded queue, spooled to local disk while the database is away, searchable, erasable per user,
+// and readable in time order for replay and training. See docs/decision-log.md.
+export type {
+  Decision,
+  DecisionLog,
+  DecisionLogLogger,
+  DecisionLogOptions,
+  DecisionLogStats,
+  FeatureValue,
+  LogRow,
+  Outcome,
+  RuleHitRow,
+  SearchPage,
+  SearchQuery,
+} from './types.ts';
+export { createDecisionLog } from './log.ts';
+export { DECISION_LOG_ERRORS, DecisionLogError, type DecisionLogErrorCode } from './errors.ts';
+export { migrate, loadMigrations, MIGRATIONS_DIR, type Migration } from './migrate.ts';
+export { checkPrefix, RAW_FEATURES } from './row.ts';
