@@ -435,6 +435,15 @@ export class Spool {
         return rows.length;
       });
     }
+    await this.locked(async () => {
+      // With every file gone, an entry left in the index names a line no file holds (a damaged
+      // file): forgetting it keeps `rows` honest and the writer from replaying nothing forever.
+      if (this.sizes.size === 0 && this.index.size > 0) {
+        this.corrupt += this.index.size;
+        this.logger?.warn({ entries: this.index.size }, 'decision log: spool index entries without a line dropped');
+        this.index.clear();
+      }
+    });
     return n;
   }
 

@@ -70,6 +70,9 @@ export interface PostgresServer {
   kill(): Promise<void>;
   /** Start it again on the same port and data (crash recovery included). */
   restart(): Promise<void>;
+  /** SIGSTOP the server: connections stay open, nothing answers (a hung or overloaded database). */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   /** Kill and remove the data directory. */
   stop(): Promise<void>;
 }
@@ -147,10 +150,9 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     return child;
   };
   let child = await start();
-  const kill = async (): Promise<void> => {
-    const c = child;
-    // The postmaster (runuser's child) and its backends: listed first, then all killed at once, as
-    // abrupt as a crash of the machine's database.
+  let paused: number[] = [];
+  /** The postmaster and its backends (listed while the postmaster lives, so its children are known). */
+  const serverPids = async (): Promise<number[]> => {
     const pid = Number((await readFile(join(data, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
     const pids: number[] = [];
     if (Number.isInteger(pid) && pid > 0) {
@@ -158,14 +160,26 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       const { stdout } = await run('ps', ['-o', 'pid=', '--ppid', String(pid)]).catch(() => ({ stdout: '' }));
       for (const p of stdout.split('\n')) if (/^\s*\d+\s*$/.test(p)) pids.push(Number(p));
     }
-    if (c.pid !== undefined) pids.push(c.pid);
+    return pids;
+  };
+  const signal = (pids: readonly number[], sig: NodeJS.Signals): void => {
     for (const p of pids) {
       try {
-        process.kill(p, 'SIGKILL');
+        process.kill(p, sig);
       } catch {
         /* already gone */
       }
     }
+  };
+  const kill = async (): Promise<void> => {
+    const c = child;
+    // Every server process at once, as abrupt as a crash of the machine's database.
+    const pids = await serverPids();
+    // Not runuser itself: it must live to reap the postmaster, or a zombie keeps the pid in
+    // postmaster.pid "alive" and the restart refuses to start.
+    signal(pids, 'SIGKILL');
+    if (pids.length === 0) c.kill('SIGKILL');
+    else if (c.pid !== undefined) signal([c.pid], 'SIGCONT');
     await gone(c);
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && pids.some(alive)) await new Promise((r) => setTimeout(r, 20));
@@ -178,7 +192,17 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     async restart() {
       child = await start();
     },
+    async pause() {
+      paused = await serverPids();
+      signal(paused, 'SIGSTOP');
+    },
+    async resume() {
+      // runuser stops itself when its child stops (job control, like su): it is continued too.
+      signal([...paused, ...(child.pid !== undefined ? [child.pid] : [])], 'SIGCONT');
+      paused = [];
+    },
     async stop() {
+      signal(paused, 'SIGCONT');
       await kill();
       await rm(dir, { recursive: true, force: true });
     },
