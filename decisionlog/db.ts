@@ -52,6 +52,9 @@ export function createPostgresDb(o: PostgresDbOptions): Db {
     query_timeout: o.statementTimeoutMs + 2000,
     keepAlive: true,
     application_name: 'vigil-decisionlog',
+    // Every statement here is a short indexed read or a batch insert: a parallel worker's start-up or
+    // a JIT compilation would cost more than the statement itself.
+    options: '-c max_parallel_workers_per_gather=0 -c jit=off',
   });
   // An idle client whose server went away emits here; without a listener that would crash the process.
   pool.on('error', (err) => o.logger?.warn({ err: errorMessage(err) }, 'decision log: idle PostgreSQL connection lost'));

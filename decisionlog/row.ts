@@ -83,9 +83,34 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+const V4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+// Prefixes repeat (every address of a /24 shares one), and parsing one costs microseconds on the
+// answer's path: results are remembered, the memory bounded by starting over when it fills.
+const prefixCache = new Map<string, string | null>();
+const PREFIX_CACHE_MAX = 20_000;
+
 /** A coarse prefix: IPv4 /0../24 or IPv6 /0../48, host bits zero; returned in canonical text. */
 export function checkPrefix(p: string): string | null {
+  const hit = prefixCache.get(p);
+  if (hit !== undefined) return hit;
+  const out = parsePrefix(p);
+  if (prefixCache.size >= PREFIX_CACHE_MAX) prefixCache.clear();
+  prefixCache.set(p, out);
+  return out;
+}
+
+function parsePrefix(p: string): string | null {
   if (p.length > 64) return null;
+  const m = V4_RE.exec(p);
+  if (m) {
+    const o = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+    const bits = Number(m[5]);
+    if (o.some((x) => x > 255) || bits > 24) return null;
+    const n = (((o[0]! << 24) >>> 0) + (o[1]! << 16) + (o[2]! << 8) + o[3]!) >>> 0;
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    if ((n & ~mask) >>> 0 !== 0) return null;
+    return `${o.join('.')}/${bits}`;
+  }
   try {
     const [addr, bits] = ipaddr.parseCIDR(p);
     if (addr.kind() === 'ipv4') {
@@ -252,7 +277,8 @@ export function toWire(row: LogRow): string {
     request: row.request,
   };
   const json = JSON.stringify(w);
-  if (json.includes('\\u0000') || /\\ud[89a-f]/i.test(json)) return JSON.stringify(w, cleanString);
+  // JSON.stringify writes both NUL and unpaired surrogates as \u escapes: one indexOf rules both out.
+  if (json.includes('\\u') && (json.includes('\\u0000') || /\\ud[89a-f]/i.test(json))) return JSON.stringify(w, cleanString);
   return json;
 }
 

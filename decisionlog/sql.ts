@@ -31,6 +31,46 @@ export interface SearchParams {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+// Rows are selected first (ordered, limited) and only then given their outcomes, one key lookup per
+// row of the page: the LATERAL ... LIMIT 1 keeps the planner from hashing every outcome partition.
+function withOutcomes(schema: string, inner: string, order: 'ASC' | 'DESC'): string {
+  return `SELECT ${SELECT_COLUMNS} FROM (${inner}) d
+       LEFT JOIN LATERAL (SELECT x.outcome, x.outcome_at FROM ${ident(schema)}.decision_outcomes x
+                           WHERE x.at = d.at AND x.id = d.id LIMIT 1) o ON true
+      ORDER BY d.at ${order}, d.id ${order}`;
+}
+
+/**
+ * The statement search() runs (exported so the benchmark EXPLAINs exactly it). A rule without a
+ * user is driven by the rule side table's (rule, at, id) index; everything else by the decisions
+ * table's (user_h, at, id) or (at, id) index, newest first, keyset-paged on (at, id).
+ */
+export function buildSearch(schema: string, p: SearchParams): { text: string; params: unknown[] } {
+  const s = ident(schema);
+  const params: unknown[] = [];
+  const arg = (v: unknown, cast: string): string => {
+    params.push(v);
+    return `$${params.length}::${cast}`;
+  };
+  const byRule = p.rule !== undefined && p.user === undefined;
+  // `t` is the table whose (at, id) drives the order.
+  const t = byRule ? 'r' : 'd';
+  const where: string[] = [];
+  if (byRule) where.push(`r.rule = ${arg(p.rule, 'text')}`);
+  if (p.user !== undefined) where.push(`d.user_h = ${arg(p.user, 'text')}`);
+  if (p.rule !== undefined && !byRule) where.push(`d.rules @> ${arg(JSON.stringify([{ name: p.rule }]), 'jsonb')}`);
+  if (p.decision !== undefined) where.push(`d.decision = ${arg(decisionCode(p.decision), 'smallint')}`);
+  if (p.since !== undefined) where.push(`${t}.at >= ${arg(iso(p.since), 'timestamptz')}`);
+  if (p.until !== undefined) where.push(`${t}.at < ${arg(iso(p.until), 'timestamptz')}`);
+  if (p.before !== undefined) {
+    where.push(`(${t}.at, ${t}.id) < (${arg(iso(ulidTime(p.before)), 'timestamptz')}, ${arg(ulidToUuid(p.before), 'uuid')})`);
+  }
+  const from = byRule ? `${s}.decision_rules r JOIN ${s}.decisions d ON d.at = r.at AND d.id = r.id` : `${s}.decisions d`;
+  const inner = `SELECT d.* FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+        ORDER BY ${t}.at DESC, ${t}.id DESC LIMIT ${arg(p.limit, 'int')}`;
+  return { text: withOutcomes(schema, inner, 'DESC'), params };
+}
+
 export function createSql(schema: string): Sql {
   const s = ident(schema);
   const D = `${s}.decisions`;
@@ -65,12 +105,6 @@ export function createSql(schema: string): Sql {
     )
     SELECT count(*)::int AS n FROM ins`;
 
-  // Rows are selected first (ordered, limited) and only then joined to their outcomes, so the join
-  // touches the page, never the range.
-  const withOutcomes = (inner: string, order: 'ASC' | 'DESC'): string =>
-    `SELECT ${SELECT_COLUMNS} FROM (${inner}) d
-       LEFT JOIN ${O} o ON o.at = d.at AND o.id = d.id
-      ORDER BY d.at ${order}, d.id ${order}`;
 
   return {
     async insertBatch(q, wireRows) {
@@ -96,7 +130,7 @@ export function createSql(schema: string): Sql {
 
     async get(q, id) {
       const rows = await q.query(
-        withOutcomes(`SELECT * FROM ${D} WHERE at = $1::timestamptz AND id = $2::uuid`, 'DESC'),
+        withOutcomes(schema, `SELECT * FROM ${D} WHERE at = $1::timestamptz AND id = $2::uuid`, 'DESC'),
         [iso(ulidTime(id)), ulidToUuid(id)],
       );
       const r = rows[0];
@@ -104,29 +138,8 @@ export function createSql(schema: string): Sql {
     },
 
     async search(q, p) {
-      const params: unknown[] = [];
-      const arg = (v: unknown, cast: string): string => {
-        params.push(v);
-        return `$${params.length}::${cast}`;
-      };
-      // `t` is the table whose (at, id) drives the order: the rule side table when a rule (and no
-      // user) is asked for, else the decisions table itself.
-      const byRule = p.rule !== undefined && p.user === undefined;
-      const t = byRule ? 'r' : 'd';
-      const where: string[] = [];
-      if (byRule) where.push(`r.rule = ${arg(p.rule, 'text')}`);
-      if (p.user !== undefined) where.push(`d.user_h = ${arg(p.user, 'text')}`);
-      if (p.rule !== undefined && !byRule) where.push(`d.rules @> ${arg(JSON.stringify([{ name: p.rule }]), 'jsonb')}`);
-      if (p.decision !== undefined) where.push(`d.decision = ${arg(decisionCode(p.decision), 'smallint')}`);
-      if (p.since !== undefined) where.push(`${t}.at >= ${arg(iso(p.since), 'timestamptz')}`);
-      if (p.until !== undefined) where.push(`${t}.at < ${arg(iso(p.until), 'timestamptz')}`);
-      if (p.before !== undefined) {
-        where.push(`(${t}.at, ${t}.id) < (${arg(iso(ulidTime(p.before)), 'timestamptz')}, ${arg(ulidToUuid(p.before), 'uuid')})`);
-      }
-      const from = byRule ? `${R} r JOIN ${D} d ON d.at = r.at AND d.id = r.id` : `${D} d`;
-      const inner = `SELECT d.* FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-        ORDER BY ${t}.at DESC, ${t}.id DESC LIMIT ${arg(p.limit, 'int')}`;
-      return (await q.query(withOutcomes(inner, 'DESC'), params)).map(fromDb);
+      const { text, params } = buildSearch(schema, p);
+      return (await q.query(text, params)).map(fromDb);
     },
 
     async scanPage(q, since, until, after, limit) {
@@ -137,7 +150,7 @@ export function createSql(schema: string): Sql {
         cond = 'AND (at, id) > ($4::timestamptz, $5::uuid)';
       }
       const inner = `SELECT * FROM ${D} WHERE at >= $1::timestamptz AND at < $2::timestamptz ${cond} ORDER BY at, id LIMIT $3::int`;
-      return (await q.query(withOutcomes(inner, 'ASC'), params)).map(fromDb);
+      return (await q.query(withOutcomes(schema, inner, 'ASC'), params)).map(fromDb);
     },
 
     async eraseUser(q, user) {
