@@ -287,7 +287,9 @@ async function createDaysVia(pool: pg.Pool, days: readonly number[]): Promise<vo
 }
 
 async function main(): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
+  // The same session settings as the log's own connections (decisionlog/db.ts), so EXPLAIN shows
+  // the plans search() gets.
+  const c = new pg.Client({ connectionString: url, options: '-c max_parallel_workers_per_gather=0 -c jit=off' });
   await c.connect();
   const v = (await c.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v;
   const sb = (await c.query<{ v: string }>(`SELECT current_setting('shared_buffers') AS v`)).rows[0]!.v;

@@ -7,6 +7,7 @@
 // PGlite runs in a worker thread: it is PostgreSQL compiled to WebAssembly and executes on whatever
 // thread calls it, so on the main thread every batch insert would stall the event loop (and every
 // answer waiting on it) for as long as the insert takes.
+import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { errorMessage, VigilError } from '../common/errors.ts';
@@ -32,6 +33,8 @@ export interface PostgresDbOptions {
   readonly url: string;
   readonly poolSize: number;
   readonly statementTimeoutMs: number;
+  /** Prepare parameterized statements (default true). */
+  readonly prepare?: boolean;
   readonly logger?: DecisionLogLogger;
 }
 
@@ -58,8 +61,20 @@ export function createPostgresDb(o: PostgresDbOptions): Db {
   });
   // An idle client whose server went away emits here; without a listener that would crash the process.
   pool.on('error', (err) => o.logger?.warn({ err: errorMessage(err) }, 'decision log: idle PostgreSQL connection lost'));
+  // Statements with parameters are prepared once per connection and then executed by name: the log
+  // runs a handful of statement shapes over and over, and planning one over every day partition
+  // costs milliseconds that the execution itself often does not.
+  const names = new Map<string, string>();
+  const nameOf = (sql: string): string => {
+    let n = names.get(sql);
+    if (n === undefined) {
+      n = 'vdl_' + createHash('sha1').update(sql).digest('hex').slice(0, 24);
+      if (names.size < 1000) names.set(sql, n);
+    }
+    return n;
+  };
   const run = async <R extends Row>(c: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<R[]> => {
-    const r = await c.query<R>(sql, params ? [...params] : undefined);
+    const r = params && o.prepare !== false ? await c.query<R>({ name: nameOf(sql), text: sql, values: [...params] }) : await c.query<R>(sql, params ? [...params] : undefined);
     return r.rows;
   };
   return {

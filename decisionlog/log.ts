@@ -52,6 +52,7 @@ interface Resolved {
   readonly scanPage: number;
   readonly maintainEveryMs: number;
   readonly startReplayMs: number;
+  readonly readOnly: boolean;
 }
 
 const HASH_RE = /^[A-Za-z0-9_-]{8,128}$/;
@@ -144,6 +145,10 @@ class Log implements DecisionLog {
 
   /** Migrations and partitions; throws when the database does not answer. */
   async init(): Promise<void> {
+    if (this.o.readOnly) {
+      await this.db.query('SELECT 1 AS ok');
+      return;
+    }
     await migrate(this.db, this.o.schema, { logger: this.logger });
     await this.maintain();
   }
@@ -158,7 +163,7 @@ class Log implements DecisionLog {
       this.lastError = errorMessage(err);
       this.logger.error({ err: this.lastError }, 'decision log: the writer stopped');
     });
-    if (this.o.maintainEveryMs > 0) {
+    if (this.o.maintainEveryMs > 0 && !this.o.readOnly) {
       this.maintainTimer = setInterval(() => {
         if (this.up) this.maintain().catch((err: unknown) => this.logger.warn({ err: errorMessage(err) }, 'decision log: maintenance failed'));
       }, this.o.maintainEveryMs);
@@ -176,6 +181,7 @@ class Log implements DecisionLog {
   }
 
   async maintain(now?: number): Promise<void> {
+    if (this.o.readOnly) throw new DecisionLogError('LOG_CONFIG', 'the log was opened read-only: no maintenance');
     const t = now ?? this.now();
     const today = dayOf(t);
     const have = new Set(await listDays(this.db, this.o.schema));
@@ -215,6 +221,7 @@ class Log implements DecisionLog {
         this.complain('warn', { id: row?.id }, 'decision log: append after close; row dropped');
         return;
       }
+      if (this.o.readOnly) return this.refuse(row?.id, 'the log was opened read-only');
       const problem = rowProblem(row);
       const now = this.now();
       const why =
@@ -717,6 +724,7 @@ export async function createDecisionLog(opts: DecisionLogOptions): Promise<Decis
     scanPage: positiveInt('scanPage', opts.scanPage, 1000),
     maintainEveryMs: positiveInt('maintainEveryMs', opts.maintainEveryMs, 3_600_000, 0),
     startReplayMs: 5000,
+    readOnly: opts.readOnly === true,
   };
   const logger = opts.logger ?? NO_LOGGER;
   const now = opts.now ?? Date.now;
@@ -743,9 +751,10 @@ export async function createDecisionLog(opts: DecisionLogOptions): Promise<Decis
   let spool: Spool;
   let ownsSpoolDir = false;
   try {
-    let dir = opts.spoolDir ?? (opts.dataDir !== undefined ? join(opts.dataDir, 'spool') : undefined);
-    if (dir === undefined && db.kind === 'pglite') {
-      // An in-memory database forgets everything at exit; its spool goes with it.
+    let dir = o.readOnly ? undefined : opts.spoolDir ?? (opts.dataDir !== undefined ? join(opts.dataDir, 'spool') : undefined);
+    if (dir === undefined && (db.kind === 'pglite' || o.readOnly)) {
+      // An in-memory database forgets everything at exit, and a read-only log spools nothing:
+      // a private directory, removed at close.
       dir = await mkdtemp(join(tmpdir(), 'vigil-decisionlog-mem-'));
       ownsSpoolDir = true;
     }
@@ -759,7 +768,7 @@ export async function createDecisionLog(opts: DecisionLogOptions): Promise<Decis
   try {
     await log.init();
   } catch (err) {
-    if (opts.requireDb || db.kind === 'pglite' || !isUnavailable(err)) {
+    if (opts.requireDb || o.readOnly || db.kind === 'pglite' || !isUnavailable(err)) {
       await spool.close();
       await db.close().catch(() => undefined);
       if (err instanceof DecisionLogError) throw err;

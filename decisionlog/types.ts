@@ -152,6 +152,11 @@ export interface DecisionLogOptions {
    * is set up when it answers. When true, createDecisionLog throws instead (tools like replay).
    */
   readonly requireDb?: boolean;
+  /**
+   * For tools reading the log (replay/train from the log) next to a running server: no migrations,
+   * no maintenance, no spool of the server's (a private temporary one), append() refused.
+   */
+  readonly readOnly?: boolean;
   readonly logger?: DecisionLogLogger;
   readonly now?: () => number;
 }

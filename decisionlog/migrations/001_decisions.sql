@@ -48,5 +48,6 @@ CREATE TABLE decision_outcomes (
   id         uuid        NOT NULL,
   outcome    smallint    NOT NULL,  -- 0 succeeded, 1 failed, 2 challenge_passed, 3 challenge_failed
   outcome_at timestamptz NOT NULL,
-  PRIMARY KEY (at, id)
+  -- Covering: a page of decisions finds its outcomes with index-only scans.
+  PRIMARY KEY (at, id) INCLUDE (outcome, outcome_at)
 ) PARTITION BY RANGE (at);

@@ -310,6 +310,27 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
       }
     });
 
+    it('a read-only log reads the same table, refuses appends and maintenance', async () => {
+      const user = hashOf('read-only');
+      const row = testRow(t0 + 60_000, { user });
+      log.append(row);
+      await log.flush();
+      // PGlite's data directory takes one opener at a time; PostgreSQL takes both at once.
+      if (backend.name === 'pglite') await log.close();
+      const ro = await createDecisionLog({ ...opts, readOnly: true });
+      try {
+        expect(await ro.get(row.id)).toEqual(strip(row));
+        expect((await ro.search({ user })).rows.map((r) => r.id)).toEqual([row.id]);
+        const before = ro.stats.refused;
+        ro.append(testRow(t0 + 60_001, { user }));
+        expect(ro.stats.refused).toBe(before + 1);
+        await expect(ro.maintain()).rejects.toMatchObject({ code: 'LOG_CONFIG' });
+      } finally {
+        await ro.close();
+        if (backend.name === 'pglite') log = await createDecisionLog(opts);
+      }
+    });
+
     it('maintain creates partitions ahead and drops those past the retention', async () => {
       // The suite's own log, reopened with a three-day retention (a fresh PGlite costs seconds).
       await log.close();
