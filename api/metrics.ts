@@ -2,6 +2,7 @@
 // global one, so tests and several apps in one process never collide). The engine reports signal
 // failures through `signalFailure`; the pack manager reports swaps through `setPack`.
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import type { DecisionLogStats } from '../decisionlog/index.ts';
 import type { EvaluateResult, PackInfo } from '../engine/types.ts';
 
 export interface VigilMetrics {
@@ -13,6 +14,8 @@ export interface VigilMetrics {
   /** The active pack changed (null: none loaded). */
   setPack(pack: PackInfo | null): void;
   packChange(action: 'activate' | 'rollback' | 'reload' | 'sync', result: 'ok' | 'rejected' | 'unchanged'): void;
+  /** Export the decision log's queue, spool, writes and drops (read at each scrape). */
+  watchDecisionLog(log: { readonly stats: DecisionLogStats }): void;
   /** The exposition text; replaced by the cluster-wide aggregate under VIGIL_WORKERS > 1. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -81,9 +84,31 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Vi
     registers: [registry],
   });
 
+  let logStats: (() => DecisionLogStats) | null = null;
+  const logGauge = (name: string, help: string, read: (s: DecisionLogStats) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        if (logStats) this.set(read(logStats()));
+      },
+    });
+  };
+  // The log's own counts are totals since start; exported as gauges that read them at each scrape.
+  logGauge('vigil_decision_log_queued', 'Decision log rows waiting in memory for the database', (s) => s.queued);
+  logGauge('vigil_decision_log_spooled', 'Decision log rows in the disk spool (the database was away)', (s) => s.spooled);
+  logGauge('vigil_decision_log_spool_bytes', 'Bytes of the decision log spool on disk', (s) => s.spoolBytes);
+  logGauge('vigil_decision_log_written_rows', 'Decision log rows written to the database since start', (s) => s.written);
+  logGauge('vigil_decision_log_dropped_rows', 'Decision log rows dropped since start (queue and spool full)', (s) => s.dropped);
+  logGauge('vigil_decision_log_write_errors', 'Failed decision log writes since start', (s) => s.writeErrors);
+
   return {
     registry,
     contentType: registry.contentType,
+    watchDecisionLog(log) {
+      logStats = () => log.stats;
+    },
     observeDecision(type, result, seconds) {
       decisions.inc({ type, decision: result.decision });
       latency.observe({ type }, seconds);

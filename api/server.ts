@@ -1,6 +1,7 @@
 // The production server: configuration → logger → Redis → pack lifecycle → signal store, GeoIP and
 // engine → Express app → listen; VIGIL_WORKERS > 1 forks workers with node:cluster that share the
 // port (the primary aggregates their metrics); SIGTERM drains and closes, SIGHUP reloads VIGIL_RULES.
+import { createDecisionLog } from '../decisionlog/index.ts';
 import { errorMessage } from '../common/errors.ts';
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
@@ -83,6 +84,20 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     await store.close();
     throw err;
   });
+  // The decision log: PostgreSQL when configured, else PGlite in process (in VIGIL_DATA_DIR when set).
+  // An unreachable PostgreSQL does not stop the start: rows spool to disk until it answers.
+  const log = await createDecisionLog({
+    ...(config.decisionLog !== undefined ? { url: config.decisionLog } : {}),
+    ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}),
+    retentionDays: config.retentionDays,
+    logger,
+  }).catch(async (err: unknown) => {
+    await model.close();
+    geoip.close();
+    await store.close();
+    throw err;
+  });
+  metrics.watchDecisionLog(log);
   const recorder = !config.record
     ? undefined
     : config.record.kind === 'file'
@@ -98,6 +113,8 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     signalTimeoutMs: config.signalTimeoutMs,
     ...(recorder ? { recorder } : {}),
     model,
+    log,
+    outcomeWindowSeconds: config.outcomeWindowSeconds,
     logger,
     onSignalFailure: (source) => metrics.signalFailure(source),
   });

@@ -17,9 +17,21 @@ export const pooledPrng: PRNG = () => {
   return POOL[pos++]! / 256;
 };
 
-/** Monotonic within one process (ids minted in the same millisecond still sort in order). */
+/**
+ * Monotonic within one process for times that do not go back (ids minted in the same millisecond
+ * still sort in order). An id's time part is always its event's time, even for an event older than
+ * the last one (a replay, a backfill): the decision log finds a decision's day partition from it.
+ */
 export function createIdFactory(): (seedTime?: number) => string {
-  return monotonicFactory(pooledPrng);
+  const mono = monotonicFactory(pooledPrng);
+  let last = -Infinity;
+  return (seedTime = Date.now()) => {
+    if (seedTime >= last) {
+      last = seedTime;
+      return mono(seedTime);
+    }
+    return ulid(seedTime, pooledPrng);
+  };
 }
 
 /** A one-off ULID (request ids). */

@@ -163,17 +163,24 @@ export function createEngine(opts: EngineOptions): Engine {
       const user = store.userHash(userId);
       let windowRecords = 0;
       let decisions = 0;
+      const ips = new Set<string>();
+      const devices = new Set<string>();
       if (log) {
-        // The window's records of the user are found through the log, before the log forgets them.
+        // The log names the user's decisions (whose window records go too) and the addresses and
+        // devices whose distinct-user sets hold the user; read before the log forgets them.
         let cursor: string | undefined;
         do {
           const page = await log.search({ user, limit: ERASE_PAGE, ...(cursor !== undefined ? { cursor } : {}) });
           windowRecords += await store.deleteDecisions(page.rows.map((r) => r.id));
+          for (const r of page.rows) {
+            ips.add(r.ip);
+            if (r.device !== null) devices.add(r.device);
+          }
           cursor = page.nextCursor ?? undefined;
         } while (cursor !== undefined);
         decisions = await log.eraseUser(user);
       }
-      const keys = await store.eraseUser(userId);
+      const keys = await store.eraseUser(userId, { ips: [...ips], devices: [...devices] });
       return { keys: keys + windowRecords, decisions };
     },
 

@@ -46,6 +46,8 @@ export type CmdName =
   | 'zremrangebyrank'
   | 'zcount'
   | 'zmscore'
+  | 'zrange'
+  | 'zrem'
   | 'zincrby'
   | 'pexpire'
   | 'pfadd'

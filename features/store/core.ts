@@ -332,8 +332,9 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
     },
 
     async deleteDecisions(ids: readonly string[]): Promise<number> {
+      // Records still waiting to ride with a read are written first, so the DEL below finds them.
+      await flushDecisions();
       let n = 0;
-      for (const id of ids) if (decisions?.byId.delete(id)) n++;
       // One DEL per key: on Cluster every decision key has its own slot.
       for (let i = 0; i < ids.length; i += 500) {
         const cmds: Cmd[] = ids.slice(i, i + 500).map((id) => ({ tag: keys.decisionTag(id), argv: ['del', keys.decision(id)] }));
@@ -347,10 +348,26 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
       return hasher.user(userId);
     },
 
-    async eraseUser(userId: string): Promise<number> {
+    async eraseUser(userId: string, linked: { readonly ips?: readonly string[]; readonly devices?: readonly string[] } = {}): Promise<number> {
       const u = hasher.user(userId);
       // Erase scans; give it far more time than a hot-path operation.
-      return withDeadline('eraseUser', Math.max(opts.opTimeoutMs, 30_000), () => backend.eraseStem(keys.userStem(u), keys.userTag(u)));
+      const budget = Math.max(opts.opTimeoutMs, 30_000);
+      // The user's hash is also a member of other keys: the distinct-user sets of every address and
+      // device that tried them. The user's own address set names the addresses; the caller adds
+      // what else it knows.
+      const [tried] = await withDeadline('eraseUser', budget, () => backend.exec([{ tag: keys.userTag(u), argv: ['zrange', keys.userIps(u), 0, -1] }]));
+      const ips = new Set<string>(linked.ips ?? []);
+      if (Array.isArray(tried)) for (const i of tried) if (typeof i === 'string') ips.add(i);
+      const cmds: Cmd[] = [
+        ...[...ips].map((i): Cmd => ({ tag: keys.ipTag(i), argv: ['zrem', keys.ipUsers(i), u] })),
+        ...[...new Set(linked.devices ?? [])].map((d): Cmd => ({ tag: keys.deviceTag(d), argv: ['zrem', keys.deviceUsers(d), u] })),
+      ];
+      let removed = 0;
+      for (let i = 0; i < cmds.length; i += 500) {
+        const res = await withDeadline('eraseUser', budget, () => backend.exec(cmds.slice(i, i + 500)));
+        for (const r of res) if (typeof r === 'number') removed += r;
+      }
+      return removed + (await withDeadline('eraseUser', budget, () => backend.eraseStem(keys.userStem(u), keys.userTag(u))));
     },
 
     async ping(): Promise<boolean> {

@@ -152,6 +152,17 @@ export function createMemoryBackend(now: () => number = Date.now): MemoryBackend
         for (const s of m.values()) if (lo(s) && hi(s)) n++;
         return n;
       }
+      case 'zrange': {
+        // ZRANGE key 0 -1 (the only form used): members by score.
+        const m = zset(key, false);
+        return m ? [...m.entries()].sort((x, y) => x[1] - y[1]).map(([member]) => member) : [];
+      }
+      case 'zrem': {
+        const m = zset(key, false);
+        let n = 0;
+        for (const member of a.slice(1)) if (m?.delete(member as string)) n++;
+        return n;
+      }
       case 'zmscore': {
         const m = zset(key, false);
         return a.slice(1).map((member) => {

@@ -165,8 +165,12 @@ export interface SignalStore {
   deleteDecisions(ids: readonly string[]): Promise<number>;
   /** The keyed hash a user id is stored under (what the decision log is searched by). Pure. */
   userHash(userId: string): string;
-  /** Delete every key of the user; resolves the number of keys removed. */
-  eraseUser(userId: string): Promise<number>;
+  /**
+   * Delete every key of the user, and the user from the distinct-user sets of the addresses that
+   * tried them (found through the user's own address set) and of `linked` addresses and devices
+   * (keyed hashes, e.g. from the decision log). Resolves the number of keys and members removed.
+   */
+  eraseUser(userId: string, linked?: { readonly ips?: readonly string[]; readonly devices?: readonly string[] }): Promise<number>;
   /** True when the store answers. Never rejects. */
   ping(): Promise<boolean>;
   /** Close connections the store opened (never a client handed in by the caller's own use). */

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const FOLDERS = ['common', 'dsl', 'features', 'engine', 'api', 'cli', 'training', 'bin'];
+const FOLDERS = ['common', 'dsl', 'features', 'engine', 'api', 'cli', 'training', 'bin', 'decisionlog'];
 const HTTP = new Set(['express', 'body-parser', 'node:http', 'node:https', 'http', 'https', 'supertest', 'pino-http']);
 
 interface Edge {
@@ -88,6 +88,10 @@ describe('dependency directions', () => {
 
   it('runtime code (common, dsl, features, engine, api) never imports training or simulation', () => {
     expect(violations((e) => ['common', 'dsl', 'features', 'engine', 'api'].includes(top(e.from)) && top(e.to) === 'training')).toEqual([]);
+  });
+
+  it('the decision log imports nothing of Vigil outside decisionlog/ and common/', () => {
+    expect(violations((e) => top(e.from) === 'decisionlog' && e.spec.startsWith('.') && !['decisionlog', 'common'].includes(top(e.to)))).toEqual([]);
   });
 
   it('common/ imports nothing of Vigil', () => {

@@ -1,6 +1,7 @@
 // The engine end to end below HTTP: real MaxMind test databases, real Redis (and the in-process
 // store for parity), a compiled pack. Covers the planner, the one-round-trip rule, learning from
-// outcomes, redis-list probes, degraded answers when Redis stalls, and pack swaps mid-flight.
+// outcomes, the decision log (PostgreSQL with Redis, PGlite in process): kept decisions, late
+// outcomes, search and erasure; redis-list probes, degraded answers when Redis stalls, pack swaps.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -10,7 +11,9 @@ import { createGeoIp, type GeoIp } from '../../features/geoip.ts';
 import { createMemoryStore, createStore, type SignalStore } from '../../features/store/index.ts';
 import type { ModelSession } from '../../features/model/index.ts';
 import { createEngine, planFeatures, type Engine, type VigilEvent } from '../../engine/index.ts';
-import { deletePrefix, redisUrl, requireRedis, startRedisServer, uniquePrefix } from '../helpers/redis.ts';
+import { deletePrefix, dumpPrefix, redisUrl, requireRedis, startRedisServer, uniquePrefix } from '../helpers/redis.ts';
+import { dropSchema, postgresUrl, requirePostgres, uniqueSchema } from '../helpers/postgres.ts';
+import { createDecisionLog, type DecisionLog } from '../../decisionlog/index.ts';
 
 const GEO = fileURLToPath(new URL('../../../shared/data/geoip/', import.meta.url));
 const LONDON = '81.2.69.142';
@@ -85,9 +88,15 @@ describe('planner', () => {
   });
 });
 
-function scenarios(name: string, makeStore: (prefix: string) => Promise<SignalStore>, cleanup: (prefix: string) => Promise<void>) {
+function scenarios(
+  name: string,
+  makeStore: (prefix: string) => Promise<SignalStore>,
+  makeLog: () => Promise<DecisionLog>,
+  cleanup: (prefix: string) => Promise<void>,
+) {
   describe(`engine over the ${name} store`, () => {
     let store: SignalStore;
+    let log: DecisionLog;
     let engine: Engine;
     let prefix: string;
     let blockedKey: string;
@@ -97,8 +106,9 @@ function scenarios(name: string, makeStore: (prefix: string) => Promise<SignalSt
       prefix = uniquePrefix(`engine-${name}`);
       blockedKey = `${prefix}blocked`;
       store = await makeStore(prefix);
+      log = await makeLog();
       active = { pack: testPack(blockedKey) };
-      engine = createEngine({ store, geoip, packs: () => active, signalTimeoutMs: 500 });
+      engine = createEngine({ store, geoip, packs: () => active, signalTimeoutMs: 500, log });
     });
     afterAll(async () => {
       await engine.close();
@@ -155,7 +165,7 @@ function scenarios(name: string, makeStore: (prefix: string) => Promise<SignalSt
       await engine.evaluate(ev({ userId: 'counted', time: T0 + 10_000 }));
       await new Promise((res) => setTimeout(res, 20));
       expect(store.stats.readCalls - before.readCalls).toBe(1);
-      // one pipeline reads every signal and records the attempt; one write stores the decision
+      // one pipeline reads every signal and records the attempt; one write stores the window record
       expect(store.stats.roundTrips - before.roundTrips).toBe(2);
     });
 
@@ -167,9 +177,9 @@ function scenarios(name: string, makeStore: (prefix: string) => Promise<SignalSt
       expect(r.rules.map((x) => x.name)).toEqual(['blocked_user']);
     });
 
-    it('stores the decision for audit without raw identifiers', async () => {
+    it('keeps the decision in the log without raw identifiers (not even in rendered reasons)', async () => {
       const r = await engine.evaluate(ev({ userId: 'secret-user-42', deviceId: 'secret-device-7', ip: '2.125.160.216' }));
-      await new Promise((res) => setTimeout(res, 50));
+      await log.flush();
       const stored = await engine.getDecision(r.decision_id);
       expect(stored?.result.decision).toBe(r.decision);
       expect(stored?.result.pack.hash).toBe(active.pack.hash);
@@ -181,27 +191,65 @@ function scenarios(name: string, makeStore: (prefix: string) => Promise<SignalSt
       expect(await engine.getDecision('01JD0000000000000000000000')).toBeNull();
     });
 
-    it('stores the request (hashed identifiers) and every read feature, missing ones as null; reads legacy documents', async () => {
+    it('keeps the request (hashed identifiers, coarse prefix) and every read feature, missing ones as null', async () => {
       const r = await engine.evaluate(ev({ userId: 'doc-user', mfa: true, userCreatedAt: T0 - 86_400_000 }));
       const stored = await engine.getDecision(r.decision_id);
       expect(stored?.request).toMatchObject({ type: 'login', time: new Date(T0).toISOString(), mfa: true, created_at: new Date(T0 - 86_400_000).toISOString(), browser: 'Chrome', os: 'Windows' });
-      expect(Object.keys(stored?.request ?? {}).sort()).toEqual(['browser', 'created_at', 'device', 'ip', 'mfa', 'os', 'time', 'type', 'user']);
+      // The London test address has a country but no ASN in the MaxMind test data.
+      expect(Object.keys(stored?.request ?? {}).sort()).toEqual(['browser', 'country', 'created_at', 'device', 'ip', 'ip_prefix', 'mfa', 'os', 'time', 'type', 'user']);
       expect(stored?.request.user).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      expect(stored?.request.ip_prefix).toBe('81.2.69.0/24');
       const names = planFeatures(active.pack).features.map((f) => f.name).filter((f) => f !== 'user.id' && f !== 'device.id' && f !== 'ip.address');
-      expect(Object.keys(stored?.features ?? {})).toEqual(names);
+      expect(Object.keys(stored?.features ?? {}).sort()).toEqual([...names].sort());
       expect(Object.values(stored?.features ?? {})).toContain(null);
-      // A document written before the request was rebuilt from the context keeps its own.
-      const legacy = { decision_id: '01JDLEGACY0000000000000000', at: new Date(T0).toISOString(), ctx: {}, request: { type: 'recovery', user: 'x' }, features: {}, result: r };
-      await store.putDecision(legacy.decision_id, JSON.stringify(legacy), 60);
-      expect((await engine.getDecision(legacy.decision_id))?.request).toEqual({ type: 'recovery', user: 'x' });
     });
 
-    it('forgets an erased user', async () => {
+    it('accepts an outcome past the outcome window from the log, once', async () => {
+      const r = await engine.evaluate(ev({ userId: 'late-outcome', time: T0 + 20_000 }));
+      await log.flush();
+      // The window's record is gone (expired, or never written while Redis was down).
+      expect(await store.deleteDecisions([r.decision_id])).toBe(1);
+      expect(await engine.outcome(r.decision_id, 'succeeded')).toBe('ok');
+      expect((await engine.getDecision(r.decision_id))?.outcome).toBe('succeeded');
+      const next = await engine.evaluate(ev({ userId: 'late-outcome', time: T0 + 30_000 }), { explain: true });
+      expect(next.features?.['history.logins']).toBe(1);
+      // Idempotent from the log too: a retry teaches nothing twice.
+      expect(await engine.outcome(r.decision_id, 'succeeded')).toBe('ok');
+      const again = await engine.evaluate(ev({ userId: 'late-outcome', time: T0 + 40_000 }), { explain: true });
+      expect(again.features?.['history.logins']).toBe(1);
+    });
+
+    it('searches the log by user (hashed server-side), rule and decision', async () => {
+      await engine.evaluate(ev({ userId: 'searched', time: T0 + 50_000 }));
+      await engine.evaluate(ev({ userId: 'searched', ip: CHANGCHUN, time: T0 + 51_000 }));
+      await log.flush();
+      const page = await engine.searchDecisions({ user: 'searched' });
+      expect(page.decisions).toHaveLength(2);
+      expect(page.decisions[0]!.result.shadow.map((h) => h.name)).toEqual(['watch_cn']);
+      expect((await engine.searchDecisions({ user: 'searched', rule: 'watch_cn' })).decisions).toHaveLength(1);
+      expect((await engine.searchDecisions({ user: 'nobody-at-all' })).decisions).toEqual([]);
+    });
+
+    it('forgets an erased user: history, counters, window records and log rows', async () => {
       const a = await engine.evaluate(ev({ userId: 'leaver' }));
       await engine.outcome(a.decision_id, 'succeeded');
-      expect((await engine.evaluate(ev({ userId: 'leaver' }), { explain: true })).features?.['history.logins']).toBe(1);
-      const { keys } = await engine.eraseUser('leaver');
-      expect(keys).toBeGreaterThan(0);
+      const b = await engine.evaluate(ev({ userId: 'leaver' }), { explain: true });
+      expect(b.features?.['history.logins']).toBe(1);
+      await log.flush();
+      const user = store.userHash('leaver');
+      const { keys, decisions } = await engine.eraseUser('leaver');
+      expect(keys).toBeGreaterThan(2);
+      expect(decisions).toBe(2);
+      expect(await store.getDecision(a.decision_id)).toBeNull();
+      expect(await store.getDecision(b.decision_id)).toBeNull();
+      expect(await engine.getDecision(a.decision_id)).toBeNull();
+      expect((await log.search({ user })).rows).toEqual([]);
+      if (store.redis) {
+        // Nothing left in Redis that names the user's hash, in a key or a value.
+        const r = store.redis as Redis;
+        const dump = (await dumpPrefix(r, prefix)).map((k) => k.key + k.value).join('\n');
+        expect(dump).not.toContain(user);
+      }
       const after = await engine.evaluate(ev({ userId: 'leaver' }), { explain: true });
       expect(after.features?.['history.logins']).toBe(0);
       expect(after.features?.['device.known']).toBeNull();
@@ -219,11 +267,22 @@ function scenarios(name: string, makeStore: (prefix: string) => Promise<SignalSt
   });
 }
 
+const schemas: string[] = [];
+afterAll(async () => {
+  for (const s of schemas) await dropSchema(postgresUrl(), s);
+});
+
 scenarios(
   'redis',
   async (prefix) => {
     await requireRedis();
     return createStore({ redisUrl: redisUrl(), hashSecret: 'engine-test-secret', prefix });
+  },
+  async () => {
+    await requirePostgres();
+    const schema = uniqueSchema('engine');
+    schemas.push(schema);
+    return createDecisionLog({ url: postgresUrl(), schema, requireDb: true, flushMs: 5 });
   },
   async (prefix) => {
     const r = new Redis(redisUrl());
@@ -235,6 +294,7 @@ scenarios(
 scenarios(
   'memory',
   async (prefix) => createMemoryStore({ hashSecret: 'engine-test-secret', prefix }),
+  async () => createDecisionLog({ flushMs: 5 }),
   async () => {},
 );
 
