@@ -48,6 +48,8 @@ export interface Config {
   readonly retentionDays: number;
   /** VIGIL_DECISION_LOG (postgres://…); undefined: PGlite in process (in VIGIL_DATA_DIR, else in memory). */
   readonly decisionLog: string | undefined;
+  /** VIGIL_DECISION_LOG_SCHEMA: the PostgreSQL schema the log's tables live in (default `vigil`). */
+  readonly decisionLogSchema: string;
   /** VIGIL_DATA_DIR, absolute: PGlite's database and the decision log's spool; undefined: none kept. */
   readonly dataDir: string | undefined;
   /** VIGIL_OUTCOME_WINDOW in seconds (default 1 h, at most 7 d): how long the store keeps a decision. */
@@ -198,6 +200,10 @@ const envSchema = z.object({
   VIGIL_SIGNAL_TIMEOUT_MS: intVar(1, 60_000, 25),
   VIGIL_MAX_SKEW: durationVar(5 * 60_000, 3650 * 86_400_000),
   VIGIL_DECISION_LOG: z.string().optional().transform(postgresUrl),
+  VIGIL_DECISION_LOG_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)')
+    .optional(),
   VIGIL_DATA_DIR: z
     .string()
     .optional()
@@ -270,6 +276,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     hashSecretGenerated: d.VIGIL_HASH_SECRET === undefined,
     retentionDays: d.VIGIL_RETENTION_DAYS,
     decisionLog: d.VIGIL_DECISION_LOG,
+    decisionLogSchema: d.VIGIL_DECISION_LOG_SCHEMA ?? 'vigil',
     dataDir: d.VIGIL_DATA_DIR,
     outcomeWindowSeconds: d.VIGIL_OUTCOME_WINDOW / 1000,
     signalTimeoutMs: d.VIGIL_SIGNAL_TIMEOUT_MS,

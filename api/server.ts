@@ -89,6 +89,7 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
   const log = await createDecisionLog({
     ...(config.decisionLog !== undefined ? { url: config.decisionLog } : {}),
     ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}),
+    schema: config.decisionLogSchema,
     retentionDays: config.retentionDays,
     logger,
   }).catch(async (err: unknown) => {

@@ -16,6 +16,7 @@ import { errorMessage } from '../common/errors.ts';
 import { EVENT_TYPES } from '../features/event-types.ts';
 import { decimal, httpUrl, integer, isoTime, matching, nonEmpty, usageMessage, UsageError } from './args.ts';
 import { processIO, type CliIO } from './io.ts';
+import { instantArg } from './from-log.ts';
 import type { ModelEvalDeps } from './model-eval.ts';
 import type { FeatureDeriver, ReplayTuning } from './replay.ts';
 import type { SimulateCliOptions, SimulateDeps } from './simulate.ts';
@@ -33,8 +34,47 @@ export interface MainDeps {
   readonly replay?: ReplayTuning;
   readonly simulate?: SimulateDeps;
   readonly modelEval?: ModelEvalDeps;
-  /** explain: VIGIL_URL, VIGIL_ADMIN_TOKEN, VIGIL_MODEL (default process.env). */
+  /** explain: VIGIL_URL, VIGIL_ADMIN_TOKEN, VIGIL_MODEL; --from-log: VIGIL_DECISION_LOG, VIGIL_DATA_DIR (default process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * The events a command reads: the file given, or with --from-log the decision log's decisions for
+ * --since/--until exported to a temporary file (removed afterwards). Exactly one of them.
+ */
+async function withEvents(
+  cmd: string,
+  file: string | undefined,
+  o: { readonly fromLog?: boolean; readonly since?: number; readonly until?: number },
+  io: CliIO,
+  env: Readonly<Record<string, string | undefined>>,
+  run: (events: string) => Promise<number>,
+): Promise<number> {
+  if (o.fromLog !== true) {
+    if (o.since !== undefined || o.until !== undefined) throw new UsageError('--since and --until go with --from-log');
+    if (file === undefined) throw new UsageError(cmd === 'train' ? "required option '--events <file>' not specified (or --from-log)" : "missing required argument 'events' (or --from-log)");
+    return run(file);
+  }
+  if (file !== undefined) throw new UsageError(`give an events file or --from-log, not both`);
+  if (o.since === undefined) throw new UsageError('--from-log needs --since (e.g. --since 24h)');
+  if (o.until !== undefined && o.until <= o.since) throw new UsageError('--until must lie after --since');
+  const { exportFromLog } = await import('./from-log.ts');
+  let exported: Awaited<ReturnType<typeof exportFromLog>>;
+  try {
+    exported = await exportFromLog({ since: o.since, ...(o.until !== undefined ? { until: o.until } : {}) }, env);
+  } catch (e) {
+    io.stderr(`vigil ${cmd}: error: cannot read the decision log: ${errorMessage(e)}\n`);
+    return 1;
+  }
+  try {
+    if (exported.rows === 0) {
+      io.stderr(`vigil ${cmd}: error: the decision log holds no decision from ${new Date(o.since).toISOString()} on\n`);
+      return 1;
+    }
+    return await run(exported.path);
+  } finally {
+    await exported.cleanup();
+  }
 }
 
 export const EXIT_USAGE = 2;
@@ -96,6 +136,7 @@ function action<A extends unknown[]>(cmd: Command, running: Running, fn: (...arg
 
 function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
   // The registry (and what it imports) is loaded by the commands that compile a pack, not by --help.
+  const env = deps.env ?? process.env;
   const schemeOf = async (): Promise<Scheme> => deps.scheme ?? (await import('../features/catalog.ts')).VIGIL_SCHEME;
   const program = new Command('vigil')
     .description('Vigil: account-security risk engine (rule packs, backtests, HTTP API, anomaly model)')
@@ -138,7 +179,10 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
       .command('replay')
       .description('backtest a pack on recorded events (NDJSON) and report decisions and rule hits')
       .argument('<pack>', 'a pack directory or a .rules file')
-      .argument('<events>', 'NDJSON file: {"event","features"} lines or POST /v1/evaluate bodies; - reads stdin')
+      .argument('[events]', 'NDJSON file: {"event","features"} lines or POST /v1/evaluate bodies; - reads stdin (or --from-log)')
+      .option('--from-log', "replay the decisions the decision log kept (VIGIL_DECISION_LOG, or VIGIL_DATA_DIR's embedded database) instead of a file")
+      .option('--since <when>', 'with --from-log: from this long ago (24h, 7d) or this ISO date-time', instantArg('--since'))
+      .option('--until <when>', 'with --from-log: up to this long ago or this ISO date-time (default now)', instantArg('--until'))
       .option('--baseline <pack>', 'compare with this pack and list every decision that changes')
       .option('--json', 'print the report as one JSON object')
       .option('--events-only', "derive only the request's own features from API bodies (no GeoIP, no signal store)")
@@ -149,8 +193,13 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
         1,
       ),
     running,
-    async (pack: string, events: string, o: { baseline?: string; json?: boolean; eventsOnly?: boolean; workers: number }) =>
-      (await import('./replay.ts')).runReplay(
+    async (
+      pack: string,
+      eventsArg: string | undefined,
+      o: { baseline?: string; json?: boolean; eventsOnly?: boolean; workers: number; fromLog?: boolean; since?: number; until?: number },
+    ) =>
+      withEvents('replay', eventsArg, o, io, env, async (events) =>
+        (await import('./replay.ts')).runReplay(
         pack,
         events,
         {
@@ -164,6 +213,7 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
         io,
         await schemeOf(),
       ),
+      ),
   );
 
   action(program.command('serve').description('run the HTTP API (same as npm start; configured by environment, see docs/operations.md)'), running, async () => {
@@ -176,7 +226,10 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
       .command('train')
       .description('build the ONNX anomaly model (isolation forest) from recorded feature rows')
       .usage('--events FILE --out MODEL.onnx [options]')
-      .requiredOption('--events <file>', 'NDJSON feature rows: VIGIL_RECORD decision rows, `vigil simulate --features-out` rows or {"event","features"} lines')
+      .option('--events <file>', 'NDJSON feature rows: VIGIL_RECORD decision rows, `vigil simulate --features-out` rows or {"event","features"} lines')
+      .option('--from-log', "train on the decisions the decision log kept (VIGIL_DECISION_LOG, or VIGIL_DATA_DIR's embedded database)")
+      .option('--since <when>', 'with --from-log: from this long ago (30d) or this ISO date-time', instantArg('--since'))
+      .option('--until <when>', 'with --from-log: up to this long ago or this ISO date-time (default now)', instantArg('--until'))
       .requiredOption('--out <file>', 'where to write the .onnx model (replaced atomically)')
       .option('--trees <n>', 'number of trees (default 100)', integer('--trees', 1))
       .option('--sample <n>', 'rows drawn per tree, ψ (default 256)', integer('--sample', 2))
@@ -185,7 +238,8 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
       .option('--legit-only', 'skip rows labelled other than "legit" (labelled simulated traffic)')
       .option('--json', 'print the report as one JSON object'),
     running,
-    async (o: TrainCliOptions) => (await import('./train.ts')).trainCommand(o, io),
+    async (o: TrainCliOptions & { fromLog?: boolean; since?: number; until?: number }) =>
+      withEvents('train', o.events, o, io, env, async (events) => (await import('./train.ts')).trainCommand({ ...o, events }, io)),
   );
 
   const model = program.command('model').description('anomaly model tools: `model eval` measures the model, rba.score and a pack on labelled traffic');

@@ -145,12 +145,17 @@ describe('loadConfig refuses bad values', () => {
 
   it('decision log defaults: PGlite in memory, a one-hour outcome window', () => {
     const c = loadConfig({});
-    expect([c.decisionLog, c.dataDir, c.outcomeWindowSeconds]).toEqual([undefined, undefined, 3600]);
+    expect([c.decisionLog, c.decisionLogSchema, c.dataDir, c.outcomeWindowSeconds]).toEqual([undefined, 'vigil', undefined, 3600]);
   });
 
   it('refuses a decision log that is not a postgres URL (without echoing it), an outcome window past 7 days, a data dir that is a file', () => {
-    const issues = issuesOf({ VIGIL_DECISION_LOG: 'mysql://root:hunter2@db/x', VIGIL_OUTCOME_WINDOW: '8d', VIGIL_DATA_DIR: GOOD_PACK + '/main.rules' });
-    expect(issues.map((i) => i.variable).sort()).toEqual(['VIGIL_DATA_DIR', 'VIGIL_DECISION_LOG', 'VIGIL_OUTCOME_WINDOW']);
+    const issues = issuesOf({
+      VIGIL_DECISION_LOG: 'mysql://root:hunter2@db/x',
+      VIGIL_OUTCOME_WINDOW: '8d',
+      VIGIL_DATA_DIR: GOOD_PACK + '/main.rules',
+      VIGIL_DECISION_LOG_SCHEMA: 'Vigil; drop',
+    });
+    expect(issues.map((i) => i.variable).sort()).toEqual(['VIGIL_DATA_DIR', 'VIGIL_DECISION_LOG', 'VIGIL_DECISION_LOG_SCHEMA', 'VIGIL_OUTCOME_WINDOW']);
     expect(JSON.stringify(issues)).not.toContain('hunter2');
     expect(issuesOf({ VIGIL_OUTCOME_WINDOW: '0s' }).map((i) => i.variable)).toEqual(['VIGIL_OUTCOME_WINDOW']);
     expect(loadConfig({ VIGIL_OUTCOME_WINDOW: '7d' }).outcomeWindowSeconds).toBe(7 * 86_400);
