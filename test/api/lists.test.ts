@@ -6,7 +6,7 @@ import request from 'supertest';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryAudit } from '../../engine/audit.ts';
 import { LIST_LIMITS } from '../../features/store/lists.ts';
-import { requireRedis } from '../helpers/redis.ts';
+import { requireRedis, startRedisServer } from '../helpers/redis.ts';
 import { errorCode } from './helpers.ts';
 import { admin, deployment, type Deployment, type Instance } from './live-helpers.ts';
 
@@ -242,6 +242,32 @@ describe('refusals (never a 500)', () => {
     expect(res.body.error.message).toMatch(/set/);
     expect((await post(dep.names.users, { entries: ['x'] })).status).toBe(409);
     expect((await request(a.app).get('/readyz')).status).toBe(200);
+  });
+});
+
+describe('Redis down', () => {
+  it('the list and counter routes answer 503, never 500; the sweeper logs once and carries on', async () => {
+    const server = await startRedisServer();
+    try {
+      const d = await dep.instance({ redisUrl: server.url });
+      await request(d.app).post(url(dep.names.ips)).set('Authorization', admin).send({ entries: ['203.0.113.0/24'] }).expect(200);
+      await server.kill();
+      const get = await request(d.app).get(url(dep.names.ips)).set('Authorization', admin);
+      expect([get.status, errorCode(get.body)]).toEqual([503, 'unavailable']);
+      const post = await request(d.app).post(url(dep.names.ips)).set('Authorization', admin).send({ entries: ['198.51.100.0/24'], ttl: '1h' });
+      expect([post.status, errorCode(post.body)]).toEqual([503, 'unavailable']);
+      const del = await request(d.app).delete(url(dep.names.ips)).set('Authorization', admin).send({ entries: ['203.0.113.0/24'] });
+      expect([del.status, errorCode(del.body)]).toEqual([503, 'unavailable']);
+      const clear = await request(d.app).delete('/v1/counters').set('Authorization', admin).send({ ip: '203.0.113.1' });
+      expect([clear.status, errorCode(clear.body)]).toEqual([503, 'unavailable']);
+      // Evaluations go on, degraded; the list's rule cannot match.
+      const ev = await evaluate(d, { ip: '203.0.113.1' });
+      expect([ev.status, ev.body.degraded, ev.body.decision]).toEqual([200, true, 'allow']);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(d.logs.lines.filter((l) => l.msg === 'live-list sweeper failed; expired entries stay until it works again')).toHaveLength(1);
+    } finally {
+      await server.stop();
+    }
   });
 });
 

@@ -69,7 +69,7 @@ export interface Deployment {
   readonly dir: string;
   /** An admin client on the test Redis. */
   readonly redis: Redis;
-  instance(opts?: { adminToken?: string | undefined; audit?: AuditLog; memory?: boolean }): Promise<Instance>;
+  instance(opts?: { adminToken?: string | undefined; audit?: AuditLog; memory?: boolean; redisUrl?: string }): Promise<Instance>;
   close(): Promise<void>;
 }
 
@@ -101,7 +101,7 @@ export async function deployment(name: string): Promise<Deployment> {
       await packs.start();
       const store = opts.memory
         ? createMemoryStore({ hashSecret: 'live-levers-secret-0123', prefix })
-        : await createStore({ redisUrl: redisUrl(), hashSecret: 'live-levers-secret-0123', prefix });
+        : await createStore({ redisUrl: opts.redisUrl ?? redisUrl(), hashSecret: 'live-levers-secret-0123', prefix });
       const engine = createEngine({ store, geoip: null, packs: () => packs.current(), signalTimeoutMs: 1000, logger: logs.logger, listSweepMs: 100 });
       const app = createApp({
         engine,
