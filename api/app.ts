@@ -1,9 +1,10 @@
 // The Express app factory: request ids and access log, the routes, the 404 fallback and the one
-// final error handler. Everything it needs is handed in (engine, pack manager, logger, metrics,
+// final error handler. Everything it needs is handed in (engine, pack manager, audit log, logger, metrics,
 // config), so tests build it with in-memory parts and the server with real ones.
 import { createServer, IncomingMessage, ServerResponse, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import express, { type ErrorRequestHandler, type Express } from 'express';
+import { createMemoryAudit, type AuditLog } from '../engine/audit.ts';
 import type { PackManager } from '../engine/packs/index.ts';
 import type { Engine } from '../engine/types.ts';
 import type { Config } from './config.ts';
@@ -12,6 +13,7 @@ import { requestLogging, type Logger, type RequestContext } from './logging.ts';
 import type { VigilMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { evaluateRoutes } from './routes/evaluate.ts';
+import { listRoutes } from './routes/lists.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { packRoutes } from './routes/packs.ts';
 
@@ -21,6 +23,8 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly metrics: VigilMetrics;
   readonly config: Pick<Config, 'apiToken' | 'adminToken' | 'maxSkewMs'>;
+  /** Where admin changes are kept (GET /v1/audit); default: an in-process log. */
+  readonly audit?: AuditLog;
   /** The server clock, ms since epoch (tests pin it). */
   readonly now?: () => number;
   /** True once shutdown began: /readyz answers 503 so load balancers drain this instance. */
@@ -29,6 +33,8 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): Express {
   const { engine, packs, logger, metrics, config } = deps;
+  const audit = deps.audit ?? createMemoryAudit();
+  const now = deps.now ?? Date.now;
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -47,12 +53,13 @@ export function createApp(deps: AppDeps): Express {
       metrics,
       apiToken: config.apiToken,
       maxSkewMs: config.maxSkewMs,
-      now: deps.now ?? Date.now,
+      now,
     }),
   );
   // After the hot route: every request walks the router's layers in order until one matches.
   app.use(opsRoutes({ engine, packs, metrics, shuttingDown: deps.shuttingDown ?? (() => false) }));
-  app.use(adminRoutes({ engine, adminToken: config.adminToken, now: deps.now ?? Date.now }));
+  app.use(adminRoutes({ engine, audit, adminToken: config.adminToken, now }));
+  app.use(listRoutes({ engine, audit, adminToken: config.adminToken, now }));
   app.use(packRoutes({ packs, adminToken: config.adminToken }));
 
   app.use((_req, _res, next) => next(new ApiError('not_found', 'no such endpoint')));

@@ -6,7 +6,7 @@
 import type { Response } from 'express';
 import { VigilError } from '../common/errors.ts';
 import { EngineUnavailableError } from '../engine/errors.ts';
-import { StoreUnavailableError } from '../features/errors.ts';
+import { ListKeyTypeError, StoreUnavailableError } from '../features/errors.ts';
 
 export const API_ERRORS = {
   invalid_request: { status: 400, message: 'the request is malformed or a field is invalid' },
@@ -17,6 +17,7 @@ export const API_ERRORS = {
   unsupported_media_type: { status: 415, message: 'unsupported Content-Type or encoding' },
   pack_rejected: { status: 422, message: 'the rule pack has errors or failing tests' },
   model_rejected: { status: 422, message: 'the model file was refused; the loaded model keeps serving' },
+  invalid_entry: { status: 422, message: 'a list entry is not of the list\'s kind' },
   internal: { status: 500, message: 'internal error' },
   unavailable: { status: 503, message: 'the service is not ready' },
 } as const satisfies Record<string, { status: number; message: string }>;
@@ -79,6 +80,8 @@ export function toApiError(err: unknown): ApiError {
   // The signal store is down: a retryable 503, never a 500 (decisions, outcomes, erase, audit).
   if (err instanceof StoreUnavailableError) return new ApiError('unavailable', 'the signal store (Redis) is unreachable; retry');
   if (err instanceof EngineUnavailableError) return new ApiError('unavailable', err.message);
+  // Someone wrote the list's key by hand with another type: the operator's to fix, not a retry.
+  if (err instanceof ListKeyTypeError) return new ApiError('conflict', `${err.message}; a live list must be a Redis set`);
   const status = statusOf(err);
   const type = typeOf(err);
   if (status === 413 || type === 'entity.too.large' || type === 'parameters.too.many') {

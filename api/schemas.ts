@@ -2,8 +2,11 @@
 // (forward compatibility: a caller may send fields a later version reads); `null` in an optional
 // field means absent. Every rejection lists each bad field as {path, code, message}.
 import { z } from 'zod';
+import { AUDIT_ACTIONS } from '../engine/audit.ts';
 import { EVENT_TYPES } from '../features/catalog.ts';
 import { parseIp } from '../features/ip.ts';
+import { LIST_LIMITS, ttlAllowed } from '../features/store/lists.ts';
+import { parseDuration } from './config.ts';
 import type { Outcome, VigilEvent } from '../engine/types.ts';
 
 export const MAX_USER_ID = 256;
@@ -12,6 +15,8 @@ export const MAX_USER_AGENT = 1024;
 export const MAX_DECISION_ID = 128;
 export const MAX_PACK_FILES = 256;
 export const MAX_PACK_PATH = 256;
+/** Characters of an admin change's `reason` (it goes into the audit log). */
+export const MAX_REASON = 500;
 
 const isoDateTime = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-11-24T18:00:00Z' });
 const isoDateOrDateTime = z.union([isoDateTime, z.iso.date()], {
@@ -152,4 +157,72 @@ export function decisionQuerySchema(now: () => number) {
       message: 'since must lie before until',
       path: ['since'],
     });
+}
+
+const reason = z.string().min(1).max(MAX_REASON).nullish();
+
+/** A list entry's `ttl`: `30s`, `15m`, `2h`, `7d` → ms, within LIST_LIMITS. */
+const listTtl = z
+  .string()
+  .max(32)
+  .transform((s, ctx) => {
+    const ms = parseDuration(s);
+    if (ms === undefined || !ttlAllowed(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration such as 30s, 15m, 2h or 7d, from 1s to 365d' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/**
+ * POST /v1/lists/:name. Entries are checked against the list's kind afterwards (a bad one is a 422
+ * naming it), since the kind is the active pack's, not the body's.
+ */
+export const listAddBodySchema = z.object({
+  entries: z.array(z.unknown()).min(1).max(LIST_LIMITS.maxPerRequest, { message: `at most ${LIST_LIMITS.maxPerRequest} entries per request` }),
+  ttl: listTtl.nullish(),
+  reason,
+});
+
+/** DELETE /v1/lists/:name. */
+export const listRemoveBodySchema = z.object({
+  entries: z.array(z.unknown()).min(1).max(LIST_LIMITS.maxPerRequest, { message: `at most ${LIST_LIMITS.maxPerRequest} entries per request` }),
+  reason,
+});
+
+/** DELETE /v1/counters: an address (any spelling parseIp accepts; canonical after), a user id, or both. */
+export const countersBodySchema = z
+  .object({
+    ip: z
+      .string()
+      .transform((s, ctx) => {
+        const p = parseIp(s);
+        if (p === null) {
+          ctx.addIssue({ code: 'custom', message: 'must be an IPv4 or IPv6 address' });
+          return z.NEVER;
+        }
+        return p.address;
+      })
+      .nullish(),
+    subnet: z.boolean().nullish(),
+    user: z.string().min(1).max(MAX_USER_ID).nullish(),
+    reason,
+  })
+  .refine((b) => b.ip != null || b.user != null, { message: 'give ip, user or both' })
+  .refine((b) => b.subnet !== true || b.ip != null, { message: 'subnet needs ip', path: ['subnet'] });
+
+/** GET /v1/audit query: newest first; `since` an ISO 8601 date-time (or a duration ago), `action`, `limit` 1-1000 (default 100). */
+export function auditQuerySchema(now: () => number) {
+  return z
+    .object({
+      since: instant(now).optional(),
+      action: z.enum(AUDIT_ACTIONS, { message: `must be one of ${AUDIT_ACTIONS.join(', ')}` }).optional(),
+      limit: z
+        .string()
+        .regex(/^\d{1,4}$/, 'must be an integer from 1 to 1000')
+        .transform(Number)
+        .refine((n) => n >= 1 && n <= 1000, 'must be an integer from 1 to 1000')
+        .optional(),
+    })
+    .strict();
 }

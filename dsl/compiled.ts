@@ -34,6 +34,13 @@ export interface ListProbe {
   readonly operand: (slots: Slots) => string | number | boolean | undefined;
 }
 
+/** A `list x: T = redis "key"` declaration, whether or not a rule reads it (live-list admin). */
+export interface RedisListInfo {
+  readonly list: string;
+  readonly key: string;
+  readonly elemType: Type;
+}
+
 export interface CompiledRuleInfo {
   readonly name: string;
   readonly on: readonly string[] | null;
@@ -56,6 +63,8 @@ export interface CompiledPack {
   /** Total slot count: the Scheme's feature slots, then one slot per ListProbe. */
   readonly slotCount: number;
   readonly probes: readonly ListProbe[];
+  /** Every `redis` list the pack declares, in declaration order. */
+  readonly redisLists: readonly RedisListInfo[];
   readonly rules: readonly CompiledRuleInfo[];
   /** Event types the pack knows (from the scheme). */
   readonly eventTypes: readonly string[];

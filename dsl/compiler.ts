@@ -507,6 +507,9 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string): Co
     featureTypes: [...pc.featureTypes],
     slotCount: scheme.size + pc.probeCount,
     probes,
+    redisLists: [...c.lists.values()]
+      .filter((l) => l.source === 'redis' && l.key !== null && l.elemType !== null)
+      .map((l) => Object.freeze({ list: l.decl.name.name, key: l.key as string, elemType: l.elemType as Type })),
     rules: infos,
     eventTypes: [...scheme.eventTypes],
     slotOf: (f) => slotIndex.get(f) ?? -1,

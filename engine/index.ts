@@ -17,6 +17,7 @@ import { storedDecision } from './decisions.ts';
 import { decodeWindow, encodeWindow } from './window.ts';
 import { EngineUnavailableError } from './errors.ts';
 import { createIdFactory } from './ids.ts';
+import { createLiveLists } from './lists.ts';
 import { planFeatures } from './plan.ts';
 import type { Recorder } from './recorder.ts';
 import { decide } from './stages/decide.ts';
@@ -30,6 +31,7 @@ import type { DecisionPage, DecisionQuery, Engine, EvaluateResult, Outcome, Stor
 export type { DecisionPage, DecisionQuery, Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from './types.ts';
 export { planFeatures, type FeaturePlan } from './plan.ts';
 export { EngineError, EngineUnavailableError } from './errors.ts';
+export { createLiveLists, type DeclaredList, type ListEntry, type ListLookup, type ListView, type LiveLists } from './lists.ts';
 
 /** What the engine needs of the active pack (engine/packs' ActivePack fits). */
 export interface ActivePackRef {
@@ -62,6 +64,8 @@ export interface EngineOptions {
   readonly recorder?: Recorder;
   /** Called once per failed signal source per event (metrics). */
   readonly onSignalFailure?: SignalFailure;
+  /** How often this instance sweeps expired live-list entries, ms (default 1000; 0: never). */
+  readonly listSweepMs?: number;
 }
 
 const DEFAULT_OUTCOME_WINDOW_S = 3600;
@@ -78,6 +82,12 @@ export function createEngine(opts: EngineOptions): Engine {
   const signalDeps = { store, geoip, ua: opts.ua ?? createUserAgentParser(), signalTimeoutMs: opts.signalTimeoutMs, fail, logger };
   const scoreDeps = { model, fail };
   const recordDeps = { store, windowSeconds: window, log, recorder, fail, logger, pending };
+  const lists = createLiveLists({
+    store,
+    packs,
+    ...(logger ? { logger } : {}),
+    ...(opts.listSweepMs !== undefined ? { sweepMs: opts.listSweepMs } : {}),
+  });
   const baseExtra = recorder ? ALL_FEATURES : (opts.extraFeatures ?? []);
   // The plan also covers the model's inputs; recomputed only when a reload changes the model.
   let extra = baseExtra;
@@ -184,6 +194,12 @@ export function createEngine(opts: EngineOptions): Engine {
       return { keys: keys + windowRecords, decisions };
     },
 
+    clearCounters(target) {
+      return store.clearCounters(target);
+    },
+
+    lists,
+
     async ready() {
       const pack = packs() !== null;
       const storeOk = await store.ping();
@@ -197,6 +213,7 @@ export function createEngine(opts: EngineOptions): Engine {
     },
 
     async close() {
+      lists.close();
       await Promise.allSettled([...pending]);
       await model?.close();
       await recorder?.close();

@@ -3,6 +3,8 @@
 import type { Action } from '../dsl/ast.ts';
 import type { RuleHit } from '../dsl/compiled.ts';
 import type { EventType } from '../features/catalog.ts';
+import type { CounterTarget } from '../features/store/types.ts';
+import type { LiveLists } from './lists.ts';
 
 export interface VigilEvent {
   readonly type: EventType;
@@ -81,6 +83,14 @@ export interface Engine {
   searchDecisions(q: DecisionQuery): Promise<DecisionPage>;
   /** Erase one user: signal-store keys (history, counters, outcome-window records) and decision-log rows. */
   eraseUser(userId: string): Promise<{ readonly keys: number; readonly decisions: number }>;
+  /**
+   * A false positive's undo: delete the velocity and failure counters of an address (with `subnet`,
+   * also its range's failure counter) and/or a user (raw values, hashed by the store). Resolves the
+   * number of keys deleted.
+   */
+  clearCounters(target: CounterTarget): Promise<number>;
+  /** The active pack's live (`redis`) lists: read, change, and the sweeper of expired entries. */
+  readonly lists: LiveLists;
   /** Readiness: pack loaded and signal store reachable. */
   ready(): Promise<{ readonly ok: boolean; readonly checks: Readonly<Record<string, boolean>> }>;
   /** Reload the anomaly model (from `path`, or its current file) without dropping requests. */

@@ -11,6 +11,8 @@ export const FEATURE_ERRORS = {
   ASN_CSV: 'an ASN CSV file is malformed',
   /** The signal store could not serve a write or a decision lookup (down, slow, or refused). */
   STORE_UNAVAILABLE: 'the signal store is unreachable',
+  /** A live list's Redis key holds another type than a set (someone wrote it by hand). */
+  LIST_KEY_TYPE: 'a live list key holds another Redis type than a set',
 } as const;
 
 export type FeatureErrorCode = keyof typeof FEATURE_ERRORS;
@@ -41,6 +43,13 @@ export class AsnCsvError extends FeatureError {
 export class StoreUnavailableError extends FeatureError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('STORE_UNAVAILABLE', message, options);
+  }
+}
+
+/** A live list's key (`name`) or its expiry key holds another Redis type than the one the list needs. */
+export class ListKeyTypeError extends FeatureError {
+  constructor(readonly key: string) {
+    super('LIST_KEY_TYPE', `the Redis key ${JSON.stringify(key)} holds another type than a set`);
   }
 }
 

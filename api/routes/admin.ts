@@ -1,13 +1,17 @@
-// Admin routes over decisions and users: GET /v1/decisions/:id (audit), GET /v1/decisions (the
-// decision log's search) and DELETE /v1/users/:id/history (erasure). Disabled (404) when
+// Admin routes over decisions, users, counters and the audit log: GET /v1/decisions/:id, GET
+// /v1/decisions (the decision log's search), DELETE /v1/users/:id/history (erasure), DELETE
+// /v1/counters (a false positive's undo), POST /v1/model/reload, GET /v1/audit; and the helpers
+// every admin route shares (the actor, recording an audit entry). Disabled (404) when
 // VIGIL_ADMIN_TOKEN is unset.
 import { errorMessage } from '../../common/errors.ts';
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
+import type { AuditEntry, AuditLog } from '../../engine/audit.ts';
 import type { Engine } from '../../engine/types.ts';
 import { requireAdmin } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { ctx } from '../logging.ts';
-import { decisionQuerySchema, fieldIssues, MAX_DECISION_ID, MAX_USER_ID } from '../schemas.ts';
+import { auditQuerySchema, countersBodySchema, decisionQuerySchema, fieldIssues, MAX_DECISION_ID, MAX_USER_ID } from '../schemas.ts';
+import { jsonBody } from './body.ts';
 
 const ACTOR = /^[A-Za-z0-9._@:+-]{1,64}$/;
 
@@ -23,15 +27,37 @@ export function actorOf(req: Request): string {
   return h;
 }
 
+/**
+ * Keep an admin change in the audit log. The change is done by now: an audit log that fails is
+ * logged loudly (the log line carries the same facts) rather than turned into an error the caller
+ * would retry, repeating the change.
+ */
+export async function recordAudit(res: Response, audit: AuditLog, entry: AuditEntry): Promise<void> {
+  try {
+    await audit.record(entry);
+  } catch (err) {
+    ctx(res).log.error({ err: errorMessage(err), audit: true, action: entry.action, by: entry.by }, 'the audit log did not keep an admin change');
+  }
+}
+
 function param(req: Request, name: string): string {
   const v = (req.params as Record<string, unknown>)[name];
   return typeof v === 'string' ? v : '';
 }
 
-export function adminRoutes(d: { readonly engine: Engine; readonly adminToken: string | undefined; readonly now?: () => number }): Router {
+export interface AdminRouteDeps {
+  readonly engine: Engine;
+  readonly audit: AuditLog;
+  readonly adminToken: string | undefined;
+  readonly now?: () => number;
+}
+
+export function adminRoutes(d: AdminRouteDeps): Router {
   const r = Router();
   const admin = requireAdmin(d.adminToken);
-  const querySchema = decisionQuerySchema(d.now ?? Date.now);
+  const now = d.now ?? Date.now;
+  const querySchema = decisionQuerySchema(now);
+  const auditSchema = auditQuerySchema(now);
 
   r.get('/v1/decisions', admin, async (req, res) => {
     // A repeated parameter (?rule=a&rule=b) arrives as an array and is refused by the schema.
@@ -67,9 +93,50 @@ export function adminRoutes(d: { readonly engine: Engine; readonly adminToken: s
     }
     const by = actorOf(req);
     const { keys, decisions } = await d.engine.eraseUser(id);
-    // The user id is never logged; the audit line records who erased, when and how much.
-    ctx(res).log.info({ audit: true, action: 'erase_user', by, keys, decisions, at: new Date().toISOString() }, 'user history erased');
+    // The user id is never logged nor audited; the audit records who erased, when and how much.
+    ctx(res).log.info({ audit: true, action: 'erase_user', by, keys, decisions, at: new Date(now()).toISOString() }, 'user history erased');
+    await recordAudit(res, d.audit, { at: now(), by, action: 'user_erase', details: { keys, decisions } });
     res.json({ keys, decisions });
+  });
+
+  // A false positive's undo. The address and user id travel only in this request: the store hashes
+  // them as it hashes events; neither is logged nor audited.
+  r.delete('/v1/counters', admin, ...jsonBody(), async (req, res) => {
+    const by = actorOf(req);
+    const parsed = countersBodySchema.safeParse(req.body);
+    if (!parsed.success) throw new ApiError('invalid_request', 'give "ip", "user" or both', fieldIssues(parsed.error));
+    const b = parsed.data;
+    const ip = b.ip ?? undefined;
+    const user = b.user ?? undefined;
+    const subnet = b.subnet === true;
+    const cleared = await d.engine.clearCounters({
+      ...(ip !== undefined ? { ip, subnet } : {}),
+      ...(user !== undefined ? { user } : {}),
+    });
+    const details = { ip: ip !== undefined, subnet, user: user !== undefined, keys: cleared };
+    ctx(res).log.info({ audit: true, action: 'counters_clear', by, ...details, at: new Date(now()).toISOString() }, 'counters cleared');
+    await recordAudit(res, d.audit, { at: now(), by, action: 'counters_clear', ...(b.reason != null ? { reason: b.reason } : {}), details });
+    res.json({ cleared });
+  });
+
+  r.get('/v1/audit', admin, async (req, res) => {
+    const parsed = auditSchema.safeParse(req.query);
+    if (!parsed.success) throw new ApiError('invalid_request', 'invalid audit query', fieldIssues(parsed.error));
+    const q = parsed.data;
+    const entries = await d.audit.query({
+      ...(q.since !== undefined ? { since: q.since } : {}),
+      ...(q.action !== undefined ? { action: q.action } : {}),
+      ...(q.limit !== undefined ? { limit: q.limit } : {}),
+    });
+    res.json({
+      entries: entries.map((e) => ({
+        at: new Date(e.at).toISOString(),
+        by: e.by,
+        action: e.action,
+        ...(e.reason !== undefined ? { reason: e.reason } : {}),
+        details: e.details,
+      })),
+    });
   });
 
   // Hot-reload the anomaly model from its file (e.g. after `vigil train` wrote a new one there).
@@ -79,7 +146,8 @@ export function adminRoutes(d: { readonly engine: Engine; readonly adminToken: s
     const by = actorOf(req);
     try {
       const { version } = await d.engine.reloadModel();
-      ctx(res).log.info({ audit: true, action: 'model_reload', by, version, at: new Date().toISOString() }, 'model reloaded');
+      ctx(res).log.info({ audit: true, action: 'model_reload', by, version, at: new Date(now()).toISOString() }, 'model reloaded');
+      await recordAudit(res, d.audit, { at: now(), by, action: 'model_reload', details: { version } });
       res.json({ version });
     } catch (err) {
       throw new ApiError('model_rejected', `the model file was refused: ${errorMessage(err)}`);

@@ -75,7 +75,8 @@ export async function readSignals(deps: SignalDeps, x: Extracted, pack: Compiled
     const p = pack.probes[i]!;
     const v = p.operand(slots);
     if (v !== undefined) {
-      probes.push({ key: p.key, value: String(v) });
+      // An ip list matches the ranges that hold the address too (features/store/lists.ts).
+      probes.push({ key: p.key, value: String(v), cidr: p.elemType === 'ip' });
       probesSent.push(i);
     }
   }

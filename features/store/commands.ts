@@ -27,6 +27,7 @@ import {
   type Keys,
   type StoreLimits,
 } from './keys.ts';
+import { ipProbeMembers } from './lists.ts';
 import type {
   EventContext,
   EventSignals,
@@ -60,8 +61,18 @@ export type CmdName =
   | 'set'
   | 'del'
   | 'sismember'
+  | 'smismember'
+  | 'smembers'
+  | 'zrange'
   /** RECORD_LOGIN_LUA, defined as a script command on the client (EVALSHA, EVAL on NOSCRIPT). */
-  | 'vigilrecordlogin';
+  | 'vigilrecordlogin'
+  /** The live-list scripts of lists.ts, defined the same way. */
+  | 'vigillistadd'
+  | 'vigillistremove'
+  | 'vigillistsweep';
+
+/** Commands that are scripts (defined on the client; inlined in the single-node batch). */
+export const SCRIPT_COMMANDS: ReadonlySet<CmdName> = new Set<CmdName>(['vigilrecordlogin', 'vigillistadd', 'vigillistremove', 'vigillistsweep']);
 
 export interface Cmd {
   /** Hash tag (or whole key when untagged) of every key the command touches. */
@@ -266,9 +277,14 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
     }
   }
 
+  // An ip probe asks, in one SMISMEMBER, for the address and every range that can hold it
+  // (lists.ts ipProbeMembers): a CIDR entry matches without a second command or round trip.
   const probes = needs.probes ?? [];
   const iProbes = cmds.length;
-  for (const p of probes) cmds.push({ tag: p.key, argv: ['sismember', p.key, p.value] });
+  for (const p of probes) {
+    const members = p.cidr === true ? ipProbeMembers(p.value) : null;
+    cmds.push(members !== null ? { tag: p.key, argv: ['smismember', p.key, ...members] } : { tag: p.key, argv: ['sismember', p.key, p.value] });
+  }
 
   const retentionFloor = t - env.limits.retentionDays * DAY;
 
@@ -342,7 +358,10 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
         };
       }
       const answers: boolean[] = [];
-      for (let i = 0; i < probes.length; i++) answers.push(num(r[iProbes + i]) === 1);
+      for (let i = 0; i < probes.length; i++) {
+        const a = r[iProbes + i];
+        answers.push(Array.isArray(a) ? a.some((hit) => num(hit) === 1) : num(a) === 1);
+      }
       return {
         ...(history ? { history } : {}),
         ...(velocity ? { velocity } : {}),

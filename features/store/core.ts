@@ -6,10 +6,15 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Hasher } from '../privacy.ts';
 import { isRbaPlaceholder } from '../rba.ts';
 import { parseIp, subnetKey } from '../ip.ts';
-import { planOutcome, planRead, type Cmd, type PlanEnv } from './commands.ts';
+import { planOutcome, planRead, type Cmd, type CmdName, type PlanEnv } from './commands.ts';
 import { Keys, type StoreLimits } from './keys.ts';
+import { expiryKey, LIST_ADD_COMMAND, LIST_LIMITS, LIST_REMOVE_COMMAND, LIST_SWEEP_COMMAND } from './lists.ts';
 import {
+  ListKeyTypeError,
   StoreUnavailableError,
+  type CounterTarget,
+  type ListAddResult,
+  type ListContents,
   type ContextInput,
   type EventContext,
   type EventSignals,
@@ -60,6 +65,20 @@ const MAX_COUNTRY = 8;
 const FIELD_CACHE_MAX = 4096;
 // How long a decision write may wait for the next event's read to carry it (single Redis node).
 const DECISION_LINGER_MS = 5;
+
+// Reading or filling a list of up to LIST_LIMITS.maxEntries members takes longer than a counter write.
+const LIST_OP_TIMEOUT_MS = 10_000;
+
+function checkListName(name: string): void {
+  if (typeof name !== 'string' || name.length === 0) throw new TypeError('list name must be a non-empty string');
+}
+
+function checkMembers(what: string, members: readonly string[]): void {
+  if (!Array.isArray(members) || members.length === 0 || members.length > LIST_LIMITS.maxPerRequest) {
+    throw new TypeError(`${what}: give 1-${LIST_LIMITS.maxPerRequest} members`);
+  }
+  for (const m of members) if (typeof m !== 'string' || m.length === 0) throw new TypeError(`${what}: members must be non-empty strings`);
+}
 
 const DIGEST = /^[A-Za-z0-9_-]{1,64}$/;
 const optDigest = (v: unknown): boolean => v === undefined || (typeof v === 'string' && DIGEST.test(v));
@@ -196,6 +215,22 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
       r.replies.catch(() => undefined);
       return r.carried;
     });
+  }
+
+  /**
+   * A live-list operation: Redis refusing a key of the wrong type is the operator's key, not the
+   * store failing, so it is ListKeyTypeError (and does not mark the store unavailable).
+   */
+  async function listOp(what: string, name: string, cmds: readonly Cmd[]): Promise<unknown[]> {
+    const wrongType = Symbol('wrong type');
+    const r = await withDeadline(what, Math.max(opts.opTimeoutMs, LIST_OP_TIMEOUT_MS), () =>
+      backend.exec(cmds).catch((err: unknown) => {
+        if (/WRONGTYPE/.test(errorMessage(err))) return wrongType;
+        throw err;
+      }),
+    );
+    if (r === wrongType) throw new ListKeyTypeError(name);
+    return r as unknown[];
   }
 
   const store: SignalStore = {
@@ -368,6 +403,90 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
         for (const r of res) if (typeof r === 'number') removed += r;
       }
       return removed + (await withDeadline('eraseUser', budget, () => backend.eraseStem(keys.userStem(u), keys.userTag(u))));
+    },
+
+    async clearCounters(target: CounterTarget): Promise<number> {
+      if (target.ip === undefined && target.user === undefined) throw new TypeError('clearCounters: give ip, user or both');
+      const cmds: Cmd[] = [];
+      if (target.user !== undefined) {
+        if (typeof target.user !== 'string' || target.user.length === 0) throw new TypeError('clearCounters: user must be a non-empty string');
+        const u = hasher.user(target.user);
+        const tag = keys.userTag(u);
+        for (const key of [keys.userFailed(u), keys.userIps(u), keys.userRecovery(u)]) cmds.push({ tag, argv: ['del', key] });
+      }
+      if (target.ip !== undefined) {
+        const parsed = typeof target.ip === 'string' ? parseIp(target.ip) : null;
+        if (parsed === null) throw new TypeError('clearCounters: ip must be an IPv4 or IPv6 address');
+        // Hashed exactly as context() hashes an event's address, so these are the event's keys.
+        const i = hasher.ip(parsed.address);
+        const tag = keys.ipTag(i);
+        cmds.push({ tag, argv: ['del', keys.ipFailed(i)] }, { tag, argv: ['del', keys.ipUsers(i)] });
+        if (target.subnet === true) {
+          const n = hasher.subnet(subnetKey(parsed));
+          cmds.push({ tag: keys.subnetTag(n), argv: ['del', keys.subnetFailed(n)] });
+        }
+      }
+      const replies = await withDeadline('clearCounters', opts.opTimeoutMs, () => backend.exec(cmds));
+      let n = 0;
+      for (const r of replies) if (typeof r === 'number') n += r;
+      return n;
+    },
+
+    async readList(name: string): Promise<ListContents> {
+      checkListName(name);
+      const exp = expiryKey(name);
+      const cmds: Cmd[] = [{ tag: name, argv: ['smembers', name] }];
+      if (exp !== null) cmds.push({ tag: name, argv: ['zrange', exp, 0, -1, 'WITHSCORES'] });
+      const replies = await listOp('readList', name, cmds);
+      const members = replies[0];
+      if (!Array.isArray(members)) throw new StoreUnavailableError('readList: unexpected reply');
+      const expiries = new Map<string, number>();
+      const flat = replies[1];
+      if (Array.isArray(flat)) {
+        for (let i = 0; i + 1 < flat.length; i += 2) expiries.set(String(flat[i]), Number(flat[i + 1]));
+      }
+      return { members: members.map(String), expiries };
+    },
+
+    async addToList(name, members, o = {}): Promise<ListAddResult> {
+      checkListName(name);
+      checkMembers('addToList', members);
+      const exp = expiryKey(name);
+      if (o.expiresAt !== undefined) {
+        if (!Number.isSafeInteger(o.expiresAt)) throw new TypeError('addToList: expiresAt must be an integer of ms');
+        if (exp === null) throw new TypeError(`addToList: the list ${JSON.stringify(name)} cannot hold expiring entries`);
+      }
+      const max = o.maxEntries ?? LIST_LIMITS.maxEntries;
+      const argv: [CmdName, ...(string | number)[]] = [LIST_ADD_COMMAND, name, exp ?? name, max, o.expiresAt ?? ''];
+      // Distinct: the script counts new members before adding any.
+      for (const m of new Set(members)) argv.push(m);
+      const [reply] = await listOp('addToList', name, [{ tag: name, argv }]);
+      if (!Array.isArray(reply) || reply.length !== 2) throw new StoreUnavailableError('addToList: unexpected reply');
+      const added = Number(reply[0]);
+      const size = Number(reply[1]);
+      return added < 0 ? { ok: false, size } : { ok: true, added, size };
+    },
+
+    async removeFromList(name, members): Promise<number> {
+      checkListName(name);
+      checkMembers('removeFromList', members);
+      const [reply] = await listOp('removeFromList', name, [{ tag: name, argv: [LIST_REMOVE_COMMAND, name, expiryKey(name) ?? name, ...new Set(members)] }]);
+      return Number(reply);
+    },
+
+    async sweepList(name: string, now: number): Promise<number> {
+      checkListName(name);
+      if (!Number.isFinite(now)) throw new TypeError('sweepList: now must be a finite number of ms');
+      const exp = expiryKey(name);
+      if (exp === null) return 0;
+      let swept = 0;
+      // One call removes at most sweepBatch entries, so that no call holds Redis for long.
+      for (;;) {
+        const [reply] = await listOp('sweepList', name, [{ tag: name, argv: [LIST_SWEEP_COMMAND, name, exp, Math.floor(now), LIST_LIMITS.sweepBatch] }]);
+        const n = Number(reply);
+        swept += n;
+        if (n < LIST_LIMITS.sweepBatch) return swept;
+      }
     },
 
     async ping(): Promise<boolean> {

@@ -217,21 +217,113 @@ export function createMemoryBackend(now: () => number = Date.now): MemoryBackend
       }
       case 'del':
         return live(key) !== undefined && data.delete(key) ? 1 : 0;
-      case 'sismember': {
-        const e = live(key);
-        if (e === undefined) return 0;
-        if (e.kind !== 'set') throw new WrongType();
-        return e.s.has(a[1] as string) ? 1 : 0;
+      case 'sismember':
+        return set(key, false)?.has(a[1] as string) ? 1 : 0;
+      case 'smismember': {
+        const m = set(key, false);
+        return a.slice(1).map((member) => (m?.has(member) ? 1 : 0));
+      }
+      case 'smembers':
+        return [...(set(key, false) ?? [])];
+      case 'zrange': {
+        // ZRANGE key start stop WITHSCORES, ranks only (the form lists read with).
+        const m = zset(key, false);
+        if (!m) return [];
+        const all = ranked(m);
+        const n = all.length;
+        const start = Number(a[1]);
+        const stop = Number(a[2]);
+        const s0 = start < 0 ? Math.max(0, n + start) : start;
+        const e0 = stop < 0 ? n + stop : Math.min(stop, n - 1);
+        const out: string[] = [];
+        for (let i = s0; i <= e0 && i < n; i++) {
+          const [member, score] = all[i] as [string, number];
+          out.push(member);
+          if (a[3] === 'WITHSCORES') out.push(String(score));
+        }
+        return out;
       }
       case 'vigilrecordlogin':
         return recordLogin(a);
+      case 'vigillistadd':
+        return listAdd(a);
+      case 'vigillistremove':
+        return listRemove(a);
+      case 'vigillistsweep':
+        return listSweep(a);
       default:
         return assertNever(name, 'command');
     }
   }
 
-  function dropIfEmpty(key: string, m: Map<string, number>): void {
+  function dropIfEmpty(key: string, m: Map<string, number> | Set<string>): void {
     if (m.size === 0) data.delete(key);
+  }
+
+  function set(key: string, create: boolean): Set<string> | undefined {
+    const e = live(key);
+    if (e === undefined) {
+      if (!create) return undefined;
+      const s = new Set<string>();
+      data.set(key, { kind: 'set', s, exp: 0 });
+      return s;
+    }
+    if (e.kind !== 'set') throw new WrongType();
+    return e.s;
+  }
+
+  // lists.ts LIST_ADD_LUA, in JavaScript. Types are checked before anything is written, as Redis
+  // would fail the script at its first command on a key of the wrong type.
+  function listAdd(a: string[]): [number, number] {
+    const [setKey, expKey, max, expiresAt, ...members] = a as [string, string, string, string, ...string[]];
+    const s = set(setKey, false);
+    const z = expKey !== setKey ? zset(expKey, false) : undefined;
+    const size = s?.size ?? 0;
+    let fresh = 0;
+    for (const m of members) if (!s?.has(m)) fresh++;
+    if (fresh > 0 && size + fresh > Number(max)) return [-1, size];
+    const target = s ?? (set(setKey, true) as Set<string>);
+    const expiries = expiresAt !== '' ? (z ?? (zset(expKey, true) as Map<string, number>)) : z;
+    for (const m of members) {
+      target.add(m);
+      if (expiresAt !== '') expiries?.set(m, Number(expiresAt));
+      else if (expKey !== setKey) expiries?.delete(m);
+    }
+    if (expiries && expKey !== setKey) dropIfEmpty(expKey, expiries);
+    return [fresh, size + fresh];
+  }
+
+  // lists.ts LIST_REMOVE_LUA, in JavaScript.
+  function listRemove(a: string[]): number {
+    const [setKey, expKey, ...members] = a as [string, string, ...string[]];
+    const s = set(setKey, false);
+    const z = expKey !== setKey ? zset(expKey, false) : undefined;
+    let n = 0;
+    for (const m of members) {
+      if (s?.delete(m)) n++;
+      z?.delete(m);
+    }
+    if (s) dropIfEmpty(setKey, s);
+    if (z) dropIfEmpty(expKey, z);
+    return n;
+  }
+
+  // lists.ts LIST_SWEEP_LUA, in JavaScript.
+  function listSweep(a: string[]): number {
+    const [setKey, expKey, now, limit] = a as [string, string, string, string];
+    const z = zset(expKey, false);
+    if (!z) return 0;
+    const due = ranked(z)
+      .filter(([, score]) => score <= Number(now))
+      .slice(0, Number(limit));
+    const s = due.length > 0 ? set(setKey, false) : undefined;
+    for (const [m] of due) {
+      s?.delete(m);
+      z.delete(m);
+    }
+    if (s) dropIfEmpty(setKey, s);
+    dropIfEmpty(expKey, z);
+    return due.length;
   }
 
   // commands.ts RECORD_LOGIN_LUA, in JavaScript.

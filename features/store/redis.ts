@@ -4,7 +4,8 @@
 // pipeline may not span slots). Erase: SCAN on a single node, GETKEYSINSLOT on Cluster.
 import { errorMessage } from '../../common/errors.ts';
 import { Cluster, Redis, type ClusterNode } from 'ioredis';
-import { RECORD_LOGIN_COMMAND, RECORD_LOGIN_LUA, type Cmd } from './commands.ts';
+import { RECORD_LOGIN_COMMAND, RECORD_LOGIN_LUA, SCRIPT_COMMANDS, type Cmd } from './commands.ts';
+import { LIST_SCRIPTS } from './lists.ts';
 import type { Backend } from './core.ts';
 import { globEscape } from './keys.ts';
 
@@ -152,10 +153,10 @@ async function readyWithin(client: Redis | Cluster, ms: number): Promise<void> {
  * hundred arguments (flattening, length-prefixing and concatenating each cost more than the whole
  * JSON.stringify). The replies come back the same way, as one JSON string (nil → null, a status
  * reply → its text), which JSON.parse reads far faster than ioredis decodes a nested array reply.
- * Integer replies are counts, well inside cjson's 14 significant digits. The record-login script
- * (commands.ts) is inlined as a function, since a script cannot call another. Keys are not declared
- * (the batch spans many users' and addresses' keys), which a single node allows; a Cluster keeps one
- * pipeline per hash tag instead. A failing command answers `{"e": message}` in its place and the
+ * Integer replies are counts, well inside cjson's 14 significant digits. The store's scripts (the
+ * record-login script of commands.ts, the live-list scripts of lists.ts) are inlined as functions,
+ * since a script cannot call another. Keys are not declared (the batch spans many users' and
+ * addresses' keys), which a single node allows; a Cluster keeps one pipeline per hash tag instead. A failing command answers `{"e": message}` in its place and the
  * others still run (as in a pipeline), and the caller fails the batch.
  * After the JSON come any number of `key, value, ms` triplets: decision documents (kilobytes each,
  * so plain arguments rather than escaped into the JSON and decoded again), each stored with
@@ -164,9 +165,15 @@ async function readyWithin(client: Redis | Cluster, ms: number): Promise<void> {
  */
 export const BATCH_COMMAND = 'vigilbatch';
 export const BATCH_LUA = `
-local function recordlogin(KEYS, ARGV)
+local scripts = {}
+scripts['${RECORD_LOGIN_COMMAND}'] = { 1, function(KEYS, ARGV)
 ${RECORD_LOGIN_LUA}
-end
+end }
+${LIST_SCRIPTS.map(
+  (sc) => `scripts['${sc.name}'] = { ${sc.keys}, function(KEYS, ARGV)
+${sc.lua}
+end }`,
+).join('\n')}
 local function plain(v)
   if v == false then return cjson.null end
   if type(v) == 'table' then
@@ -187,9 +194,10 @@ local cmds = cjson.decode(ARGV[1])
 local out = {}
 for n = 1, #cmds do
   local c = cmds[n]
-  if c[1] == '${RECORD_LOGIN_COMMAND}' then
-    local ok, r = pcall(recordlogin, { c[2] }, { unpack(c, 3) })
-    if ok then out[n] = r else out[n] = { e = type(r) == 'table' and r.err or tostring(r) } end
+  local sc = scripts[c[1]]
+  if sc then
+    local ok, r = pcall(sc[2], { unpack(c, 2, 1 + sc[1]) }, { unpack(c, 2 + sc[1]) })
+    if ok then out[n] = plain(r) else out[n] = { e = type(r) == 'table' and r.err or tostring(r) } end
   else
     out[n] = plain(redis.pcall(unpack(c)))
   end
@@ -228,6 +236,7 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
   const isCluster = client instanceof Cluster;
   // Idempotent; makes the script callable by name in pipelines, as EVALSHA with an EVAL fallback.
   client.defineCommand(RECORD_LOGIN_COMMAND, { numberOfKeys: 1, lua: RECORD_LOGIN_LUA });
+  for (const sc of LIST_SCRIPTS) client.defineCommand(sc.name, { numberOfKeys: sc.keys, lua: sc.lua });
   if (!isCluster) {
     client.defineCommand(BATCH_COMMAND, { numberOfKeys: 0, lua: BATCH_LUA });
   }
@@ -306,7 +315,7 @@ export function createRedisBackend(opts: RedisBackendOptions): Backend {
 
   async function execSingle(cmds: readonly Cmd[]): Promise<unknown[]> {
     const first = cmds[0];
-    if (cmds.length === 1 && first !== undefined && first.argv[0] !== RECORD_LOGIN_COMMAND) {
+    if (cmds.length === 1 && first !== undefined && !SCRIPT_COMMANDS.has(first.argv[0])) {
       // One plain command (a decision's GET): sent as itself.
       roundTrips++;
       coalesce();

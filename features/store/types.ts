@@ -52,10 +52,39 @@ export interface EventContext {
   readonly rba?: readonly (string | null)[];
 }
 
-/** A `list x: T = redis "key"` membership test: SISMEMBER key value (key used verbatim, not prefixed). */
+/**
+ * A `list x: T = redis "key"` membership test (key used verbatim, not prefixed): SISMEMBER key
+ * value; with `cidr` (an `ip` list) one SMISMEMBER of the address and every range that can hold it
+ * (lists.ts ipProbeMembers), so an entry `203.0.113.0/24` matches 203.0.113.7.
+ */
 export interface ListProbeRequest {
   readonly key: string;
   readonly value: string;
+  readonly cidr?: boolean;
+}
+
+/** A live list as stored: its set's members and the expiries of those that have one. */
+export interface ListContents {
+  /** Canonical entries (lists.ts parseListEntry), unordered. */
+  readonly members: readonly string[];
+  /** ms since the epoch, for the members that expire. */
+  readonly expiries: ReadonlyMap<string, number>;
+}
+
+export type ListAddResult =
+  /** `added` new members; `size` the set's size after the add. */
+  | { readonly ok: true; readonly added: number; readonly size: number }
+  /** Refused whole (nothing written): the new members would take the list past `maxEntries`. */
+  | { readonly ok: false; readonly size: number };
+
+/** Whose velocity and failure counters `clearCounters` deletes (at least one of ip, user). */
+export interface CounterTarget {
+  /** A raw address (any spelling parseIp accepts); hashed as the events' contexts hash it. */
+  readonly ip?: string;
+  /** Also the failure counter of the address's /24 (/48), which every address of the range feeds. */
+  readonly subnet?: boolean;
+  /** A raw user id, hashed likewise. */
+  readonly user?: string;
 }
 
 /**
@@ -171,6 +200,26 @@ export interface SignalStore {
    * (keyed hashes, e.g. from the decision log). Resolves the number of keys and members removed.
    */
   eraseUser(userId: string, linked?: { readonly ips?: readonly string[]; readonly devices?: readonly string[] }): Promise<number>;
+  /**
+   * Delete the velocity and failure counters of an address and/or a user (a false positive's undo):
+   * the address's failures (`{i}:f`) and distinct users (`{i}:us`), with `subnet` its range's
+   * failures (`{n}:f`); the user's failures (`{u}:f`), distinct addresses (`{u}:ips`) and recovery
+   * attempts (`{u}:rc`). History, known values and rba counts stay. Resolves the number of keys
+   * deleted; TypeError for a target with neither or an unparsable address.
+   */
+  clearCounters(target: CounterTarget): Promise<number>;
+  /** A live list's members and expiries (lists.ts). Rejects ListKeyTypeError when the key is not a set. */
+  readList(name: string): Promise<ListContents>;
+  /**
+   * Add canonical members, expiring at `expiresAt` (ms) or never; atomic with the bound check
+   * (`maxEntries`, default LIST_LIMITS.maxEntries). Rejects ListKeyTypeError, TypeError for a list
+   * that has no expiry key (lists.ts expiryKey) given `expiresAt`.
+   */
+  addToList(name: string, members: readonly string[], opts?: { readonly expiresAt?: number; readonly maxEntries?: number }): Promise<ListAddResult>;
+  /** Remove members and their expiries; resolves how many were in the list. */
+  removeFromList(name: string, members: readonly string[]): Promise<number>;
+  /** Remove the members whose expiry is at or before `now` (ms); resolves how many. */
+  sweepList(name: string, now: number): Promise<number>;
   /** True when the store answers. Never rejects. */
   ping(): Promise<boolean>;
   /** Close connections the store opened (never a client handed in by the caller's own use). */
@@ -183,7 +232,7 @@ export interface SignalStore {
   readonly redis?: Redis | Cluster;
 }
 
-export { StoreUnavailableError } from '../errors.ts';
+export { ListKeyTypeError, StoreUnavailableError } from '../errors.ts';
 
 /** Minimal logger the store reports connection changes to (pino's Logger fits). */
 export interface StoreLogger {

@@ -17,7 +17,9 @@ import {
   type PackManager,
   type PackRepository,
 } from '../../engine/packs/index.ts';
+import { createLiveLists } from '../../engine/lists.ts';
 import type { Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from '../../engine/types.ts';
+import { createMemoryStore, type CounterTarget } from '../../features/store/index.ts';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
 
 export const FIXTURES = new URL('./fixtures/packs/', import.meta.url).pathname;
@@ -61,19 +63,33 @@ export interface TestEngine extends Engine {
   readonly decisions: Map<string, StoredDecision>;
   readonly erased: string[];
   readonly events: VigilEvent[];
+  /** clearCounters calls, in order. */
+  readonly cleared: CounterTarget[];
 }
 
-/** Evaluates the active pack on `event.type`, `user.id`, `user.mfa`, `ip.address`, `device.id`. */
+/**
+ * Evaluates the active pack on `event.type`, `user.id`, `user.mfa`, `ip.address`, `device.id`; live
+ * lists are the real ones over an in-process store (not consulted by evaluate).
+ */
 export function testEngine(packs: Pick<PackManager, 'current'>): TestEngine {
   const decisions = new Map<string, StoredDecision>();
   const erased: string[] = [];
   const events: VigilEvent[] = [];
+  const cleared: CounterTarget[] = [];
   const readyState = { ok: true };
+  const listStore = createMemoryStore({ hashSecret: 'test-engine-lists' });
+  const lists = createLiveLists({ store: listStore, packs: () => packs.current(), sweepMs: 0 });
   return {
     readyState,
     decisions,
     erased,
     events,
+    cleared,
+    lists,
+    async clearCounters(target) {
+      cleared.push(target);
+      return 2;
+    },
     async evaluate(ev, opts) {
       events.push(ev);
       const active = packs.current();
@@ -125,7 +141,9 @@ export function testEngine(packs: Pick<PackManager, 'current'>): TestEngine {
     async ready() {
       return { ok: readyState.ok, checks: { store: readyState.ok } };
     },
-    async close() {},
+    async close() {
+      await listStore.close();
+    },
   };
 }
 

@@ -5,6 +5,7 @@ import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rbaFields } from '../../../features/rba.ts';
 import { createStore, type SignalStore } from '../../../features/store/index.ts';
+import { expiryKey } from '../../../features/store/lists.ts';
 import { clusterAvailable, startCluster, type TestCluster } from '../../helpers/cluster.ts';
 import { deletePrefix, dumpPrefix, uniquePrefix } from '../../helpers/redis.ts';
 import { storeContract, T0 } from './contract.ts';
@@ -77,6 +78,18 @@ describe.skipIf(!clusterAvailable)('Redis Cluster', () => {
       expect(s).not.toBeNull();
       // user, address, subnet, device, 4 known rba fields, global rba, the probe key.
       expect(store.stats.roundTrips - before).toBe(10);
+    });
+
+    it("keeps a live list's expiry set in its slot, tagged or not, so one script changes both", async () => {
+      const c = store.redis as Cluster;
+      for (const name of [`${prefix}plain-list`, `${prefix}{tagged}:list`, `${prefix}half{open`]) {
+        await store.addToList(name, ['203.0.113.0/24'], { expiresAt: Date.now() + 60_000 });
+        const exp = expiryKey(name) as string;
+        expect(await c.exists(exp)).toBe(1);
+        expect(await c.call('CLUSTER', 'KEYSLOT', exp)).toBe(await c.call('CLUSTER', 'KEYSLOT', name));
+        expect(await store.sweepList(name, Date.now() + 60_000)).toBe(1);
+        expect(await c.exists(name, exp)).toBe(0);
+      }
     });
 
     it('keeps every key of one user in one slot', async () => {

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { historyFeatures } from '../../../features/history.ts';
 import { rbaFields, type RbaAttempt } from '../../../features/rba.ts';
 import { DAY, HOUR, MINUTE, W_DEVICE_USERS, W_IP_USERS, W_USER_IPS } from '../../../features/store/keys.ts';
-import { parseEventContext, type ContextInput, type EventContext, type ReadNeeds, type SignalStore, type StoreLimits } from '../../../features/store/index.ts';
+import { ListKeyTypeError, parseEventContext, type ContextInput, type EventContext, type ReadNeeds, type SignalStore, type StoreLimits } from '../../../features/store/index.ts';
 import { velocityFeatures } from '../../../features/velocity.ts';
 
 export interface StoreFixture {
@@ -475,6 +475,148 @@ export function storeContract(name: string, make: FixtureFactory): void {
         const ctx = store.context(attempt({ userId: uid('u') }));
         const s = await read(ctx, { history: false, velocity: false, rba: false, record: false, probes: [{ key, value: odd }, { key, value: 'o"k' }] });
         expect(s.probes).toEqual([true, false]);
+      });
+    });
+
+    describe('live lists', () => {
+      // Names carry a hash tag so their expiry sets (`NAME:expires`) stay under the fixture's prefix.
+      const listName = (what: string): string => `${fx.prefix}{lists}:${what}`;
+      const probe = async (probes: ReadNeeds['probes']): Promise<readonly boolean[]> =>
+        (await read(store.context(attempt({ userId: uid('u') })), { history: false, velocity: false, rba: false, record: false, probes })).probes;
+
+      it('an ip probe matches the address and every range holding it, in one command of one round trip', async () => {
+        const key = listName('ips');
+        expect(await store.addToList(key, ['203.0.113.0/24', '2001:db8:1::/48', '198.51.100.7', '10.0.0.0/8'])).toEqual({ ok: true, added: 4, size: 4 });
+        const addrs = ['203.0.113.77', '203.0.114.1', '2001:db8:1:2::9', '2001:db8:2::1', '198.51.100.7', '198.51.100.8', '10.255.0.1', '::ffff:203.0.113.1'];
+        const before = store.stats.roundTrips;
+        const hits = await probe(addrs.map((value) => ({ key, value, cidr: true })));
+        expect(hits).toEqual([true, false, true, false, true, false, true, true]);
+        if (store.kind !== 'cluster') expect(store.stats.roundTrips - before).toBe(1);
+        // Without `cidr` the probe is the exact test it always was.
+        expect(await probe([{ key, value: '203.0.113.77' }, { key, value: '198.51.100.7' }])).toEqual([false, true]);
+      });
+
+      it('an ip probe matches entries an operator SADDed by hand (addresses, canonical ranges)', async () => {
+        const key = listName('by-hand');
+        await fx.sadd(key, '192.0.2.5', '100.64.0.0/10', '2001:db8:aa::/48', '198.51.100.9/32');
+        const hits = await probe(['192.0.2.5', '192.0.2.6', '100.100.1.1', '2001:db8:aa:1::1', '198.51.100.9'].map((value) => ({ key, value, cidr: true })));
+        expect(hits).toEqual([true, false, true, true, true]);
+        expect((await store.readList(key)).members.slice().sort()).toEqual(['100.64.0.0/10', '192.0.2.5', '198.51.100.9/32', '2001:db8:aa::/48']);
+      });
+
+      it('adds with and without expiry (the last add decides), reads, removes; the expiry set goes with its last member', async () => {
+        const key = listName('rw');
+        const exp = Date.now() + 60_000;
+        expect(await store.addToList(key, ['a', 'b', 'a'], { expiresAt: exp })).toEqual({ ok: true, added: 2, size: 2 });
+        expect(await store.addToList(key, ['b', 'c'])).toEqual({ ok: true, added: 1, size: 3 });
+        const r = await store.readList(key);
+        expect(r.members.slice().sort()).toEqual(['a', 'b', 'c']);
+        expect([...r.expiries]).toEqual([['a', exp]]);
+        expect(await store.removeFromList(key, ['a', 'zz'])).toBe(1);
+        expect((await fx.dump()).filter((k) => k.key.startsWith(key))).toHaveLength(1);
+        expect(await store.removeFromList(key, ['b', 'c'])).toBe(2);
+        expect(await store.readList(key)).toEqual({ members: [], expiries: new Map() });
+        expect((await fx.dump()).filter((k) => k.key.startsWith(key))).toEqual([]);
+      });
+
+      it('refuses an add past the bound whole; re-adding entries it holds is still allowed', async () => {
+        const key = listName('bounded');
+        expect(await store.addToList(key, ['1', '2'], { maxEntries: 3 })).toEqual({ ok: true, added: 2, size: 2 });
+        expect(await store.addToList(key, ['2', '3', '4'], { maxEntries: 3 })).toEqual({ ok: false, size: 2 });
+        expect((await store.readList(key)).members.slice().sort()).toEqual(['1', '2']);
+        expect(await store.addToList(key, ['1', '2'], { maxEntries: 2, expiresAt: Date.now() + 60_000 })).toEqual({ ok: true, added: 0, size: 2 });
+      });
+
+      it('sweeps due entries only; an entry re-added without expiry is never swept', async () => {
+        const key = listName('sweep');
+        const t = Date.now() + 60_000;
+        await store.addToList(key, ['a', 'b'], { expiresAt: t });
+        await store.addToList(key, ['c']);
+        expect(await store.sweepList(key, t - 1)).toBe(0);
+        await store.addToList(key, ['b']);
+        expect(await store.sweepList(key, t)).toBe(1);
+        const r = await store.readList(key);
+        expect(r.members.slice().sort()).toEqual(['b', 'c']);
+        expect(r.expiries.size).toBe(0);
+        expect(await probe(['a', 'b'].map((value) => ({ key, value })))).toEqual([false, true]);
+      });
+
+      it('sweeps more than one batch of due entries', async () => {
+        const key = listName('many');
+        const t = Date.now() + 60_000;
+        const all = Array.from({ length: 1500 }, (_, i) => `m${i}`);
+        await store.addToList(key, all.slice(0, 1000), { expiresAt: t });
+        await store.addToList(key, all.slice(1000), { expiresAt: t });
+        expect(await store.sweepList(key, t)).toBe(1500);
+        expect((await store.readList(key)).members).toEqual([]);
+      });
+
+      it('an untagged name works too (its expiry set is `{NAME}:expires`)', async () => {
+        const key = `${fx.prefix}untagged`;
+        await store.addToList(key, ['x'], { expiresAt: Date.now() + 60_000 });
+        expect([...(await store.readList(key)).expiries.keys()]).toEqual(['x']);
+        expect(await store.sweepList(key, Date.now() + 60_000)).toBe(1);
+        expect(await store.readList(key)).toEqual({ members: [], expiries: new Map() });
+      });
+
+      it('a name with `}` outside a hash tag takes entries, but none with an expiry', async () => {
+        const key = `${fx.prefix}odd}name`;
+        await expect(store.addToList(key, ['x'], { expiresAt: Date.now() + 60_000 })).rejects.toThrow(TypeError);
+        expect(await store.addToList(key, ['x'])).toEqual({ ok: true, added: 1, size: 1 });
+        expect(await store.sweepList(key, Date.now())).toBe(0);
+        expect(await store.removeFromList(key, ['x'])).toBe(1);
+      });
+
+      it('a key of another type is ListKeyTypeError, not the store failing', async () => {
+        const id = uid('01JT');
+        await store.putDecision(id, '{}', 60);
+        const key = `${fx.prefix}dec:{${id}}`;
+        await expect(store.readList(key)).rejects.toBeInstanceOf(ListKeyTypeError);
+        await expect(store.addToList(key, ['x'])).rejects.toBeInstanceOf(ListKeyTypeError);
+        expect(await store.ping()).toBe(true);
+      });
+
+      it('rejects bad arguments with a TypeError', async () => {
+        const key = listName('bad');
+        await expect(store.addToList(key, [])).rejects.toThrow(TypeError);
+        await expect(store.addToList(key, [''])).rejects.toThrow(TypeError);
+        await expect(store.addToList('', ['x'])).rejects.toThrow(TypeError);
+        await expect(store.addToList(key, Array.from({ length: 1001 }, (_, i) => `v${i}`))).rejects.toThrow(TypeError);
+        await expect(store.sweepList(key, Number.NaN)).rejects.toThrow(TypeError);
+      });
+    });
+
+    describe('clearCounters', () => {
+      it("deletes the address's and the user's velocity and failure counters, and nothing else", async () => {
+        const user = uid('fp');
+        const other = uid('other');
+        const ip = '81.2.69.142';
+        for (const [u, addr] of [[user, ip], [other, '81.2.69.143']] as const) {
+          const ctx = store.context(attempt({ userId: u, ip: addr, type: 'recovery' }));
+          await read(ctx, ALL);
+          await store.recordOutcome(ctx, 'failed');
+          await store.recordOutcome(ctx, 'succeeded');
+        }
+        const later = (u: string, addr: string) => read(store.context(attempt({ userId: u, ip: addr, time: T0 + 1 })));
+        expect((await later(user, ip)).velocity).toMatchObject({ ipFailed10m: 1, ipUsers1h: 1, subnetFailed1h: 2, userFailed1h: 1 });
+
+        // Another spelling of the same address: the same keys.
+        expect(await store.clearCounters({ ip: '::ffff:81.2.69.142' })).toBe(2);
+        expect((await later(user, ip)).velocity).toMatchObject({ ipFailed10m: 0, ipFailed1h: 0, ipUsers1h: 0, subnetFailed1h: 2, userFailed1h: 1 });
+        expect(await store.clearCounters({ user })).toBe(3);
+        const after = await later(user, ip);
+        expect(after.velocity).toMatchObject({ userFailed1h: 0, userIps24h: 0, userRecovery24h: 0, subnetFailed1h: 2 });
+        expect(after.history?.logins).toBe(1);
+        expect(await store.clearCounters({ ip, subnet: true })).toBe(1);
+        expect((await later(user, ip)).velocity?.subnetFailed1h).toBe(0);
+        expect((await later(other, '81.2.69.143')).velocity).toMatchObject({ ipFailed10m: 1, userFailed1h: 1, userRecovery24h: 1 });
+        expect(await store.clearCounters({ ip, user })).toBe(0);
+      });
+
+      it('rejects a target with neither ip nor user, or an address that is not one', async () => {
+        await expect(store.clearCounters({})).rejects.toThrow(TypeError);
+        await expect(store.clearCounters({ ip: '203.0.113.0/24' })).rejects.toThrow(TypeError);
+        await expect(store.clearCounters({ user: '' })).rejects.toThrow(TypeError);
       });
     });
 
