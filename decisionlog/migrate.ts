@@ -4,15 +4,16 @@
 // `<schema>.schema_migrations`. A transaction-scoped advisory lock makes two instances starting at
 // once take turns (the second finds everything applied). Files run with search_path set to the
 // schema, so they name tables unqualified.
+import { assetPath } from '../common/paths.ts';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../common/errors.ts';
 import type { Db } from './db.ts';
 import { DecisionLogError } from './errors.ts';
 import type { DecisionLogLogger } from './types.ts';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+// SQL files are not compiled: found from the package root in both layouts (common/paths.ts).
+export const MIGRATIONS_DIR = assetPath('decisionlog/migrations') + '/';
 
 export interface Migration {
   readonly version: number;

@@ -152,11 +152,6 @@ export function createMemoryBackend(now: () => number = Date.now): MemoryBackend
         for (const s of m.values()) if (lo(s) && hi(s)) n++;
         return n;
       }
-      case 'zrange': {
-        // ZRANGE key 0 -1 (the only form used): members by score.
-        const m = zset(key, false);
-        return m ? [...m.entries()].sort((x, y) => x[1] - y[1]).map(([member]) => member) : [];
-      }
       case 'zrem': {
         const m = zset(key, false);
         let n = 0;

@@ -18,6 +18,8 @@ import type { Engine } from '../../engine/types.ts';
 import { openGeoIp } from '../../features/geoip.ts';
 import { createMemoryStore } from '../../features/store/index.ts';
 import { ADMIN_TOKEN, API_TOKEN, GOOD_PACK, errorCode, logSink, testPackManager } from './helpers.ts';
+import { createDecisionLog } from '../../decisionlog/index.ts';
+import { dropSchema, postgresUrl, requirePostgres, uniqueSchema } from '../helpers/postgres.ts';
 
 const GEO = fileURLToPath(new URL('../../../shared/data/geoip', import.meta.url));
 const api = `Bearer ${API_TOKEN}`;
@@ -27,6 +29,12 @@ let app: ReturnType<typeof createApp>;
 let engine: Engine;
 let packs: PackManager;
 let metrics: VigilMetrics;
+const schemas: string[] = [];
+
+beforeAll(() => requirePostgres());
+afterAll(async () => {
+  for (const s of schemas) await dropSchema(postgresUrl(), s);
+});
 
 beforeEach(async () => {
   const logs = logSink();
@@ -34,11 +42,15 @@ beforeEach(async () => {
   packs = testPackManager({ logger: logs.logger, metrics });
   await packs.start();
   const geoip = await openGeoIp({ city: join(GEO, 'GeoIP2-City-Test.mmdb'), asn: join(GEO, 'GeoLite2-ASN-Test.mmdb'), watch: false });
+  const schema = uniqueSchema('app');
+  schemas.push(schema);
   engine = createEngine({
     store: createMemoryStore({ hashSecret: 'test-secret-0123456789' }),
     geoip,
     packs: () => packs.current(),
     signalTimeoutMs: 25,
+    // The decision log on the real PostgreSQL (the in-process store keeps the window).
+    log: await createDecisionLog({ url: postgresUrl(), schema, requireDb: true, flushMs: 5 }),
     logger: logs.logger,
     onSignalFailure: (s) => metrics.signalFailure(s),
   });

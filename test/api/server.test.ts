@@ -2,12 +2,13 @@
 // (API and SIGHUP), SIGTERM drains in-flight requests, a bad configuration exits 1, no REDIS_URL
 // warns once, VIGIL_WORKERS forks workers sharing the port with aggregated metrics. Needs Redis on
 // 127.0.0.1:6379 and FAILS without it.
+import { dropSchema, postgresUrl, requirePostgres, uniqueSchema } from '../helpers/postgres.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { GOOD_PACK } from './helpers.ts';
 
 const FIXTURE = new URL('./fixtures/serve.ts', import.meta.url).pathname;
@@ -205,7 +206,15 @@ describe('server processes', () => {
   });
 
   it('VIGIL_WORKERS=2 forks two workers on one port; /metrics sums them; SIGTERM stops all', async () => {
-    const p = await start({ ...redisEnv, VIGIL_RULES: packDir(), VIGIL_WORKERS: '2' }, 'listening', 2);
+    // Several workers share one decision log: PostgreSQL (each would keep its own PGlite).
+    await requirePostgres();
+    const schema = uniqueSchema('workers');
+    const p = await start(
+      { ...redisEnv, VIGIL_RULES: packDir(), VIGIL_WORKERS: '2', VIGIL_DECISION_LOG: postgresUrl(), VIGIL_DECISION_LOG_SCHEMA: schema },
+      'listening',
+      2,
+    );
+    onTestFinished(() => dropSchema(postgresUrl(), schema));
     const pids = new Set(p.lines.filter((l) => l.msg === 'vigil listening').map((l) => l.pid));
     expect(pids.size).toBe(2);
     for (let i = 0; i < 20; i++) expect((await get(p, '/healthz')).status).toBe(200);
