@@ -1,7 +1,8 @@
 // The production server: configuration → logger → Redis → pack lifecycle → signal store, GeoIP and
 // engine → Express app → listen; VIGIL_WORKERS > 1 forks workers with node:cluster that share the
 // port (the primary aggregates their metrics); SIGTERM drains and closes, SIGHUP reloads VIGIL_RULES.
-import { createDecisionLog } from '../decisionlog/index.ts';
+import { createDecisionLog, type DecisionLog } from '../decisionlog/index.ts';
+import { auditLogOn } from '../engine/audit.ts';
 import { errorMessage } from '../common/errors.ts';
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
@@ -36,6 +37,8 @@ export interface EngineDeps {
   /** The server's Redis connection (null: in-process store). */
   readonly redis: Redis | Cluster | null;
   readonly metrics: VigilMetrics;
+  /** The decision log (PostgreSQL or PGlite), opened by the server: it also keeps the audit log. */
+  readonly log: DecisionLog;
 }
 
 export type EngineFactory = (deps: EngineDeps) => Promise<Engine>;
@@ -61,7 +64,7 @@ const REDIS_CONNECT_TIMEOUT_MS = 10_000;
  * from the configured or bundled databases, the active pack from the pack manager. engine.close()
  * closes the store and GeoIP.
  */
-export const defaultEngineFactory: EngineFactory = async ({ config, logger, packs, redis, metrics }) => {
+export const defaultEngineFactory: EngineFactory = async ({ config, logger, packs, redis, metrics, log }) => {
   // The store works on its own fail-fast duplicate of the server's client.
   const store = await createStore({ redis, hashSecret: config.hashSecret, retentionDays: config.retentionDays, logger });
   const geoip = await openGeoIp({
@@ -84,21 +87,6 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     await store.close();
     throw err;
   });
-  // The decision log: PostgreSQL when configured, else PGlite in process (in VIGIL_DATA_DIR when set).
-  // An unreachable PostgreSQL does not stop the start: rows spool to disk until it answers.
-  const log = await createDecisionLog({
-    ...(config.decisionLog !== undefined ? { url: config.decisionLog } : {}),
-    ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}),
-    schema: config.decisionLogSchema,
-    retentionDays: config.retentionDays,
-    logger,
-  }).catch(async (err: unknown) => {
-    await model.close();
-    geoip.close();
-    await store.close();
-    throw err;
-  });
-  metrics.watchDecisionLog(log);
   const recorder = !config.record
     ? undefined
     : config.record.kind === 'file'
@@ -219,19 +207,38 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
     ...(opts.packDebounceMs !== undefined ? { debounceMs: opts.packDebounceMs } : {}),
     ...(opts.packPollMs !== undefined ? { pollMs: opts.packPollMs } : {}),
   });
-  let engine: Engine | null = null;
+  // The decision log: PostgreSQL when configured, else PGlite in process (in VIGIL_DATA_DIR when set).
+  // An unreachable PostgreSQL does not stop the start: rows spool to disk until it answers.
+  let log: DecisionLog;
   try {
-    await packs.start();
-    engine = await (opts.createEngine ?? defaultEngineFactory)({ config, logger, packs, redis, metrics });
+    log = await createDecisionLog({
+      ...(config.decisionLog !== undefined ? { url: config.decisionLog } : {}),
+      ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}),
+      schema: config.decisionLogSchema,
+      retentionDays: config.retentionDays,
+      logger,
+    });
   } catch (err) {
     await packs.close().catch(() => undefined);
     redis?.disconnect();
     subscriber?.disconnect();
     throw err;
   }
+  metrics.watchDecisionLog(log);
+  let engine: Engine | null = null;
+  try {
+    await packs.start();
+    engine = await (opts.createEngine ?? defaultEngineFactory)({ config, logger, packs, redis, metrics, log });
+  } catch (err) {
+    await packs.close().catch(() => undefined);
+    await log.close().catch(() => undefined);
+    redis?.disconnect();
+    subscriber?.disconnect();
+    throw err;
+  }
   const eng = engine;
   let shuttingDown = false;
-  const app = createApp({ engine: eng, packs, logger, metrics, config, shuttingDown: () => shuttingDown });
+  const app = createApp({ engine: eng, packs, logger, metrics, config, audit: auditLogOn(log.audit), shuttingDown: () => shuttingDown });
   let server: Server;
   try {
     server = await new Promise((resolve, reject) => {
@@ -245,6 +252,7 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
   } catch (err) {
     // The port is taken or not ours: release what was started, as a failed start above does.
     await eng.close().catch(() => undefined);
+    await log.close().catch(() => undefined);
     await packs.close().catch(() => undefined);
     redis?.disconnect();
     subscriber?.disconnect();
@@ -277,6 +285,7 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
       clearTimeout(force);
       await packs.close().catch((err: unknown) => logger.warn({ err }, 'closing packs failed'));
       await eng.close().catch((err: unknown) => logger.warn({ err }, 'closing the engine failed'));
+      await log.close().catch((err: unknown) => logger.warn({ err }, 'closing the decision log failed'));
       if (redis) await redis.quit().catch(() => redis.disconnect());
       logger.info('vigil stopped');
     })();

@@ -12,6 +12,8 @@ export const DECISION_LOG_ERRORS = {
   LOG_UNAVAILABLE: 'the decision log database is unavailable',
   /** A migration failed; the schema is left as it was before the failed transaction. */
   LOG_MIGRATION: 'a decision log migration failed',
+  /** An audit entry that cannot be kept (missing actor, action not a word, details too large). */
+  LOG_INPUT: 'invalid audit entry',
   /** The log was closed. */
   LOG_CLOSED: 'the decision log is closed',
 } as const;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { errorMessage } from '../common/errors.ts';
 import { createPgliteDb, createPostgresDb, isDataError, isUnavailable, type Db } from './db.ts';
+import { DbAudit } from './audit.ts';
 import { DecisionLogError } from './errors.ts';
 import { checkSchemaName, migrate } from './migrate.ts';
 import { createDays, DAY_MS, dayOf, dropBefore, listDays } from './partitions.ts';
@@ -92,6 +93,7 @@ function unavailable(err: unknown): Error {
 
 class Log implements DecisionLog {
   readonly kind: 'postgres' | 'pglite';
+  readonly audit: DbAudit;
   private readonly db: Db;
   private readonly sql: Sql;
   private readonly spool: Spool;
@@ -138,6 +140,7 @@ class Log implements DecisionLog {
     this.logger = logger;
     this.now = now;
     this.ownsSpoolDir = ownsSpoolDir;
+    this.audit = new DbAudit(db, o.schema, logger, o.readOnly);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -189,6 +192,9 @@ class Log implements DecisionLog {
     for (let d = today; d <= today + this.o.aheadDays; d++) if (!have.has(d)) want.push(d);
     await createDays(this.db, this.o.schema, want);
     const gone = await dropBefore(this.db, this.o.schema, this.cutoff(t));
+    // The audit log follows the decisions' retention; entries that waited for the database go now.
+    await this.audit.prune(this.cutoff(t));
+    await this.audit.flush();
     if (gone.length > 0) this.logger.info({ days: gone.map((d) => new Date(d * DAY_MS).toISOString().slice(0, 10)) }, 'decision log: partitions past the retention dropped');
     this.knownDays.clear();
     for (const d of await listDays(this.db, this.o.schema)) this.knownDays.add(d);

@@ -1,6 +1,7 @@
 // The decision log's public types: one stored decision (LogRow), the search and scan queries, the
 // counters an operator watches, and the DecisionLog contract both back ends (PostgreSQL, PGlite)
 // implement. Re-exported by decisionlog/index.ts; nothing here does any work.
+import type { AuditStore } from './audit.ts';
 
 export type Decision = 'allow' | 'step_up' | 'block';
 export type Outcome = 'succeeded' | 'failed' | 'challenge_passed' | 'challenge_failed';
@@ -108,6 +109,8 @@ export interface DecisionLog {
   /** UTC days (YYYY-MM-DD) that have a partition, oldest first. */
   partitions(): Promise<string[]>;
   readonly stats: DecisionLogStats;
+  /** The audit log, kept in the same database under the same retention (decisionlog/audit.ts). */
+  readonly audit: AuditStore;
   /** Flushes what it can, spools the rest, releases connections. */
   close(): Promise<void>;
 }

@@ -62,3 +62,22 @@ export function createMemoryAudit(): AuditLog & { readonly entries: readonly Aud
     },
   };
 }
+
+/** What a durable store of entries offers (decisionlog's audit table): actions as plain strings. */
+export interface AuditStoreLike {
+  record(entry: AuditEntry): Promise<void>;
+  query(q: AuditQuery): Promise<readonly { readonly at: number; readonly by: string; readonly action: string; readonly reason?: string; readonly details: Readonly<Record<string, unknown>> }[]>;
+}
+
+const KNOWN: ReadonlySet<string> = new Set(AUDIT_ACTIONS);
+
+/** The audit log over a durable store; entries of actions this version does not know are left out. */
+export function auditLogOn(store: AuditStoreLike): AuditLog {
+  return {
+    record: (entry) => store.record(entry),
+    async query(q) {
+      const rows = await store.query(q);
+      return rows.filter((r): r is AuditEntry => KNOWN.has(r.action));
+    },
+  };
+}

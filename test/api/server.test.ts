@@ -205,6 +205,25 @@ describe('server processes', () => {
     expect((await get(p, '/readyz')).status).toBe(200);
   });
 
+  it('the audit log is durable: with VIGIL_DATA_DIR an erasure is still on record after a restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'vigil-audit-'));
+    onTestFinished(() => rmSync(dataDir, { recursive: true, force: true }));
+    const env = { VIGIL_RULES: packDir(), VIGIL_ADMIN_TOKEN: ADMIN, VIGIL_DATA_DIR: dataDir };
+    const first = await start(env);
+    const erase = await fetch(`http://127.0.0.1:${first.port}/v1/users/someone%40example.com/history`, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${ADMIN}`, 'X-Vigil-Actor': 'dpo@example.com' },
+    });
+    expect(erase.status).toBe(200);
+    const audit = async (p: Proc) => (await get(p, '/v1/audit?action=user_erase', { Authorization: `Bearer ${ADMIN}` })).body as { entries: { by: string; action: string }[] };
+    expect((await audit(first)).entries).toMatchObject([{ by: 'dpo@example.com', action: 'user_erase' }]);
+    first.child.kill('SIGTERM');
+    expect(await first.exit).toBe(0);
+    const second = await start(env);
+    expect((await audit(second)).entries).toMatchObject([{ by: 'dpo@example.com', action: 'user_erase' }]);
+    expect(JSON.stringify((await audit(second)).entries)).not.toContain('someone');
+  });
+
   it('VIGIL_WORKERS=2 forks two workers on one port; /metrics sums them; SIGTERM stops all', async () => {
     // Several workers share one decision log: PostgreSQL (each would keep its own PGlite).
     await requirePostgres();

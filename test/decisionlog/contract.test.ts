@@ -96,6 +96,28 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
       await backend.teardown();
     });
 
+    it('keeps audit entries: newest first, by time and action, limited; refuses malformed ones', async () => {
+      const base = Date.now() - HOUR;
+      await log.audit.record({ at: base, by: 'alice', action: 'list_add', reason: 'botnet', details: { list: 'vigil:blocked_ips', added: 3 } });
+      await log.audit.record({ at: base + 1000, by: 'bob', action: 'override_set', details: { rule: 'new_device', mode: 'off' } });
+      await log.audit.record({ at: base + 2000, by: 'admin', action: 'list_remove', details: { list: 'vigil:blocked_ips', removed: 1 } });
+      const all = await log.audit.query({ since: base });
+      expect(all.map((e) => e.action)).toEqual(['list_remove', 'override_set', 'list_add']);
+      expect(all[2]).toEqual({ at: base, by: 'alice', action: 'list_add', reason: 'botnet', details: { list: 'vigil:blocked_ips', added: 3 } });
+      expect((await log.audit.query({ since: base, action: 'override_set' })).map((e) => e.by)).toEqual(['bob']);
+      expect(await log.audit.query({ since: base, limit: 1 })).toHaveLength(1);
+      expect(await log.audit.query({ since: base + 5000 })).toEqual([]);
+      for (const bad of [
+        { at: base, by: '', action: 'list_add', details: {} },
+        { at: base, by: 'x', action: 'DROP TABLE', details: {} },
+        { at: Number.NaN, by: 'x', action: 'list_add', details: {} },
+        { at: base, by: 'x', action: 'list_add', details: [] as unknown as Record<string, unknown> },
+      ]) {
+        await expect(log.audit.record(bad)).rejects.toMatchObject({ code: 'LOG_INPUT' });
+      }
+      expect(await log.audit.query({ since: base })).toHaveLength(3);
+    });
+
     it('stores a row and returns it unchanged by id (queued, then written)', async () => {
       const row = testRow(t0 + 1000, {
         user: hashOf('roundtrip'),
@@ -315,9 +337,13 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
         expect(await migrate(db, schema)).toEqual([]);
         const fresh = backend.options().schema!;
         const both = await Promise.all([migrate(db, fresh), migrate(db, fresh)]);
-        expect(both.flat()).toEqual([1]);
+        // Every migration once, whichever of the two concurrent runs applied it.
+        expect(both.flat()).toEqual([1, 2]);
         const rows = await db.query<{ version: number; name: string }>(`SELECT version, name FROM "${schema}".schema_migrations ORDER BY version`);
-        expect(rows).toEqual([{ version: 1, name: 'decisions' }]);
+        expect(rows).toEqual([
+          { version: 1, name: 'decisions' },
+          { version: 2, name: 'audit' },
+        ]);
       } finally {
         await db.close();
         log = await createDecisionLog(opts);
@@ -356,6 +382,8 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
       const old = testRow(now - 2 * DAY, { user: hashOf('maintain') });
       log.append(old);
       await log.flush();
+      await log.audit.record({ at: now - 2 * DAY, by: 'admin', action: 'model_reload', details: { version: 'old' } });
+      await log.audit.record({ at: now + 2 * DAY, by: 'admin', action: 'model_reload', details: { version: 'new' } });
       expect(await log.partitions()).toContain(day(old.time));
       expect(await log.get(old.id)).not.toBeNull();
       // Four days later the old row's day lies past a three-day retention.
@@ -365,6 +393,8 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
       expect(after).toContain(day(now + 7 * DAY));
       expect(after[0]! >= day(now + DAY)).toBe(true);
       expect(await log.get(old.id)).toBeNull();
+      // The audit log follows the same retention.
+      expect((await log.audit.query({ action: 'model_reload' })).map((e) => e.details.version)).toEqual(['new']);
     });
   });
 }
