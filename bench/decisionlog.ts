@@ -8,7 +8,8 @@
 //
 // Usage: `npm run bench:decisionlog [-- postgres://…]` (default postgres://postgres@127.0.0.1:5432/test).
 // Sizes: ROWS_PG (200000), ROWS_LITE (50000), ROWS_BIG (10000000), USERS_BIG (100000); SKIP_BIG=1
-// stops after the insert rates and sizes.
+// stops after the insert rates and sizes; SKIP_RATE=1 skips them. BIG_SCHEMA=name reuses the big
+// log a KEEP=1 run left (queries only; ROWS_BIG and USERS_BIG must match that run).
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,11 +29,13 @@ const ROWS_BIG = Number(process.env.ROWS_BIG ?? 10_000_000);
 const USERS_BIG = Number(process.env.USERS_BIG ?? 100_000);
 const KEEP = process.env.KEEP === '1';
 const SKIP_BIG = process.env.SKIP_BIG === '1';
+const SKIP_RATE = process.env.SKIP_RATE === '1';
+const REUSE = process.env.BIG_SCHEMA;
 const RUNS = 50;
 const HOUR = 3_600_000;
 const tag = `${process.pid}_${Date.now().toString(36)}`;
 const schemaRate = `bench_dl_rate_${tag}`;
-const schemaBig = `bench_dl_big_${tag}`;
+const schemaBig = REUSE ?? `bench_dl_big_${tag}`;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -296,36 +299,45 @@ async function main(): Promise<void> {
   console.log(`decision log benchmark — PostgreSQL ${v} (shared_buffers ${sb}) at ${url.replace(/\/\/[^@]*@/, '//')}, node ${process.version}`);
   const spoolBase = await mkdtemp(join(tmpdir(), 'vigil-bench-dl-'));
   try {
-    // 1. Sustained insert rate through the API.
-    const pgOpts: DecisionLogOptions = { url, schema: schemaRate, spoolDir: join(spoolBase, 'pg'), maintainEveryMs: 0 };
-    const pgLog = await createDecisionLog(pgOpts);
-    const pgRate = await sustained(pgLog, ROWS_PG, 1);
-    await pgLog.close();
-    console.log(`\nsustained insert, PostgreSQL: ${pgRate.rows.toLocaleString('en-US')} rows in ${fmt(pgRate.seconds)} s = ${fmt(pgRate.perSec, 0)} rows/s (append() ${fmt(pgRate.appendUs, 2)} µs/row on the caller)`);
+    if (!SKIP_RATE && !REUSE) {
+      // 1. Sustained insert rate through the API.
+      const pgOpts: DecisionLogOptions = { url, schema: schemaRate, spoolDir: join(spoolBase, 'pg'), maintainEveryMs: 0 };
+      const pgLog = await createDecisionLog(pgOpts);
+      const pgRate = await sustained(pgLog, ROWS_PG, 1);
+      await pgLog.close();
+      console.log(`\nsustained insert, PostgreSQL: ${pgRate.rows.toLocaleString('en-US')} rows in ${fmt(pgRate.seconds)} s = ${fmt(pgRate.perSec, 0)} rows/s (append() ${fmt(pgRate.appendUs, 2)} µs/row on the caller)`);
 
-    const liteDir = join(spoolBase, 'pglite');
-    const liteLog = await createDecisionLog({ dataDir: liteDir, schema: 'bench', maintainEveryMs: 0 });
-    const liteRate = await sustained(liteLog, ROWS_LITE, 2);
-    await liteLog.close();
-    const memLog = await createDecisionLog({ schema: 'bench', maintainEveryMs: 0 });
-    const memRate = await sustained(memLog, ROWS_LITE, 3);
-    await memLog.close();
-    console.log(`sustained insert, PGlite (data directory): ${liteRate.rows.toLocaleString('en-US')} rows in ${fmt(liteRate.seconds)} s = ${fmt(liteRate.perSec, 0)} rows/s`);
-    console.log(`sustained insert, PGlite (in memory): ${memRate.rows.toLocaleString('en-US')} rows in ${fmt(memRate.seconds)} s = ${fmt(memRate.perSec, 0)} rows/s`);
+      const liteDir = join(spoolBase, 'pglite');
+      const liteLog = await createDecisionLog({ dataDir: liteDir, schema: 'bench', maintainEveryMs: 0 });
+      const liteRate = await sustained(liteLog, ROWS_LITE, 2);
+      await liteLog.close();
+      const memLog = await createDecisionLog({ schema: 'bench', maintainEveryMs: 0 });
+      const memRate = await sustained(memLog, ROWS_LITE, 3);
+      await memLog.close();
+      console.log(`sustained insert, PGlite (data directory): ${liteRate.rows.toLocaleString('en-US')} rows in ${fmt(liteRate.seconds)} s = ${fmt(liteRate.perSec, 0)} rows/s`);
+      console.log(`sustained insert, PGlite (in memory): ${memRate.rows.toLocaleString('en-US')} rows in ${fmt(memRate.seconds)} s = ${fmt(memRate.perSec, 0)} rows/s`);
 
-    // 2. Bytes per row of what the API wrote.
-    await c.query(`VACUUM (ANALYZE) "${schemaRate}".decisions, "${schemaRate}".decision_rules`);
-    const avgJson = (await c.query<{ f: string; ctx: string; row: string }>(
-      `SELECT avg(pg_column_size(features))::int::text AS f, avg(pg_column_size(ctx))::int::text AS ctx, avg(pg_column_size(d.*))::int::text AS row FROM "${schemaRate}".decisions d`,
-    )).rows[0]!;
-    printSizes(`PostgreSQL bytes per decision (${ROWS_PG.toLocaleString('en-US')} API-written rows, no outcomes; avg row ${avgJson.row} B of which features ${avgJson.f} B, ctx ${avgJson.ctx} B)`, await sizes(c, schemaRate));
+      // 2. Bytes per row of what the API wrote.
+      await c.query(`VACUUM (ANALYZE) "${schemaRate}".decisions, "${schemaRate}".decision_rules`);
+      const avgJson = (await c.query<{ f: string; ctx: string; row: string }>(
+        `SELECT avg(pg_column_size(features))::int::text AS f, avg(pg_column_size(ctx))::int::text AS ctx, avg(pg_column_size(d.*))::int::text AS row FROM "${schemaRate}".decisions d`,
+      )).rows[0]!;
+      printSizes(`PostgreSQL bytes per decision (${ROWS_PG.toLocaleString('en-US')} API-written rows, no outcomes; avg row ${avgJson.row} B of which features ${avgJson.f} B, ctx ${avgJson.ctx} B)`, await sizes(c, schemaRate));
+    }
 
     if (SKIP_BIG) return;
 
     // 3. Ten million rows, and the two queries.
-    console.log(`\ngenerating ${ROWS_BIG.toLocaleString('en-US')} decisions over 30 days (${USERS_BIG.toLocaleString('en-US')} users) in ${schemaBig} …`);
-    const now = Date.now();
-    await generateBig(c, now);
+    let now = Date.now();
+    if (REUSE) {
+      // The newest generated row is the run's "now".
+      const r = await c.query<{ t: number }>(`SELECT (extract(epoch FROM max(at)) * 1000)::float8 AS t FROM "${schemaBig}".decisions`);
+      now = r.rows[0]!.t;
+      console.log(`\nreusing ${schemaBig} (newest row ${new Date(now).toISOString()})`);
+    } else {
+      console.log(`\ngenerating ${ROWS_BIG.toLocaleString('en-US')} decisions over 30 days (${USERS_BIG.toLocaleString('en-US')} users) in ${schemaBig} …`);
+      await generateBig(c, now);
+    }
     const perDecision = printSizes(`PostgreSQL bytes per decision at ${ROWS_BIG.toLocaleString('en-US')} rows (80% with an outcome)`, await sizes(c, schemaBig));
     for (const perDay of [10_000_000, 50_000_000]) {
       console.log(`  at ${perDay.toLocaleString('en-US')} decisions/day: ${fmt((perDay * perDecision) / 1e9, 1)} GB/day, ${fmt((perDay * perDecision * 30) / 1e12, 2)} TB for 30 days`);
@@ -374,11 +386,11 @@ async function main(): Promise<void> {
     const alt = noSide('bad_reputation_ip');
     await explain(c, 'EXPLAIN (ANALYZE, BUFFERS) — the rare rule without the side table', alt.text, alt.params);
   } finally {
-    if (!KEEP) {
-      await c.query(`DROP SCHEMA IF EXISTS "${schemaRate}" CASCADE`);
+    await c.query(`DROP SCHEMA IF EXISTS "${schemaRate}" CASCADE`);
+    if (!KEEP && !REUSE) {
       await c.query(`DROP SCHEMA IF EXISTS "${schemaBig}" CASCADE`);
     } else {
-      console.log(`\nKEEP=1: schemas ${schemaRate} and ${schemaBig} kept`);
+      console.log(`\n${schemaBig} kept (BIG_SCHEMA=${schemaBig} reruns the queries on it)`);
     }
     await c.end();
     await rm(spoolBase, { recursive: true, force: true });
