@@ -11,8 +11,9 @@
 // stops after the insert rates and sizes; SKIP_RATE=1 skips them. BIG_SCHEMA=name reuses the big
 // log a KEEP=1 run left (queries only; ROWS_BIG and USERS_BIG must match that run).
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createDecisionLog, type DecisionLog, type DecisionLogOptions, type LogRow } from '../decisionlog/index.ts';
@@ -62,13 +63,35 @@ interface Rate {
   readonly seconds: number;
   readonly perSec: number;
   readonly appendUs: number;
+  /** CPU of this process (the caller, the writer, a PGlite worker) per row. */
+  readonly nodeCpuUs: number;
+  /** CPU of the log's PostgreSQL backends per row (local server only; NaN otherwise). */
+  readonly pgCpuUs: number;
+}
+
+// utime + stime of a process in clock ticks of 1/100 s (USER_HZ on every Linux this runs on).
+function procCpuUs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
+async function backendPids(c: pg.Client): Promise<number[]> {
+  const r = await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'vigil-decisionlog'`);
+  return r.rows.map((x) => x.pid);
 }
 
 /** Appends `n` rows as fast as the log takes them (the queue kept under 20,000) and flushes. */
-async function sustained(log: DecisionLog, n: number, seed: number): Promise<Rate> {
+async function sustained(log: DecisionLog, n: number, seed: number, c: pg.Client | null): Promise<Rate> {
   const src = rowSource(seed);
   const t0 = Date.now() - HOUR;
   let appendMs = 0;
+  const pids = c ? await backendPids(c) : [];
+  const pgCpu0 = pids.reduce((a, p) => a + procCpuUs(p), 0);
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   for (let i = 0; i < n; ) {
     if (log.stats.queued > 20_000) {
@@ -84,9 +107,13 @@ async function sustained(log: DecisionLog, n: number, seed: number): Promise<Rat
   }
   await log.flush();
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  // Backends that connected during the run count from zero.
+  const after = c ? await backendPids(c) : [];
+  const pgCpu = c ? after.reduce((a, p) => a + procCpuUs(p), 0) - pgCpu0 : NaN;
   const s = log.stats;
   if (s.written !== n || s.dropped || s.refused || s.spooled) throw new Error(`the run lost rows: ${JSON.stringify(s)}`);
-  return { rows: n, seconds, perSec: n / seconds, appendUs: (appendMs * 1000) / n };
+  return { rows: n, seconds, perSec: n / seconds, appendUs: (appendMs * 1000) / n, nodeCpuUs: (cpu.user + cpu.system) / n, pgCpuUs: pgCpu / n };
 }
 
 interface TableSize {
@@ -303,19 +330,23 @@ async function main(): Promise<void> {
       // 1. Sustained insert rate through the API.
       const pgOpts: DecisionLogOptions = { url, schema: schemaRate, spoolDir: join(spoolBase, 'pg'), maintainEveryMs: 0 };
       const pgLog = await createDecisionLog(pgOpts);
-      const pgRate = await sustained(pgLog, ROWS_PG, 1);
+      const pgRate = await sustained(pgLog, ROWS_PG, 1, c);
       await pgLog.close();
-      console.log(`\nsustained insert, PostgreSQL: ${pgRate.rows.toLocaleString('en-US')} rows in ${fmt(pgRate.seconds)} s = ${fmt(pgRate.perSec, 0)} rows/s (append() ${fmt(pgRate.appendUs, 2)} µs/row on the caller)`);
+      console.log(`\nload average before the run: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} CPUs`);
+      console.log(
+        `sustained insert, PostgreSQL: ${pgRate.rows.toLocaleString('en-US')} rows in ${fmt(pgRate.seconds)} s = ${fmt(pgRate.perSec, 0)} rows/s ` +
+          `(append() ${fmt(pgRate.appendUs, 2)} µs/row on the caller; CPU per row: ${fmt(pgRate.nodeCpuUs, 1)} µs in Node, ${fmt(pgRate.pgCpuUs, 1)} µs in the PostgreSQL backends)`,
+      );
 
       const liteDir = join(spoolBase, 'pglite');
       const liteLog = await createDecisionLog({ dataDir: liteDir, schema: 'bench', maintainEveryMs: 0 });
-      const liteRate = await sustained(liteLog, ROWS_LITE, 2);
+      const liteRate = await sustained(liteLog, ROWS_LITE, 2, null);
       await liteLog.close();
       const memLog = await createDecisionLog({ schema: 'bench', maintainEveryMs: 0 });
-      const memRate = await sustained(memLog, ROWS_LITE, 3);
+      const memRate = await sustained(memLog, ROWS_LITE, 3, null);
       await memLog.close();
-      console.log(`sustained insert, PGlite (data directory): ${liteRate.rows.toLocaleString('en-US')} rows in ${fmt(liteRate.seconds)} s = ${fmt(liteRate.perSec, 0)} rows/s`);
-      console.log(`sustained insert, PGlite (in memory): ${memRate.rows.toLocaleString('en-US')} rows in ${fmt(memRate.seconds)} s = ${fmt(memRate.perSec, 0)} rows/s`);
+      console.log(`sustained insert, PGlite (data directory): ${liteRate.rows.toLocaleString('en-US')} rows in ${fmt(liteRate.seconds)} s = ${fmt(liteRate.perSec, 0)} rows/s (CPU per row in Node, PGlite worker included: ${fmt(liteRate.nodeCpuUs, 1)} µs)`);
+      console.log(`sustained insert, PGlite (in memory): ${memRate.rows.toLocaleString('en-US')} rows in ${fmt(memRate.seconds)} s = ${fmt(memRate.perSec, 0)} rows/s (CPU per row: ${fmt(memRate.nodeCpuUs, 1)} µs)`);
 
       // 2. Bytes per row of what the API wrote.
       await c.query(`VACUUM (ANALYZE) "${schemaRate}".decisions, "${schemaRate}".decision_rules`);
@@ -346,10 +377,15 @@ async function main(): Promise<void> {
     const log = await createDecisionLog({ url, schema: schemaBig, retentionDays: 45, maintainEveryMs: 0, spoolDir: join(spoolBase, 'big') });
     const r = rng(99);
     const userHash = (u: number): string => md5(`u${u}`).slice(0, 22);
-    const users = await timeRuns(async () => {
-      const page = await log.search({ user: userHash(r.int(0, USERS_BIG - 1)), limit: 100 });
+    // Fifty random users, each asked twice: the first pass reads their rows from wherever they are
+    // (a user's 100 rows lie on ~100 pages across 30 partitions), the second from memory.
+    const picked = Array.from({ length: RUNS + 1 }, () => userHash(r.int(0, USERS_BIG - 1)));
+    const userRun = async (i: number): Promise<void> => {
+      const page = await log.search({ user: picked[i + 1]!, limit: 100 });
       if (page.rows.length !== 100) throw new Error(`a user has ${page.rows.length} decisions, expected 100`);
-    });
+    };
+    const users = await timeRuns(userRun);
+    const usersWarm = await timeRuns(userRun);
     const hour = now - HOUR;
     const hits: Record<string, number> = {};
     for (const rule of RULE_NAMES) {
@@ -371,7 +407,8 @@ async function main(): Promise<void> {
     });
     await log.close();
     console.log(`\nqueries at ${ROWS_BIG.toLocaleString('en-US')} rows, ${RUNS} runs each, through search() (pg, one connection, rows decoded):`);
-    console.log(`  a user's last 100 decisions (random user each run): median ${fmt(users.median, 2)} ms, p99 ${fmt(users.p99, 2)} ms, max ${fmt(users.max, 2)} ms`);
+    console.log(`  a user's last 100 decisions (random user each run, first time asked): median ${fmt(users.median, 2)} ms, p99 ${fmt(users.p99, 2)} ms, max ${fmt(users.max, 2)} ms`);
+    console.log(`  a user's last 100 decisions (the same users again, pages in memory): median ${fmt(usersWarm.median, 2)} ms, p99 ${fmt(usersWarm.p99, 2)} ms, max ${fmt(usersWarm.max, 2)} ms`);
     console.log(`  a rule's hits of the last hour (limit 100; 12 rules in turn): median ${fmt(rules.median, 2)} ms, p99 ${fmt(rules.p99, 2)} ms, max ${fmt(rules.max, 2)} ms`);
     console.log(`  count of a rule's hits of the last hour: median ${fmt(counts.median, 2)} ms, p99 ${fmt(counts.p99, 2)} ms`);
     console.log(`  the same rule query without the side table (decisions (at, id) + jsonb filter): median ${fmt(filtered.median, 2)} ms, p99 ${fmt(filtered.p99, 2)} ms, max ${fmt(filtered.max, 2)} ms`);
