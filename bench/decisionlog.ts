@@ -234,13 +234,13 @@ async function timeRuns(fn: (i: number) => Promise<unknown>): Promise<{ median: 
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 
 /** The 10M-row log: a template of realistic rows, copied server-side with new times, ids and hashes. */
-async function generateBig(c: pg.Client, now: number): Promise<void> {
+async function generateBig(c: pg.Client, now: number, spoolDir: string): Promise<void> {
   const s = `"${schemaBig}"`;
   const span = 30 * DAY_MS - HOUR;
   const t0 = now - span;
   const stepMs = span / ROWS_BIG;
   // Opening a log runs the migrations; the 30 days of partitions are created below.
-  await (await createDecisionLog({ url, schema: schemaBig, retentionDays: 45, maintainEveryMs: 0 })).close();
+  await (await createDecisionLog({ url, schema: schemaBig, retentionDays: 45, maintainEveryMs: 0, spoolDir })).close();
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   const days: number[] = [];
   for (let d = dayOf(t0); d <= dayOf(now); d++) days.push(d);
@@ -367,7 +367,7 @@ async function main(): Promise<void> {
       console.log(`\nreusing ${schemaBig} (newest row ${new Date(now).toISOString()})`);
     } else {
       console.log(`\ngenerating ${ROWS_BIG.toLocaleString('en-US')} decisions over 30 days (${USERS_BIG.toLocaleString('en-US')} users) in ${schemaBig} …`);
-      await generateBig(c, now);
+      await generateBig(c, now, join(spoolBase, 'gen'));
     }
     const perDecision = printSizes(`PostgreSQL bytes per decision at ${ROWS_BIG.toLocaleString('en-US')} rows (80% with an outcome)`, await sizes(c, schemaBig));
     for (const perDay of [10_000_000, 50_000_000]) {
