@@ -8,10 +8,12 @@
 //
 // Usage: `npm run bench:decisionlog [-- postgres://…]` (default postgres://postgres@127.0.0.1:5432/test).
 // Sizes: ROWS_PG (200000), ROWS_LITE (50000), ROWS_BIG (10000000), USERS_BIG (100000); SKIP_BIG=1
-// stops after the insert rates and sizes.
+// stops after the insert rates and sizes; SKIP_RATE=1 skips them. BIG_SCHEMA=name reuses the big
+// log a KEEP=1 run left (queries only; ROWS_BIG and USERS_BIG must match that run).
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createDecisionLog, type DecisionLog, type DecisionLogOptions, type LogRow } from '../decisionlog/index.ts';
@@ -28,11 +30,13 @@ const ROWS_BIG = Number(process.env.ROWS_BIG ?? 10_000_000);
 const USERS_BIG = Number(process.env.USERS_BIG ?? 100_000);
 const KEEP = process.env.KEEP === '1';
 const SKIP_BIG = process.env.SKIP_BIG === '1';
+const SKIP_RATE = process.env.SKIP_RATE === '1';
+const REUSE = process.env.BIG_SCHEMA;
 const RUNS = 50;
 const HOUR = 3_600_000;
 const tag = `${process.pid}_${Date.now().toString(36)}`;
 const schemaRate = `bench_dl_rate_${tag}`;
-const schemaBig = `bench_dl_big_${tag}`;
+const schemaBig = REUSE ?? `bench_dl_big_${tag}`;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -59,13 +63,35 @@ interface Rate {
   readonly seconds: number;
   readonly perSec: number;
   readonly appendUs: number;
+  /** CPU of this process (the caller, the writer, a PGlite worker) per row. */
+  readonly nodeCpuUs: number;
+  /** CPU of the log's PostgreSQL backends per row (local server only; NaN otherwise). */
+  readonly pgCpuUs: number;
+}
+
+// utime + stime of a process in clock ticks of 1/100 s (USER_HZ on every Linux this runs on).
+function procCpuUs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
+async function backendPids(c: pg.Client): Promise<number[]> {
+  const r = await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'vigil-decisionlog'`);
+  return r.rows.map((x) => x.pid);
 }
 
 /** Appends `n` rows as fast as the log takes them (the queue kept under 20,000) and flushes. */
-async function sustained(log: DecisionLog, n: number, seed: number): Promise<Rate> {
+async function sustained(log: DecisionLog, n: number, seed: number, c: pg.Client | null): Promise<Rate> {
   const src = rowSource(seed);
   const t0 = Date.now() - HOUR;
   let appendMs = 0;
+  const pids = c ? await backendPids(c) : [];
+  const pgCpu0 = pids.reduce((a, p) => a + procCpuUs(p), 0);
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   for (let i = 0; i < n; ) {
     if (log.stats.queued > 20_000) {
@@ -81,9 +107,13 @@ async function sustained(log: DecisionLog, n: number, seed: number): Promise<Rat
   }
   await log.flush();
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  // Backends that connected during the run count from zero.
+  const after = c ? await backendPids(c) : [];
+  const pgCpu = c ? after.reduce((a, p) => a + procCpuUs(p), 0) - pgCpu0 : NaN;
   const s = log.stats;
   if (s.written !== n || s.dropped || s.refused || s.spooled) throw new Error(`the run lost rows: ${JSON.stringify(s)}`);
-  return { rows: n, seconds, perSec: n / seconds, appendUs: (appendMs * 1000) / n };
+  return { rows: n, seconds, perSec: n / seconds, appendUs: (appendMs * 1000) / n, nodeCpuUs: (cpu.user + cpu.system) / n, pgCpuUs: pgCpu / n };
 }
 
 interface TableSize {
@@ -204,13 +234,13 @@ async function timeRuns(fn: (i: number) => Promise<unknown>): Promise<{ median: 
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 
 /** The 10M-row log: a template of realistic rows, copied server-side with new times, ids and hashes. */
-async function generateBig(c: pg.Client, now: number): Promise<void> {
+async function generateBig(c: pg.Client, now: number, spoolDir: string): Promise<void> {
   const s = `"${schemaBig}"`;
   const span = 30 * DAY_MS - HOUR;
   const t0 = now - span;
   const stepMs = span / ROWS_BIG;
   // Opening a log runs the migrations; the 30 days of partitions are created below.
-  await (await createDecisionLog({ url, schema: schemaBig, retentionDays: 45, maintainEveryMs: 0 })).close();
+  await (await createDecisionLog({ url, schema: schemaBig, retentionDays: 45, maintainEveryMs: 0, spoolDir })).close();
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   const days: number[] = [];
   for (let d = dayOf(t0); d <= dayOf(now); d++) days.push(d);
@@ -296,36 +326,49 @@ async function main(): Promise<void> {
   console.log(`decision log benchmark — PostgreSQL ${v} (shared_buffers ${sb}) at ${url.replace(/\/\/[^@]*@/, '//')}, node ${process.version}`);
   const spoolBase = await mkdtemp(join(tmpdir(), 'vigil-bench-dl-'));
   try {
-    // 1. Sustained insert rate through the API.
-    const pgOpts: DecisionLogOptions = { url, schema: schemaRate, spoolDir: join(spoolBase, 'pg'), maintainEveryMs: 0 };
-    const pgLog = await createDecisionLog(pgOpts);
-    const pgRate = await sustained(pgLog, ROWS_PG, 1);
-    await pgLog.close();
-    console.log(`\nsustained insert, PostgreSQL: ${pgRate.rows.toLocaleString('en-US')} rows in ${fmt(pgRate.seconds)} s = ${fmt(pgRate.perSec, 0)} rows/s (append() ${fmt(pgRate.appendUs, 2)} µs/row on the caller)`);
+    if (!SKIP_RATE && !REUSE) {
+      // 1. Sustained insert rate through the API.
+      const pgOpts: DecisionLogOptions = { url, schema: schemaRate, spoolDir: join(spoolBase, 'pg'), maintainEveryMs: 0 };
+      const pgLog = await createDecisionLog(pgOpts);
+      const pgRate = await sustained(pgLog, ROWS_PG, 1, c);
+      await pgLog.close();
+      console.log(`\nload average before the run: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} CPUs`);
+      console.log(
+        `sustained insert, PostgreSQL: ${pgRate.rows.toLocaleString('en-US')} rows in ${fmt(pgRate.seconds)} s = ${fmt(pgRate.perSec, 0)} rows/s ` +
+          `(append() ${fmt(pgRate.appendUs, 2)} µs/row on the caller; CPU per row: ${fmt(pgRate.nodeCpuUs, 1)} µs in Node, ${fmt(pgRate.pgCpuUs, 1)} µs in the PostgreSQL backends)`,
+      );
 
-    const liteDir = join(spoolBase, 'pglite');
-    const liteLog = await createDecisionLog({ dataDir: liteDir, schema: 'bench', maintainEveryMs: 0 });
-    const liteRate = await sustained(liteLog, ROWS_LITE, 2);
-    await liteLog.close();
-    const memLog = await createDecisionLog({ schema: 'bench', maintainEveryMs: 0 });
-    const memRate = await sustained(memLog, ROWS_LITE, 3);
-    await memLog.close();
-    console.log(`sustained insert, PGlite (data directory): ${liteRate.rows.toLocaleString('en-US')} rows in ${fmt(liteRate.seconds)} s = ${fmt(liteRate.perSec, 0)} rows/s`);
-    console.log(`sustained insert, PGlite (in memory): ${memRate.rows.toLocaleString('en-US')} rows in ${fmt(memRate.seconds)} s = ${fmt(memRate.perSec, 0)} rows/s`);
+      const liteDir = join(spoolBase, 'pglite');
+      const liteLog = await createDecisionLog({ dataDir: liteDir, schema: 'bench', maintainEveryMs: 0 });
+      const liteRate = await sustained(liteLog, ROWS_LITE, 2, null);
+      await liteLog.close();
+      const memLog = await createDecisionLog({ schema: 'bench', maintainEveryMs: 0 });
+      const memRate = await sustained(memLog, ROWS_LITE, 3, null);
+      await memLog.close();
+      console.log(`sustained insert, PGlite (data directory): ${liteRate.rows.toLocaleString('en-US')} rows in ${fmt(liteRate.seconds)} s = ${fmt(liteRate.perSec, 0)} rows/s (CPU per row in Node, PGlite worker included: ${fmt(liteRate.nodeCpuUs, 1)} µs)`);
+      console.log(`sustained insert, PGlite (in memory): ${memRate.rows.toLocaleString('en-US')} rows in ${fmt(memRate.seconds)} s = ${fmt(memRate.perSec, 0)} rows/s (CPU per row: ${fmt(memRate.nodeCpuUs, 1)} µs)`);
 
-    // 2. Bytes per row of what the API wrote.
-    await c.query(`VACUUM (ANALYZE) "${schemaRate}".decisions, "${schemaRate}".decision_rules`);
-    const avgJson = (await c.query<{ f: string; ctx: string; row: string }>(
-      `SELECT avg(pg_column_size(features))::int::text AS f, avg(pg_column_size(ctx))::int::text AS ctx, avg(pg_column_size(d.*))::int::text AS row FROM "${schemaRate}".decisions d`,
-    )).rows[0]!;
-    printSizes(`PostgreSQL bytes per decision (${ROWS_PG.toLocaleString('en-US')} API-written rows, no outcomes; avg row ${avgJson.row} B of which features ${avgJson.f} B, ctx ${avgJson.ctx} B)`, await sizes(c, schemaRate));
+      // 2. Bytes per row of what the API wrote.
+      await c.query(`VACUUM (ANALYZE) "${schemaRate}".decisions, "${schemaRate}".decision_rules`);
+      const avgJson = (await c.query<{ f: string; ctx: string; row: string }>(
+        `SELECT avg(pg_column_size(features))::int::text AS f, avg(pg_column_size(ctx))::int::text AS ctx, avg(pg_column_size(d.*))::int::text AS row FROM "${schemaRate}".decisions d`,
+      )).rows[0]!;
+      printSizes(`PostgreSQL bytes per decision (${ROWS_PG.toLocaleString('en-US')} API-written rows, no outcomes; avg row ${avgJson.row} B of which features ${avgJson.f} B, ctx ${avgJson.ctx} B)`, await sizes(c, schemaRate));
+    }
 
     if (SKIP_BIG) return;
 
     // 3. Ten million rows, and the two queries.
-    console.log(`\ngenerating ${ROWS_BIG.toLocaleString('en-US')} decisions over 30 days (${USERS_BIG.toLocaleString('en-US')} users) in ${schemaBig} …`);
-    const now = Date.now();
-    await generateBig(c, now);
+    let now = Date.now();
+    if (REUSE) {
+      // The newest generated row is the run's "now".
+      const r = await c.query<{ t: number }>(`SELECT (extract(epoch FROM max(at)) * 1000)::float8 AS t FROM "${schemaBig}".decisions`);
+      now = r.rows[0]!.t;
+      console.log(`\nreusing ${schemaBig} (newest row ${new Date(now).toISOString()})`);
+    } else {
+      console.log(`\ngenerating ${ROWS_BIG.toLocaleString('en-US')} decisions over 30 days (${USERS_BIG.toLocaleString('en-US')} users) in ${schemaBig} …`);
+      await generateBig(c, now, join(spoolBase, 'gen'));
+    }
     const perDecision = printSizes(`PostgreSQL bytes per decision at ${ROWS_BIG.toLocaleString('en-US')} rows (80% with an outcome)`, await sizes(c, schemaBig));
     for (const perDay of [10_000_000, 50_000_000]) {
       console.log(`  at ${perDay.toLocaleString('en-US')} decisions/day: ${fmt((perDay * perDecision) / 1e9, 1)} GB/day, ${fmt((perDay * perDecision * 30) / 1e12, 2)} TB for 30 days`);
@@ -334,10 +377,15 @@ async function main(): Promise<void> {
     const log = await createDecisionLog({ url, schema: schemaBig, retentionDays: 45, maintainEveryMs: 0, spoolDir: join(spoolBase, 'big') });
     const r = rng(99);
     const userHash = (u: number): string => md5(`u${u}`).slice(0, 22);
-    const users = await timeRuns(async () => {
-      const page = await log.search({ user: userHash(r.int(0, USERS_BIG - 1)), limit: 100 });
+    // Fifty random users, each asked twice: the first pass reads their rows from wherever they are
+    // (a user's 100 rows lie on ~100 pages across 30 partitions), the second from memory.
+    const picked = Array.from({ length: RUNS + 1 }, () => userHash(r.int(0, USERS_BIG - 1)));
+    const userRun = async (i: number): Promise<void> => {
+      const page = await log.search({ user: picked[i + 1]!, limit: 100 });
       if (page.rows.length !== 100) throw new Error(`a user has ${page.rows.length} decisions, expected 100`);
-    });
+    };
+    const users = await timeRuns(userRun);
+    const usersWarm = await timeRuns(userRun);
     const hour = now - HOUR;
     const hits: Record<string, number> = {};
     for (const rule of RULE_NAMES) {
@@ -359,7 +407,8 @@ async function main(): Promise<void> {
     });
     await log.close();
     console.log(`\nqueries at ${ROWS_BIG.toLocaleString('en-US')} rows, ${RUNS} runs each, through search() (pg, one connection, rows decoded):`);
-    console.log(`  a user's last 100 decisions (random user each run): median ${fmt(users.median, 2)} ms, p99 ${fmt(users.p99, 2)} ms, max ${fmt(users.max, 2)} ms`);
+    console.log(`  a user's last 100 decisions (random user each run, first time asked): median ${fmt(users.median, 2)} ms, p99 ${fmt(users.p99, 2)} ms, max ${fmt(users.max, 2)} ms`);
+    console.log(`  a user's last 100 decisions (the same users again, pages in memory): median ${fmt(usersWarm.median, 2)} ms, p99 ${fmt(usersWarm.p99, 2)} ms, max ${fmt(usersWarm.max, 2)} ms`);
     console.log(`  a rule's hits of the last hour (limit 100; 12 rules in turn): median ${fmt(rules.median, 2)} ms, p99 ${fmt(rules.p99, 2)} ms, max ${fmt(rules.max, 2)} ms`);
     console.log(`  count of a rule's hits of the last hour: median ${fmt(counts.median, 2)} ms, p99 ${fmt(counts.p99, 2)} ms`);
     console.log(`  the same rule query without the side table (decisions (at, id) + jsonb filter): median ${fmt(filtered.median, 2)} ms, p99 ${fmt(filtered.p99, 2)} ms, max ${fmt(filtered.max, 2)} ms`);
@@ -374,11 +423,11 @@ async function main(): Promise<void> {
     const alt = noSide('bad_reputation_ip');
     await explain(c, 'EXPLAIN (ANALYZE, BUFFERS) — the rare rule without the side table', alt.text, alt.params);
   } finally {
-    if (!KEEP) {
-      await c.query(`DROP SCHEMA IF EXISTS "${schemaRate}" CASCADE`);
+    await c.query(`DROP SCHEMA IF EXISTS "${schemaRate}" CASCADE`);
+    if (!KEEP && !REUSE) {
       await c.query(`DROP SCHEMA IF EXISTS "${schemaBig}" CASCADE`);
     } else {
-      console.log(`\nKEEP=1: schemas ${schemaRate} and ${schemaBig} kept`);
+      console.log(`\n${schemaBig} kept (BIG_SCHEMA=${schemaBig} reruns the queries on it)`);
     }
     await c.end();
     await rm(spoolBase, { recursive: true, force: true });

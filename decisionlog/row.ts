@@ -104,9 +104,10 @@ function parsePrefix(p: string): string | null {
   const m = V4_RE.exec(p);
   if (m) {
     const o = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+    const [a = 0, b = 0, c = 0, d = 0] = o;
     const bits = Number(m[5]);
     if (o.some((x) => x > 255) || bits > 24) return null;
-    const n = (((o[0]! << 24) >>> 0) + (o[1]! << 16) + (o[2]! << 8) + o[3]!) >>> 0;
+    const n = (((a << 24) >>> 0) + (b << 16) + (c << 8) + d) >>> 0;
     const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
     if ((n & ~mask) >>> 0 !== 0) return null;
     return `${o.join('.')}/${bits}`;

@@ -454,6 +454,8 @@ export class Spool {
       this.closed = true;
       await this.closeCurrent();
       await release(this.dir);
+      // An empty directory is not left behind (rmdir fails, harmlessly, when files wait in it).
+      if (this.sizes.size === 0) await rmdir(this.dir).catch(() => undefined);
     });
   }
 
