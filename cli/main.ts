@@ -52,7 +52,7 @@ async function withEvents(
 ): Promise<number> {
   if (o.fromLog !== true) {
     if (o.since !== undefined || o.until !== undefined) throw new UsageError('--since and --until go with --from-log');
-    if (file === undefined) throw new UsageError(cmd === 'train' ? "required option '--events <file>' not specified (or --from-log)" : "missing required argument 'events' (or --from-log)");
+    if (file === undefined) throw new UsageError(cmd === 'train' ? '--events is required (or --from-log)' : "missing required argument 'events' (or --from-log)");
     return run(file);
   }
   if (file !== undefined) throw new UsageError(`give an events file or --from-log, not both`);
