@@ -46,7 +46,10 @@ export interface Config {
   readonly hashSecretGenerated: boolean;
   /** VIGIL_RETENTION_DAYS: history in the store, and decisions in the decision log. */
   readonly retentionDays: number;
-  /** VIGIL_DECISION_LOG (postgres://…); undefined: PGlite in process (in VIGIL_DATA_DIR, else in memory). */
+  /**
+   * VIGIL_DECISION_LOG (postgres://…); undefined: PGlite in process (in VIGIL_DATA_DIR, else in
+   * memory); 'off': no decision log at all (decisions live only in the outcome window).
+   */
   readonly decisionLog: string | undefined;
   /** VIGIL_DECISION_LOG_SCHEMA: the PostgreSQL schema the log's tables live in (default `vigil`). */
   readonly decisionLogSchema: string;
@@ -143,7 +146,7 @@ function formatMs(ms: number): string {
 }
 
 function postgresUrl(s: string | undefined, ctx: z.RefinementCtx): string | undefined {
-  if (s === undefined) return undefined;
+  if (s === undefined || s === 'off') return s;
   let u: URL;
   try {
     u = new URL(s);
@@ -152,7 +155,7 @@ function postgresUrl(s: string | undefined, ctx: z.RefinementCtx): string | unde
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
     // Never echo the value: a connection string may carry a password.
-    ctx.addIssue({ code: 'custom', message: 'must be a postgres:// or postgresql:// connection URL (unset: an in-process PGlite database)' });
+    ctx.addIssue({ code: 'custom', message: 'must be a postgres:// or postgresql:// connection URL, or off (unset: an in-process PGlite database)' });
     return z.NEVER;
   }
   return s;

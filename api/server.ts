@@ -37,8 +37,8 @@ export interface EngineDeps {
   /** The server's Redis connection (null: in-process store). */
   readonly redis: Redis | Cluster | null;
   readonly metrics: VigilMetrics;
-  /** The decision log (PostgreSQL or PGlite), opened by the server: it also keeps the audit log. */
-  readonly log: DecisionLog;
+  /** The decision log (PostgreSQL or PGlite), opened by the server: it also keeps the audit log. Null: off. */
+  readonly log: DecisionLog | null;
 }
 
 export type EngineFactory = (deps: EngineDeps) => Promise<Engine>;
@@ -102,7 +102,7 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     signalTimeoutMs: config.signalTimeoutMs,
     ...(recorder ? { recorder } : {}),
     model,
-    log,
+    ...(log ? { log } : {}),
     outcomeWindowSeconds: config.outcomeWindowSeconds,
     logger,
     onSignalFailure: (source) => metrics.signalFailure(source),
@@ -209,36 +209,40 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
   });
   // The decision log: PostgreSQL when configured, else PGlite in process (in VIGIL_DATA_DIR when set).
   // An unreachable PostgreSQL does not stop the start: rows spool to disk until it answers.
-  let log: DecisionLog;
-  try {
-    log = await createDecisionLog({
-      ...(config.decisionLog !== undefined ? { url: config.decisionLog } : {}),
-      ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}),
-      schema: config.decisionLogSchema,
-      retentionDays: config.retentionDays,
-      logger,
-    });
-  } catch (err) {
-    await packs.close().catch(() => undefined);
-    redis?.disconnect();
-    subscriber?.disconnect();
-    throw err;
+  let log: DecisionLog | null = null;
+  if (config.decisionLog === 'off') {
+    logger.warn('VIGIL_DECISION_LOG=off: decisions are kept only for the outcome window, and the audit log only in memory');
+  } else {
+    try {
+      log = await createDecisionLog({
+        ...(config.decisionLog !== undefined ? { url: config.decisionLog } : {}),
+        ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}),
+        schema: config.decisionLogSchema,
+        retentionDays: config.retentionDays,
+        logger,
+      });
+    } catch (err) {
+      await packs.close().catch(() => undefined);
+      redis?.disconnect();
+      subscriber?.disconnect();
+      throw err;
+    }
+    metrics.watchDecisionLog(log);
   }
-  metrics.watchDecisionLog(log);
   let engine: Engine | null = null;
   try {
     await packs.start();
     engine = await (opts.createEngine ?? defaultEngineFactory)({ config, logger, packs, redis, metrics, log });
   } catch (err) {
     await packs.close().catch(() => undefined);
-    await log.close().catch(() => undefined);
+    await log?.close().catch(() => undefined);
     redis?.disconnect();
     subscriber?.disconnect();
     throw err;
   }
   const eng = engine;
   let shuttingDown = false;
-  const app = createApp({ engine: eng, packs, logger, metrics, config, audit: auditLogOn(log.audit), shuttingDown: () => shuttingDown });
+  const app = createApp({ engine: eng, packs, logger, metrics, config, ...(log ? { audit: auditLogOn(log.audit) } : {}), shuttingDown: () => shuttingDown });
   let server: Server;
   try {
     server = await new Promise((resolve, reject) => {
@@ -252,7 +256,7 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
   } catch (err) {
     // The port is taken or not ours: release what was started, as a failed start above does.
     await eng.close().catch(() => undefined);
-    await log.close().catch(() => undefined);
+    await log?.close().catch(() => undefined);
     await packs.close().catch(() => undefined);
     redis?.disconnect();
     subscriber?.disconnect();
@@ -285,7 +289,7 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
       clearTimeout(force);
       await packs.close().catch((err: unknown) => logger.warn({ err }, 'closing packs failed'));
       await eng.close().catch((err: unknown) => logger.warn({ err }, 'closing the engine failed'));
-      await log.close().catch((err: unknown) => logger.warn({ err }, 'closing the decision log failed'));
+      await log?.close().catch((err: unknown) => logger.warn({ err }, 'closing the decision log failed'));
       if (redis) await redis.quit().catch(() => redis.disconnect());
       logger.info('vigil stopped');
     })();

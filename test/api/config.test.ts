@@ -143,6 +143,11 @@ describe('loadConfig refuses bad values', () => {
     expect(loadConfig({ VIGIL_WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:6379', VIGIL_DECISION_LOG: 'postgres://127.0.0.1/test' }).workers).toBe(2);
   });
 
+  it('VIGIL_DECISION_LOG=off turns the decision log off (workers then need only Redis)', () => {
+    expect(loadConfig({ VIGIL_DECISION_LOG: 'off' }).decisionLog).toBe('off');
+    expect(loadConfig({ VIGIL_DECISION_LOG: 'off', VIGIL_WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:6379' }).workers).toBe(2);
+  });
+
   it('decision log defaults: PGlite in memory, a one-hour outcome window', () => {
     const c = loadConfig({});
     expect([c.decisionLog, c.decisionLogSchema, c.dataDir, c.outcomeWindowSeconds]).toEqual([undefined, 'vigil', undefined, 3600]);
