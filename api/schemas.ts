@@ -115,6 +115,13 @@ export function parseEvaluateBody(body: unknown, maxSkewMs: number, now: number)
   return { ok: true, event };
 }
 
+/** `limit` of a page (a query parameter): 1-1000. */
+const pageLimit = z
+  .string()
+  .regex(/^\d{1,4}$/, 'must be an integer from 1 to 1000')
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= 1000, 'must be an integer from 1 to 1000');
+
 /** `since`/`until` of a search: an ISO 8601 date-time, or a duration meaning that long before now (`24h`). */
 function instant(now: () => number) {
   return z
@@ -144,12 +151,7 @@ export function decisionQuerySchema(now: () => number) {
       decision: z.enum(['allow', 'step_up', 'block'], { message: 'must be allow, step_up or block' }).optional(),
       since: instant(now).optional(),
       until: instant(now).optional(),
-      limit: z
-        .string()
-        .regex(/^\d{1,4}$/, 'must be an integer from 1 to 1000')
-        .transform(Number)
-        .refine((n) => n >= 1 && n <= 1000, 'must be an integer from 1 to 1000')
-        .optional(),
+      limit: pageLimit.optional(),
       cursor: z.string().min(1).max(512).optional(),
     })
     .strict()
@@ -217,12 +219,7 @@ export function auditQuerySchema(now: () => number) {
     .object({
       since: instant(now).optional(),
       action: z.enum(AUDIT_ACTIONS, { message: `must be one of ${AUDIT_ACTIONS.join(', ')}` }).optional(),
-      limit: z
-        .string()
-        .regex(/^\d{1,4}$/, 'must be an integer from 1 to 1000')
-        .transform(Number)
-        .refine((n) => n >= 1 && n <= 1000, 'must be an integer from 1 to 1000')
-        .optional(),
+      limit: pageLimit.optional(),
     })
     .strict();
 }

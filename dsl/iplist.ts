@@ -162,6 +162,14 @@ function formatV4(v: number): string {
 function formatV6(w: ArrayLike<number>): string {
   const g: number[] = [];
   for (let k = 0; k < 4; k++) g.push(w[k]! >>> 16, w[k]! & 0xffff);
+  return formatV6Groups(g);
+}
+
+/**
+ * RFC 5952 text of eight 16-bit groups: lowercase, no leading zeros, the longest run (≥ 2) of zero
+ * groups as `::`. Shared with the signal store's live lists, so a range is spelt one way everywhere.
+ */
+export function formatV6Groups(g: readonly number[]): string {
   let bestStart = -1;
   let bestLen = 1;
   for (let k = 0; k < 8; ) {

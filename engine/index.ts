@@ -157,15 +157,9 @@ export function createEngine(opts: EngineOptions): Engine {
 
     async searchDecisions(q: DecisionQuery): Promise<DecisionPage> {
       if (!log) return { decisions: [], cursor: null };
-      const page = await log.search({
-        ...(q.user !== undefined ? { user: store.userHash(q.user) } : {}),
-        ...(q.rule !== undefined ? { rule: q.rule } : {}),
-        ...(q.decision !== undefined ? { decision: q.decision } : {}),
-        ...(q.since !== undefined ? { since: q.since } : {}),
-        ...(q.until !== undefined ? { until: q.until } : {}),
-        ...(q.limit !== undefined ? { limit: q.limit } : {}),
-        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
-      });
+      // The raw user id is hashed as the store keys it; nothing raw reaches the log.
+      const { user, ...rest } = q;
+      const page = await log.search(user === undefined ? rest : { ...rest, user: store.userHash(user) });
       return { decisions: page.rows.map(storedDecision), cursor: page.nextCursor };
     },
 

@@ -63,17 +63,7 @@ export function adminRoutes(d: AdminRouteDeps): Router {
     // A repeated parameter (?rule=a&rule=b) arrives as an array and is refused by the schema.
     const parsed = querySchema.safeParse(req.query);
     if (!parsed.success) throw new ApiError('invalid_request', 'invalid decision search', fieldIssues(parsed.error));
-    const q = parsed.data;
-    const page = await d.engine.searchDecisions({
-      ...(q.user !== undefined ? { user: q.user } : {}),
-      ...(q.rule !== undefined ? { rule: q.rule } : {}),
-      ...(q.decision !== undefined ? { decision: q.decision } : {}),
-      ...(q.since !== undefined ? { since: q.since } : {}),
-      ...(q.until !== undefined ? { until: q.until } : {}),
-      ...(q.limit !== undefined ? { limit: q.limit } : {}),
-      ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
-    });
-    res.json(page);
+    res.json(await d.engine.searchDecisions(parsed.data));
   });
 
   r.get('/v1/decisions/:id', admin, async (req, res) => {

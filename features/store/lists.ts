@@ -4,6 +4,7 @@
 // address inside it in the same single command), the expiry key beside each set, the Lua that adds,
 // removes and sweeps entries atomically, and the bounds (LIST_LIMITS, the one place they are set).
 // Layout, cost per event and expiry: docs/signals.md § Live lists.
+import { formatV6Groups } from '../../dsl/iplist.ts';
 import { parseIp } from '../ip.ts';
 import { DAY } from './keys.ts';
 
@@ -128,31 +129,8 @@ function format(bytes: Uint8Array, family: 4 | 6): string {
   return formatV6(g);
 }
 
-/** RFC 5952 text of eight 16-bit groups: lowercase, no leading zeros, the longest run (≥ 2) of zero groups as `::`. */
-export function formatV6(g: readonly number[]): string {
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let k = 0; k < 8; ) {
-    if (g[k] !== 0) {
-      k++;
-      continue;
-    }
-    let e = k;
-    while (e < 8 && g[e] === 0) e++;
-    if (e - k > bestLen) {
-      bestStart = k;
-      bestLen = e - k;
-    }
-    k = e;
-  }
-  const hex = (a: number, b: number): string => {
-    let out = '';
-    for (let k = a; k < b; k++) out += (k > a ? ':' : '') + (g[k] as number).toString(16);
-    return out;
-  };
-  if (bestStart < 0) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
-}
+/** RFC 5952 text of eight 16-bit groups (the language's own spelling, dsl/iplist.ts). */
+export const formatV6 = formatV6Groups;
 
 // One event may probe several ip lists with the same address: the members are computed once.
 let memoAddress: string | undefined;
