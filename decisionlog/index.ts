@@ -17,6 +17,8 @@ export interface LogRow {
   readonly degraded: boolean;
   readonly rules: readonly RuleHitRow[];
   readonly shadow: readonly RuleHitRow[];
+  /** Rules whose effect an override changed (engine EvaluateResult.overrides); absent: none. */
+  readonly overrides?: readonly string[];
   readonly pack: { readonly name: string; readonly version: number; readonly hash: string };
   readonly modelVersion: string | null;
   readonly features: Readonly<Record<string, boolean | number | string | null>>;

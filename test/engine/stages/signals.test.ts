@@ -25,7 +25,7 @@ describe('read signals', () => {
   it('fills the local phase (event, address, GeoIP, user agent) and reads velocity and probes in one store call', async () => {
     const store = memoryStore();
     store.sadd('blocked', 'alice@example.com');
-    const x = extract(event(), p);
+    const x = extract(event(), p.slotCount);
     const read = await readSignals(signalDeps(store, geoip), x, p, plan);
     expect(read.degraded).toBe(false);
     expect(x.slots[slot('geo.country')]).toBe('GB');
@@ -43,17 +43,17 @@ describe('read signals', () => {
 
   it('a probe whose operand is missing is not sent', async () => {
     const q = pack('pack q version 1\nlist l: string = redis "l"\nrule r { when device.id in l then block }');
-    const x = extract(event({ deviceId: undefined }), q);
+    const x = extract(event({ deviceId: undefined }), q.slotCount);
     const read = await readSignals(signalDeps(memoryStore(), geoip), x, q, planFeatures(q));
     expect(read.probesSent).toEqual([]);
   });
 
   it('without GeoIP, an event whose plan reads geo.* is degraded', async () => {
     const failures: string[] = [];
-    const read = await readSignals(signalDeps(memoryStore(), null, failures), extract(event(), p), p, plan);
+    const read = await readSignals(signalDeps(memoryStore(), null, failures), extract(event(), p.slotCount), p, plan);
     expect(read.degraded).toBe(true);
     const q = pack('pack q version 1\nrule r { when user.mfa score 1 }');
-    const read2 = await readSignals(signalDeps(memoryStore(), null), extract(event(), q), q, planFeatures(q));
+    const read2 = await readSignals(signalDeps(memoryStore(), null), extract(event(), q.slotCount), q, planFeatures(q));
     expect(read2.degraded).toBe(false);
   });
 
@@ -61,7 +61,7 @@ describe('read signals', () => {
     const store = memoryStore();
     await store.close();
     const failures: string[] = [];
-    const x = extract(event(), p);
+    const x = extract(event(), p.slotCount);
     const read = await readSignals(signalDeps(store, geoip, failures), x, p, plan);
     expect(read.signals).toBeNull();
     expect(read.degraded).toBe(true);
