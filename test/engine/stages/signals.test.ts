@@ -68,4 +68,22 @@ describe('read signals', () => {
     expect(failures).toEqual(['store']);
     expect(x.input.velocity['velocity.ip_users_1h']).toBeUndefined();
   });
+
+  it('sends the shadow pack\'s probes in the same call, a probe both packs ask only once', async () => {
+    const store = memoryStore();
+    store.sadd('blocked', 'alice@example.com');
+    const shadow = pack(
+      'pack s version 1\nlist blocked: string = redis "blocked"\nlist devices: string = redis "bad_devices"\n' +
+        'rule b { when user.id in blocked then block }\nrule d { when device.id in devices then block }',
+    );
+    const both = planFeatures(p, [], shadow);
+    expect(both.slotCount).toBe(Math.max(p.slotCount, shadow.slotCount));
+    const x = extract(event(), both.slotCount);
+    const read = await readSignals(signalDeps(store, geoip), x, p, both, shadow);
+    expect(read.probesSent).toEqual([0]);
+    expect(read.shadowProbesSent).toEqual([0, 1]);
+    expect(read.shadowProbeAnswers).toEqual([0, 1]); // user.id in "blocked" shared with the live pack
+    expect(read.signals?.probes).toEqual([true, false]);
+    expect([store.stats.readCalls, store.stats.roundTrips]).toEqual([1, 1]);
+  });
 });
