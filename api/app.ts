@@ -13,6 +13,7 @@ import type { VigilMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { evaluateRoutes } from './routes/evaluate.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { overrideRoutes } from './routes/overrides.ts';
 import { packRoutes } from './routes/packs.ts';
 
 export interface AppDeps {
@@ -53,7 +54,8 @@ export function createApp(deps: AppDeps): Express {
   // After the hot route: every request walks the router's layers in order until one matches.
   app.use(opsRoutes({ engine, packs, metrics, shuttingDown: deps.shuttingDown ?? (() => false) }));
   app.use(adminRoutes({ engine, adminToken: config.adminToken, now: deps.now ?? Date.now }));
-  app.use(packRoutes({ packs, adminToken: config.adminToken }));
+  app.use(packRoutes({ packs, engine, adminToken: config.adminToken }));
+  app.use(overrideRoutes({ packs, adminToken: config.adminToken }));
 
   app.use((_req, _res, next) => next(new ApiError('not_found', 'no such endpoint')));
 

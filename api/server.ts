@@ -8,7 +8,8 @@ import { pathToFileURL } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { createEngine } from '../engine/index.ts';
+import { createMemoryAudit } from '../engine/audit.ts';
+import { createEngine, createMemoryShadowReport, createRedisShadowReport } from '../engine/index.ts';
 import { fileRecorder, redisStreamRecorder } from '../engine/recorder.ts';
 import { createModelScorer, DEFAULT_MODEL_PATH } from '../features/model/index.ts';
 import { createPackLifecycle, type PackManager } from '../engine/packs/index.ts';
@@ -35,6 +36,8 @@ export interface EngineDeps {
   /** The server's Redis connection (null: in-process store). */
   readonly redis: Redis | Cluster | null;
   readonly metrics: VigilMetrics;
+  /** Prefix of the pack keys; the shadow report's keys take it too. */
+  readonly redisPrefix?: string;
 }
 
 export type EngineFactory = (deps: EngineDeps) => Promise<Engine>;
@@ -60,7 +63,7 @@ const REDIS_CONNECT_TIMEOUT_MS = 10_000;
  * from the configured or bundled databases, the active pack from the pack manager. engine.close()
  * closes the store and GeoIP.
  */
-export const defaultEngineFactory: EngineFactory = async ({ config, logger, packs, redis, metrics }) => {
+export const defaultEngineFactory: EngineFactory = async ({ config, logger, packs, redis, metrics, redisPrefix }) => {
   // The store works on its own fail-fast duplicate of the server's client.
   const store = await createStore({ redis, hashSecret: config.hashSecret, retentionDays: config.retentionDays, logger });
   const geoip = await openGeoIp({
@@ -91,6 +94,10 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
         ? redisStreamRecorder(store.redis, config.record.stream)
         : undefined;
   if (config.record?.kind === 'redis' && !store.redis) logger.warn('VIGIL_RECORD=redis:… needs REDIS_URL; recording is off');
+  // Written by every instance, read by any: on the server's connection, beside the pack keys.
+  const shadowReport = redis
+    ? createRedisShadowReport({ client: redis, logger, ...(redisPrefix !== undefined ? { prefix: redisPrefix } : {}) })
+    : createMemoryShadowReport({ logger });
   return createEngine({
     store,
     geoip,
@@ -100,6 +107,7 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     model,
     logger,
     onSignalFailure: (source) => metrics.signalFailure(source),
+    shadowReport,
   });
 };
 
@@ -193,10 +201,13 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
     redis?.disconnect();
     throw new Error(`cannot open the Redis pub/sub connection: ${errorMessage(err)}`);
   }
+  // In process until the decision log's durable audit log is wired here.
+  const audit = createMemoryAudit();
   const packs = createPackLifecycle({
     rulesPath: config.rulesPath,
     logger,
     metrics,
+    audit,
     redis: redis && subscriber ? { client: redis, subscriber, ...(opts.redisPrefix ? { prefix: opts.redisPrefix } : {}) } : null,
     ...(opts.packDebounceMs !== undefined ? { debounceMs: opts.packDebounceMs } : {}),
     ...(opts.packPollMs !== undefined ? { pollMs: opts.packPollMs } : {}),
@@ -204,7 +215,14 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
   let engine: Engine | null = null;
   try {
     await packs.start();
-    engine = await (opts.createEngine ?? defaultEngineFactory)({ config, logger, packs, redis, metrics });
+    engine = await (opts.createEngine ?? defaultEngineFactory)({
+      config,
+      logger,
+      packs,
+      redis,
+      metrics,
+      ...(opts.redisPrefix !== undefined ? { redisPrefix: opts.redisPrefix } : {}),
+    });
   } catch (err) {
     await packs.close().catch(() => undefined);
     redis?.disconnect();
