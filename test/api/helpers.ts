@@ -17,6 +17,7 @@ import {
   type PackManager,
   type PackRepository,
 } from '../../engine/packs/index.ts';
+import type { AuditLog } from '../../engine/audit.ts';
 import type { Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from '../../engine/types.ts';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
 
@@ -130,7 +131,7 @@ export function testEngine(packs: Pick<PackManager, 'current'>): TestEngine {
 }
 
 export function testPackManager(
-  opts: { repo?: PackRepository; rulesPath?: string; logger?: Logger; metrics?: VigilMetrics; debounceMs?: number } = {},
+  opts: { repo?: PackRepository; rulesPath?: string; logger?: Logger; metrics?: VigilMetrics; debounceMs?: number; audit?: AuditLog } = {},
 ): PackManager {
   return createPackManager({
     repo: opts.repo ?? createMemoryPackRepository(),
@@ -141,6 +142,7 @@ export function testPackManager(
     pollMs: 0,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
+    ...(opts.audit ? { audit: opts.audit } : {}),
   });
 }
 

@@ -19,6 +19,7 @@ import {
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../../features/geoip.ts';
 import { createStore, type SignalStore } from '../../features/store/index.ts';
+import { logRow, storedDecision } from '../../engine/decisions.ts';
 import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.ts';
 
 const GEO = fileURLToPath(new URL('../../../shared/data/geoip/', import.meta.url));
@@ -118,6 +119,25 @@ describe('overrides in the answer', () => {
     } finally {
       await engine.close();
     }
+  });
+
+  it('the kept decision names them too', () => {
+    const result: EvaluateResult = {
+      decision_id: '01JD0000000000000000000000',
+      decision: 'allow',
+      score: 0,
+      rules: [],
+      shadow: [],
+      model: null,
+      pack: { name: 'live', version: 1, hash: 'sha256:x' },
+      degraded: false,
+      overrides: ['from_se'],
+    };
+    const ctx = { v: 1, type: 'login', time: T0, user: 'u', ip: 'i' } as const;
+    const row = logRow(result, ctx, null, {}, {});
+    expect(row.overrides).toEqual(['from_se']);
+    expect(storedDecision(row).result.overrides).toEqual(['from_se']);
+    expect(storedDecision(logRow({ ...result, overrides: undefined }, ctx, null, {}, {})).result).not.toHaveProperty('overrides');
   });
 });
 
