@@ -250,15 +250,15 @@ async function shadowRounds(base: string, vUrl: string): Promise<void> {
       }
     }
   }
-  const med = (xs: number[]): number => {
+  const med = (xs: number[]): string => {
     const s = [...xs].sort((a, b) => a - b);
-    return ((s[(s.length - 1) >> 1] as number) + (s[s.length >> 1] as number)) / 2;
+    return (((s[(s.length - 1) >> 1] as number) + (s[s.length >> 1] as number)) / 2).toFixed(1);
   };
   for (const which of ['off', 'on'] as const) {
     const c = rows[which].c50;
     const st = rows[which].steady;
     console.log(
-      `median, ${which === 'on' ? 'with the shadow pack' : 'without'}: c=50 ${med(c.map((r) => r.requests.average)).toFixed(0)} req/s, p50 ${med(c.map((r) => r.latency.p50))} ms, p99 ${med(c.map((r) => r.latency.p99))} ms; ` +
+      `median, ${which === 'on' ? 'with the shadow pack' : 'without'}: c=50 ${med(c.map((r) => r.requests.average))} req/s, p50 ${med(c.map((r) => r.latency.p50))} ms, p99 ${med(c.map((r) => r.latency.p99))} ms; ` +
         `at ${RATE}/s p50 ${med(st.map((r) => r.p50))} ms, p99 ${med(st.map((r) => r.p99))} ms`,
     );
   }
