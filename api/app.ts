@@ -15,6 +15,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { evaluateRoutes } from './routes/evaluate.ts';
 import { listRoutes } from './routes/lists.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { overrideRoutes } from './routes/overrides.ts';
 import { packRoutes } from './routes/packs.ts';
 
 export interface AppDeps {
@@ -60,7 +61,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(opsRoutes({ engine, packs, metrics, shuttingDown: deps.shuttingDown ?? (() => false) }));
   app.use(adminRoutes({ engine, audit, adminToken: config.adminToken, now }));
   app.use(listRoutes({ engine, audit, adminToken: config.adminToken, now }));
-  app.use(packRoutes({ packs, adminToken: config.adminToken }));
+  app.use(packRoutes({ packs, engine, adminToken: config.adminToken }));
+  app.use(overrideRoutes({ packs, adminToken: config.adminToken }));
 
   app.use((_req, _res, next) => next(new ApiError('not_found', 'no such endpoint')));
 

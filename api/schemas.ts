@@ -223,3 +223,46 @@ export function auditQuerySchema(now: () => number) {
     })
     .strict();
 }
+/** A rule name in a path (`/v1/overrides/:rule`). */
+export const RULE_NAME = /^[a-z_][a-z0-9_]{0,127}$/;
+/** The longest override: an emergency switch, not a way to edit a pack. */
+export const MAX_OVERRIDE_TTL_MS = 30 * 86_400_000;
+
+/** A reason an admin change is made for (the audit log keeps it). */
+const givenReason = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(MAX_REASON, `at most ${MAX_REASON} characters`);
+
+const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const ttl = z.string().transform((s, ctx) => {
+  const m = /^(\d{1,9})(ms|s|m|h|d)$/.exec(s);
+  const ms = m ? Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS] : NaN;
+  if (!(ms > 0 && ms <= MAX_OVERRIDE_TTL_MS)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a positive duration such as 90s, 30m, 2h or 7d, at most 30d' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** PUT /v1/overrides/:rule. */
+export const overrideBodySchema = z.object({
+  mode: z.enum(['off', 'shadow'], { message: 'must be off or shadow' }),
+  ttl: ttl.nullish(),
+  reason: givenReason,
+});
+
+/** An optional `{"reason"}` body (DELETE of an override or of the shadow pack). */
+export const reasonBodySchema = z.object({ reason: givenReason.nullish() }).nullish();
+
+const flag = z.enum(['1', 'true', '0', 'false'], { message: 'must be 1, true, 0 or false' }).transform((s) => s === '1' || s === 'true');
+
+/** PUT /v1/packs/active and /v1/packs/shadow query: `force` (active only) and the audit `reason`. */
+export const packChangeQuerySchema = z
+  .object({ force: flag.optional(), reason: givenReason.optional() })
+  .strict()
+  .refine((q) => q.force !== true || q.reason !== undefined, { message: 'a forced activation needs a reason', path: ['reason'] });
+
+/** GET /v1/packs/shadow/report query. */
+export const shadowReportQuerySchema = z.object({ since: isoDateTime.transform((s) => Date.parse(s)).optional() }).strict();

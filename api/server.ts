@@ -2,7 +2,6 @@
 // engine → Express app → listen; VIGIL_WORKERS > 1 forks workers with node:cluster that share the
 // port (the primary aggregates their metrics); SIGTERM drains and closes, SIGHUP reloads VIGIL_RULES.
 import { createDecisionLog, type DecisionLog } from '../decisionlog/index.ts';
-import { auditLogOn } from '../engine/audit.ts';
 import { errorMessage } from '../common/errors.ts';
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
@@ -10,7 +9,8 @@ import { pathToFileURL } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import { createEngine } from '../engine/index.ts';
+import { auditLogOn, createMemoryAudit } from '../engine/audit.ts';
+import { createEngine, createMemoryShadowReport, createRedisShadowReport } from '../engine/index.ts';
 import { fileRecorder, redisStreamRecorder } from '../engine/recorder.ts';
 import { createModelScorer, DEFAULT_MODEL_PATH } from '../features/model/index.ts';
 import { createPackLifecycle, type PackManager } from '../engine/packs/index.ts';
@@ -39,6 +39,8 @@ export interface EngineDeps {
   readonly metrics: VigilMetrics;
   /** The decision log (PostgreSQL or PGlite), opened by the server: it also keeps the audit log. Null: off. */
   readonly log: DecisionLog | null;
+  /** Prefix of the pack keys; the shadow report's keys take it too. */
+  readonly redisPrefix?: string;
 }
 
 export type EngineFactory = (deps: EngineDeps) => Promise<Engine>;
@@ -64,7 +66,7 @@ const REDIS_CONNECT_TIMEOUT_MS = 10_000;
  * from the configured or bundled databases, the active pack from the pack manager. engine.close()
  * closes the store and GeoIP.
  */
-export const defaultEngineFactory: EngineFactory = async ({ config, logger, packs, redis, metrics, log }) => {
+export const defaultEngineFactory: EngineFactory = async ({ config, logger, packs, redis, metrics, log, redisPrefix }) => {
   // The store works on its own fail-fast duplicate of the server's client.
   const store = await createStore({ redis, hashSecret: config.hashSecret, retentionDays: config.retentionDays, logger });
   const geoip = await openGeoIp({
@@ -95,6 +97,10 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
         ? redisStreamRecorder(store.redis, config.record.stream)
         : undefined;
   if (config.record?.kind === 'redis' && !store.redis) logger.warn('VIGIL_RECORD=redis:… needs REDIS_URL; recording is off');
+  // Written by every instance, read by any: on the server's connection, beside the pack keys.
+  const shadowReport = redis
+    ? createRedisShadowReport({ client: redis, logger, ...(redisPrefix !== undefined ? { prefix: redisPrefix } : {}) })
+    : createMemoryShadowReport({ logger });
   return createEngine({
     store,
     geoip,
@@ -106,6 +112,7 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     outcomeWindowSeconds: config.outcomeWindowSeconds,
     logger,
     onSignalFailure: (source) => metrics.signalFailure(source),
+    shadowReport,
   });
 };
 
@@ -199,16 +206,9 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
     redis?.disconnect();
     throw new Error(`cannot open the Redis pub/sub connection: ${errorMessage(err)}`);
   }
-  const packs = createPackLifecycle({
-    rulesPath: config.rulesPath,
-    logger,
-    metrics,
-    redis: redis && subscriber ? { client: redis, subscriber, ...(opts.redisPrefix ? { prefix: opts.redisPrefix } : {}) } : null,
-    ...(opts.packDebounceMs !== undefined ? { debounceMs: opts.packDebounceMs } : {}),
-    ...(opts.packPollMs !== undefined ? { pollMs: opts.packPollMs } : {}),
-  });
   // The decision log: PostgreSQL when configured, else PGlite in process (in VIGIL_DATA_DIR when set).
-  // An unreachable PostgreSQL does not stop the start: rows spool to disk until it answers.
+  // An unreachable PostgreSQL does not stop the start: rows spool to disk until it answers. It also
+  // keeps the audit log, which the pack manager and the admin routes write.
   let log: DecisionLog | null = null;
   if (config.decisionLog === 'off') {
     logger.warn('VIGIL_DECISION_LOG=off: decisions are kept only for the outcome window, and the audit log only in memory');
@@ -222,17 +222,34 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
         logger,
       });
     } catch (err) {
-      await packs.close().catch(() => undefined);
       redis?.disconnect();
       subscriber?.disconnect();
       throw err;
     }
     metrics.watchDecisionLog(log);
   }
+  const audit = log ? auditLogOn(log.audit) : createMemoryAudit();
+  const packs = createPackLifecycle({
+    rulesPath: config.rulesPath,
+    logger,
+    metrics,
+    audit,
+    redis: redis && subscriber ? { client: redis, subscriber, ...(opts.redisPrefix ? { prefix: opts.redisPrefix } : {}) } : null,
+    ...(opts.packDebounceMs !== undefined ? { debounceMs: opts.packDebounceMs } : {}),
+    ...(opts.packPollMs !== undefined ? { pollMs: opts.packPollMs } : {}),
+  });
   let engine: Engine | null = null;
   try {
     await packs.start();
-    engine = await (opts.createEngine ?? defaultEngineFactory)({ config, logger, packs, redis, metrics, log });
+    engine = await (opts.createEngine ?? defaultEngineFactory)({
+      config,
+      logger,
+      packs,
+      redis,
+      metrics,
+      log,
+      ...(opts.redisPrefix !== undefined ? { redisPrefix: opts.redisPrefix } : {}),
+    });
   } catch (err) {
     await packs.close().catch(() => undefined);
     await log?.close().catch(() => undefined);
@@ -242,7 +259,7 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
   }
   const eng = engine;
   let shuttingDown = false;
-  const app = createApp({ engine: eng, packs, logger, metrics, config, ...(log ? { audit: auditLogOn(log.audit) } : {}), shuttingDown: () => shuttingDown });
+  const app = createApp({ engine: eng, packs, logger, metrics, config, audit, shuttingDown: () => shuttingDown });
   let server: Server;
   try {
     server = await new Promise((resolve, reject) => {

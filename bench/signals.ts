@@ -2,13 +2,18 @@
 // for a realistic event — address parsing, GeoIP, user agent, one Redis pipeline (history, velocity,
 // rba, list probes, attempt recording), rules — through engine.evaluate against a real Redis.
 // Prints events/s and µs/event sequentially (one in flight) and at concurrency 64, and the Redis
-// round trips per event. REDIS_URL picks the server (default 127.0.0.1:6379).
+// round trips per event; then, at concurrency 64, alternately without and with a shadow pack (the
+// default pack with other thresholds): what running one costs an event. REDIS_URL picks the server
+// (default 127.0.0.1:6379).
 import { Redis } from 'ioredis';
-import { compilePack, loadPackDir } from '../dsl/index.ts';
+import { compilePack, loadPackDir, packFromFiles, type CompiledPack } from '../dsl/index.ts';
 import { VIGIL_SCHEME } from '../features/catalog.ts';
 import { createGeoIp } from '../features/geoip.ts';
 import { createStore } from '../features/store/index.ts';
-import { createEngine, planFeatures, type VigilEvent } from '../engine/index.ts';
+import { createEngine, createMemoryShadowReport, planFeatures, type EvaluateResult, type VigilEvent } from '../engine/index.ts';
+import { runShadow } from '../engine/stages/shadow.ts';
+import type { Extracted, SignalsRead } from '../engine/stages/types.ts';
+import type { Slots, Value } from '../dsl/index.ts';
 
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -21,7 +26,8 @@ const t0 = performance.now();
 const geoip = await createGeoIp({ watch: false });
 const geoMs = performance.now() - t0;
 const store = await createStore({ redisUrl: REDIS, hashSecret: 'bench', prefix });
-const engine = createEngine({ store, geoip, packs: () => ({ pack }), signalTimeoutMs: 1000 });
+let shadow: CompiledPack | undefined;
+const engine = createEngine({ store, geoip, packs: () => ({ pack, shadow: shadow ? { pack: shadow } : undefined }), signalTimeoutMs: 1000 });
 
 const IPS = ['81.2.69.142', '89.160.20.112', '216.160.83.56', '2.125.160.216', '8.8.8.8', '1.1.1.1', '2a02:8108::1', '203.0.114.9'];
 const UAS = [
@@ -79,6 +85,56 @@ for (const c of [1, 64]) {
       `${r.reads.toFixed(2)} read pipeline(s)/event, ${r.trips.toFixed(2)} Redis calls/event (one read+record each; decision writes batched per event-loop turn)`,
   );
 }
+
+// The shadow pack: the default pack's files, other thresholds and one more rule.
+const src = loadPackDir('rules/login_core');
+const files: Record<string, string> = {};
+for (const f of src.rules) files[f.path.replace(/^.*\//, '')] = f.text;
+for (const name of ['corp_nets.txt', 'hosting_asns.txt', 'tor_exits.txt']) {
+  const l = src.readFile(`lists/${name}`);
+  if (l.ok) files[`lists/${name}`] = l.text;
+}
+files['80_policy.rules'] = (files['80_policy.rules'] ?? '').replace('step_up when score >= 50', 'step_up when score >= 40');
+files['50_candidate.rules'] = 'rule candidate_busy_recovery {\n  on recovery\n  when velocity.ip_users_1h >= ip_users_1h_step_up\n  then block\n}\n';
+delete files['90_tests.rules'];
+const candidate = compilePack(packFromFiles(files), { scheme: VIGIL_SCHEME }).pack;
+if (!candidate) throw new Error('the shadow pack does not compile');
+const pairs: string[] = [];
+for (let round = 0; round < 3; round++) {
+  const got: Record<string, number> = {};
+  for (const on of round % 2 === 0 ? [false, true] : [true, false]) {
+    shadow = on ? candidate : undefined;
+    got[on ? 'with' : 'without'] = (await run(64, N)).usPerEvent;
+  }
+  pairs.push(`${got.without!.toFixed(1)} → ${got.with!.toFixed(1)}`);
+}
+shadow = undefined;
+console.log(`concurrency 64, µs/event without → with a shadow pack, three interleaved pairs: ${pairs.join(', ')}`);
+
+// The shadow stage alone (the shadow pack's rules and policy, and its count in the report), on the
+// features of real events: the part of the figures above that is its own, without their noise.
+const report = createMemoryShadowReport({ flushMs: 0 });
+const samples: { x: Extracted; read: SignalsRead; result: EvaluateResult }[] = [];
+for (let i = 0; i < 500; i++) {
+  const result = await engine.evaluate(event(50_000 + i), { explain: true });
+  const slots: Slots = new Array(Math.max(pack.slotCount, candidate.slotCount));
+  for (const [name, v] of Object.entries(result.features ?? {})) {
+    const def = VIGIL_SCHEME.feature(name);
+    if (def && v !== null) slots[def.slot] = v as Value;
+  }
+  const ev = event(50_000 + i);
+  samples.push({
+    x: { event: ev, input: undefined as unknown as Extracted['input'], slots },
+    read: { ctx: undefined as unknown as SignalsRead['ctx'], attempt: {}, signals: null, probesSent: [], shadowProbesSent: [], shadowProbeAnswers: [], degraded: false },
+    result,
+  });
+}
+const REPS = 200;
+for (const s of samples) runShadow(candidate, s.x, s.read, s.result, report); // JIT warm-up
+const st = performance.now();
+for (let k = 0; k < REPS; k++) for (const s of samples) runShadow(candidate, s.x, s.read, s.result, report);
+console.log(`the shadow stage alone: ${(((performance.now() - st) * 1000) / (REPS * samples.length)).toFixed(2)} µs/event`);
+await report.close();
 
 await engine.close();
 const r = new Redis(REDIS);

@@ -179,6 +179,9 @@ export function rowProblem(row: LogRow): string | null {
   if (typeof row.degraded !== 'boolean') return 'bad degraded';
   const r = checkRules(row.rules, 'rules') ?? checkRules(row.shadow, 'shadow');
   if (r) return r;
+  if (row.overrides !== undefined && !(Array.isArray(row.overrides) && row.overrides.length <= 1000 && row.overrides.every((n) => typeof n === 'string' && n.length > 0 && n.length <= MAX_TEXT))) {
+    return 'bad overrides';
+  }
   const p: unknown = row.pack;
   if (!isPlainObject(p)) return 'bad pack';
   if (typeof p.name !== 'string' || p.name.length === 0 || p.name.length > MAX_TEXT) return 'bad pack name';
@@ -222,6 +225,7 @@ export interface Wire {
   readonly degraded: boolean;
   readonly rules: readonly RuleHitRow[];
   readonly shadow: readonly RuleHitRow[];
+  readonly overrides: readonly string[] | null;
   readonly pack_name: string;
   readonly pack_version: number;
   readonly pack_hash: string;
@@ -269,6 +273,7 @@ export function toWire(row: LogRow): string {
     degraded: row.degraded,
     rules: row.rules,
     shadow: row.shadow,
+    overrides: row.overrides !== undefined && row.overrides.length > 0 ? row.overrides : null,
     pack_name: row.pack.name,
     pack_version: row.pack.version,
     pack_hash: row.pack.hash,
@@ -321,6 +326,7 @@ export function fromWire(w: Record<string, unknown>, outcome: Outcome | null = n
     degraded: w.degraded === true,
     rules: rulesOf(w.rules),
     shadow: rulesOf(w.shadow),
+    ...(Array.isArray(w.overrides) && w.overrides.length > 0 ? { overrides: w.overrides.filter((n): n is string => typeof n === 'string') } : {}),
     pack: { name: String(w.pack_name), version: Number(w.pack_version), hash: String(w.pack_hash) },
     modelVersion: strOrNull(w.model_version),
     features: objectOf<FeatureValue>(w.features),
@@ -333,7 +339,7 @@ export function fromWire(w: Record<string, unknown>, outcome: Outcome | null = n
 
 /** Columns a query selects for a LogRow (`d` the decisions row, `o` its outcome row). */
 export const SELECT_COLUMNS = `d.id::text AS u, d.type, d.user_h, d.device_h, d.ip_h, d.prefix::text AS prefix, d.country,
-  d.asn::float8 AS asn, d.decision::int AS decision, d.score, d.degraded, d.rules, d.shadow, d.pack_name, d.pack_version,
+  d.asn::float8 AS asn, d.decision::int AS decision, d.score, d.degraded, d.rules, d.shadow, d.overrides, d.pack_name, d.pack_version,
   d.pack_hash, d.model_version, d.features, d.ctx, d.request, o.outcome::int AS outcome,
   (extract(epoch FROM o.outcome_at) * 1000)::float8 AS outcome_ms`;
 

@@ -85,14 +85,14 @@ export function createSql(schema: string): Sql {
       SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
         u uuid, at timestamptz, score float8, asn bigint, pack_version int, decision smallint, degraded boolean,
         type text, user_h text, device_h text, ip_h text, prefix cidr, country text, pack_name text, pack_hash text,
-        model_version text, rules jsonb, shadow jsonb, features jsonb, ctx jsonb, request jsonb,
+        model_version text, rules jsonb, shadow jsonb, overrides jsonb, features jsonb, ctx jsonb, request jsonb,
         outcome smallint, outcome_at timestamptz)
     ),
     ins AS (
       INSERT INTO ${D} (at, id, score, asn, pack_version, decision, degraded, type, user_h, device_h, ip_h, prefix,
-                        country, pack_name, pack_hash, model_version, rules, shadow, features, ctx, request)
+                        country, pack_name, pack_hash, model_version, rules, shadow, overrides, features, ctx, request)
       SELECT at, u, score, asn, pack_version, decision, degraded, type, user_h, device_h, ip_h, prefix,
-             country, pack_name, pack_hash, model_version, rules, shadow, features, ctx, request
+             country, pack_name, pack_hash, model_version, rules, shadow, overrides, features, ctx, request
         FROM src
       ON CONFLICT DO NOTHING
       RETURNING at, id, rules, shadow

@@ -35,6 +35,8 @@ export interface LogRow {
   readonly degraded: boolean;
   readonly rules: readonly RuleHitRow[];
   readonly shadow: readonly RuleHitRow[];
+  /** Rules whose effect an override changed for this decision (absent or empty: none). */
+  readonly overrides?: readonly string[];
   readonly pack: { readonly name: string; readonly version: number; readonly hash: string };
   readonly modelVersion: string | null;
   /** As evaluated; `user.id`, `device.id` and `ip.address` are removed before storage. */

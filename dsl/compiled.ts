@@ -19,7 +19,20 @@ export interface Decision {
   readonly score: number;
   readonly rules: readonly RuleHit[];
   readonly shadow: readonly RuleHit[];
+  /**
+   * The rules whose condition matched and whose effect a mode override changed (declaration
+   * order); undefined when none did.
+   */
+  readonly overrides?: readonly string[];
 }
+
+/**
+ * What an override makes of one rule, for `evaluate`'s `modes` (one byte per entry of
+ * `CompiledPack.rules`): as declared, `off` (the rule does nothing), or `shadow` (reported under
+ * `shadow`, changes nothing). The engine computes the array once per change of overrides.
+ */
+export const RULE_MODE = { declared: 0, off: 1, shadow: 2 } as const;
+export type RuleOverrideMode = 'off' | 'shadow';
 
 /**
  * A membership test against a live Redis set (`list x: T = redis "key"`). The engine computes
@@ -70,6 +83,9 @@ export interface CompiledPack {
   readonly eventTypes: readonly string[];
   /** Slot of a feature name, or -1 when the pack does not read it. */
   slotOf(feature: string): number;
-  /** Evaluate one event. `slots.length` must be `slotCount`; missing values are `undefined`. */
-  evaluate(eventType: string, slots: Slots): Decision;
+  /**
+   * Evaluate one event. `slots.length` must be at least `slotCount`; missing values are
+   * `undefined`. `modes`, when given, holds one RULE_MODE per entry of `rules` (see `ruleModes`).
+   */
+  evaluate(eventType: string, slots: Slots, modes?: Uint8Array): Decision;
 }

@@ -3,7 +3,8 @@
 // for every pack); the pack's Redis-list probes take the slots after `scheme.size`; consts are
 // inlined and constant sub-expressions folded; `in` lists become Sets or IpSets; the rules that run
 // for each event type are precomputed. evaluate() allocates only the hits it returns and the
-// Decision itself.
+// Decision itself. Emergency overrides reach evaluate() as one byte per rule (RULE_MODE), computed
+// once per change by `ruleModes`: no rule name is looked up per event.
 //
 // A chain of one precedence level (`a or b or …`, `a + b - …`) may be as long as the file allows, so
 // neither compiling nor evaluating it may recurse along it: `and`, `or` and `??` (associative, and
@@ -16,7 +17,7 @@ import type * as A from './ast.ts';
 import { assertNever, chainOf, continuesChain } from './ast.ts';
 import { InternalError } from './errors.ts';
 import type { CheckedPack, CheckedPolicy, CheckedRule } from './check/index.ts';
-import type { CompiledPack, CompiledRuleInfo, Decision, ListProbe, RuleHit } from './compiled.ts';
+import { RULE_MODE, type CompiledPack, type CompiledRuleInfo, type Decision, type ListProbe, type RuleHit, type RuleOverrideMode } from './compiled.ts';
 import { IpSet, canonicalIp, parseIpOrCidr } from './iplist.ts';
 import { BINARY_OPS, FUNCTIONS, UNARY_OPS, resolveSignature, type Fn, type Membership, type OpEntry, type Operand } from './ops.ts';
 import { elementOf, isList, type MaybeValue, type Scalar, type Scheme, type Slots, type Type, type Value } from './types.ts';
@@ -24,8 +25,12 @@ import { formatValue } from './values.ts';
 
 const SEVERITY: Readonly<Record<A.Action, number>> = { allow: 0, step_up: 1, block: 2 };
 const EMPTY_HITS: readonly RuleHit[] = Object.freeze([]);
+const OFF = RULE_MODE.off;
+const AS_SHADOW = RULE_MODE.shadow;
 
 interface RuntimeRule {
+  /** Position in the pack's `rules` (declaration order): the rule's byte in a modes array. */
+  readonly index: number;
   readonly name: string;
   readonly when: Fn;
   readonly enforce: boolean;
@@ -419,9 +424,10 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string): Co
   }
   for (const p of [c.defaultPolicy, ...c.policies.values()]) p?.lines.forEach((l) => pc.collect(l.cond));
 
-  const rules: RuntimeRule[] = c.rules.map((r) => {
+  const rules: RuntimeRule[] = c.rules.map((r, index) => {
     if (!r.when) throw new InternalError(`rule ${r.name} has no when`);
     return {
+      index,
       name: r.name,
       when: pc.expr(r.when).fn,
       enforce: r.mode === 'enforce',
@@ -456,7 +462,7 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string): Co
   const slotIndex = new Map(features.map((f) => [f, scheme.feature(f)!.slot]));
   const scoreBox = pc.scoreBox;
 
-  function evaluate(eventType: string, slots: Slots): Decision {
+  function evaluate(eventType: string, slots: Slots, modes?: Uint8Array): Decision {
     const rs = rulesByType.get(eventType) ?? untypedRules;
     let total = 0;
     let block = false;
@@ -464,11 +470,26 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string): Co
     let stepUp = false;
     let hits = EMPTY_HITS as RuleHit[];
     let shadow = EMPTY_HITS as RuleHit[];
+    let overridden: string[] | undefined;
     for (let i = 0; i < rs.length; i++) {
       const r = rs[i]!;
       if (r.when(slots) !== true) continue;
+      let enforce = r.enforce;
+      if (modes !== undefined) {
+        // Only a matched rule whose effect the override changes is named: a shadow rule set to
+        // shadow changes nothing.
+        const m = modes[r.index];
+        if (m === OFF) {
+          (overridden ??= []).push(r.name);
+          continue;
+        }
+        if (m === AS_SHADOW && enforce) {
+          enforce = false;
+          (overridden ??= []).push(r.name);
+        }
+      }
       const hit: RuleHit = { name: r.name, action: r.action, score: r.score, reason: r.reason(slots), tags: r.tags };
-      if (!r.enforce) {
+      if (!enforce) {
         if (shadow === EMPTY_HITS) shadow = [];
         shadow.push(hit);
         continue;
@@ -496,7 +517,7 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string): Co
       }
       decision = stepUp && SEVERITY[policyAction] < SEVERITY.step_up ? 'step_up' : policyAction;
     }
-    return { decision, score, rules: hits, shadow };
+    return { decision, score, rules: hits, shadow, overrides: overridden };
   }
 
   return {
@@ -515,4 +536,19 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string): Co
     slotOf: (f) => slotIndex.get(f) ?? -1,
     evaluate,
   };
+}
+
+/**
+ * The modes array `evaluate` takes for `pack` under these overrides (rule name → mode), or
+ * undefined when none names a rule of the pack. Names the pack does not have are ignored.
+ */
+export function ruleModes(pack: Pick<CompiledPack, 'rules'>, overrides: ReadonlyMap<string, RuleOverrideMode>): Uint8Array | undefined {
+  let modes: Uint8Array | undefined;
+  pack.rules.forEach((r, i) => {
+    const m = overrides.get(r.name);
+    if (m === undefined) return;
+    modes ??= new Uint8Array(pack.rules.length);
+    modes[i] = m === 'off' ? OFF : AS_SHADOW;
+  });
+  return modes;
 }

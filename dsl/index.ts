@@ -20,7 +20,9 @@ import { parseFile } from './parser.ts';
 import { runPackTests } from './packtest.ts';
 import { recordToSlots, resolveProbes } from './values.ts';
 
-export type { CompiledPack, Decision, RuleHit, ListProbe, RedisListInfo, CompiledRuleInfo } from './compiled.ts';
+export type { CompiledPack, Decision, RuleHit, ListProbe, RedisListInfo, CompiledRuleInfo, RuleOverrideMode } from './compiled.ts';
+export { RULE_MODE } from './compiled.ts';
+export { ruleModes } from './compiler.ts';
 export type { Diagnostic, DiagnosticCode, Severity } from './diagnostics.ts';
 export { renderDiagnostics, renderDiagnostic, hasErrors, DIAGNOSTIC_CODES } from './diagnostics.ts';
 export type { Scheme, Type, Value, Slots, FeatureDef } from './types.ts';

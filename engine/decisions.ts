@@ -56,6 +56,7 @@ export function logRow(
     degraded: result.degraded,
     rules: hitRows(result.rules),
     shadow: hitRows(result.shadow),
+    overrides: result.overrides,
     pack: result.pack,
     modelVersion: result.model?.version ?? null,
     features,
@@ -78,6 +79,7 @@ export function storedDecision(row: LogRow): StoredDecision {
     model: row.modelVersion === null ? null : { anomaly: typeof anomaly === 'number' ? anomaly : null, version: row.modelVersion },
     pack: row.pack,
     degraded: row.degraded,
+    ...(row.overrides && row.overrides.length > 0 ? { overrides: row.overrides } : {}),
   };
   return {
     decision_id: row.id,

@@ -1,9 +1,10 @@
 // The engine: evaluate one event as a short composition of stages (engine/stages/), each with typed
 // inputs and outputs —
 //   extract (request → typed event, execution context) → read signals (GeoIP, user agent, one store
-//   round trip) → score (RBA, model) → decide (rules + policy) → record (decision document, training)
+//   round trip) → score (RBA, model) → decide (rules + policy, under the overrides in force) →
+//   record (decision document, training) → shadow (the shadow pack, if any, into its report)
 // — plus outcomes (from the outcome window in the store, or from the decision log past it), kept
-// decisions and erasure. Nothing here knows HTTP; every dependency is injected.
+// decisions, the shadow report and erasure. Nothing here knows HTTP; every dependency is injected.
 import type { CompiledPack } from '../dsl/index.ts';
 import { CATALOG } from '../features/catalog.ts';
 import type { GeoIp } from '../features/geoip.ts';
@@ -20,10 +21,12 @@ import { createIdFactory } from './ids.ts';
 import { createLiveLists } from './lists.ts';
 import { planFeatures } from './plan.ts';
 import type { Recorder } from './recorder.ts';
+import { createMemoryShadowReport, type ShadowReportStore } from './shadowreport.ts';
 import { decide } from './stages/decide.ts';
 import { extract } from './stages/extract.ts';
 import { record } from './stages/record.ts';
 import { score } from './stages/score.ts';
+import { runShadow } from './stages/shadow.ts';
 import { readSignals } from './stages/signals.ts';
 import type { SignalFailure, StageLogger } from './stages/types.ts';
 import type { DecisionPage, DecisionQuery, Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from './types.ts';
@@ -32,10 +35,20 @@ export type { DecisionPage, DecisionQuery, Engine, EvaluateResult, Outcome, Stor
 export { planFeatures, type FeaturePlan } from './plan.ts';
 export { EngineError, EngineUnavailableError } from './errors.ts';
 export { createLiveLists, type DeclaredList, type ListEntry, type ListLookup, type ListView, type LiveLists } from './lists.ts';
+export {
+  createMemoryShadowReport,
+  createRedisShadowReport,
+  type ShadowReport,
+  type ShadowReportStore,
+} from './shadowreport.ts';
 
 /** What the engine needs of the active pack (engine/packs' ActivePack fits). */
 export interface ActivePackRef {
   readonly pack: CompiledPack;
+  /** One RULE_MODE per rule of `pack`, when an override is in force. */
+  readonly modes?: Uint8Array | undefined;
+  /** The shadow pack, run after the live answer on the same features. */
+  readonly shadow?: { readonly pack: CompiledPack } | undefined;
 }
 
 export type EngineLogger = StageLogger;
@@ -66,6 +79,8 @@ export interface EngineOptions {
   readonly onSignalFailure?: SignalFailure;
   /** How often this instance sweeps expired live-list entries, ms (default 1000; 0: never). */
   readonly listSweepMs?: number;
+  /** Where shadow-pack comparisons are counted (default: in this process). */
+  readonly shadowReport?: ShadowReportStore;
 }
 
 const DEFAULT_OUTCOME_WINDOW_S = 3600;
@@ -78,6 +93,7 @@ export function createEngine(opts: EngineOptions): Engine {
   const window = opts.outcomeWindowSeconds ?? DEFAULT_OUTCOME_WINDOW_S;
   const fail: SignalFailure = opts.onSignalFailure ?? (() => {});
   const ulid = createIdFactory();
+  const shadowReport = opts.shadowReport ?? createMemoryShadowReport({ ...(logger ? { logger } : {}) });
   const pending = new Set<Promise<void>>();
   const signalDeps = { store, geoip, ua: opts.ua ?? createUserAgentParser(), signalTimeoutMs: opts.signalTimeoutMs, fail, logger };
   const scoreDeps = { model, fail };
@@ -104,13 +120,15 @@ export function createEngine(opts: EngineOptions): Engine {
     const active = packs();
     if (!active) throw new EngineUnavailableError('no rule pack is active');
     const pack = active.pack;
-    const plan = planFeatures(pack, extraFeatures());
+    const shadow = active.shadow?.pack;
+    const plan = planFeatures(pack, extraFeatures(), shadow);
     const explain = evalOpts.explain === true;
-    const x = extract(event, pack);
-    const read = await readSignals(signalDeps, x, pack, plan);
+    const x = extract(event, plan.slotCount);
+    const read = await readSignals(signalDeps, x, pack, plan, shadow);
     const scored = await score(scoreDeps, x, read, plan, explain);
-    const result = decide({ id: ulid(event.time), pack, plan, model, explain }, x, read, scored);
+    const result = decide({ id: ulid(event.time), pack, modes: active.modes, plan, model, explain }, x, read, scored);
     record(recordDeps, x, read, plan, result);
+    if (shadow) runShadow(shadow, x, read, result, shadowReport);
     return result;
   }
 
@@ -200,6 +218,10 @@ export function createEngine(opts: EngineOptions): Engine {
       return { ok: pack && storeOk, checks: { pack, store: storeOk, geoip: geoip !== null } };
     },
 
+    shadowReport(q) {
+      return shadowReport.read(q.active, q.shadow, q.since);
+    },
+
     async reloadModel(path?: string) {
       if (!model) throw new EngineUnavailableError('no model is configured');
       await model.reload(path);
@@ -209,6 +231,7 @@ export function createEngine(opts: EngineOptions): Engine {
     async close() {
       lists.close();
       await Promise.allSettled([...pending]);
+      await shadowReport.close();
       await model?.close();
       await recorder?.close();
       await log?.close();

@@ -1,7 +1,8 @@
-// The feature planner: from the active pack and the model's inputs, which features an event needs,
-// hence which signal sources run and which extractors fill which slots, phase by phase. A feature's
-// slot, source and reader come from the registry (features/catalog.ts); nothing here is per event.
-// Plans are computed once per (pack, extra features) and cached.
+// The feature planner: from the active pack, the shadow pack beside it and the model's inputs,
+// which features an event needs, hence which signal sources run and which extractors fill which
+// slots, phase by phase. A feature's slot, source and reader come from the registry
+// (features/catalog.ts); nothing here is per event. Plans are computed once per (pack, extra
+// features, shadow pack) and cached.
 import type { CompiledPack } from '../dsl/index.ts';
 import { CATALOG, CATALOG_BY_NAME, IDENTIFIER_FEATURES, type CatalogEntry, type FeaturePhase } from '../features/catalog.ts';
 
@@ -13,7 +14,7 @@ export interface StoreNeeds {
 }
 
 export interface FeaturePlan {
-  /** The features the pack and the extra names read, in registry (slot) order. */
+  /** The features the pack, the shadow pack and the extra names read, in registry (slot) order. */
   readonly features: readonly CatalogEntry[];
   /**
    * Every feature of every source that runs for the event (in-process sources always run, store
@@ -29,6 +30,8 @@ export interface FeaturePlan {
   readonly store: StoreNeeds;
   /** Human-readable steps, in order, for explain output. */
   readonly steps: readonly string[];
+  /** Execution-context size: room for the features and for either pack's probe slots. */
+  readonly slotCount: number;
 }
 
 // History features compared with the event's place or browser also need that source first: the
@@ -39,9 +42,12 @@ const NEEDS_UA: ReadonlySet<string> = new Set(['history.known_ua']);
 
 const cache = new WeakMap<CompiledPack, Map<string, FeaturePlan>>();
 
-/** The plan for `pack` plus `extra` features (the model's inputs; replay and recording ask for all). */
-export function planFeatures(pack: CompiledPack, extra: readonly string[] = []): FeaturePlan {
-  const key = extra.join(',');
+/**
+ * The plan for `pack` plus `extra` features (the model's inputs; replay and recording ask for all)
+ * plus what `shadow`, the shadow pack, reads: one event computes the features of both.
+ */
+export function planFeatures(pack: CompiledPack, extra: readonly string[] = [], shadow?: CompiledPack): FeaturePlan {
+  const key = shadow ? `${extra.join(',')}|${shadow.hash}` : extra.join(',');
   let perPack = cache.get(pack);
   if (!perPack) {
     perPack = new Map();
@@ -49,14 +55,15 @@ export function planFeatures(pack: CompiledPack, extra: readonly string[] = []):
   }
   let plan = perPack.get(key);
   if (!plan) {
-    plan = computePlan(pack, extra);
+    plan = computePlan(pack, extra, shadow);
     perPack.set(key, plan);
   }
   return plan;
 }
 
-function computePlan(pack: CompiledPack, extra: readonly string[]): FeaturePlan {
+function computePlan(pack: CompiledPack, extra: readonly string[], shadow: CompiledPack | undefined): FeaturePlan {
   const wanted = new Set<string>(pack.features);
+  if (shadow) for (const name of shadow.features) wanted.add(name);
   for (const name of extra) if (CATALOG_BY_NAME.has(name)) wanted.add(name);
   const features = CATALOG.filter((e) => wanted.has(e.name));
   const sources = new Set(features.map((e) => e.source));
@@ -74,12 +81,14 @@ function computePlan(pack: CompiledPack, extra: readonly string[]): FeaturePlan 
   if (geo) steps.push('geoip');
   if (ua) steps.push('user_agent');
   const groups = (['history', 'velocity', 'rba'] as const).filter((g) => store[g]);
-  if (groups.length > 0 || pack.probes.length > 0) {
-    const parts = [...groups, ...(pack.probes.length > 0 ? [`${pack.probes.length} list probe(s)`] : [])];
+  const probes = pack.probes.length + (shadow?.probes.length ?? 0);
+  if (groups.length > 0 || probes > 0) {
+    const parts = [...groups, ...(probes > 0 ? [`${probes} list probe(s)`] : [])];
     steps.push(`store pipeline: ${parts.join(', ')}`);
   }
   if (sources.has('model')) steps.push('model');
   steps.push('rules');
+  if (shadow) steps.push('shadow pack');
   return {
     features,
     computed,
@@ -88,5 +97,6 @@ function computePlan(pack: CompiledPack, extra: readonly string[]): FeaturePlan 
     geo,
     store,
     steps,
+    slotCount: Math.max(pack.slotCount, shadow?.slotCount ?? 0),
   };
 }

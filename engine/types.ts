@@ -5,6 +5,7 @@ import type { RuleHit } from '../dsl/compiled.ts';
 import type { EventType } from '../features/catalog.ts';
 import type { CounterTarget } from '../features/store/types.ts';
 import type { LiveLists } from './lists.ts';
+import type { ShadowReport } from './shadowreport.ts';
 
 export interface VigilEvent {
   readonly type: EventType;
@@ -37,6 +38,11 @@ export interface EvaluateResult {
   readonly model: { readonly anomaly: number | null; readonly version: string } | null;
   readonly pack: PackInfo;
   readonly degraded: boolean;
+  /**
+   * The rules of the pack whose condition matched and whose effect an override (PUT
+   * /v1/overrides/:rule) changed; absent when none did.
+   */
+  readonly overrides?: readonly string[] | undefined;
   /** With explain: every feature computed (durations in seconds). */
   readonly features?: Readonly<Record<string, unknown>>;
   /** With explain: the model's top feature contributions. */
@@ -93,6 +99,11 @@ export interface Engine {
   readonly lists: LiveLists;
   /** Readiness: pack loaded and signal store reachable. */
   ready(): Promise<{ readonly ok: boolean; readonly checks: Readonly<Record<string, boolean>> }>;
+  /**
+   * How the shadow pack `shadow` compared with the live pack `active` since `since` (ms). Absent in
+   * engines that run no shadow pack.
+   */
+  shadowReport?(q: { readonly active: string; readonly shadow: string; readonly since: number }): Promise<ShadowReport>;
   /** Reload the anomaly model (from `path`, or its current file) without dropping requests. */
   reloadModel?(path?: string): Promise<{ readonly version: string }>;
   close(): Promise<void>;

@@ -1,8 +1,10 @@
-// The rule-pack lifecycle's public API: the manager, its two repositories, and the production
-// wiring (`createPackLifecycle`) that compiles against the feature catalog.
+// The rule-pack lifecycle's public API: the manager (active pack, shadow pack, rule overrides), its
+// two repositories, and the production wiring (`createPackLifecycle`) that compiles against the
+// feature catalog.
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
+import type { AuditLog } from '../audit.ts';
 import { checkPackFiles, checkPackPath } from './compile.ts';
 import { createMemoryPackRepository } from './memory.ts';
 import { createPackManager, type PackManager, type PackMetricsSink } from './manager.ts';
@@ -15,11 +17,15 @@ export { createRedisPackRepository, type RedisPackRepositoryOptions } from './re
 export {
   createPackManager,
   type ActivationResult,
+  type ChangeOpts,
+  type OverrideResult,
+  type OverrideView,
   type PackManager,
   type PackManagerOptions,
   type PackMetricsSink,
   type ReloadResult,
   type RollbackResult,
+  type ShadowResult,
 } from './manager.ts';
 export type * from './types.ts';
 export { NoPackError } from '../errors.ts';
@@ -33,6 +39,8 @@ export interface PackLifecycleOptions {
   readonly redis: { readonly client: Redis | Cluster; readonly subscriber: Redis | Cluster; readonly prefix?: string } | null;
   readonly pollMs?: number;
   readonly debounceMs?: number;
+  /** Where pack, shadow and override changes are recorded. */
+  readonly audit?: AuditLog;
 }
 
 /** The production pack manager: Redis or in-process history, compiled against VIGIL_SCHEME. */
@@ -47,5 +55,6 @@ export function createPackLifecycle(opts: PackLifecycleOptions): PackManager {
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
     ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
+    ...(opts.audit ? { audit: opts.audit } : {}),
   });
 }

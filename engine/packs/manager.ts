@@ -1,18 +1,25 @@
-// The pack manager: owns which compiled pack serves evaluations. It activates packs (API upload,
-// VIGIL_RULES directory change, SIGHUP, start), rolls back, follows other instances through the
-// repository's pub/sub, and writes one audit line per change. A pack that fails to compile or
-// whose tests fail never becomes active, whatever its origin; the old one keeps serving.
+// The pack manager: owns which compiled pack serves evaluations, and what rides along with it —
+// the shadow pack and the emergency rule overrides. It activates packs (API upload, VIGIL_RULES
+// directory change, SIGHUP, start), rolls back, sets and clears the shadow pack and overrides,
+// follows other instances through the repository's pub/sub, and records every change (a log line,
+// and an entry in the injected AuditLog). A pack that fails to compile never becomes active or
+// shadow, whatever its origin; one whose tests fail only when an operator forces it (`force`,
+// recorded as forced); the old one keeps serving.
 //
 // The swap is one reference assignment (`active = next`): an evaluation reads `current()` once
-// and keeps that object to the end, so a swap never mixes two packs in one decision.
+// and keeps that object to the end, so a swap never mixes two packs in one decision. The object
+// carries the override modes of its rules, computed once per change of overrides or pack (an
+// override's expiry is a change: a timer recomputes them when it passes, on every instance).
 import { errorMessage } from '../../common/errors.ts';
 import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
+import { hasErrors, ruleModes, type RuleOverrideMode } from '../../dsl/index.ts';
+import type { AuditAction, AuditLog } from '../audit.ts';
 import { NoPackError } from '../errors.ts';
 import { diffPacks, type PackDiff } from './diff.ts';
-import type { ActivePack, PackChangeSource, PackCheck, PackFiles, PackMeta, PackRepository } from './types.ts';
+import type { ActivePack, LoadedPack, PackChangeSource, PackCheck, PackFiles, PackMeta, PackRepository, RuleOverride } from './types.ts';
 
 /** Where swaps are reported (api/metrics.ts implements it). */
 export interface PackMetricsSink {
@@ -35,6 +42,8 @@ export interface PackManagerOptions {
   readonly pollMs?: number;
   /** Quiet period after the last file event before a directory reload. */
   readonly debounceMs?: number;
+  /** Where every change is recorded for `GET /v1/audit`; absent: audit log lines only. */
+  readonly audit?: AuditLog;
 }
 
 export type ActivationResult =
@@ -50,6 +59,23 @@ export type RollbackResult =
 
 export type ReloadResult = ActivationResult | { readonly status: 'unreadable'; readonly error: string };
 
+export type ShadowResult =
+  | { readonly status: 'set' | 'unchanged'; readonly shadow: LoadedPack; readonly check: PackCheck }
+  | { readonly status: 'rejected'; readonly check: PackCheck };
+
+export type OverrideResult = { readonly status: 'set'; readonly override: RuleOverride } | { readonly status: 'unknown_rule' };
+
+/** An override as listed: `applies` is false when the active pack has no rule of that name. */
+export interface OverrideView extends RuleOverride {
+  readonly applies: boolean;
+}
+
+/** Why a change was made, for the audit log. */
+export interface ChangeOpts {
+  readonly by: string;
+  readonly reason?: string;
+}
+
 export interface PackManager {
   /** The pack serving evaluations right now (hot path: a field read). */
   current(): ActivePack | null;
@@ -57,8 +83,27 @@ export interface PackManager {
   start(): Promise<ActivePack>;
   /** Compile and test without activating. */
   check(files: PackFiles, root?: string): PackCheck;
-  activate(files: PackFiles, opts: { by: string; source?: PackChangeSource; root?: string }): Promise<ActivationResult>;
-  rollback(opts: { by: string }): Promise<RollbackResult>;
+  /**
+   * Compile, test and activate. `force`: activate even though the pack's own tests fail (never
+   * with an error diagnostic); the history entry and the audit entry say so.
+   */
+  activate(
+    files: PackFiles,
+    opts: ChangeOpts & { source?: PackChangeSource; root?: string; force?: boolean },
+  ): Promise<ActivationResult>;
+  rollback(opts: ChangeOpts): Promise<RollbackResult>;
+  /** The shadow pack this instance runs, or null. */
+  shadow(): LoadedPack | null;
+  /** Compile and test a pack (the checks of `activate`) and make it the shadow pack everywhere. */
+  setShadow(files: PackFiles, opts: ChangeOpts & { root?: string }): Promise<ShadowResult>;
+  /** Stop running the shadow pack everywhere; resolves the entry removed, or null. */
+  clearShadow(opts: ChangeOpts): Promise<PackMeta | null>;
+  /** The overrides in force (expired ones left out), by rule name, read from the repository. */
+  overrides(): Promise<OverrideView[]>;
+  /** Override a rule of the active pack everywhere; `ttlMs` absent: until cleared. */
+  setOverride(rule: string, opts: ChangeOpts & { mode: RuleOverrideMode; reason: string; ttlMs?: number }): Promise<OverrideResult>;
+  /** Lift a rule's override everywhere; resolves it, or null when none was in force. */
+  clearOverride(rule: string, opts: ChangeOpts): Promise<RuleOverride | null>;
   /** The active pack's metadata and the earlier versions, newest first. */
   list(): Promise<{ active: PackMeta | null; history: PackMeta[] }>;
   /** Reload VIGIL_RULES (directory change, SIGHUP). */
@@ -76,10 +121,18 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
   const { repo, compile, logger } = opts;
   const now = opts.now ?? (() => new Date());
   const log = logger.child({ component: 'packs' });
+  // What this instance serves: `active` is composed from the other three by compose().
   let active: ActivePack | null = null;
+  let base: LoadedPack | null = null;
+  let shadowPack: LoadedPack | null = null;
+  let overrideList: RuleOverride[] = [];
+  let overrideSig = '[]';
+  let inForce = new Map<string, RuleOverrideMode>();
+  let expiry: NodeJS.Timeout | null = null;
   let chain: Promise<unknown> = Promise.resolve();
   let syncQueued = false;
   let lastFailedId: string | null = null;
+  let lastFailedShadowId: string | null = null;
   let watcher: FSWatcher | null = null;
   let debounce: NodeJS.Timeout | null = null;
   let poll: NodeJS.Timeout | null = null;
@@ -92,22 +145,99 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
     return p;
   }
 
-  function swap(next: ActivePack): void {
-    active = next;
+  function swap(next: LoadedPack): void {
+    base = next;
+    compose();
     opts.metrics?.setPack({ name: next.meta.name, version: next.meta.version, hash: next.meta.hash });
+  }
+
+  const expiresMs = (o: RuleOverride): number => (o.expires_at === null ? Infinity : Date.parse(o.expires_at));
+
+  /** The served object from the pack, the shadow pack and the overrides not yet expired. */
+  function compose(): void {
+    if (expiry) clearTimeout(expiry);
+    expiry = null;
+    if (!base) {
+      active = null;
+      return;
+    }
+    const t = now().getTime();
+    inForce = new Map<string, RuleOverrideMode>();
+    let next = Infinity;
+    for (const o of overrideList) {
+      const exp = expiresMs(o);
+      if (exp <= t) continue;
+      inForce.set(o.rule, o.mode);
+      if (exp < next) next = exp;
+    }
+    const modes = ruleModes(base.pack, inForce);
+    active = { ...base, ...(modes ? { modes } : {}), ...(shadowPack ? { shadow: shadowPack } : {}) };
+    if (next !== Infinity && !closed) {
+      // setTimeout's delay is a 32-bit signed number of ms; a longer ttl re-arms on the way.
+      expiry = setTimeout(onExpiry, Math.min(Math.max(1, next - t), 2 ** 31 - 1));
+      expiry.unref();
+    }
+  }
+
+  function onExpiry(): void {
+    expiry = null;
+    const before = inForce;
+    compose();
+    const gone = [...before.keys()].filter((rule) => !inForce.has(rule));
+    if (gone.length > 0) log.info({ rules: gone }, 'overrides expired');
+  }
+
+  function setStored(list: RuleOverride[]): boolean {
+    const sorted = [...list].sort((a, b) => (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0));
+    const sig = JSON.stringify(sorted);
+    if (sig === overrideSig) return false;
+    overrideList = sorted;
+    overrideSig = sig;
+    return true;
   }
 
   function audit(fields: Record<string, unknown>, msg: string): void {
     log.info({ audit: true, at: now().toISOString(), ...fields }, msg);
   }
 
-  function metaFor(check: PackCheck, by: string, source: PackChangeSource): PackMeta {
-    const p = check.pack!;
-    return { id: ulid(), name: p.name, version: p.version, hash: p.hash, activated_at: now().toISOString(), by, source };
+  /**
+   * An entry in the injected audit log. The change has happened by then: a log that refuses the
+   * entry is logged loudly rather than undoing the change.
+   */
+  async function record(action: AuditAction, o: ChangeOpts, details: Record<string, unknown>): Promise<void> {
+    if (!opts.audit) return;
+    try {
+      await opts.audit.record({ at: now().getTime(), by: o.by, action, ...(o.reason !== undefined ? { reason: o.reason } : {}), details });
+    } catch (err) {
+      log.error({ err: errorMessage(err), action, by: o.by }, 'the audit log refused an entry; the change stands');
+    }
   }
 
-  function refuse(action: 'activate' | 'rollback' | 'reload', check: PackCheck, by: string, source: string): void {
-    opts.metrics?.packChange(action, 'rejected');
+  function metaFor(check: PackCheck, by: string, source: PackChangeSource, forced = false): PackMeta {
+    const p = check.pack!;
+    return {
+      id: ulid(),
+      name: p.name,
+      version: p.version,
+      hash: p.hash,
+      activated_at: now().toISOString(),
+      by,
+      source,
+      ...(forced ? { forced: true } : {}),
+    };
+  }
+
+  /** Only the pack's own tests fail: what `force` may override, and what a forced entry allows. */
+  function testsOnly(check: PackCheck): boolean {
+    return check.pack !== null && check.loadError === null && !hasErrors(check.diagnostics);
+  }
+
+  function usable(check: PackCheck, meta: PackMeta): boolean {
+    return check.pack !== null && (check.ok || (meta.forced === true && testsOnly(check)));
+  }
+
+  function refuse(action: 'activate' | 'rollback' | 'reload' | 'shadow', check: PackCheck, by: string, source: string): void {
+    if (action !== 'shadow') opts.metrics?.packChange(action, 'rejected');
     log.error(
       {
         audit: true,
@@ -125,16 +255,22 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
     );
   }
 
-  async function activateChecked(check: PackCheck, by: string, source: PackChangeSource): Promise<ActivationResult> {
+  async function activateChecked(
+    check: PackCheck,
+    by: string,
+    source: PackChangeSource,
+    extra: { force?: boolean; reason?: string } = {},
+  ): Promise<ActivationResult> {
     const action = source === 'dir' || source === 'sighup' ? 'reload' : 'activate';
-    if (!check.ok || check.pack === null) {
+    const forced = extra.force === true && !check.ok && testsOnly(check);
+    if ((!check.ok && !forced) || check.pack === null) {
       refuse(action, check, by, source);
       return { status: 'rejected', check };
     }
-    const meta = metaFor(check, by, source);
+    const meta = metaFor(check, by, source, forced);
     const { pushed, head } = await repo.push(meta, check.files, check.root);
     const before = active;
-    const next: ActivePack = { pack: check.pack, meta: pushed ? meta : head, files: check.files, root: check.root };
+    const next: LoadedPack = { pack: check.pack, meta: pushed ? meta : head, files: check.files, root: check.root };
     if (!pushed) {
       if (!before || before.meta.id !== head.id) swap(next);
       opts.metrics?.packChange(action, 'unchanged');
@@ -154,18 +290,38 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
         hash: meta.hash,
         previous_hash: before?.meta.hash ?? null,
         diff,
+        ...(forced ? { forced: true, tests_failed: check.tests.failed } : {}),
       },
-      'pack activated',
+      forced ? 'pack activated although its tests fail (forced)' : 'pack activated',
     );
-    await repo.publish(meta.id).catch((err: unknown) => log.warn({ err }, 'pack change not published; other instances pick it up at their next poll'));
+    await record('pack_activate', { by, ...(extra.reason !== undefined ? { reason: extra.reason } : {}) }, {
+      source,
+      name: meta.name,
+      version: meta.version,
+      hash: meta.hash,
+      previous_hash: before?.meta.hash ?? null,
+      forced,
+      ...(forced ? { tests_failed: check.tests.failed } : {}),
+      diff,
+    });
+    await publish(meta.id);
     return { status: 'activated', active: next, check, diff };
   }
 
+  async function publish(message: string): Promise<void> {
+    await repo.publish(message).catch((err: unknown) => log.warn({ err }, 'change not published; other instances pick it up at their next poll'));
+  }
+
   async function doSync(): Promise<void> {
+    await syncHead();
+    await syncAlongside();
+  }
+
+  async function syncHead(): Promise<void> {
     const [head] = await repo.list(1);
-    if (!head || (active && active.meta.id === head.id) || head.id === lastFailedId) return;
-    if (active && active.meta.hash === head.hash) {
-      swap({ ...active, meta: head });
+    if (!head || (base && base.meta.id === head.id) || head.id === lastFailedId) return;
+    if (base && base.meta.hash === head.hash) {
+      swap({ ...base, meta: head });
       return;
     }
     const stored = await repo.files(head.hash);
@@ -175,7 +331,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
       return;
     }
     const check = compile(stored.files, stored.root);
-    if (!check.ok || !check.pack) {
+    if (!usable(check, head) || !check.pack) {
       lastFailedId = head.id;
       opts.metrics?.packChange('sync', 'rejected');
       log.error(
@@ -185,13 +341,36 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
       return;
     }
     const before = active;
-    const next: ActivePack = { pack: check.pack, meta: head, files: stored.files, root: stored.root };
+    const next: LoadedPack = { pack: check.pack, meta: head, files: stored.files, root: stored.root };
     swap(next);
     opts.metrics?.packChange('sync', 'ok');
     log.info(
       { name: head.name, version: head.version, hash: head.hash, previous_hash: before?.meta.hash ?? null, by: head.by },
       'pack changed by another instance; swapped',
     );
+  }
+
+  /** Adopt the repository's shadow pack and overrides. */
+  async function syncAlongside(): Promise<void> {
+    const [meta, list] = await Promise.all([repo.shadow(), repo.overrides()]);
+    let changed = setStored(list);
+    if ((meta?.id ?? null) !== (shadowPack?.meta.id ?? null) && (meta === null || meta.id !== lastFailedShadowId)) {
+      changed = true;
+      shadowPack = null;
+      if (meta) {
+        const files = await repo.shadowFiles(meta.id);
+        const check = files ? compile(files.files, files.root) : null;
+        if (files && check?.ok && check.pack) {
+          shadowPack = { pack: check.pack, meta, files: files.files, root: files.root };
+          log.info({ name: meta.name, version: meta.version, hash: meta.hash, by: meta.by }, 'shadow pack set by another instance; running it');
+        } else if (files) {
+          // Its files changed since the entry was read (another set): the message for it follows.
+          lastFailedShadowId = meta.id;
+          log.error({ hash: meta.hash, by: meta.by }, `the shadow pack does not compile here; running none\n${check?.rendered ?? ''}`);
+        }
+      }
+    }
+    if (changed) compose();
   }
 
   function scheduleSync(): void {
@@ -236,6 +415,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
           }
         }
         if (pathCheck && !pathCheck.ok) refuse('reload', pathCheck, 'startup', 'startup');
+        await syncAlongside();
         if (!active) {
           throw new NoPackError(
             `no rule pack could be loaded${opts.rulesPath ? ` from ${opts.rulesPath}` : ''}` +
@@ -252,17 +432,17 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
 
     check: (files, root = UPLOAD_ROOT) => compile(files, root),
 
-    activate: (files, { by, source = 'api', root = UPLOAD_ROOT }) =>
-      serial(() => activateChecked(compile(files, root), by, source)),
+    activate: (files, { by, reason, source = 'api', root = UPLOAD_ROOT, force = false }) =>
+      serial(() => activateChecked(compile(files, root), by, source, { force, ...(reason !== undefined ? { reason } : {}) })),
 
-    rollback: ({ by }) =>
+    rollback: ({ by, reason }) =>
       serial(async (): Promise<RollbackResult> => {
         const [head, prev] = await repo.list(2);
         if (!head || !prev) return { status: 'none' };
         const stored = await repo.files(prev.hash);
         if (!stored) return { status: 'conflict' };
         const check = compile(stored.files, stored.root);
-        if (!check.ok || !check.pack) {
+        if (!usable(check, prev) || !check.pack) {
           refuse('rollback', check, by, 'rollback');
           return { status: 'rejected', check };
         }
@@ -270,7 +450,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
         const r = await repo.rollback(head.id, prev.id, restamped);
         if (r.result !== 'ok') return { status: r.result };
         const before = active;
-        const next: ActivePack = { pack: check.pack, meta: restamped, files: stored.files, root: stored.root };
+        const next: LoadedPack = { pack: check.pack, meta: restamped, files: stored.files, root: stored.root };
         swap(next);
         const diff = diffPacks(before, next);
         opts.metrics?.packChange('rollback', 'ok');
@@ -288,7 +468,14 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
           },
           'pack rolled back',
         );
-        await repo.publish(restamped.id).catch((err: unknown) => log.warn({ err }, 'rollback not published'));
+        await record('pack_rollback', { by, ...(reason !== undefined ? { reason } : {}) }, {
+          name: restamped.name,
+          version: restamped.version,
+          hash: restamped.hash,
+          previous_hash: head.hash,
+          diff,
+        });
+        await publish(restamped.id);
         return { status: 'rolled_back', active: next, from: head, diff };
       }),
 
@@ -309,6 +496,97 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
       }),
 
     sync: () => serial(doSync),
+
+    shadow: () => shadowPack,
+
+    setShadow: (files, { by, reason, root = UPLOAD_ROOT }) =>
+      serial(async (): Promise<ShadowResult> => {
+        const check = compile(files, root);
+        if (!check.ok || !check.pack) {
+          refuse('shadow', check, by, 'api');
+          return { status: 'rejected', check };
+        }
+        const current = await repo.shadow();
+        if (current && current.hash === check.pack.hash) {
+          if (shadowPack?.meta.id !== current.id) {
+            shadowPack = { pack: check.pack, meta: current, files: check.files, root: check.root };
+            compose();
+          }
+          return { status: 'unchanged', shadow: shadowPack ?? { pack: check.pack, meta: current, files: check.files, root: check.root }, check };
+        }
+        const meta = metaFor(check, by, 'api');
+        await repo.setShadow(meta, check.files, check.root);
+        shadowPack = { pack: check.pack, meta, files: check.files, root: check.root };
+        lastFailedShadowId = null;
+        compose();
+        const details = { name: meta.name, version: meta.version, hash: meta.hash, previous_hash: current?.hash ?? null, active_hash: base?.meta.hash ?? null };
+        audit({ action: 'shadow_set', result: 'ok', by, ...details }, 'shadow pack set');
+        await record('pack_shadow_set', { by, ...(reason !== undefined ? { reason } : {}) }, details);
+        await publish(`shadow:${meta.id}`);
+        return { status: 'set', shadow: shadowPack, check };
+      }),
+
+    clearShadow: ({ by, reason }) =>
+      serial(async () => {
+        const was = await repo.clearShadow();
+        if (shadowPack) {
+          shadowPack = null;
+          compose();
+        }
+        if (!was) return null;
+        const details = { name: was.name, version: was.version, hash: was.hash, active_hash: base?.meta.hash ?? null };
+        audit({ action: 'shadow_clear', result: 'ok', by, ...details }, 'shadow pack cleared');
+        await record('pack_shadow_clear', { by, ...(reason !== undefined ? { reason } : {}) }, details);
+        await publish(`shadow:-${was.id}`);
+        return was;
+      }),
+
+    async overrides() {
+      const t = now().getTime();
+      const names = new Set(base?.pack.rules.map((r) => r.name) ?? []);
+      return (await repo.overrides())
+        .filter((o) => expiresMs(o) > t)
+        .sort((a, b) => (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0))
+        .map((o) => ({ ...o, applies: names.has(o.rule) }));
+    },
+
+    setOverride: (rule, { by, reason, mode, ttlMs }) =>
+      serial(async (): Promise<OverrideResult> => {
+        if (!base || !base.pack.rules.some((r) => r.name === rule)) return { status: 'unknown_rule' };
+        const t = now();
+        const list = await repo.overrides();
+        const expired = list.filter((o) => o.rule !== rule && expiresMs(o) <= t.getTime()).map((o) => o.rule);
+        const o: RuleOverride = {
+          rule,
+          mode,
+          reason,
+          by,
+          set_at: t.toISOString(),
+          expires_at: ttlMs === undefined ? null : new Date(t.getTime() + ttlMs).toISOString(),
+        };
+        await repo.setOverride(o, expired);
+        setStored([...list.filter((x) => x.rule !== rule && !expired.includes(x.rule)), o]);
+        compose();
+        const details = { rule, mode, expires_at: o.expires_at, pack_hash: base.meta.hash };
+        audit({ action: 'override_set', result: 'ok', by, reason, ...details }, 'rule overridden');
+        await record('override_set', { by, reason }, details);
+        await publish(`override:${rule}`);
+        return { status: 'set', override: o };
+      }),
+
+    clearOverride: (rule, { by, reason }) =>
+      serial(async () => {
+        const was = await repo.clearOverride(rule);
+        if (setStored(overrideList.filter((x) => x.rule !== rule))) compose();
+        if (!was) return null;
+        await publish(`override:${rule}`);
+        // An expired override was already lifted: removing its record changes nothing.
+        if (expiresMs(was) <= now().getTime()) return null;
+        const details = { rule, mode: was.mode, pack_hash: base?.meta.hash ?? null };
+        audit({ action: 'override_clear', result: 'ok', by, ...details }, 'rule override lifted');
+        await record('override_clear', { by, ...(reason !== undefined ? { reason } : {}) }, details);
+        return was;
+      }),
 
     watch() {
       const path = opts.rulesPath;
@@ -339,6 +617,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
       if (watcher) watcher.close();
       if (debounce) clearTimeout(debounce);
       if (poll) clearInterval(poll);
+      if (expiry) clearTimeout(expiry);
       watcher = null;
       await chain;
       await repo.close();

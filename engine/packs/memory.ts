@@ -1,12 +1,14 @@
-// The in-process pack repository (no REDIS_URL): the same history semantics as Redis, without
-// pub/sub. One process only; nothing survives a restart.
-import type { PackFiles, PackMeta, PackRepository, RollbackOutcome } from './types.ts';
+// The in-process pack repository (no REDIS_URL): the same history, shadow pack and override
+// semantics as Redis, without pub/sub. One process only; nothing survives a restart.
+import type { PackFiles, PackMeta, PackRepository, RollbackOutcome, RuleOverride } from './types.ts';
 
 export function createMemoryPackRepository(opts: { maxHistory?: number } = {}): PackRepository {
   const maxHistory = opts.maxHistory ?? 20;
   let history: PackMeta[] = [];
   const files = new Map<string, { files: PackFiles; root: string }>();
   const seen = new Set<string>();
+  let shadow: { meta: PackMeta; files: PackFiles; root: string } | null = null;
+  const overrides = new Map<string, RuleOverride>();
 
   function gc(): void {
     const live = new Set(history.map((m) => m.hash));
@@ -42,6 +44,32 @@ export function createMemoryPackRepository(opts: { maxHistory?: number } = {}): 
     },
     async publish() {},
     async subscribe() {},
+    async shadow() {
+      return shadow?.meta ?? null;
+    },
+    async shadowFiles(id) {
+      return shadow && shadow.meta.id === id ? { files: shadow.files, root: shadow.root } : null;
+    },
+    async setShadow(meta, f, root) {
+      shadow = { meta, files: f, root };
+    },
+    async clearShadow() {
+      const was = shadow?.meta ?? null;
+      shadow = null;
+      return was;
+    },
+    async overrides() {
+      return [...overrides.values()];
+    },
+    async setOverride(o, expired) {
+      for (const rule of expired) overrides.delete(rule);
+      overrides.set(o.rule, o);
+    },
+    async clearOverride(rule) {
+      const was = overrides.get(rule) ?? null;
+      overrides.delete(rule);
+      return was;
+    },
     async close() {},
   };
 }

@@ -1,8 +1,9 @@
 // The Redis pack repository: the pack history (newest first, capped), the files of each pack in
-// it, the set of hashes ever activated, and the pub/sub channel every instance follows. Each
-// change is one Lua script on keys sharing a hash tag, so it is atomic and runs on Redis Cluster.
-import type { Cluster, Redis } from 'ioredis';
-import type { PackFiles, PackMeta, PackRepository, RollbackOutcome } from './types.ts';
+// it, the set of hashes ever activated, the shadow pack, the rule overrides, and the pub/sub
+// channel every instance follows. Each change is one Lua script or MULTI on keys sharing a hash
+// tag, so it is atomic and runs on Redis Cluster.
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import type { PackFiles, PackMeta, PackRepository, RollbackOutcome, RuleOverride } from './types.ts';
 
 export interface RedisPackRepositoryOptions {
   /** Commands. Not closed by the repository (the caller shares it with the signal store). */
@@ -64,6 +65,10 @@ export function createRedisPackRepository(opts: RedisPackRepositoryOptions): Pac
   const kHistory = `${tag}:history`;
   const kFiles = `${tag}:files`;
   const kSeen = `${tag}:seen`;
+  // The shadow pack's entry apart from its files: every sync reads the entry, only a change the files.
+  const kShadow = `${tag}:shadow`;
+  const kShadowFiles = `${tag}:shadow:files`;
+  const kOverrides = `${tag}:overrides`;
   const channel = `${prefix}:packs:changed`;
   const maxHistory = opts.maxHistory ?? 20;
   const { client, subscriber } = opts;
@@ -112,6 +117,41 @@ export function createRedisPackRepository(opts: RedisPackRepositoryOptions): Pac
       subscriber.on('ready', () => onChange());
       await subscriber.subscribe(channel);
     },
+    async shadow() {
+      const raw = await client.get(kShadow);
+      return raw === null ? null : parseMeta(raw);
+    },
+    async shadowFiles(id) {
+      const raw = await client.get(kShadowFiles);
+      if (raw === null) return null;
+      const v = JSON.parse(raw) as { id: string; files: PackFiles; root: string };
+      return v.id === id ? { files: v.files, root: v.root } : null;
+    },
+    async setShadow(meta, files, root) {
+      await exec(
+        client
+          .multi()
+          .set(kShadow, JSON.stringify(meta))
+          .set(kShadowFiles, JSON.stringify({ id: meta.id, files, root })),
+      );
+    },
+    async clearShadow() {
+      const [raw] = await exec(client.multi().get(kShadow).del(kShadow, kShadowFiles));
+      return typeof raw === 'string' ? parseMeta(raw) : null;
+    },
+    async overrides() {
+      const all = await client.hgetall(kOverrides);
+      return Object.values(all).map(parseOverride);
+    },
+    async setOverride(o, expired) {
+      const m = client.multi();
+      if (expired.length > 0) m.hdel(kOverrides, ...expired);
+      await exec(m.hset(kOverrides, o.rule, JSON.stringify(o)));
+    },
+    async clearOverride(rule) {
+      const [raw] = await exec(client.multi().hget(kOverrides, rule).hdel(kOverrides, rule));
+      return typeof raw === 'string' ? parseOverride(raw) : null;
+    },
     async close() {
       try {
         await subscriber.quit();
@@ -132,5 +172,21 @@ function parseMeta(raw: string): PackMeta {
     activated_at: m.activated_at,
     by: m.by,
     source: m.source,
+    ...(m.forced === true ? { forced: true } : {}),
   };
+}
+
+/** A MULTI's replies; a command's error (or a discarded transaction) rejects. */
+async function exec(m: ChainableCommander): Promise<unknown[]> {
+  const replies = await m.exec();
+  if (replies === null) throw new Error('the Redis transaction was discarded');
+  return replies.map(([err, reply]) => {
+    if (err) throw err;
+    return reply;
+  });
+}
+
+function parseOverride(raw: string): RuleOverride {
+  const o = JSON.parse(raw) as RuleOverride;
+  return { rule: o.rule, mode: o.mode, reason: o.reason, by: o.by, set_at: o.set_at, expires_at: o.expires_at };
 }

@@ -1,6 +1,7 @@
 // Types of the rule-pack lifecycle: what a pack check reports, what an activation records in the
-// history, and the repository the history lives in (Redis in production, memory for a trial).
-import type { CompiledPack, Diagnostic, PackTestReport } from '../../dsl/index.ts';
+// history, the shadow pack and the rule overrides beside the active pack, and the repository all of
+// it lives in (Redis in production, memory for a trial).
+import type { CompiledPack, Diagnostic, PackTestReport, RuleOverrideMode } from '../../dsl/index.ts';
 
 /** A pack's files: relative path (`main.rules`, `lists/tor.txt`) → text. */
 export type PackFiles = Readonly<Record<string, string>>;
@@ -17,6 +18,20 @@ export interface PackMeta {
   readonly activated_at: string;
   readonly by: string;
   readonly source: PackChangeSource;
+  /** Activated although its own tests failed (`PUT /v1/packs/active?force=1`); never with errors. */
+  readonly forced?: boolean;
+}
+
+/** An emergency override of one rule of the active pack, shared by every instance. */
+export interface RuleOverride {
+  readonly rule: string;
+  readonly mode: RuleOverrideMode;
+  readonly reason: string;
+  readonly by: string;
+  /** ISO 8601. */
+  readonly set_at: string;
+  /** ISO 8601; null: until lifted. An expired override applies nowhere, stored or not. */
+  readonly expires_at: string | null;
 }
 
 /** The result of compiling a pack and running its tests. */
@@ -35,12 +50,23 @@ export interface PackCheck {
   readonly rendered: string;
 }
 
-/** The pack serving evaluations. Replaced whole, never mutated: in-flight work keeps its object. */
-export interface ActivePack {
+/** A compiled pack with its history entry and its files. */
+export interface LoadedPack {
   readonly pack: CompiledPack;
   readonly meta: PackMeta;
   readonly files: PackFiles;
   readonly root: string;
+}
+
+/**
+ * The pack serving evaluations, with what rides along with it: the override modes of its rules and
+ * the shadow pack. Replaced whole, never mutated: in-flight work keeps its object.
+ */
+export interface ActivePack extends LoadedPack {
+  /** One RULE_MODE per rule of `pack` (dsl `ruleModes`); undefined when no override applies. */
+  readonly modes?: Uint8Array;
+  /** The shadow pack: run after the live answer, on the same features; never changes it. */
+  readonly shadow?: LoadedPack;
 }
 
 export type RollbackOutcome =
@@ -69,5 +95,19 @@ export interface PackRepository {
   publish(id: string): Promise<void>;
   /** Call `onChange` when any instance publishes, and after a reconnect (messages may be lost). */
   subscribe(onChange: () => void): Promise<void>;
+  /** The shadow pack's entry (`activated_at` = when it was set), or null. */
+  shadow(): Promise<PackMeta | null>;
+  /** The shadow pack's files, if `id` is still the shadow pack's entry. */
+  shadowFiles(id: string): Promise<{ files: PackFiles; root: string } | null>;
+  /** Replace the shadow pack (entry and files together). */
+  setShadow(meta: PackMeta, files: PackFiles, root: string): Promise<void>;
+  /** Remove the shadow pack; resolves the entry removed, or null when there was none. */
+  clearShadow(): Promise<PackMeta | null>;
+  /** Every stored override, expired ones included (they are pruned by the next set or clear). */
+  overrides(): Promise<RuleOverride[]>;
+  /** Store `o` (replacing the rule's previous override) and drop the overrides of `expired` rules. */
+  setOverride(o: RuleOverride, expired: readonly string[]): Promise<void>;
+  /** Remove the rule's override; resolves it, or null when there was none. */
+  clearOverride(rule: string): Promise<RuleOverride | null>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 // Stage 4, decide: the last features (the engine's own state, the probe answers) go into the
-// execution context, the pack's rules and policy run (dsl.md §4), and the answer is assembled —
-// with every computed feature, the plan and the model's contributions when explain is asked for.
+// execution context, the pack's rules and policy run (dsl.md §4) under the rule overrides in force,
+// and the answer is assembled — naming the overrides that changed it, and with every computed
+// feature, the plan and the model's contributions when explain is asked for.
 import type { CompiledPack, Decision } from '../../dsl/index.ts';
 import type { ModelScorer } from '../../features/model/index.ts';
 import type { FeaturePlan } from '../plan.ts';
@@ -11,6 +12,8 @@ import type { Extracted, Scored, SignalsRead } from './types.ts';
 export interface DecideInput {
   readonly id: string;
   readonly pack: CompiledPack;
+  /** The pack's override modes (one RULE_MODE per rule), when any override is in force. */
+  readonly modes?: Uint8Array | undefined;
   readonly plan: FeaturePlan;
   /** The configured model, if any (the answer names its version even when it failed). */
   readonly model: ModelScorer | undefined;
@@ -31,7 +34,7 @@ export function decide(d: DecideInput, x: Extracted, read: SignalsRead, scored: 
     for (let j = 0; j < read.probesSent.length; j++) slots[pack.probes[read.probesSent[j]!]!.slot] = answers[j];
   }
 
-  const decision: Decision = pack.evaluate(x.event.type, slots);
+  const decision: Decision = pack.evaluate(x.event.type, slots, d.modes);
   const result: EvaluateResult = {
     decision_id: d.id,
     decision: decision.decision,
@@ -41,6 +44,7 @@ export function decide(d: DecideInput, x: Extracted, read: SignalsRead, scored: 
     model: model ? { anomaly: scored.model?.anomaly ?? null, version: scored.model?.version ?? model.version } : null,
     pack: { name: pack.name, version: pack.version, hash: pack.hash },
     degraded,
+    overrides: decision.overrides,
   };
   if (!d.explain) return result;
   return { ...result, features: explainFeatures(plan, x), plan: plan.steps, contributions: scored.model?.contributions ?? [] };

@@ -1,7 +1,8 @@
 // Stage 1, extract: a validated request (VigilEvent) becomes the typed event the other stages read —
 // the address parsed once into its canonical form — and the per-event execution context is created
-// (one slot per registry feature, then the pack's probe slots).
-import type { CompiledPack, Slots } from '../../dsl/index.ts';
+// (one slot per registry feature, then the probe slots of the pack — or of the shadow pack, which
+// has them after the live answer is decided).
+import type { Slots } from '../../dsl/index.ts';
 import type { FeatureInput } from '../../features/catalog.ts';
 import { historyFeatures } from '../../features/history.ts';
 import { parseIp } from '../../features/ip.ts';
@@ -14,7 +15,7 @@ const NO_UA = Object.freeze({});
 const NO_HISTORY = historyFeatures(undefined, { time: 0 });
 const NO_VELOCITY = velocityFeatures(undefined);
 
-export function extract(event: VigilEvent, pack: CompiledPack): Extracted {
+export function extract(event: VigilEvent, slotCount: number): Extracted {
   // Every field present from the start (undefined until its source has run): one object shape.
   const input: FeatureInput = {
     event,
@@ -28,6 +29,6 @@ export function extract(event: VigilEvent, pack: CompiledPack): Extracted {
     modelVersion: undefined,
     degraded: false,
   };
-  const slots: Slots = new Array(pack.slotCount);
+  const slots: Slots = new Array(slotCount);
   return { event, input, slots };
 }

@@ -1,7 +1,8 @@
 // Stage 2, read signals: the in-process sources (GeoIP, the user agent), then every store-backed
-// signal in ONE round trip — history, velocity, rba counts and the pack's Redis-list probes, with the
-// attempt's recording writes in the same trip. GeoIP and the user agent always run: they are cheap,
-// and the history learns places and browsers from them even when today's pack reads neither.
+// signal in ONE round trip — history, velocity, rba counts and the Redis-list probes of the pack and
+// of the shadow pack (a probe both ask is sent once), with the attempt's recording writes in the
+// same trip. GeoIP and the user agent always run: they are cheap, and the history learns places and
+// browsers from them even when today's pack reads neither.
 import type { CompiledPack } from '../../dsl/index.ts';
 import type { GeoIp } from '../../features/geoip.ts';
 import { historyFeatures } from '../../features/history.ts';
@@ -24,7 +25,15 @@ export interface SignalDeps {
   readonly logger?: StageLogger;
 }
 
-export async function readSignals(deps: SignalDeps, x: Extracted, pack: CompiledPack, plan: FeaturePlan): Promise<SignalsRead> {
+const NONE: readonly number[] = Object.freeze([]);
+
+export async function readSignals(
+  deps: SignalDeps,
+  x: Extracted,
+  pack: CompiledPack,
+  plan: FeaturePlan,
+  shadow?: CompiledPack,
+): Promise<SignalsRead> {
   const { input, slots, event } = x;
   const ip = input.ip;
   let degraded = false;
@@ -80,6 +89,25 @@ export async function readSignals(deps: SignalDeps, x: Extracted, pack: Compiled
       probesSent.push(i);
     }
   }
+  let shadowProbesSent = NONE;
+  let shadowProbeAnswers = NONE;
+  if (shadow && shadow.probes.length > 0) {
+    const sent: number[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < shadow.probes.length; i++) {
+      const p = shadow.probes[i]!;
+      const v = p.operand(slots);
+      if (v === undefined) continue;
+      const value = String(v);
+      let j = 0;
+      while (j < probes.length && (probes[j]!.key !== p.key || probes[j]!.value !== value)) j++;
+      if (j === probes.length) probes.push({ key: p.key, value });
+      sent.push(i);
+      at.push(j);
+    }
+    shadowProbesSent = sent;
+    shadowProbeAnswers = at;
+  }
   const signals = await deps.store.readEvent(
     ctx,
     { history: plan.store.history, velocity: plan.store.velocity, rba: plan.store.rba, probes },
@@ -91,5 +119,5 @@ export async function readSignals(deps: SignalDeps, x: Extracted, pack: Compiled
   }
   input.history = historyFeatures(signals?.history, { time: event.time, lat: geo.lat, lon: geo.lon });
   input.velocity = velocityFeatures(signals?.velocity);
-  return { ctx, attempt, signals, probesSent, degraded };
+  return { ctx, attempt, signals, probesSent, shadowProbesSent, shadowProbeAnswers, degraded };
 }

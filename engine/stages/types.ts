@@ -17,12 +17,12 @@ export interface StageLogger {
   warn(obj: object, msg: string): void;
 }
 
-/** extract: the request as a typed event, with the execution context for the active pack. */
+/** extract: the request as a typed event, with the execution context for the plan. */
 export interface Extracted {
   readonly event: VigilEvent;
   /** Every source's output; extract sets `event` and `ip`, later stages the rest. */
   readonly input: FeatureInput;
-  /** The execution context: the registry's slots, then the pack's probe slots. */
+  /** The execution context: the registry's slots, then the probe slots (the pack's; once the live answer is decided, the shadow pack's). */
   readonly slots: Slots;
 }
 
@@ -34,8 +34,12 @@ export interface SignalsRead {
   readonly attempt: RbaAttempt;
   /** null: the store failed or ran past its budget. */
   readonly signals: EventSignals | null;
-  /** Index in `pack.probes` of each probe sent, aligned with `signals.probes`. */
+  /** Index in `pack.probes` of each probe sent, aligned with the start of `signals.probes`. */
   readonly probesSent: readonly number[];
+  /** Index in the shadow pack's `probes` of each of its probes sent… */
+  readonly shadowProbesSent: readonly number[];
+  /** …and where in `signals.probes` its answer is (a probe the live pack asked too is shared). */
+  readonly shadowProbeAnswers: readonly number[];
   /** GeoIP or the store failed (or GeoIP is needed and not configured). */
   readonly degraded: boolean;
 }

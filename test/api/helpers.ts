@@ -18,6 +18,7 @@ import {
   type PackRepository,
 } from '../../engine/packs/index.ts';
 import { createLiveLists } from '../../engine/lists.ts';
+import type { AuditLog } from '../../engine/audit.ts';
 import type { Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from '../../engine/types.ts';
 import { createMemoryStore, type CounterTarget } from '../../features/store/index.ts';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
@@ -148,7 +149,7 @@ export function testEngine(packs: Pick<PackManager, 'current'>): TestEngine {
 }
 
 export function testPackManager(
-  opts: { repo?: PackRepository; rulesPath?: string; logger?: Logger; metrics?: VigilMetrics; debounceMs?: number } = {},
+  opts: { repo?: PackRepository; rulesPath?: string; logger?: Logger; metrics?: VigilMetrics; debounceMs?: number; audit?: AuditLog } = {},
 ): PackManager {
   return createPackManager({
     repo: opts.repo ?? createMemoryPackRepository(),
@@ -159,6 +160,7 @@ export function testPackManager(
     pollMs: 0,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
+    ...(opts.audit ? { audit: opts.audit } : {}),
   });
 }
 

@@ -118,6 +118,15 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
       expect(await log.audit.query({ since: base })).toHaveLength(3);
     });
 
+    it('keeps the overrides that changed a decision', async () => {
+      const row = testRow(t0 + 1500, { user: hashOf('overridden'), overrides: ['new_device'] });
+      log.append(row);
+      expect((await log.get(row.id))?.overrides).toEqual(['new_device']);
+      await log.flush();
+      expect((await log.get(row.id))?.overrides).toEqual(['new_device']);
+      expect((await log.get(testRow(t0 + 1501).id))).toBeNull();
+    });
+
     it('stores a row and returns it unchanged by id (queued, then written)', async () => {
       const row = testRow(t0 + 1000, {
         user: hashOf('roundtrip'),
@@ -338,11 +347,12 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
         const fresh = backend.options().schema!;
         const both = await Promise.all([migrate(db, fresh), migrate(db, fresh)]);
         // Every migration once, whichever of the two concurrent runs applied it.
-        expect(both.flat()).toEqual([1, 2]);
+        expect(both.flat()).toEqual([1, 2, 3]);
         const rows = await db.query<{ version: number; name: string }>(`SELECT version, name FROM "${schema}".schema_migrations ORDER BY version`);
         expect(rows).toEqual([
           { version: 1, name: 'decisions' },
           { version: 2, name: 'audit' },
+          { version: 3, name: 'overrides' },
         ]);
       } finally {
         await db.close();

@@ -1,7 +1,7 @@
 // The compiler: slot assignment, Redis-list probes, constant folding and const inlining, rule
 // metadata, the pack hash, and a 500-rule pack (its speed is measured by bench/dsl.ts, not here).
 import { describe, expect, it } from 'vitest';
-import { compilePack, packFromFiles, type CompiledPack, type Slots } from '../../dsl/index.ts';
+import { RULE_MODE, compilePack, packFromFiles, ruleModes, type CompiledPack, type RuleOverrideMode, type Slots } from '../../dsl/index.ts';
 import { packHash } from '../../dsl/pack.ts';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
 
@@ -114,6 +114,75 @@ describe('rule metadata', () => {
       { name: 'a', on: ['recovery'], action: 'step_up', score: -5, mode: 'shadow', tags: ['ato', 'geo'], description: 'd' },
       { name: 'b', on: null, action: null, score: 3, mode: 'enforce', tags: [], description: null },
     ]);
+  });
+});
+
+describe('override modes', () => {
+  const pack = build(
+    `${HEAD}rule stuffing {\n  when velocity.ip_users_1h >= 20\n  then block\n  score 50\n  reason "{velocity.ip_users_1h} users"\n}\n` +
+      `rule new_device {\n  when not device.known\n  then step_up\n  score 30\n}\n` +
+      `rule watch_cn {\n  when geo.country == "CN"\n  then block\n  mode shadow\n}\n` +
+      `rule quiet {\n  when geo.country == "FR"\n  score 10\n}\n` +
+      `policy {\n  block when score >= 90\n  step_up when score >= 40\n}\n`,
+  );
+  const event = (): Slots => {
+    const s = empty(pack);
+    s[pack.slotOf('velocity.ip_users_1h')] = 25;
+    s[pack.slotOf('device.known')] = false;
+    s[pack.slotOf('geo.country')] = 'CN';
+    return s;
+  };
+  const modes = (o: Record<string, RuleOverrideMode>): Uint8Array => ruleModes(pack, new Map(Object.entries(o)))!;
+
+  it('one byte per rule, in declaration order; names the pack lacks are ignored; none → undefined', () => {
+    expect([...modes({ new_device: 'off', watch_cn: 'shadow', gone: 'off' })]).toEqual([RULE_MODE.declared, RULE_MODE.off, RULE_MODE.shadow, RULE_MODE.declared]);
+    expect(ruleModes(pack, new Map([['gone', 'off']]))).toBeUndefined();
+    expect(ruleModes(pack, new Map())).toBeUndefined();
+  });
+
+  it('without modes (or all declared) nothing changes and no override is named', () => {
+    const plain = pack.evaluate('login', event());
+    expect(plain).toMatchObject({ decision: 'block', score: 80 });
+    expect(plain.rules.map((r) => r.name)).toEqual(['stuffing', 'new_device']);
+    expect(plain.shadow.map((r) => r.name)).toEqual(['watch_cn']);
+    expect(plain.overrides).toBeUndefined();
+    expect(pack.evaluate('login', event(), new Uint8Array(4))).toEqual(plain);
+  });
+
+  it('off removes the hit, its score and its action; other rules are untouched', () => {
+    const d = pack.evaluate('login', event(), modes({ stuffing: 'off' }));
+    expect(d.rules.map((r) => r.name)).toEqual(['new_device']);
+    expect(d.score).toBe(30);
+    expect(d.decision).toBe('step_up'); // the new device's step-up, no longer stuffing's block
+    expect(d.shadow.map((r) => r.name)).toEqual(['watch_cn']);
+    expect(d.overrides).toEqual(['stuffing']);
+  });
+
+  it('shadow moves the hit (with its rendered reason) to shadow and takes away its score and action', () => {
+    const d = pack.evaluate('login', event(), modes({ stuffing: 'shadow' }));
+    expect(d.rules.map((r) => r.name)).toEqual(['new_device']);
+    expect(d.shadow).toEqual([
+      { name: 'stuffing', action: 'block', score: 50, reason: '25 users', tags: [] },
+      { name: 'watch_cn', action: 'block', score: 0, reason: null, tags: [] },
+    ]);
+    expect([d.decision, d.score, d.overrides]).toEqual(['step_up', 30, ['stuffing']]);
+  });
+
+  it('names only the overridden rules whose condition matched and whose effect changed', () => {
+    // quiet does not match; watch_cn is a shadow rule already: setting it to shadow changes nothing.
+    const d = pack.evaluate('login', event(), modes({ quiet: 'off', watch_cn: 'shadow' }));
+    expect(d.overrides).toBeUndefined();
+    expect(d.shadow.map((r) => r.name)).toEqual(['watch_cn']);
+    // Off on a shadow rule silences its report.
+    const off = pack.evaluate('login', event(), modes({ watch_cn: 'off', new_device: 'off' }));
+    expect(off.shadow).toEqual([]);
+    expect(off.overrides).toEqual(['new_device', 'watch_cn']);
+    expect([off.decision, off.score]).toEqual(['block', 50]);
+  });
+
+  it('everything off: the policy alone decides, on the remaining score', () => {
+    const d = pack.evaluate('login', event(), modes({ stuffing: 'off', new_device: 'off', watch_cn: 'off', quiet: 'off' }));
+    expect(d).toMatchObject({ decision: 'allow', score: 0, rules: [], shadow: [], overrides: ['stuffing', 'new_device', 'watch_cn'] });
   });
 });
 

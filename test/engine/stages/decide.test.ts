@@ -18,12 +18,12 @@ const ctx = { v: 1, type: 'login', time: 0, user: 'u', ip: 'i' } as EventContext
 const ok: Scored = { rba: undefined, model: undefined, degraded: false };
 
 function read(over: Partial<SignalsRead> = {}): SignalsRead {
-  return { ctx, attempt: {}, signals: { probes: [] }, probesSent: [], degraded: false, ...over };
+  return { ctx, attempt: {}, signals: { probes: [] }, probesSent: [], shadowProbesSent: [], shadowProbeAnswers: [], degraded: false, ...over };
 }
 
 describe('decide', () => {
   it('runs the rules and policy on the context and assembles the answer', () => {
-    const r = decide({ id: 'ID', pack: p, plan, model: undefined, explain: false }, extract(event(), p), read(), ok);
+    const r = decide({ id: 'ID', pack: p, plan, model: undefined, explain: false }, extract(event(), p.slotCount), read(), ok);
     expect(r).toEqual({
       decision_id: 'ID',
       decision: 'allow',
@@ -37,21 +37,21 @@ describe('decide', () => {
   });
 
   it('a degraded signal source or model sets engine.degraded, which rules can read', () => {
-    const a = decide({ id: 'A', pack: p, plan, model: undefined, explain: false }, extract(event(), p), read({ degraded: true }), ok);
+    const a = decide({ id: 'A', pack: p, plan, model: undefined, explain: false }, extract(event(), p.slotCount), read({ degraded: true }), ok);
     expect([a.decision, a.degraded, a.rules.map((h) => h.name)]).toEqual(['step_up', true, ['degraded']]);
-    const b = decide({ id: 'B', pack: p, plan, model: undefined, explain: false }, extract(event(), p), read(), { ...ok, degraded: true });
+    const b = decide({ id: 'B', pack: p, plan, model: undefined, explain: false }, extract(event(), p.slotCount), read(), { ...ok, degraded: true });
     expect(b.degraded).toBe(true);
   });
 
   it('writes the probe answers into the probe slots; unanswered probes stay missing', () => {
-    const hit = decide({ id: 'A', pack: p, plan, model: undefined, explain: false }, extract(event(), p), read({ probesSent: [0], signals: { probes: [true] } }), ok);
+    const hit = decide({ id: 'A', pack: p, plan, model: undefined, explain: false }, extract(event(), p.slotCount), read({ probesSent: [0], signals: { probes: [true] } }), ok);
     expect(hit.decision).toBe('block');
-    const down = decide({ id: 'B', pack: p, plan, model: undefined, explain: false }, extract(event(), p), read({ probesSent: [0], signals: null }), ok);
+    const down = decide({ id: 'B', pack: p, plan, model: undefined, explain: false }, extract(event(), p.slotCount), read({ probesSent: [0], signals: null }), ok);
     expect(down.decision).toBe('allow');
   });
 
   it('explain adds every computed feature (missing as null), the plan steps and the contributions', () => {
-    const x = extract(event(), p);
+    const x = extract(event(), p.slotCount);
     const r = decide({ id: 'E', pack: p, plan, model: undefined, explain: true }, x, read(), ok);
     expect(Object.keys(r.features ?? {})).toEqual(plan.computed.map((e) => e.name));
     expect(r.features?.['engine.degraded']).toBe(false);

@@ -8,7 +8,7 @@ const p = pack('pack p version 1\nlist l: string = redis "k"\nrule r { when user
 
 describe('extract', () => {
   it('parses the address once into its canonical form; other sources start empty', () => {
-    const x = extract(event({ ip: '::FFFF:81.2.69.142' }), p);
+    const x = extract(event({ ip: '::FFFF:81.2.69.142' }), p.slotCount);
     expect(x.input.ip?.address).toBe('81.2.69.142');
     expect(x.input.event.userId).toBe('alice@example.com');
     expect(x.input.geo).toEqual({});
@@ -19,11 +19,11 @@ describe('extract', () => {
   });
 
   it('an address that does not parse is missing, not an error', () => {
-    expect(extract(event({ ip: 'not-an-ip' }), p).input.ip).toBeNull();
+    expect(extract(event({ ip: 'not-an-ip' }), p.slotCount).input.ip).toBeNull();
   });
 
   it('the execution context has one slot per registry feature, then the pack\'s probe slots', () => {
-    const x = extract(event(), p);
+    const x = extract(event(), p.slotCount);
     expect(x.slots.length).toBe(VIGIL_SCHEME.size + 1);
     expect(p.probes[0]!.slot).toBe(VIGIL_SCHEME.size);
   });

@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterAll(() => geoip.close());
 
 async function evaluated(store = memoryStore()) {
-  const x = extract(event({ mfa: true }), p);
+  const x = extract(event({ mfa: true }), p.slotCount);
   const read = await readSignals(signalDeps(store, geoip), x, p, plan);
   const result = decide({ id: '01JDRECORD0000000000000000', pack: p, plan, model: undefined, explain: false }, x, read, { rba: undefined, model: undefined, degraded: false });
   return { store, x, read, result };

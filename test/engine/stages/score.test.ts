@@ -28,9 +28,9 @@ afterAll(async () => {
 async function signalsFor(extra: readonly string[] = []) {
   const plan = planFeatures(p, extra);
   const store = memoryStore();
-  const first = await readSignals(signalDeps(store, geoip), extract(event(), p), p, plan);
+  const first = await readSignals(signalDeps(store, geoip), extract(event(), p.slotCount), p, plan);
   await store.recordOutcome(first.ctx, 'succeeded');
-  const x = extract(event({ time: event().time + 60_000 }), p);
+  const x = extract(event({ time: event().time + 60_000 }), p.slotCount);
   const read = await readSignals(signalDeps(store, geoip), x, p, plan);
   return { plan, x, read };
 }
@@ -60,13 +60,13 @@ describe('score', () => {
   });
 
   it('a user with no learned sign-in, or a store that answered nothing, leaves rba.score missing', async () => {
-    const fresh = extract(event(), p);
+    const fresh = extract(event(), p.slotCount);
     const s0 = await score({ fail: () => undefined }, fresh, await readSignals(signalDeps(memoryStore(), geoip), fresh, p, planFeatures(p)), planFeatures(p), false);
     expect(s0.rba).toBeUndefined();
     const plan = planFeatures(p);
     const store = memoryStore();
     await store.close();
-    const x = extract(event(), p);
+    const x = extract(event(), p.slotCount);
     const read = await readSignals(signalDeps(store, geoip), x, p, plan);
     const s = await score({ fail: () => undefined }, x, read, plan, false);
     expect(s.rba).toBeUndefined();

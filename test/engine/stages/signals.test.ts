@@ -25,7 +25,7 @@ describe('read signals', () => {
   it('fills the local phase (event, address, GeoIP, user agent) and reads velocity and probes in one store call', async () => {
     const store = memoryStore();
     store.sadd('blocked', 'alice@example.com');
-    const x = extract(event(), p);
+    const x = extract(event(), p.slotCount);
     const read = await readSignals(signalDeps(store, geoip), x, p, plan);
     expect(read.degraded).toBe(false);
     expect(x.slots[slot('geo.country')]).toBe('GB');
@@ -43,17 +43,17 @@ describe('read signals', () => {
 
   it('a probe whose operand is missing is not sent', async () => {
     const q = pack('pack q version 1\nlist l: string = redis "l"\nrule r { when device.id in l then block }');
-    const x = extract(event({ deviceId: undefined }), q);
+    const x = extract(event({ deviceId: undefined }), q.slotCount);
     const read = await readSignals(signalDeps(memoryStore(), geoip), x, q, planFeatures(q));
     expect(read.probesSent).toEqual([]);
   });
 
   it('without GeoIP, an event whose plan reads geo.* is degraded', async () => {
     const failures: string[] = [];
-    const read = await readSignals(signalDeps(memoryStore(), null, failures), extract(event(), p), p, plan);
+    const read = await readSignals(signalDeps(memoryStore(), null, failures), extract(event(), p.slotCount), p, plan);
     expect(read.degraded).toBe(true);
     const q = pack('pack q version 1\nrule r { when user.mfa score 1 }');
-    const read2 = await readSignals(signalDeps(memoryStore(), null), extract(event(), q), q, planFeatures(q));
+    const read2 = await readSignals(signalDeps(memoryStore(), null), extract(event(), q.slotCount), q, planFeatures(q));
     expect(read2.degraded).toBe(false);
   });
 
@@ -61,11 +61,29 @@ describe('read signals', () => {
     const store = memoryStore();
     await store.close();
     const failures: string[] = [];
-    const x = extract(event(), p);
+    const x = extract(event(), p.slotCount);
     const read = await readSignals(signalDeps(store, geoip, failures), x, p, plan);
     expect(read.signals).toBeNull();
     expect(read.degraded).toBe(true);
     expect(failures).toEqual(['store']);
     expect(x.input.velocity['velocity.ip_users_1h']).toBeUndefined();
+  });
+
+  it('sends the shadow pack\'s probes in the same call, a probe both packs ask only once', async () => {
+    const store = memoryStore();
+    store.sadd('blocked', 'alice@example.com');
+    const shadow = pack(
+      'pack s version 1\nlist blocked: string = redis "blocked"\nlist devices: string = redis "bad_devices"\n' +
+        'rule b { when user.id in blocked then block }\nrule d { when device.id in devices then block }',
+    );
+    const both = planFeatures(p, [], shadow);
+    expect(both.slotCount).toBe(Math.max(p.slotCount, shadow.slotCount));
+    const x = extract(event(), both.slotCount);
+    const read = await readSignals(signalDeps(store, geoip), x, p, both, shadow);
+    expect(read.probesSent).toEqual([0]);
+    expect(read.shadowProbesSent).toEqual([0, 1]);
+    expect(read.shadowProbeAnswers).toEqual([0, 1]); // user.id in "blocked" shared with the live pack
+    expect(read.signals?.probes).toEqual([true, false]);
+    expect([store.stats.readCalls, store.stats.roundTrips]).toEqual([1, 1]);
   });
 });
