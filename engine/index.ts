@@ -7,7 +7,7 @@
 import type { CompiledPack } from '../dsl/index.ts';
 import { CATALOG } from '../features/catalog.ts';
 import type { GeoIp } from '../features/geoip.ts';
-import type { ModelScorer } from '../features/model/index.ts';
+import { modelSlots, type ModelScorer } from '../features/model/index.ts';
 import type { SignalStore } from '../features/store/index.ts';
 import { createUserAgentParser, type UserAgentParser } from '../features/useragent.ts';
 import type { DecisionLog } from '../decisionlog/index.ts';
@@ -204,6 +204,11 @@ export function createEngine(opts: EngineOptions): Engine {
       const pack = packs() !== null;
       const storeOk = await store.ping();
       return { ok: pack && storeOk, checks: { pack, store: storeOk, geoip: geoip !== null } };
+    },
+
+    explainModel(features) {
+      if (!model) return null;
+      return { version: model.version, contributions: model.explain(modelSlots(features)) };
     },
 
     async reloadModel(path?: string) {

@@ -93,6 +93,11 @@ export interface Engine {
   readonly lists: LiveLists;
   /** Readiness: pack loaded and signal store reachable. */
   ready(): Promise<{ readonly ok: boolean; readonly checks: Readonly<Record<string, boolean>> }>;
+  /**
+   * The anomaly model's top feature contributions for kept features (name → value), with the
+   * model loaded now; null without a model.
+   */
+  explainModel?(features: Readonly<Record<string, boolean | number | string | null>>): { readonly version: string; readonly contributions: readonly { readonly feature: string; readonly contribution: number }[] } | null;
   /** Reload the anomaly model (from `path`, or its current file) without dropping requests. */
   reloadModel?(path?: string): Promise<{ readonly version: string }>;
   close(): Promise<void>;
