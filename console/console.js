@@ -31,6 +31,11 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Replace an element's children, leaving out null and false (DOM's replaceChildren would print them). */
+function fill(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 const badge = (decision) => h('span', { class: `badge ${decision}`, 'data-decision': decision }, decision);
 const when = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
 const shortHash = (hash) => (hash ? hash.slice(0, 19) : '');
@@ -171,7 +176,8 @@ async function refreshPacks(loadEditor) {
   const a = list.active;
   $('#active-pack').textContent = a ? `${a.name} v${a.version}  ${a.hash}  — activated ${when(a.activated_at)} by ${a.by} (${a.source})` : 'no pack is active';
   const body = $('#history tbody');
-  body.replaceChildren(
+  fill(body,
+    list.history.length === 0 ? h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'no earlier version')) : null,
     ...list.history.map((m) =>
       h('tr', { 'data-hash': m.hash },
         h('td', {}, `v${m.version}`),
@@ -202,7 +208,7 @@ function setFiles(files) {
 
 function renderFiles() {
   const root = $('#files');
-  root.replaceChildren(
+  fill(root,
     ...[...editor.files.keys()].map((name) => {
       const area = h('textarea', { spellcheck: false, 'data-file': name, value: editor.files.get(name) ?? '' });
       area.addEventListener('input', () => {
@@ -268,7 +274,7 @@ async function check() {
 }
 
 function showCheck(r) {
-  for (const ul of document.querySelectorAll('.file-diags')) ul.replaceChildren();
+  for (const ul of document.querySelectorAll('.file-diags')) fill(ul);
   const general = [];
   for (const d of r.diagnostics) {
     const li = h('li', { class: `diag ${d.severity}`, 'data-line': d.line, 'data-col': d.col, 'data-code': d.code, 'data-severity': d.severity },
@@ -281,7 +287,7 @@ function showCheck(r) {
     else general.push(h('li', { class: `diag ${d.severity}` }, `${d.file}:${d.line}:${d.col} ${d.code} ${d.message}`));
   }
   if (r.error) general.push(h('li', { class: 'diag error', 'data-code': 'load' }, r.error));
-  $('#pack-diagnostics').replaceChildren(...general);
+  fill($('#pack-diagnostics'), ...general);
   const errors = r.diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = r.diagnostics.length - errors;
   const status = $('#check-status');
@@ -303,7 +309,7 @@ function showTests(r) {
   s.className = `status ${r.pack && t.failed === 0 ? 'ok' : 'bad'}`;
   s.dataset.passed = String(t.passed);
   s.dataset.failed = String(t.failed);
-  $('#test-failures').replaceChildren(
+  fill($('#test-failures'),
     ...t.failures.flatMap((f) => f.failures.map((msg) => h('li', { class: 'diag error', 'data-test': f.name }, `${f.file}:${f.line}:${f.col} test "${f.name}": ${msg}`))),
   );
 }
@@ -334,15 +340,15 @@ async function runBacktest() {
   const limit = Number($('#backtest-limit').value) || 1000;
   const out = $('#backtest-result');
   out.hidden = false;
-  out.replaceChildren(h('p', { class: 'muted' }, 'backtesting…'));
+  fill(out, h('p', { class: 'muted' }, 'backtesting…'));
   let r;
   try {
     r = await api('POST', '/v1/packs/backtest', { files: filesObject(), limit });
   } catch (err) {
-    out.replaceChildren(h('p', { class: 'error' }, err.message), ...(err.details && err.details.diagnostics ? [diagnosticList(err.details.diagnostics)] : []));
+    fill(out, h('p', { class: 'error' }, err.message), ...(err.details && err.details.diagnostics ? [diagnosticList(err.details.diagnostics)] : []));
     return;
   }
-  out.replaceChildren(
+  fill(out,
     h('p', { 'data-events': r.events }, `${r.events} decisions${r.from ? ` from ${when(r.from)} to ${when(r.to)}` : ''}; ${r.changed} would change. The active pack, recomputed, reproduces ${r.reproduced} of the kept answers.`),
     r.notes.length ? h('ul', { class: 'notes' }, r.notes.map((n) => h('li', {}, n))) : null,
     h('h3', {}, 'Decisions'),
@@ -396,15 +402,15 @@ function diagnosticList(diags) {
 async function activatePreview() {
   const panel = $('#activate-panel');
   panel.hidden = false;
-  panel.replaceChildren(h('p', { class: 'muted' }, 'comparing with the active pack…'));
+  fill(panel, h('p', { class: 'muted' }, 'comparing with the active pack…'));
   let d;
   try {
     d = await api('POST', '/v1/packs/diff', { files: filesObject() });
   } catch (err) {
-    panel.replaceChildren(h('p', { class: 'error' }, err.message), ...(err.details && err.details.diagnostics ? [diagnosticList(err.details.diagnostics)] : []));
+    fill(panel, h('p', { class: 'error' }, err.message), ...(err.details && err.details.diagnostics ? [diagnosticList(err.details.diagnostics)] : []));
     return;
   }
-  panel.replaceChildren(
+  fill(panel,
     h('p', {}, `Activating replaces ${d.from.name} v${d.from.version} with ${d.to.name} v${d.to.version} on every instance:`),
     diffList(d.diff),
     h('div', { class: 'row' },
@@ -418,10 +424,10 @@ async function activate() {
   const panel = $('#activate-panel');
   try {
     const r = await api('PUT', '/v1/packs/active', { files: filesObject() });
-    panel.replaceChildren(h('p', { class: 'status ok', 'data-result': r.status }, r.status === 'activated' ? `Activated ${r.active.name} v${r.active.version} (${shortHash(r.active.hash)}).` : 'This exact pack is already active.'));
+    fill(panel, h('p', { class: 'status ok', 'data-result': r.status }, r.status === 'activated' ? `Activated ${r.active.name} v${r.active.version} (${shortHash(r.active.hash)}).` : 'This exact pack is already active.'));
     flash(r.status === 'activated' ? 'Pack activated.' : 'Unchanged: this pack is already active.', true);
   } catch (err) {
-    panel.replaceChildren(h('p', { class: 'error' }, err.message), ...(err.details && err.details.diagnostics ? [diagnosticList(err.details.diagnostics)] : []));
+    fill(panel, h('p', { class: 'error' }, err.message), ...(err.details && err.details.diagnostics ? [diagnosticList(err.details.diagnostics)] : []));
     return;
   }
   await refreshPacks(false);
@@ -430,15 +436,15 @@ async function activate() {
 async function rollbackPreview() {
   const panel = $('#rollback-panel');
   panel.hidden = false;
-  panel.replaceChildren(h('p', { class: 'muted' }, 'comparing with the previous version…'));
+  fill(panel, h('p', { class: 'muted' }, 'comparing with the previous version…'));
   let d;
   try {
     d = await api('GET', '/v1/packs/diff');
   } catch (err) {
-    panel.replaceChildren(h('p', { class: 'error' }, err.message));
+    fill(panel, h('p', { class: 'error' }, err.message));
     return;
   }
-  panel.replaceChildren(
+  fill(panel,
     h('p', {}, `Rolling back replaces ${d.from.name} v${d.from.version} (${shortHash(d.from.hash)}) with ${d.to.name} v${d.to.version} (${shortHash(d.to.hash)}), activated ${when(d.to.activated_at)} by ${d.to.by}:`),
     diffList(d.diff),
     h('div', { class: 'row' },
@@ -452,10 +458,10 @@ async function rollback() {
   const panel = $('#rollback-panel');
   try {
     const r = await api('POST', '/v1/packs/rollback');
-    panel.replaceChildren(h('p', { class: 'status ok', 'data-result': r.status }, `Rolled back to ${r.active.name} v${r.active.version} (${shortHash(r.active.hash)}).`));
+    fill(panel, h('p', { class: 'status ok', 'data-result': r.status }, `Rolled back to ${r.active.name} v${r.active.version} (${shortHash(r.active.hash)}).`));
     flash('Rolled back.', true);
   } catch (err) {
-    panel.replaceChildren(h('p', { class: 'error' }, err.message));
+    fill(panel, h('p', { class: 'error' }, err.message));
     return;
   }
   await refreshPacks(false);
@@ -469,8 +475,8 @@ async function shadowCall(fn) {
   try {
     await fn(out);
   } catch (err) {
-    if (missingRoute(err)) out.replaceChildren(h('p', { class: 'muted', 'data-unavailable': 'shadow' }, SHADOW_MISSING));
-    else out.replaceChildren(h('p', { class: 'error' }, err.message), ...(err.details && err.details.diagnostics ? [diagnosticList(err.details.diagnostics)] : []));
+    if (missingRoute(err)) fill(out, h('p', { class: 'muted', 'data-unavailable': 'shadow' }, SHADOW_MISSING));
+    else fill(out, h('p', { class: 'error' }, err.message), ...(err.details && err.details.diagnostics ? [diagnosticList(err.details.diagnostics)] : []));
   }
 }
 
@@ -478,13 +484,13 @@ const shadowPush = () =>
   shadowCall(async (out) => {
     const r = await api('PUT', '/v1/packs/shadow', { files: filesObject() });
     const p = r && (r.shadow || r.active || r.pack);
-    out.replaceChildren(h('p', { class: 'status ok', 'data-result': 'shadow' }, p ? `Shadow pack set: ${p.name ?? ''} v${p.version ?? ''} (${shortHash(p.hash)}).` : 'Shadow pack set.'));
+    fill(out, h('p', { class: 'status ok', 'data-result': 'shadow' }, p ? `Shadow pack set: ${p.name ?? ''} v${p.version ?? ''} (${shortHash(p.hash)}).` : 'Shadow pack set.'));
   });
 
 const shadowClear = () =>
   shadowCall(async (out) => {
     await api('DELETE', '/v1/packs/shadow');
-    out.replaceChildren(h('p', { class: 'status ok' }, 'Shadow pack removed.'));
+    fill(out, h('p', { class: 'status ok' }, 'Shadow pack removed.'));
   });
 
 const shadowReport = () =>
@@ -497,7 +503,7 @@ const shadowReport = () =>
     const rules = r.rules ?? { live: {}, shadow: {} };
     const names = [...new Set([...Object.keys(rules.live ?? {}), ...Object.keys(rules.shadow ?? {})])].sort();
     const samples = Object.entries(r.samples ?? {});
-    out.replaceChildren(
+    fill(out,
       h('p', {}, `${r.events ?? 0} events since ${when(r.since ?? since)}; live ${shortHash(r.active)}, shadow ${shortHash(r.shadow)}.`),
       h('table', { class: 'grid matrix' },
         h('thead', {}, h('tr', {}, h('th', {}, 'live ↓ / shadow →'), ...actions.map((a) => h('th', {}, a)))),
@@ -526,7 +532,7 @@ async function runSearch(ev, more = false) {
     }
     search.params = p;
     search.cursor = null;
-    $('#results tbody').replaceChildren();
+    fill($('#results tbody'));
   }
   const p = new URLSearchParams(search.params);
   if (more && search.cursor) p.set('cursor', search.cursor);
@@ -590,7 +596,7 @@ async function showDecision(id, switchView = false) {
   const kept = new Set([...x.kept.rules, ...x.kept.shadow]);
   const r = d.result;
   const policy = t && t.policy;
-  box.replaceChildren(
+  fill(box,
     h('h2', { 'data-id': d.decision_id }, 'Decision ', h('span', { class: 'mono' }, d.decision_id)),
     h('p', {}, badge(r.decision), ` score ${r.score} · ${d.request.type} at ${when(d.at)} · pack ${r.pack.name} v${r.pack.version}${r.degraded ? ' · degraded' : ''}${d.outcome ? ` · outcome ${d.outcome}` : ''}`),
     h('p', { class: 'muted' }, `Matched at the time: ${x.kept.rules.join(', ') || 'no rule'}${x.kept.shadow.length ? `; shadow: ${x.kept.shadow.join(', ')}` : ''}.`),
@@ -646,9 +652,9 @@ async function refreshLevers() {
   const got = await api('GET', '/v1/lists');
   const select = $('#list-name');
   const current = select.value;
-  select.replaceChildren(...got.lists.map((l) => h('option', { value: l.name, 'data-kind': l.kind }, `${l.name} (${l.kind})`)));
+  fill(select, ...got.lists.map((l) => h('option', { value: l.name, 'data-kind': l.kind }, `${l.name} (${l.kind})`)));
   if (got.lists.some((l) => l.name === current)) select.value = current;
-  if (got.lists.length === 0) $('#list-entries tbody').replaceChildren(h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'the active pack declares no redis list')));
+  if (got.lists.length === 0) fill($('#list-entries tbody'), h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'the active pack declares no redis list')));
   else await readList();
   await readOverrides();
 }
@@ -662,7 +668,7 @@ async function readList() {
 
 function showList(l) {
   $('#list-kind').textContent = `${l.kind} list, ${l.entries.length} entr${l.entries.length === 1 ? 'y' : 'ies'}`;
-  $('#list-entries tbody').replaceChildren(
+  fill($('#list-entries tbody'),
     ...(l.entries.length
       ? l.entries.map((e) =>
           h('tr', { 'data-entry': e.value },
@@ -703,13 +709,13 @@ async function readOverrides() {
     r = await api('GET', '/v1/overrides');
   } catch (err) {
     if (!missingRoute(err)) throw err;
-    box.replaceChildren(h('p', { class: 'muted', 'data-unavailable': 'overrides' }, OVERRIDES_MISSING));
+    fill(box, h('p', { class: 'muted', 'data-unavailable': 'overrides' }, OVERRIDES_MISSING));
     $('#override-submit').disabled = true;
     return;
   }
   $('#override-submit').disabled = false;
   const list = Array.isArray(r) ? r : Array.isArray(r && r.overrides) ? r.overrides : [];
-  box.replaceChildren(
+  fill(box,
     h('table', { class: 'grid' },
       h('thead', {}, h('tr', {}, h('th', {}, 'rule'), h('th', {}, 'mode'), h('th', {}, 'expires'), h('th', {}, 'reason'), h('th', {}, 'by'), h('th', {}, ''))),
       h('tbody', {},
@@ -738,7 +744,7 @@ async function setOverride() {
     await api('PUT', `/v1/overrides/${encodeURIComponent(rule)}`, body);
   } catch (err) {
     if (missingRoute(err)) {
-      $('#overrides').replaceChildren(h('p', { class: 'muted', 'data-unavailable': 'overrides' }, OVERRIDES_MISSING));
+      fill($('#overrides'), h('p', { class: 'muted', 'data-unavailable': 'overrides' }, OVERRIDES_MISSING));
       return;
     }
     throw err;
@@ -775,7 +781,7 @@ async function readAudit() {
     if (v) p.set(name, v);
   }
   const r = await api('GET', `/v1/audit?${p.toString()}`);
-  $('#audit tbody').replaceChildren(
+  fill($('#audit tbody'),
     ...(r.entries.length
       ? r.entries.map((e) =>
           h('tr', { 'data-action': e.action },
