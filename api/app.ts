@@ -12,6 +12,7 @@ import { ApiError, sendError, toApiError } from './errors.ts';
 import { requestLogging, type Logger, type RequestContext } from './logging.ts';
 import type { VigilMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { evaluateRoutes } from './routes/evaluate.ts';
 import { listRoutes } from './routes/lists.ts';
 import { opsRoutes } from './routes/ops.ts';
@@ -59,10 +60,11 @@ export function createApp(deps: AppDeps): Express {
   );
   // After the hot route: every request walks the router's layers in order until one matches.
   app.use(opsRoutes({ engine, packs, metrics, shuttingDown: deps.shuttingDown ?? (() => false) }));
-  app.use(adminRoutes({ engine, audit, adminToken: config.adminToken, now }));
+  app.use(adminRoutes({ engine, audit, adminToken: config.adminToken, now, packs }));
   app.use(listRoutes({ engine, audit, adminToken: config.adminToken, now }));
   app.use(packRoutes({ packs, engine, adminToken: config.adminToken }));
   app.use(overrideRoutes({ packs, adminToken: config.adminToken }));
+  app.use(consoleRoutes({ adminToken: config.adminToken }));
 
   app.use((_req, _res, next) => next(new ApiError('not_found', 'no such endpoint')));
 

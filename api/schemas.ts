@@ -71,6 +71,17 @@ export const packFilesBodySchema = z.object({
     }),
 });
 
+/** POST /v1/packs/backtest: the candidate's files and how many recent decisions to replay. */
+export const BACKTEST_MAX_LIMIT = 10_000;
+export const backtestBodySchema = packFilesBodySchema.extend({
+  limit: z.number().int().min(1).max(BACKTEST_MAX_LIMIT).optional(),
+});
+
+const packHashParam = z.string().regex(/^sha256:[0-9a-f]{64}$/, { message: 'must be a pack hash (sha256:<64 hex digits>)' });
+
+/** GET /v1/packs/files?hash= and GET /v1/packs/diff?to=. */
+export const packVersionQuerySchema = z.strictObject({ hash: packHashParam.optional(), to: packHashParam.optional() });
+
 export interface FieldIssue {
   readonly path: string;
   readonly code: string;

@@ -1,9 +1,13 @@
 // `vigil explain DECISION_ID [--url URL] [--json]`: fetch a stored decision from a running Vigil
-// (admin API, GET /v1/decisions/:id, token from VIGIL_ADMIN_TOKEN) and show why it was made: the
-// rules that fired (and shadow rules), the score, the features the pack read, and the anomaly
-// model's top feature contributions, recomputed from the stored features with the model file
+// (admin API, GET /v1/decisions/:id?explain=1, token from VIGIL_ADMIN_TOKEN) and show why it was
+// made: the rules that fired (and shadow rules), the score, the explain trace (every rule's
+// condition with the value of each sub-expression, the policy line; engine/explain.ts), the
+// features the pack read, and the anomaly model's top feature contributions — the server's, or
+// when it has no model loaded, recomputed here from the stored features with the model file
 // (VIGIL_MODEL or the shipped one). Arguments are declared and checked in cli/main.ts.
 import { errorMessage } from '../common/errors.ts';
+import type { DecisionExplanation } from '../engine/explain.ts';
+import type { DecisionTrace, TraceNode } from '../dsl/index.ts';
 import type { CliIO } from './io.ts';
 
 interface Hit {
@@ -26,6 +30,43 @@ interface Stored {
     readonly degraded: boolean;
   };
   readonly outcome?: string;
+  /** Present when the server knows ?explain=1. */
+  readonly explain?: DecisionExplanation;
+}
+
+function traceLines(n: TraceNode, depth: number, out: string[]): void {
+  out.push(`${'  '.repeat(depth)}${n.expr}  = ${n.shown}${n.skipped ? '  (not reached)' : ''}`);
+  for (const c of n.children) traceLines(c, depth + 1, out);
+}
+
+const VIA: Readonly<Record<DecisionTrace['via'], string>> = {
+  block_rule: 'a matched block rule',
+  allow_rule: 'a matched allow rule',
+  policy: 'the policy',
+  'policy+step_up': 'the policy (allow), raised to step_up by a matched step_up rule',
+};
+
+/** The trace as text: each rule, its state, and its condition's tree; then the policy. */
+export function renderTrace(t: DecisionTrace, kept: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  out.push(`trace with ${t.pack.name} v${t.pack.version}: ${t.decision.toUpperCase()} (score ${t.score}), decided by ${VIA[t.via]}`);
+  for (const r of t.rules) {
+    const state = !r.applies ? 'not for this event type' : r.matched ? 'MATCHED' : 'did not match';
+    const then = [r.mode, r.action ?? '-', `score ${r.score}`].join(', ');
+    const differs = kept.has(r.rule) !== r.matched ? `  (the kept decision ${kept.has(r.rule) ? 'matched it' : 'did not match it'})` : '';
+    out.push(`  rule ${r.rule} [${then}] line ${r.line}: ${state}${differs}`);
+    traceLines(r.when, 2, out);
+  }
+  if (t.policy) {
+    const p = t.policy;
+    out.push(`  policy ${p.policy ?? '(default)'}${p.consulted ? '' : ' (not consulted: a rule decided)'}, score ${p.score}:`);
+    p.lines.forEach((l, i) => {
+      out.push(`    ${l.action} (line ${l.line})${i === p.chosen ? '  <- the first line that holds' : ''}`);
+      traceLines(l.cond, 3, out);
+    });
+    if (p.chosen === null) out.push('    no line holds: allow');
+  }
+  return out;
 }
 
 export interface ExplainOptions {
@@ -45,7 +86,7 @@ export async function explainCommand(
   const token = env.VIGIL_ADMIN_TOKEN;
   let res: Response;
   try {
-    res = await fetch(`${url.replace(/\/$/, '')}/v1/decisions/${id}`, {
+    res = await fetch(`${url.replace(/\/$/, '')}/v1/decisions/${id}?explain=1`, {
       headers: token ? { authorization: `Bearer ${token}` } : {},
       signal: AbortSignal.timeout(10_000),
     });
@@ -63,10 +104,14 @@ export async function explainCommand(
   }
   const stored = (await res.json()) as Stored;
 
-  let contributions: { feature: string; contribution: number }[] = [];
+  let contributions: readonly { feature: string; contribution: number }[] = [];
   let modelNote = '';
   const r = stored.result;
-  if (r.model) {
+  const served = stored.explain?.model;
+  if (served && served.explained_with !== null) {
+    contributions = served.contributions;
+    if (served.explained_with !== r.model?.version) modelNote = ` (decided by ${r.model?.version ?? '?'}; explained with ${served.explained_with})`;
+  } else if (r.model) {
     try {
       const { createModelScorer, DEFAULT_MODEL_PATH, modelSlots } = await import('../features/model/index.ts');
       const model = await createModelScorer({ path: env.VIGIL_MODEL ?? DEFAULT_MODEL_PATH, watch: false });
@@ -89,6 +134,11 @@ export async function explainCommand(
   lines.push('rules that fired:');
   lines.push(...(r.rules.length ? r.rules.map(hit) : ['  (none)']));
   if (r.shadow.length) lines.push('shadow rules (reported only):', ...r.shadow.map(hit));
+  const x = stored.explain;
+  if (x) {
+    for (const n of x.notes) lines.push(`note: ${n}`);
+    if (x.trace) lines.push(...renderTrace(x.trace, new Set([...x.kept.rules, ...x.kept.shadow])));
+  }
   if (r.model) {
     lines.push(`model ${r.model.version}: anomaly ${r.model.anomaly === null ? 'missing' : r.model.anomaly.toFixed(3)}${modelNote}`);
     for (const c of contributions) lines.push(`  ${c.feature.padEnd(28)} ${c.contribution.toFixed(3)}`);

@@ -306,7 +306,7 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
   action(
     program
       .command('explain')
-      .description('why a stored decision was made, from a running Vigil (admin API; token from $VIGIL_ADMIN_TOKEN)')
+      .description('why a stored decision was made: each rule\'s condition with its values, from a running Vigil (admin API; token from $VIGIL_ADMIN_TOKEN)')
       .argument('<decision-id>', 'the decision_id the API returned', matching('decision-id', /^[0-9A-Za-z]{1,64}$/, 'letters and digits (a ULID)'))
       .option('--url <url>', 'the Vigil API (default: $VIGIL_URL or http://127.0.0.1:8080)', httpUrl('--url'))
       .option('--json', 'print one JSON object'),

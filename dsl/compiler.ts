@@ -13,6 +13,9 @@
 //
 // Semantics: dsl.md §3 (missing values, through dsl/ops.ts) and §4 (decision). An event type the
 // scheme does not know runs only the rules without `on`, under the default policy.
+//
+// Each pack also carries what dsl/explain.ts needs to trace it later (the checked AST, the sources,
+// a way to compile one sub-expression); nothing of it is built until a trace is asked for.
 import type * as A from './ast.ts';
 import { assertNever, chainOf, continuesChain } from './ast.ts';
 import { InternalError } from './errors.ts';
@@ -22,6 +25,7 @@ import { IpSet, canonicalIp, parseIpOrCidr } from './iplist.ts';
 import { BINARY_OPS, FUNCTIONS, UNARY_OPS, resolveSignature, type Fn, type Membership, type OpEntry, type Operand } from './ops.ts';
 import { elementOf, isList, type MaybeValue, type Scalar, type Scheme, type Slots, type Type, type Value } from './types.ts';
 import { formatValue } from './values.ts';
+import { attachTraceHooks } from './explain.ts';
 
 const SEVERITY: Readonly<Record<A.Action, number>> = { allow: 0, step_up: 1, block: 2 };
 const EMPTY_HITS: readonly RuleHit[] = Object.freeze([]);
@@ -162,7 +166,7 @@ class PackCompiler {
     return this.probeDefs.map((p, i) => ({ slot: base + i, list: p.list, key: p.key, elemType: p.elemType, operand: p.operand }));
   }
 
-  private type(e: A.Expr): Type {
+  type(e: A.Expr): Type {
     const t = this.c.types.get(e);
     if (t === undefined) throw new InternalError(`untyped ${e.kind} at ${e.span.file}:${e.span.line}:${e.span.col}`);
     return t;
@@ -415,8 +419,11 @@ class PackCompiler {
   }
 }
 
-/** Compile an error-free CheckedPack. `hash` is the pack hash (dsl/pack.ts packHash). */
-export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string): CompiledPack {
+/**
+ * Compile an error-free CheckedPack. `hash` is the pack hash (dsl/pack.ts packHash); `sources`
+ * (file path → text) lets the explain trace (dsl/explain.ts) quote each sub-expression as written.
+ */
+export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string, sources: ReadonlyMap<string, string> = new Map()): CompiledPack {
   const pc = new PackCompiler(c, scheme);
   for (const r of c.rules) {
     if (r.when) pc.collect(r.when);
@@ -520,7 +527,7 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string): Co
     return { decision, score, rules: hits, shadow, overrides: overridden };
   }
 
-  return {
+  const pack: CompiledPack = {
     name: c.name,
     version: c.version,
     hash,
@@ -536,6 +543,23 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string): Co
     slotOf: (f) => slotIndex.get(f) ?? -1,
     evaluate,
   };
+  const probeCount = pc.probeCount;
+  attachTraceHooks(pack, {
+    checked: c,
+    sources,
+    eventTypes: scheme.eventTypes,
+    compile(e) {
+      const fn = pc.expr(e).fn;
+      // Every `x in redis_list` of a condition got its probe above; a new one would read a slot
+      // past slotCount.
+      if (pc.probeCount !== probeCount) throw new InternalError('tracing added a list probe');
+      return fn;
+    },
+    type: (e) => pc.type(e),
+    target: (e) => c.names.get(e),
+    scoreBox,
+  });
+  return pack;
 }
 
 /**

@@ -7,7 +7,8 @@
 // dsl/check/), and when there is no error compile (dsl/compiler.ts); runTests runs the pack's `test`
 // blocks (dsl/packtest.ts). evaluateRecord converts a JSON feature record to slots (dsl/values.ts).
 // What dsl/ throws is in its error registry (dsl/errors.ts); what it finds in a pack is a Diagnostic
-// (dsl/diagnostics.ts).
+// (dsl/diagnostics.ts). explainSlots/explainRecord/explainRule (dsl/explain.ts) trace why a
+// compiled pack decided: each condition's sub-expressions with their values.
 import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import type { CompiledPack, Decision } from './compiled.ts';
 import type { Scheme, Value } from './types.ts';
@@ -79,7 +80,8 @@ export interface RedisListBackend {
 export { loadPackDir, packFromFiles, MemoryListBackend } from './pack.ts';
 export { DSL_ERRORS, InternalError, LimitsError, PackLoadError, type DslErrorCode, type PackLoadErrorCode } from './errors.ts';
 export { DEFAULT_LIMITS, resolveLimits } from './limits.ts';
-export { resolveProbes, formatValue, formatDuration } from './values.ts';
+export { resolveProbes, formatValue, formatDuration, recordToSlotsLenient } from './values.ts';
+export { explainRecord, explainRule, explainSlots, type DecisionTrace, type PolicyLineTrace, type PolicyTrace, type RuleTrace, type TraceNode } from './explain.ts';
 
 const EMPTY_REPORT: PackTestReport = { passed: 0, failed: 0, results: [] };
 
@@ -117,7 +119,8 @@ export function compilePack(src: PackSource, opts: CompileOptions): CompileResul
   const { checked, diagnostics: found } = checkPack(files, src, opts.scheme, limits);
   diagnostics.push(...found);
   if (hasErrors(diagnostics)) return result(null, diagnostics, checked);
-  return result(compileChecked(checked, opts.scheme, packHash(src, readLists)), diagnostics, checked);
+  const sources = new Map(src.rules.map((f) => [f.path, f.text]));
+  return result(compileChecked(checked, opts.scheme, packHash(src, readLists), sources), diagnostics, checked);
 }
 
 /**

@@ -1,6 +1,7 @@
 // Runtime values at the language's edges: formatting a value for a rendered `reason`, converting a
-// JSON feature record (CLI `eval`, API explain, replay) into slots with type validation, and resolving
-// Redis-list probes against a RedisListBackend. The evaluation core never sees JSON.
+// JSON feature record (CLI `eval`, API explain, replay) into slots with type validation (or leniently,
+// for records kept by the decision log), and resolving Redis-list probes against a RedisListBackend.
+// The evaluation core never sees JSON.
 import { didYouMean } from './diagnostics.ts';
 import { canonicalIp } from './iplist.ts';
 import type { CompiledPack } from './compiled.ts';
@@ -132,4 +133,33 @@ export function recordToSlots(
   const typeSlot = pack.slotOf('event.type');
   if (typeSlot >= 0) slots[typeSlot] = eventType;
   return errors.length > 0 ? { ok: false, errors } : { ok: true, slots };
+}
+
+/**
+ * A kept feature record (name → value, null = missing) as slots for `pack`, never refusing: a name
+ * the scheme does not know or a value of the wrong type is left missing and listed in `ignored`
+ * (a record kept months ago may predate a change of the feature catalog). `event.type` is
+ * `eventType`. Probe slots are left missing.
+ */
+export function recordToSlotsLenient(
+  pack: CompiledPack,
+  eventType: string,
+  features: Readonly<Record<string, unknown>>,
+  scheme: Scheme,
+): { slots: Slots; ignored: string[] } {
+  const slots: Slots = new Array<MaybeValue>(pack.slotCount).fill(undefined);
+  const ignored: string[] = [];
+  for (const [name, raw] of Object.entries(features)) {
+    const def = scheme.feature(name);
+    const conv = def ? jsonToValue(raw, def.type) : null;
+    if (!def || !conv || !conv.ok) {
+      ignored.push(name);
+      continue;
+    }
+    const slot = pack.slotOf(name);
+    if (slot >= 0) slots[slot] = conv.value;
+  }
+  const typeSlot = pack.slotOf('event.type');
+  if (typeSlot >= 0) slots[typeSlot] = eventType;
+  return { slots, ignored };
 }

@@ -8,7 +8,7 @@
 import type { CompiledPack } from '../dsl/index.ts';
 import { CATALOG } from '../features/catalog.ts';
 import type { GeoIp } from '../features/geoip.ts';
-import type { ModelScorer } from '../features/model/index.ts';
+import { modelSlots, type ModelScorer } from '../features/model/index.ts';
 import type { SignalStore } from '../features/store/index.ts';
 import { createUserAgentParser, type UserAgentParser } from '../features/useragent.ts';
 import type { DecisionLog } from '../decisionlog/index.ts';
@@ -220,6 +220,11 @@ export function createEngine(opts: EngineOptions): Engine {
 
     shadowReport(q) {
       return shadowReport.read(q.active, q.shadow, q.since);
+    },
+
+    explainModel(features) {
+      if (!model) return null;
+      return { version: model.version, contributions: model.explain(modelSlots(features)) };
     },
 
     async reloadModel(path?: string) {

@@ -104,6 +104,11 @@ export interface Engine {
    * engines that run no shadow pack.
    */
   shadowReport?(q: { readonly active: string; readonly shadow: string; readonly since: number }): Promise<ShadowReport>;
+  /**
+   * The anomaly model's top feature contributions for kept features (name → value), with the
+   * model loaded now; null without a model.
+   */
+  explainModel?(features: Readonly<Record<string, boolean | number | string | null>>): { readonly version: string; readonly contributions: readonly { readonly feature: string; readonly contribution: number }[] } | null;
   /** Reload the anomaly model (from `path`, or its current file) without dropping requests. */
   reloadModel?(path?: string): Promise<{ readonly version: string }>;
   close(): Promise<void>;

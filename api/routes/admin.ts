@@ -1,11 +1,13 @@
-// Admin routes over decisions, users, counters and the audit log: GET /v1/decisions/:id, GET
-// /v1/decisions (the decision log's search), DELETE /v1/users/:id/history (erasure), DELETE
+// Admin routes over decisions, users, counters and the audit log: GET /v1/decisions/:id (with
+// ?explain=1, the explain trace of engine/explain.ts), GET /v1/decisions (the decision log's search), DELETE /v1/users/:id/history (erasure), DELETE
 // /v1/counters (a false positive's undo), POST /v1/model/reload, GET /v1/audit; and the helpers
 // every admin route shares (the actor, recording an audit entry). Disabled (404) when
 // VIGIL_ADMIN_TOKEN is unset.
 import { errorMessage } from '../../common/errors.ts';
 import { Router, type Request, type Response } from 'express';
 import type { AuditEntry, AuditLog } from '../../engine/audit.ts';
+import { explainDecision } from '../../engine/explain.ts';
+import type { PackManager } from '../../engine/packs/index.ts';
 import type { Engine } from '../../engine/types.ts';
 import { requireAdmin } from '../auth.ts';
 import { ApiError } from '../errors.ts';
@@ -50,6 +52,8 @@ export interface AdminRouteDeps {
   readonly audit: AuditLog;
   readonly adminToken: string | undefined;
   readonly now?: () => number;
+  /** The active pack, which explain traces a kept decision with (absent: no trace). */
+  readonly packs?: Pick<PackManager, 'current'>;
 }
 
 export function adminRoutes(d: AdminRouteDeps): Router {
@@ -69,9 +73,17 @@ export function adminRoutes(d: AdminRouteDeps): Router {
   r.get('/v1/decisions/:id', admin, async (req, res) => {
     const id = param(req, 'id');
     if (id.length === 0 || id.length > MAX_DECISION_ID) throw new ApiError('not_found', 'unknown or expired decision id');
+    const explain = req.query.explain;
+    if (explain !== undefined && explain !== '1' && explain !== 'true' && explain !== '0' && explain !== 'false') {
+      throw new ApiError('invalid_request', 'explain must be 1, true, 0 or false', [{ path: 'query.explain', code: 'invalid_value', message: 'expected 1 or true' }]);
+    }
     const decision = await d.engine.getDecision(id);
     if (decision === null) throw new ApiError('not_found', 'unknown or expired decision id');
-    res.json(decision);
+    if (explain !== '1' && explain !== 'true') {
+      res.json(decision);
+      return;
+    }
+    res.json({ ...decision, explain: explainDecision(decision, d.packs?.current()?.pack ?? null, d.engine) });
   });
 
   r.delete('/v1/users/:id/history', admin, async (req, res) => {

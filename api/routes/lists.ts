@@ -1,8 +1,8 @@
-// Live-list admin routes (the responder's levers): GET, POST and DELETE /v1/lists/:name for the
-// `redis` lists the active pack declares, `:name` being the list's Redis name. Entries are checked
-// against the list's kind (a bad one is a 422 naming it), bounded (features/store/lists.ts
-// LIST_LIMITS), optionally expiring (`ttl`), and every change is audited with counts only.
-// Disabled (404) when VIGIL_ADMIN_TOKEN is unset.
+// Live-list admin routes (the responder's levers): GET /v1/lists (which lists the active pack
+// declares) and GET, POST and DELETE /v1/lists/:name for those `redis` lists, `:name` being the
+// list's Redis name. Entries are checked against the list's kind (a bad one is a 422 naming it),
+// bounded (features/store/lists.ts LIST_LIMITS), optionally expiring (`ttl`), and every change is
+// audited with counts only. Disabled (404) when VIGIL_ADMIN_TOKEN is unset.
 import { Router, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import type { AuditLog } from '../../engine/audit.ts';
@@ -72,6 +72,10 @@ export interface ListRouteDeps {
 export function listRoutes(d: ListRouteDeps): Router {
   const r = Router();
   const admin = requireAdmin(d.adminToken);
+
+  r.get('/v1/lists', admin, (_req, res) => {
+    res.json({ lists: d.engine.lists.declared().map((l) => ({ name: l.name, kind: l.kind, expires: l.expires })) });
+  });
 
   r.get('/v1/lists/:name', admin, async (req, res) => {
     res.json(await d.engine.lists.read(listOf(d.engine, req)));

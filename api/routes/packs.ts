@@ -1,15 +1,26 @@
 // Rule-pack admin routes: validate, activate (`?force=1` past the pack's own failing tests, with a
-// reason), list, roll back; the shadow pack (set, clear, its report). Disabled (404) when
-// VIGIL_ADMIN_TOKEN is unset. Every refusal is a 422 `pack_rejected` carrying the diagnostics and
-// the failing tests; the active pack (and the shadow pack) keeps serving.
+// reason), list, roll back; the shadow pack (set, clear, its report); and what the console shows
+// before a change: a version's files, the diff between the active pack and another version, and a
+// backtest of a candidate pack against the decision log. Disabled (404) when VIGIL_ADMIN_TOKEN is
+// unset. Every refusal is a 422 `pack_rejected` carrying the diagnostics and the failing tests; the
+// active pack (and the shadow pack) keeps serving.
 import { Router, type Request, type Response } from 'express';
 import { assertNever } from '../../dsl/ast.ts';
-import { checkToJson, type PackCheck, type PackFiles, type PackManager } from '../../engine/packs/index.ts';
-import type { Engine } from '../../engine/types.ts';
+import { backtest } from '../../engine/backtest.ts';
+import { checkToJson, diffPacks, type PackCheck, type PackFiles, type PackManager, type PackMeta } from '../../engine/packs/index.ts';
+import type { Engine, StoredDecision } from '../../engine/types.ts';
 import { requireAdmin } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { ctx } from '../logging.ts';
-import { fieldIssues, packChangeQuerySchema, packFilesBodySchema, reasonBodySchema, shadowReportQuerySchema } from '../schemas.ts';
+import {
+  backtestBodySchema,
+  fieldIssues,
+  packChangeQuerySchema,
+  packFilesBodySchema,
+  packVersionQuerySchema,
+  reasonBodySchema,
+  shadowReportQuerySchema,
+} from '../schemas.ts';
 import { actorOf } from './admin.ts';
 import { jsonBody, packBody } from './body.ts';
 
@@ -73,11 +84,37 @@ export function reasonOf(req: Request): { reason?: string } {
   return reason != null ? { reason } : {};
 }
 
-export function packRoutes(d: {
+export const BACKTEST_DEFAULT_LIMIT = 1000;
+
+/** The decision log's search answers at most this many decisions a page. */
+const SEARCH_PAGE = 1000;
+
+/** The last `limit` kept decisions, newest first. */
+async function lastDecisions(engine: Pick<Engine, 'searchDecisions'>, limit: number): Promise<StoredDecision[]> {
+  const out: StoredDecision[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await engine.searchDecisions({ limit: Math.min(SEARCH_PAGE, limit - out.length), ...(cursor !== undefined ? { cursor } : {}) });
+    out.push(...page.decisions);
+    cursor = page.cursor ?? undefined;
+  } while (cursor !== undefined && out.length < limit);
+  return out;
+}
+
+function versionQuery(req: Request): { hash?: string | undefined; to?: string | undefined } {
+  const parsed = packVersionQuerySchema.safeParse(req.query);
+  if (!parsed.success) throw new ApiError('invalid_request', 'invalid pack version query', fieldIssues(parsed.error));
+  return parsed.data;
+}
+
+export interface PackRouteDeps {
   readonly packs: PackManager;
-  readonly engine: Pick<Engine, 'shadowReport'>;
+  /** The decision log's search (backtests) and the shadow pack's report. */
+  readonly engine: Pick<Engine, 'searchDecisions' | 'shadowReport'>;
   readonly adminToken: string | undefined;
-}): Router {
+}
+
+export function packRoutes(d: PackRouteDeps): Router {
   const r = Router();
   const admin = requireAdmin(d.adminToken);
 
@@ -152,6 +189,70 @@ export function packRoutes(d: {
     // By default, since the shadow pack was set.
     const since = parsed.data.since ?? Date.parse(shadow.meta.activated_at);
     res.json(await viaStore(res, () => report.call(d.engine, { active: active.meta.hash, shadow: shadow.meta.hash, since })));
+  });
+
+  // The files of the active pack, or of a version of the history (?hash=): what the console's
+  // editor opens.
+  r.get('/v1/packs/files', admin, async (req, res) => {
+    const { hash } = versionQuery(req);
+    const active = d.packs.current();
+    if (hash === undefined || hash === active?.meta.hash) {
+      if (!active) throw new ApiError('unavailable', 'no pack is active');
+      res.json({ meta: active.meta, files: active.files });
+      return;
+    }
+    const { history } = await viaStore(res, () => d.packs.list());
+    const meta = history.find((m) => m.hash === hash);
+    const stored = meta ? await viaStore(res, () => d.packs.versionFiles(hash)) : null;
+    if (!meta || !stored) throw new ApiError('not_found', 'no such version in the pack history');
+    res.json({ meta, files: stored.files });
+  });
+
+  // What a rollback (or a return to any version, ?to=) would change: the diff from the active pack.
+  // POST with files: what activating them would change.
+  r.get('/v1/packs/diff', admin, async (req, res) => {
+    const { to } = versionQuery(req);
+    const active = d.packs.current();
+    if (!active) throw new ApiError('unavailable', 'no pack is active');
+    const { history } = await viaStore(res, () => d.packs.list());
+    let target: PackMeta | undefined;
+    if (to === undefined) {
+      target = history[0];
+      if (!target) throw new ApiError('conflict', 'there is no earlier version to roll back to');
+    } else {
+      target = history.find((m) => m.hash === to);
+      if (!target) throw new ApiError('not_found', 'no such version in the pack history');
+    }
+    const stored = await viaStore(res, () => d.packs.versionFiles(target.hash));
+    if (!stored) throw new ApiError('not_found', 'the pack history no longer holds that version\'s files');
+    const c = d.packs.check(stored.files, stored.root);
+    if (!c.pack) throw rejected(c, 'that version no longer compiles');
+    res.json({ from: active.meta, to: target, diff: diffPacks(active, { pack: c.pack, files: stored.files }) });
+  });
+
+  r.post('/v1/packs/diff', admin, ...packBody(), (req, res) => {
+    const active = d.packs.current();
+    if (!active) throw new ApiError('unavailable', 'no pack is active');
+    const c = d.packs.check(filesOf(req));
+    if (!c.pack) throw rejected(c, 'the pack does not compile');
+    res.json({ from: active.meta, to: packInfo(c), diff: diffPacks(active, { pack: c.pack, files: c.files }) });
+  });
+
+  // A candidate pack against the last `limit` kept decisions, next to the active pack (engine/backtest.ts).
+  r.post('/v1/packs/backtest', admin, ...packBody(), async (req, res) => {
+    const parsed = backtestBodySchema.safeParse(req.body);
+    if (!parsed.success) throw new ApiError('invalid_request', 'expected {"files": {...}, "limit"?: n}', fieldIssues(parsed.error));
+    const active = d.packs.current();
+    if (!active) throw new ApiError('unavailable', 'no pack is active');
+    const c = d.packs.check(parsed.data.files);
+    if (!c.pack) throw rejected(c, 'the pack does not compile');
+    const decisions = await lastDecisions(d.engine, parsed.data.limit ?? BACKTEST_DEFAULT_LIMIT);
+    const j = checkToJson(c);
+    res.json({
+      ...backtest(active.pack, c.pack, decisions),
+      diff: diffPacks(active, { pack: c.pack, files: c.files }),
+      tests: j.tests,
+    });
   });
 
   r.post('/v1/packs/rollback', admin, async (req, res) => {

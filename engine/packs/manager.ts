@@ -106,6 +106,8 @@ export interface PackManager {
   clearOverride(rule: string, opts: ChangeOpts): Promise<RuleOverride | null>;
   /** The active pack's metadata and the earlier versions, newest first. */
   list(): Promise<{ active: PackMeta | null; history: PackMeta[] }>;
+  /** The files of a version (by hash) the history holds, or null (never activated, or pruned). */
+  versionFiles(hash: string): Promise<{ files: PackFiles; root: string } | null>;
   /** Reload VIGIL_RULES (directory change, SIGHUP). */
   reloadFromPath(source: 'dir' | 'sighup', by?: string): Promise<ReloadResult>;
   /** Adopt the repository head if it differs from what this instance serves. */
@@ -484,6 +486,8 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
       const cur = active?.meta ?? null;
       return { active: cur, history: history.filter((m) => m.id !== cur?.id) };
     },
+
+    versionFiles: (hash) => repo.files(hash),
 
     reloadFromPath: (source, by = source === 'sighup' ? 'sighup' : 'file-watch') =>
       serial(async (): Promise<ReloadResult> => {

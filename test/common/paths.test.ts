@@ -17,6 +17,8 @@ describe('common/paths', () => {
     expect(packageRoot()).toBe(ROOT);
     expect(existsSync(assetPath('models/iforest-default.onnx'))).toBe(true);
     expect(existsSync(assetPath('rules/login_core'))).toBe(true);
+    // The console's static files ship as they are, beside the code, never in dist/.
+    for (const f of ['index.html', 'console.js', 'console.css']) expect(existsSync(assetPath('console', f))).toBe(true);
     const w = fileURLToPath(workerEntry('training/iforest-worker'));
     expect(w).toBe(join(ROOT, 'training/iforest-worker.boot.mjs'));
     expect(existsSync(w)).toBe(true);
