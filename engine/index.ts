@@ -175,6 +175,9 @@ export function createEngine(opts: EngineOptions): Engine {
 
     async searchDecisions(q: DecisionQuery): Promise<DecisionPage> {
       if (!log) return { decisions: [], cursor: null };
+      // A search reads the table: what is still queued is written first, so an answer just given
+      // is found (an admin call can wait one batch; the answer path never does).
+      await log.flush();
       // The raw user id is hashed as the store keys it; nothing raw reaches the log.
       const { user, ...rest } = q;
       const page = await log.search(user === undefined ? rest : { ...rest, user: store.userHash(user) });
