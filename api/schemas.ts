@@ -161,6 +161,25 @@ export function decisionQuerySchema(now: () => number) {
 
 const reason = z.string().min(1).max(MAX_REASON).nullish();
 
+/** A pack hash as the history names it. */
+export const PACK_HASH = /^sha256:[0-9a-f]{64}$/;
+
+const flag = z.enum(['1', 'true', '0', 'false'], { message: 'must be 1, true, 0 or false' }).transform((s) => s === '1' || s === 'true');
+
+/** PUT /v1/packs/active query: `force` (past the pack's own failing tests; needs a reason) and the audit `reason`. */
+export const packChangeQuerySchema = z
+  .object({ force: flag.optional(), reason: z.string().min(1).max(MAX_REASON).optional() })
+  .strict()
+  .refine((q) => q.force !== true || q.reason !== undefined, { message: 'a forced activation needs a reason', path: ['reason'] });
+
+/** POST /v1/packs/rollback: no body, or `{"to"?: hash, "reason"?}`. */
+export const packRollbackBodySchema = z
+  .object({
+    to: z.string().regex(PACK_HASH, 'must be a pack hash (sha256: and 64 hex digits)').nullish(),
+    reason,
+  })
+  .nullish();
+
 /** A list entry's `ttl`: `30s`, `15m`, `2h`, `7d` → ms, within LIST_LIMITS. */
 const listTtl = z
   .string()

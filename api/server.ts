@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { AggregatorRegistry, Registry } from 'prom-client';
+import { createMemoryAudit } from '../engine/audit.ts';
 import { createEngine } from '../engine/index.ts';
 import { fileRecorder, redisStreamRecorder } from '../engine/recorder.ts';
 import { createModelScorer, DEFAULT_MODEL_PATH } from '../features/model/index.ts';
@@ -211,10 +212,14 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
     redis?.disconnect();
     throw new Error(`cannot open the Redis pub/sub connection: ${errorMessage(err)}`);
   }
+  // One audit log for the pack manager's changes and the admin routes' (in process until the
+  // decision log's durable audit log is wired here).
+  const audit = createMemoryAudit();
   const packs = createPackLifecycle({
     rulesPath: config.rulesPath,
     logger,
     metrics,
+    audit,
     redis: redis && subscriber ? { client: redis, subscriber, ...(opts.redisPrefix ? { prefix: opts.redisPrefix } : {}) } : null,
     ...(opts.packDebounceMs !== undefined ? { debounceMs: opts.packDebounceMs } : {}),
     ...(opts.packPollMs !== undefined ? { pollMs: opts.packPollMs } : {}),
@@ -231,7 +236,7 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
   }
   const eng = engine;
   let shuttingDown = false;
-  const app = createApp({ engine: eng, packs, logger, metrics, config, shuttingDown: () => shuttingDown });
+  const app = createApp({ engine: eng, packs, logger, metrics, config, audit, shuttingDown: () => shuttingDown });
   let server: Server;
   try {
     server = await new Promise((resolve, reject) => {

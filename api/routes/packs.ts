@@ -1,15 +1,16 @@
-// Rule-pack admin routes: validate, activate, list, roll back. Disabled (404) when
-// VIGIL_ADMIN_TOKEN is unset. Every refusal is a 422 `pack_rejected` carrying the diagnostics and
-// the failing tests; the active pack keeps serving.
+// Rule-pack admin routes: validate, activate (`?force=1` past the pack's own failing tests, with a
+// reason), list the history, read a stored pack's files, roll back (to the previous version or a
+// named hash). Disabled (404) when VIGIL_ADMIN_TOKEN is unset. Every refusal is a 422
+// `pack_rejected` carrying the diagnostics and the failing tests; the active pack keeps serving.
 import { Router, type Request, type Response } from 'express';
 import { assertNever } from '../../dsl/ast.ts';
 import { checkToJson, type PackCheck, type PackFiles, type PackManager } from '../../engine/packs/index.ts';
 import { requireAdmin } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { ctx } from '../logging.ts';
-import { fieldIssues, packFilesBodySchema } from '../schemas.ts';
+import { fieldIssues, PACK_HASH, packChangeQuerySchema, packFilesBodySchema, packRollbackBodySchema } from '../schemas.ts';
 import { actorOf } from './admin.ts';
-import { packBody } from './body.ts';
+import { jsonBody, packBody } from './body.ts';
 
 /** The file name a single-file (text/plain) upload is compiled as. */
 export const SINGLE_FILE_NAME = 'pack.rules';
@@ -53,6 +54,13 @@ function rejected(c: PackCheck, message: string): ApiError {
   return new ApiError('pack_rejected', message, { error: j.error, diagnostics: j.diagnostics, tests: j.tests, rendered: j.rendered });
 }
 
+/** `?force=` and `?reason=` of an activation. */
+function changeQuery(req: Request): { force: boolean; reason?: string } {
+  const parsed = packChangeQuerySchema.safeParse(req.query);
+  if (!parsed.success) throw new ApiError('invalid_request', 'invalid query', fieldIssues(parsed.error));
+  return { force: parsed.data.force === true, ...(parsed.data.reason !== undefined ? { reason: parsed.data.reason } : {}) };
+}
+
 export function packRoutes(d: { readonly packs: PackManager; readonly adminToken: string | undefined }): Router {
   const r = Router();
   const admin = requireAdmin(d.adminToken);
@@ -65,10 +73,16 @@ export function packRoutes(d: { readonly packs: PackManager; readonly adminToken
 
   r.put('/v1/packs/active', admin, ...packBody(), async (req, res) => {
     const by = actorOf(req);
+    const q = changeQuery(req);
     const files = filesOf(req);
-    const result = await viaStore(res, () => d.packs.activate(files, { by, source: 'api' }));
+    const result = await viaStore(res, () => d.packs.activate(files, { by, source: 'api', ...q }));
     if (result.status === 'rejected') {
-      throw rejected(result.check, 'the pack has errors or failing tests; the active pack keeps serving');
+      throw rejected(
+        result.check,
+        q.force
+          ? 'the pack has errors (force overrides failing tests only); the active pack keeps serving'
+          : 'the pack has errors or failing tests; the active pack keeps serving',
+      );
     }
     const j = checkToJson(result.check);
     res.json({
@@ -84,19 +98,37 @@ export function packRoutes(d: { readonly packs: PackManager; readonly adminToken
     res.json(await viaStore(res, () => d.packs.list()));
   });
 
-  r.post('/v1/packs/rollback', admin, async (req, res) => {
+  r.get('/v1/packs/:hash', admin, async (req, res) => {
+    const v = (req.params as Record<string, unknown>).hash;
+    const hash = typeof v === 'string' && PACK_HASH.test(v) ? v : null;
+    const found = hash === null ? null : await viaStore(res, () => d.packs.stored(hash));
+    if (!found) throw new ApiError('not_found', 'no pack with this hash in the history');
+    res.json({ pack: found.meta, files: found.files, root: found.root });
+  });
+
+  r.post('/v1/packs/rollback', admin, ...jsonBody(), async (req, res) => {
     const by = actorOf(req);
-    const result = await viaStore(res, () => d.packs.rollback({ by }));
+    const parsed = packRollbackBodySchema.safeParse(req.body);
+    if (!parsed.success) throw new ApiError('invalid_request', 'expected no body or {"to": hash, "reason": "..."}', fieldIssues(parsed.error));
+    const to = parsed.data?.to ?? undefined;
+    const reason = parsed.data?.reason ?? undefined;
+    const result = await viaStore(res, () =>
+      d.packs.rollback({ by, ...(to !== undefined ? { to } : {}), ...(reason !== undefined ? { reason } : {}) }),
+    );
     switch (result.status) {
       case 'rolled_back':
         res.json({ status: 'rolled_back', active: result.active.meta, from: result.from, diff: result.diff });
         return;
       case 'none':
         throw new ApiError('conflict', 'there is no earlier version to roll back to');
+      case 'not_found':
+        throw new ApiError('not_found', `no pack with hash ${to ?? ''} in the history (GET /v1/packs lists it)`);
+      case 'current':
+        throw new ApiError('conflict', `${to ?? 'that pack'} is already the active pack`);
       case 'conflict':
         throw new ApiError('conflict', 'the pack history changed concurrently; list it and retry');
       case 'rejected':
-        throw rejected(result.check, 'the previous version no longer compiles or passes its tests');
+        throw rejected(result.check, `${to === undefined ? 'the previous version' : 'that version'} no longer compiles or passes its tests`);
       default:
         return assertNever(result, 'rollback result');
     }

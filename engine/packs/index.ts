@@ -3,6 +3,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
+import type { AuditLog } from '../audit.ts';
 import { checkPackFiles, checkPackPath } from './compile.ts';
 import { createMemoryPackRepository } from './memory.ts';
 import { createPackManager, type PackManager, type PackMetricsSink } from './manager.ts';
@@ -15,11 +16,13 @@ export { createRedisPackRepository, type RedisPackRepositoryOptions } from './re
 export {
   createPackManager,
   type ActivationResult,
+  type ChangeOpts,
   type PackManager,
   type PackManagerOptions,
   type PackMetricsSink,
   type ReloadResult,
   type RollbackResult,
+  type StoredPack,
 } from './manager.ts';
 export type * from './types.ts';
 export { NoPackError } from '../errors.ts';
@@ -33,6 +36,8 @@ export interface PackLifecycleOptions {
   readonly redis: { readonly client: Redis | Cluster; readonly subscriber: Redis | Cluster; readonly prefix?: string } | null;
   readonly pollMs?: number;
   readonly debounceMs?: number;
+  /** Where pack changes are recorded (GET /v1/audit). */
+  readonly audit?: AuditLog;
 }
 
 /** The production pack manager: Redis or in-process history, compiled against VIGIL_SCHEME. */
@@ -47,5 +52,6 @@ export function createPackLifecycle(opts: PackLifecycleOptions): PackManager {
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
     ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
+    ...(opts.audit ? { audit: opts.audit } : {}),
   });
 }

@@ -1,7 +1,10 @@
 // The pack manager: owns which compiled pack serves evaluations. It activates packs (API upload,
-// VIGIL_RULES directory change, SIGHUP, start), rolls back, follows other instances through the
-// repository's pub/sub, and writes one audit line per change. A pack that fails to compile or
-// whose tests fail never becomes active, whatever its origin; the old one keeps serving.
+// VIGIL_RULES directory change, SIGHUP, start), rolls back (to the previous version or to any
+// listed hash; each rollback is a new history entry), follows other instances through the
+// repository's pub/sub, and records every change (an audit log line, and an entry in the injected
+// AuditLog). A pack that fails to compile never becomes active, whatever its origin; one whose
+// tests fail only when an operator forces it (`force`, recorded as forced); the old one keeps
+// serving.
 //
 // The swap is one reference assignment (`active = next`): an evaluation reads `current()` once
 // and keeps that object to the end, so a swap never mixes two packs in one decision.
@@ -10,9 +13,19 @@ import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
+import { hasErrors } from '../../dsl/index.ts';
+import type { AuditAction, AuditLog } from '../audit.ts';
 import { NoPackError } from '../errors.ts';
 import { diffPacks, type PackDiff } from './diff.ts';
-import type { ActivePack, PackChangeSource, PackCheck, PackFiles, PackMeta, PackRepository } from './types.ts';
+import {
+  PACK_HISTORY_LENGTH,
+  type ActivePack,
+  type PackChangeSource,
+  type PackCheck,
+  type PackFiles,
+  type PackMeta,
+  type PackRepository,
+} from './types.ts';
 
 /** Where swaps are reported (api/metrics.ts implements it). */
 export interface PackMetricsSink {
@@ -35,6 +48,8 @@ export interface PackManagerOptions {
   readonly pollMs?: number;
   /** Quiet period after the last file event before a directory reload. */
   readonly debounceMs?: number;
+  /** Where every change is recorded for `GET /v1/audit`; absent: audit log lines only. */
+  readonly audit?: AuditLog;
 }
 
 export type ActivationResult =
@@ -44,9 +59,27 @@ export type ActivationResult =
 
 export type RollbackResult =
   | { readonly status: 'rolled_back'; readonly active: ActivePack; readonly from: PackMeta; readonly diff: PackDiff }
+  /** No earlier version to go back to. */
   | { readonly status: 'none' }
+  /** `to` names no hash in the history. */
+  | { readonly status: 'not_found' }
+  /** `to` is the hash already active. */
+  | { readonly status: 'current' }
   | { readonly status: 'conflict' }
   | { readonly status: 'rejected'; readonly check: PackCheck };
+
+/** Who made a change and why, for the history and the audit log. */
+export interface ChangeOpts {
+  readonly by: string;
+  readonly reason?: string;
+}
+
+/** A pack of the history (or the active one) with its files. */
+export interface StoredPack {
+  readonly meta: PackMeta;
+  readonly files: PackFiles;
+  readonly root: string;
+}
 
 export type ReloadResult = ActivationResult | { readonly status: 'unreadable'; readonly error: string };
 
@@ -57,10 +90,23 @@ export interface PackManager {
   start(): Promise<ActivePack>;
   /** Compile and test without activating. */
   check(files: PackFiles, root?: string): PackCheck;
-  activate(files: PackFiles, opts: { by: string; source?: PackChangeSource; root?: string }): Promise<ActivationResult>;
-  rollback(opts: { by: string }): Promise<RollbackResult>;
-  /** The active pack's metadata and the earlier versions, newest first. */
+  /**
+   * Compile, test and activate. `force`: activate even though the pack's own tests fail (never
+   * with an error diagnostic); the history entry and the audit entry say so.
+   */
+  activate(
+    files: PackFiles,
+    opts: ChangeOpts & { source?: PackChangeSource; root?: string; force?: boolean },
+  ): Promise<ActivationResult>;
+  /**
+   * Reactivate `to` (a hash of the history) or, without it, the version active before the current
+   * one. Appends a `rollback` entry; nothing leaves the history.
+   */
+  rollback(opts: ChangeOpts & { to?: string }): Promise<RollbackResult>;
+  /** The active pack's entry and the other entries, newest first. */
   list(): Promise<{ active: PackMeta | null; history: PackMeta[] }>;
+  /** The newest entry with this hash and its files (the active pack first), or null. */
+  stored(hash: string): Promise<StoredPack | null>;
   /** Reload VIGIL_RULES (directory change, SIGHUP). */
   reloadFromPath(source: 'dir' | 'sighup', by?: string): Promise<ReloadResult>;
   /** Adopt the repository head if it differs from what this instance serves. */
@@ -71,6 +117,8 @@ export interface PackManager {
 }
 
 const UPLOAD_ROOT = 'upload';
+/** More than any repository keeps (PACK_HISTORY_LENGTH by default; a test may configure more). */
+const HISTORY_READ = Math.max(100, PACK_HISTORY_LENGTH);
 
 export function createPackManager(opts: PackManagerOptions): PackManager {
   const { repo, compile, logger } = opts;
@@ -101,9 +149,48 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
     log.info({ audit: true, at: now().toISOString(), ...fields }, msg);
   }
 
-  function metaFor(check: PackCheck, by: string, source: PackChangeSource): PackMeta {
+  /**
+   * An entry in the injected audit log. The change has happened by then: a log that refuses the
+   * entry is logged loudly rather than undoing the change.
+   */
+  async function record(action: AuditAction, o: ChangeOpts, details: Record<string, unknown>): Promise<void> {
+    if (!opts.audit) return;
+    try {
+      await opts.audit.record({ at: now().getTime(), by: o.by, action, ...(o.reason !== undefined ? { reason: o.reason } : {}), details });
+    } catch (err) {
+      log.error({ err: errorMessage(err), action, by: o.by }, 'the audit log refused an entry; the change stands');
+    }
+  }
+
+  function metaFor(
+    check: PackCheck,
+    by: string,
+    source: PackChangeSource,
+    extra: { previous_hash?: string | null; reason?: string; forced?: boolean } = {},
+  ): PackMeta {
     const p = check.pack!;
-    return { id: ulid(), name: p.name, version: p.version, hash: p.hash, activated_at: now().toISOString(), by, source };
+    return {
+      id: ulid(),
+      name: p.name,
+      version: p.version,
+      hash: p.hash,
+      activated_at: now().toISOString(),
+      by,
+      source,
+      action: 'activate',
+      previous_hash: extra.previous_hash ?? null,
+      ...(extra.reason !== undefined ? { reason: extra.reason } : {}),
+      ...(extra.forced === true ? { forced: true } : {}),
+    };
+  }
+
+  /** Only the pack's own tests fail: what `force` may override, and what a forced entry allows. */
+  function testsOnly(check: PackCheck): boolean {
+    return check.pack !== null && check.loadError === null && !hasErrors(check.diagnostics);
+  }
+
+  function usable(check: PackCheck, meta: PackMeta): boolean {
+    return check.pack !== null && (check.ok || (meta.forced === true && testsOnly(check)));
   }
 
   function refuse(action: 'activate' | 'rollback' | 'reload', check: PackCheck, by: string, source: string): void {
@@ -125,21 +212,28 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
     );
   }
 
-  async function activateChecked(check: PackCheck, by: string, source: PackChangeSource): Promise<ActivationResult> {
+  async function activateChecked(
+    check: PackCheck,
+    by: string,
+    source: PackChangeSource,
+    extra: { force?: boolean; reason?: string } = {},
+  ): Promise<ActivationResult> {
     const action = source === 'dir' || source === 'sighup' ? 'reload' : 'activate';
-    if (!check.ok || check.pack === null) {
+    const forced = extra.force === true && !check.ok && testsOnly(check);
+    if ((!check.ok && !forced) || check.pack === null) {
       refuse(action, check, by, source);
       return { status: 'rejected', check };
     }
-    const meta = metaFor(check, by, source);
-    const { pushed, head } = await repo.push(meta, check.files, check.root);
+    const proposed = metaFor(check, by, source, { ...(extra.reason !== undefined ? { reason: extra.reason } : {}), forced });
+    const { pushed, head } = await repo.push(proposed, check.files, check.root);
     const before = active;
-    const next: ActivePack = { pack: check.pack, meta: pushed ? meta : head, files: check.files, root: check.root };
+    const next: ActivePack = { pack: check.pack, meta: head, files: check.files, root: check.root };
     if (!pushed) {
       if (!before || before.meta.id !== head.id) swap(next);
       opts.metrics?.packChange(action, 'unchanged');
       return { status: 'unchanged', active: next, check };
     }
+    const meta = head;
     swap(next);
     const diff = diffPacks(before, next);
     opts.metrics?.packChange(action, 'ok');
@@ -154,9 +248,20 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
         hash: meta.hash,
         previous_hash: before?.meta.hash ?? null,
         diff,
+        ...(forced ? { forced: true, tests_failed: check.tests.failed } : {}),
       },
-      'pack activated',
+      forced ? 'pack activated although its tests fail (forced)' : 'pack activated',
     );
+    await record('pack_activate', { by, ...(extra.reason !== undefined ? { reason: extra.reason } : {}) }, {
+      source,
+      name: meta.name,
+      version: meta.version,
+      hash: meta.hash,
+      previous_hash: before?.meta.hash ?? null,
+      forced,
+      ...(forced ? { tests_failed: check.tests.failed } : {}),
+      diff,
+    });
     await repo.publish(meta.id).catch((err: unknown) => log.warn({ err }, 'pack change not published; other instances pick it up at their next poll'));
     return { status: 'activated', active: next, check, diff };
   }
@@ -175,7 +280,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
       return;
     }
     const check = compile(stored.files, stored.root);
-    if (!check.ok || !check.pack) {
+    if (!usable(check, head) || !check.pack) {
       lastFailedId = head.id;
       opts.metrics?.packChange('sync', 'rejected');
       log.error(
@@ -252,25 +357,51 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
 
     check: (files, root = UPLOAD_ROOT) => compile(files, root),
 
-    activate: (files, { by, source = 'api', root = UPLOAD_ROOT }) =>
-      serial(() => activateChecked(compile(files, root), by, source)),
+    activate: (files, { by, reason, source = 'api', root = UPLOAD_ROOT, force = false }) =>
+      serial(() => activateChecked(compile(files, root), by, source, { force, ...(reason !== undefined ? { reason } : {}) })),
 
-    rollback: ({ by }) =>
+    rollback: ({ by, reason, to }) =>
       serial(async (): Promise<RollbackResult> => {
-        const [head, prev] = await repo.list(2);
-        if (!head || !prev) return { status: 'none' };
-        const stored = await repo.files(prev.hash);
+        const entries = await repo.list(HISTORY_READ);
+        const head = entries[0];
+        if (!head) return { status: 'none' };
+        let target: PackMeta | undefined;
+        if (to === undefined) {
+          // The version active before the current one: the entry under the head (never the same
+          // hash, since an activation of the head's hash adds no entry).
+          target = entries[1];
+          if (!target) return { status: 'none' };
+        } else {
+          if (to === head.hash) return { status: 'current' };
+          target = entries.find((m) => m.hash === to);
+          if (!target) return { status: 'not_found' };
+        }
+        const stored = await repo.files(target.hash);
         if (!stored) return { status: 'conflict' };
         const check = compile(stored.files, stored.root);
-        if (!check.ok || !check.pack) {
+        if (!usable(check, target) || !check.pack) {
           refuse('rollback', check, by, 'rollback');
           return { status: 'rejected', check };
         }
-        const restamped: PackMeta = { ...prev, id: ulid(), activated_at: now().toISOString(), by, source: 'rollback' };
-        const r = await repo.rollback(head.id, prev.id, restamped);
+        const entry: PackMeta = {
+          id: ulid(),
+          name: target.name,
+          version: target.version,
+          hash: target.hash,
+          activated_at: now().toISOString(),
+          by,
+          source: 'rollback',
+          action: 'rollback',
+          previous_hash: head.hash,
+          ...(reason !== undefined ? { reason } : {}),
+          // Tests that failed when it was forced still fail: the entry stays forced so every
+          // instance adopts it.
+          ...(target.forced === true && !check.ok ? { forced: true } : {}),
+        };
+        const r = await repo.rollback(head.id, entry);
         if (r.result !== 'ok') return { status: r.result };
         const before = active;
-        const next: ActivePack = { pack: check.pack, meta: restamped, files: stored.files, root: stored.root };
+        const next: ActivePack = { pack: check.pack, meta: entry, files: stored.files, root: stored.root };
         swap(next);
         const diff = diffPacks(before, next);
         opts.metrics?.packChange('rollback', 'ok');
@@ -280,22 +411,39 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
             result: 'ok',
             by,
             source: 'rollback',
-            name: restamped.name,
-            version: restamped.version,
-            hash: restamped.hash,
+            name: entry.name,
+            version: entry.version,
+            hash: entry.hash,
             previous_hash: head.hash,
             diff,
           },
           'pack rolled back',
         );
-        await repo.publish(restamped.id).catch((err: unknown) => log.warn({ err }, 'rollback not published'));
+        await record('pack_rollback', { by, ...(reason !== undefined ? { reason } : {}) }, {
+          name: entry.name,
+          version: entry.version,
+          hash: entry.hash,
+          previous_hash: head.hash,
+          to: to !== undefined ? 'named' : 'previous',
+          diff,
+        });
+        await repo.publish(entry.id).catch((err: unknown) => log.warn({ err }, 'rollback not published'));
         return { status: 'rolled_back', active: next, from: head, diff };
       }),
 
     async list() {
-      const history = await repo.list(100);
+      const history = await repo.list(HISTORY_READ);
       const cur = active?.meta ?? null;
       return { active: cur, history: history.filter((m) => m.id !== cur?.id) };
+    },
+
+    async stored(hash) {
+      const cur = active;
+      if (cur && cur.meta.hash === hash) return { meta: cur.meta, files: cur.files, root: cur.root };
+      const meta = (await repo.list(HISTORY_READ)).find((m) => m.hash === hash);
+      if (!meta) return null;
+      const f = await repo.files(hash);
+      return f ? { meta, files: f.files, root: f.root } : null;
     },
 
     reloadFromPath: (source, by = source === 'sighup' ? 'sighup' : 'file-watch') =>

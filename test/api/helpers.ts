@@ -17,6 +17,7 @@ import {
   type PackManager,
   type PackRepository,
 } from '../../engine/packs/index.ts';
+import { createMemoryAudit, type AuditEntry, type AuditLog } from '../../engine/audit.ts';
 import { createLiveLists } from '../../engine/lists.ts';
 import type { Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from '../../engine/types.ts';
 import { createMemoryStore, type CounterTarget } from '../../features/store/index.ts';
@@ -148,7 +149,7 @@ export function testEngine(packs: Pick<PackManager, 'current'>): TestEngine {
 }
 
 export function testPackManager(
-  opts: { repo?: PackRepository; rulesPath?: string; logger?: Logger; metrics?: VigilMetrics; debounceMs?: number } = {},
+  opts: { repo?: PackRepository; rulesPath?: string; logger?: Logger; metrics?: VigilMetrics; debounceMs?: number; audit?: AuditLog } = {},
 ): PackManager {
   return createPackManager({
     repo: opts.repo ?? createMemoryPackRepository(),
@@ -159,6 +160,7 @@ export function testPackManager(
     pollMs: 0,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
+    ...(opts.audit ? { audit: opts.audit } : {}),
   });
 }
 
@@ -172,6 +174,8 @@ export interface TestApp {
   readonly packs: PackManager;
   readonly metrics: VigilMetrics;
   readonly logs: LogSink;
+  /** Shared by the pack manager and the admin routes. */
+  readonly audit: AuditLog & { readonly entries: readonly AuditEntry[] };
   shuttingDown: boolean;
 }
 
@@ -181,9 +185,11 @@ export async function testApp(
 ): Promise<TestApp> {
   const logs = logSink();
   const metrics = createMetrics(new Registry());
+  const audit = createMemoryAudit();
   const packs = testPackManager({
     logger: logs.logger,
     metrics,
+    audit,
     ...(opts.rulesPath ? { rulesPath: opts.rulesPath } : {}),
     ...(opts.repo ? { repo: opts.repo } : {}),
   });
@@ -200,6 +206,7 @@ export async function testApp(
       adminToken: 'adminToken' in opts ? opts.adminToken : ADMIN_TOKEN,
       maxSkewMs: opts.maxSkewMs ?? 5 * 60_000,
     },
+    audit,
     now: () => NOW,
     shuttingDown: () => state.shuttingDown,
   });
@@ -209,6 +216,7 @@ export async function testApp(
     packs,
     metrics,
     logs,
+    audit,
     get shuttingDown() {
       return state.shuttingDown;
     },
