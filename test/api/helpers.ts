@@ -149,7 +149,15 @@ export function testEngine(packs: Pick<PackManager, 'current'>): TestEngine {
 }
 
 export function testPackManager(
-  opts: { repo?: PackRepository; rulesPath?: string; logger?: Logger; metrics?: VigilMetrics; debounceMs?: number; audit?: AuditLog } = {},
+  opts: {
+    repo?: PackRepository;
+    rulesPath?: string;
+    logger?: Logger;
+    metrics?: VigilMetrics;
+    debounceMs?: number;
+    audit?: AuditLog;
+    now?: () => Date;
+  } = {},
 ): PackManager {
   return createPackManager({
     repo: opts.repo ?? createMemoryPackRepository(),
@@ -161,6 +169,7 @@ export function testPackManager(
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
     ...(opts.audit ? { audit: opts.audit } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
   });
 }
 
@@ -190,6 +199,7 @@ export async function testApp(
     logger: logs.logger,
     metrics,
     audit,
+    now: () => new Date(NOW),
     ...(opts.rulesPath ? { rulesPath: opts.rulesPath } : {}),
     ...(opts.repo ? { repo: opts.repo } : {}),
   });
