@@ -166,7 +166,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
     check: PackCheck,
     by: string,
     source: PackChangeSource,
-    extra: { previous_hash?: string | null; reason?: string; forced?: boolean } = {},
+    extra: { reason?: string; forced?: boolean } = {},
   ): PackMeta {
     const p = check.pack!;
     return {
@@ -178,7 +178,8 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
       by,
       source,
       action: 'activate',
-      previous_hash: extra.previous_hash ?? null,
+      // The repository's push sets it to the head's hash, atomically with the append.
+      previous_hash: null,
       ...(extra.reason !== undefined ? { reason: extra.reason } : {}),
       ...(extra.forced === true ? { forced: true } : {}),
     };
