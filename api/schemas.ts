@@ -174,6 +174,17 @@ export function decisionQuerySchema(now: () => number) {
 
 const reason = z.string().min(1).max(MAX_REASON).nullish();
 
+/** A pack hash as the history names it. */
+export const PACK_HASH = /^sha256:[0-9a-f]{64}$/;
+
+/** POST /v1/packs/rollback: no body, or `{"to"?: hash, "reason"?}`. */
+export const packRollbackBodySchema = z
+  .object({
+    to: z.string().regex(PACK_HASH, 'must be a pack hash (sha256: and 64 hex digits)').nullish(),
+    reason,
+  })
+  .nullish();
+
 /** A list entry's `ttl`: `30s`, `15m`, `2h`, `7d` → ms, within LIST_LIMITS. */
 const listTtl = z
   .string()

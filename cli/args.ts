@@ -81,6 +81,42 @@ export function matching(name: string, pattern: RegExp, what: string): ArgParser
   };
 }
 
+/** Who makes an admin change: the server's rule for `X-Vigil-Actor` (api/routes/admin.ts). */
+export const ACTOR = /^[A-Za-z0-9._@:+-]{1,64}$/;
+export const ACTOR_RULE = '1-64 characters of [A-Za-z0-9._@:+-]';
+/** Characters of an admin change's reason (the server's bound, api/schemas.ts MAX_REASON). */
+export const MAX_REASON = 500;
+
+/** `--reason`: why an admin change is made, 1-500 characters (it goes into the audit log). */
+export function reasonArg(flag: string): ArgParser<string> {
+  return (value) => {
+    if (value.trim().length === 0) throw new InvalidArgumentError(`${flag} must not be empty`);
+    if (value.length > MAX_REASON) throw new InvalidArgumentError(`${flag} must be at most ${MAX_REASON} characters, got ${value.length}`);
+    return value;
+  };
+}
+
+/** A duration as the server reads it (`90s`, `30m`, `2h`, `7d`), kept as text. */
+export function durationArg(flag: string): ArgParser<string> {
+  return (value) => {
+    if (!/^[1-9]\d{0,8}(s|m|h|d)$/.test(value)) throw new InvalidArgumentError(`${flag} must be a duration such as 90s, 30m, 2h or 7d, got ${JSON.stringify(value)}`);
+    return value;
+  };
+}
+
+/**
+ * `--since` of a server query: a duration ago (`30m`, `24h`, `7d`), passed on as text so the
+ * server's clock decides, or an ISO 8601 date or date-time, sent as an ISO date-time in UTC.
+ */
+export function sinceArg(flag: string): ArgParser<string> {
+  return (value) => {
+    if (/^\d{1,9}(s|m|h|d)$/.test(value)) return value;
+    const t = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
+    if (Number.isNaN(t)) throw new InvalidArgumentError(`${flag} must be a duration ago (30m, 24h, 7d) or an ISO date-time, got ${JSON.stringify(value)}`);
+    return new Date(t).toISOString();
+  };
+}
+
 /**
  * Commander's error text in Vigil's words: no `error:` prefix (main.ts adds `vigil CMD: error:`), an
  * argParser's own message without commander's preamble, and `--x is required` for a missing

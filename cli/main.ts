@@ -4,7 +4,8 @@
 // --help` or `vigil check` never loads the engine, GeoIP, onnxruntime, Redis or Express.
 //
 // `main` never exits the process and never throws for user errors: it returns the exit code — 0 ok,
-// 1 refused or failed (a check with errors, a failing test, unreadable input), 2 usage — and writes
+// 1 refused or failed (a check with errors, a failing test, unreadable input, a server's refusal),
+// 2 usage, 3 server unreachable (the admin client commands: pack, list, counters, audit) — and writes
 // through an injected CliIO so tests run it in-process. Every error is one line on stderr,
 // `vigil CMD: error: …`; a usage error is followed by the command's usage line and where to find
 // its help.
@@ -14,7 +15,21 @@ import { Command, CommanderError } from 'commander';
 import type { Scheme } from '../dsl/index.ts';
 import { errorMessage } from '../common/errors.ts';
 import { EVENT_TYPES } from '../features/event-types.ts';
-import { decimal, httpUrl, integer, isoTime, matching, nonEmpty, usageMessage, UsageError } from './args.ts';
+import {
+  ACTOR,
+  ACTOR_RULE,
+  decimal,
+  durationArg,
+  httpUrl,
+  integer,
+  isoTime,
+  matching,
+  nonEmpty,
+  reasonArg,
+  sinceArg,
+  usageMessage,
+  UsageError,
+} from './args.ts';
 import { processIO, type CliIO } from './io.ts';
 import { instantArg } from './from-log.ts';
 import type { ModelEvalDeps } from './model-eval.ts';
@@ -34,7 +49,10 @@ export interface MainDeps {
   readonly replay?: ReplayTuning;
   readonly simulate?: SimulateDeps;
   readonly modelEval?: ModelEvalDeps;
-  /** explain: VIGIL_URL, VIGIL_ADMIN_TOKEN, VIGIL_MODEL; --from-log: VIGIL_DECISION_LOG, VIGIL_DATA_DIR (default process.env). */
+  /**
+   * explain and the admin client commands: VIGIL_URL, VIGIL_ADMIN_TOKEN (and VIGIL_ACTOR); explain:
+   * VIGIL_MODEL; --from-log: VIGIL_DECISION_LOG, VIGIL_DATA_DIR (default process.env).
+   */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -315,8 +333,154 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
       (await import('./explain.ts')).explainCommand(id, { ...(o.url !== undefined ? { url: o.url } : {}), json: o.json === true }, io, deps.env ?? process.env),
   );
 
+  declareAdminCommands(program, io, env, running, schemeOf);
+
   configureErrors(program, io);
   return program;
+}
+
+const TOKEN_HELP = `
+The server is --url, else $VIGIL_URL, else http://127.0.0.1:8080. The admin token is read from
+$VIGIL_ADMIN_TOKEN only (never from the command line). Changes are recorded in the server's audit
+log as made by --actor, else $VIGIL_ACTOR, else "admin".
+Exit: 0 ok, 1 refused by the server (its message, diagnostics or failing tests printed),
+2 usage, 3 server unreachable.`;
+
+/** `--url` and `--json` of every admin client command; `--actor` and `--reason` of those that change something. */
+function adminOptions(cmd: Command, changes: boolean): Command {
+  cmd
+    .option('--url <url>', 'the Vigil server (default: $VIGIL_URL or http://127.0.0.1:8080)', httpUrl('--url'))
+    .option('--json', "print the server's answer as one JSON object");
+  if (changes) {
+    cmd
+      .option('--actor <name>', `who makes the change, for the audit log (default: $VIGIL_ACTOR, else "admin"; ${ACTOR_RULE})`, matching('--actor', ACTOR, ACTOR_RULE))
+      .option('--reason <text>', 'why, recorded in the audit log (1-500 characters)', reasonArg('--reason'));
+  }
+  return cmd.addHelpText('after', TOKEN_HELP);
+}
+
+/** The admin client: `vigil pack …`, `vigil list …`, `vigil counters clear`, `vigil audit` against a running server. */
+function declareAdminCommands(
+  program: Command,
+  io: CliIO,
+  env: Readonly<Record<string, string | undefined>>,
+  running: Running,
+  schemeOf: () => Promise<Scheme>,
+): void {
+  const pack = program
+    .command('pack')
+    .description("a running server's rule pack: push, status, history, rollback, diff (admin API; token from $VIGIL_ADMIN_TOKEN)");
+  action(
+    adminOptions(
+      pack
+        .command('push')
+        .description("upload a pack and activate it on every instance; its diagnostics and failing tests print as `vigil check` prints them (exit 1 when refused)")
+        .argument('<pack>', 'a pack directory or a .rules file')
+        .option('--force', "activate even though the pack's own tests fail (never with errors); needs --reason"),
+      true,
+    ),
+    running,
+    async (path: string, o: { url?: string; json?: boolean; actor?: string; reason?: string; force?: boolean }) =>
+      (await import('./admin/pack.ts')).packPush(path, o, io, env, schemeOf),
+  );
+  action(adminOptions(pack.command('status').description('the active pack: name, version, hash, when, by whom and why'), false), running, async (o: { url?: string; json?: boolean }) =>
+    (await import('./admin/pack.ts')).packStatus(o, io, env),
+  );
+  action(
+    adminOptions(pack.command('history').description('the pack history, newest first: every activation and rollback (append-only; the last 20 entries)'), false),
+    running,
+    async (o: { url?: string; json?: boolean }) => (await import('./admin/pack.ts')).packHistory(o, io, env),
+  );
+  action(
+    adminOptions(
+      pack
+        .command('rollback')
+        .description('reactivate the version active before the current one, or HASH from the history; recorded as a new entry')
+        .argument('[hash]', 'a hash of the history, or its start (as `vigil pack history` shows it)'),
+      true,
+    ),
+    running,
+    async (hash: string | undefined, o: { url?: string; json?: boolean; actor?: string; reason?: string }) =>
+      (await import('./admin/pack.ts')).packRollback(hash, o, io, env),
+  );
+  action(
+    adminOptions(
+      pack
+        .command('diff')
+        .description('what changes from HASH (default: the entry before the active one) to the active pack: rules added, removed, changed, and a unified diff of the files')
+        .argument('[hash]', 'a hash of the history, or its start'),
+      false,
+    ),
+    running,
+    async (hash: string | undefined, o: { url?: string; json?: boolean }) => (await import('./admin/pack-diff.ts')).packDiff(hash, o, io, env, schemeOf),
+  );
+
+  const list = program
+    .command('list')
+    .description("a running server's live lists (the `redis` lists the active pack declares): add, rm, ls (admin API)");
+  action(
+    adminOptions(
+      list
+        .command('add')
+        .description('add entries (addresses or CIDR ranges, strings, numbers, by the kind of the list), optionally expiring')
+        .argument('<name>', 'the Redis name the pack declares: list x: ip = redis "NAME"')
+        .argument('<entries...>', 'entries; - reads them from standard input, one a line')
+        .option('--ttl <duration>', 'remove them after this long (90s, 30m, 2h, 7d; at most 365d)', durationArg('--ttl')),
+      true,
+    ),
+    running,
+    async (name: string, entries: string[], o: { url?: string; json?: boolean; actor?: string; reason?: string; ttl?: string }) =>
+      (await import('./admin/list.ts')).listAdd(name, entries, o, io, env),
+  );
+  action(
+    adminOptions(
+      list
+        .command('rm')
+        .description('remove entries')
+        .argument('<name>', 'the Redis name the pack declares')
+        .argument('<entries...>', 'entries; - reads them from standard input, one a line'),
+      true,
+    ),
+    running,
+    async (name: string, entries: string[], o: { url?: string; json?: boolean; actor?: string; reason?: string }) =>
+      (await import('./admin/list.ts')).listRm(name, entries, o, io, env),
+  );
+  action(
+    adminOptions(list.command('ls').description('the entries of a list, with their expiry').argument('<name>', 'the Redis name the pack declares'), false),
+    running,
+    async (name: string, o: { url?: string; json?: boolean }) => (await import('./admin/list.ts')).listLs(name, o, io, env),
+  );
+
+  const counters = program.command('counters').description("a running server's velocity and failure counters: clear (a false positive's undo; admin API)");
+  action(
+    adminOptions(
+      counters
+        .command('clear')
+        .description('delete the velocity and failure counters of an address, a user, or both')
+        .usage('(--ip ADDRESS | --user ID) [options]')
+        .option('--ip <address>', 'an IPv4 or IPv6 address')
+        .option('--subnet', "with --ip: also the failures of the address's /24 (IPv6 /48)")
+        .option('--user <id>', 'a user id as the auth service sends it'),
+      true,
+    ),
+    running,
+    async (o: { url?: string; json?: boolean; actor?: string; reason?: string; ip?: string; user?: string; subnet?: boolean }) =>
+      (await import('./admin/counters.ts')).countersClear(o, io, env),
+  );
+
+  action(
+    adminOptions(
+      program
+        .command('audit')
+        .description('the admin changes a running server recorded, newest first (admin API)')
+        .option('--since <when>', 'from this long ago (30m, 24h, 7d) or this ISO date-time', sinceArg('--since'))
+        .option('--action <action>', 'only this action (pack_activate, pack_rollback, list_add, list_remove, counters_clear, …)')
+        .option('--limit <n>', 'at most this many entries (default 100)', integer('--limit', 1, 1000)),
+      false,
+    ),
+    running,
+    async (o: { url?: string; json?: boolean; since?: string; action?: string; limit?: number }) => (await import('./admin/audit.ts')).auditCommand(o, io, env),
+  );
 }
 
 export async function main(argv: readonly string[], io: CliIO = processIO, deps: MainDeps = {}): Promise<number> {

@@ -55,7 +55,9 @@ export function createMemoryAudit(): AuditLog & { readonly entries: readonly Aud
     },
     async query(q) {
       const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
-      return entries
+      // Reversed before the (stable) sort, so entries of one instant come newest first too.
+      return [...entries]
+        .reverse()
         .filter((e) => (q.since === undefined || e.at >= q.since) && (q.action === undefined || e.action === q.action))
         .sort((a, b) => b.at - a.at)
         .slice(0, limit);

@@ -1,9 +1,10 @@
 // Rule-pack admin routes: validate, activate (`?force=1` past the pack's own failing tests, with a
-// reason), list, roll back; the shadow pack (set, clear, its report); and what the console shows
-// before a change: a version's files, the diff between the active pack and another version, and a
-// backtest of a candidate pack against the decision log. Disabled (404) when VIGIL_ADMIN_TOKEN is
-// unset. Every refusal is a 422 `pack_rejected` carrying the diagnostics and the failing tests; the
-// active pack (and the shadow pack) keeps serving.
+// reason), list the history, read a stored pack's files, roll back (to the previous version or a
+// named hash); the shadow pack (set, clear, its report); and what the console shows before a
+// change: a version's files, the diff between the active pack and another version, and a backtest
+// of a candidate pack against the decision log. Disabled (404) when VIGIL_ADMIN_TOKEN is unset.
+// Every refusal is a 422 `pack_rejected` carrying the diagnostics and the failing tests; the active
+// pack (and the shadow pack) keeps serving.
 import { Router, type Request, type Response } from 'express';
 import { assertNever } from '../../dsl/ast.ts';
 import { backtest } from '../../engine/backtest.ts';
@@ -15,8 +16,10 @@ import { ctx } from '../logging.ts';
 import {
   backtestBodySchema,
   fieldIssues,
+  PACK_HASH,
   packChangeQuerySchema,
   packFilesBodySchema,
+  packRollbackBodySchema,
   packVersionQuerySchema,
   reasonBodySchema,
   shadowReportQuerySchema,
@@ -255,19 +258,37 @@ export function packRoutes(d: PackRouteDeps): Router {
     });
   });
 
-  r.post('/v1/packs/rollback', admin, async (req, res) => {
+  r.get('/v1/packs/:hash', admin, async (req, res) => {
+    const v = (req.params as Record<string, unknown>).hash;
+    const hash = typeof v === 'string' && PACK_HASH.test(v) ? v : null;
+    const found = hash === null ? null : await viaStore(res, () => d.packs.stored(hash));
+    if (!found) throw new ApiError('not_found', 'no pack with this hash in the history');
+    res.json({ pack: found.meta, files: found.files, root: found.root });
+  });
+
+  r.post('/v1/packs/rollback', admin, ...jsonBody(), async (req, res) => {
     const by = actorOf(req);
-    const result = await viaStore(res, () => d.packs.rollback({ by }));
+    const parsed = packRollbackBodySchema.safeParse(req.body);
+    if (!parsed.success) throw new ApiError('invalid_request', 'expected no body or {"to": hash, "reason": "..."}', fieldIssues(parsed.error));
+    const to = parsed.data?.to ?? undefined;
+    const reason = parsed.data?.reason ?? undefined;
+    const result = await viaStore(res, () =>
+      d.packs.rollback({ by, ...(to !== undefined ? { to } : {}), ...(reason !== undefined ? { reason } : {}) }),
+    );
     switch (result.status) {
       case 'rolled_back':
         res.json({ status: 'rolled_back', active: result.active.meta, from: result.from, diff: result.diff });
         return;
       case 'none':
         throw new ApiError('conflict', 'there is no earlier version to roll back to');
+      case 'not_found':
+        throw new ApiError('not_found', `no pack with hash ${to ?? ''} in the history (GET /v1/packs lists it)`);
+      case 'current':
+        throw new ApiError('conflict', `${to ?? 'that pack'} is already the active pack`);
       case 'conflict':
         throw new ApiError('conflict', 'the pack history changed concurrently; list it and retry');
       case 'rejected':
-        throw rejected(result.check, 'the previous version no longer compiles or passes its tests');
+        throw rejected(result.check, `${to === undefined ? 'the previous version' : 'that version'} no longer compiles or passes its tests`);
       default:
         return assertNever(result, 'rollback result');
     }

@@ -87,6 +87,9 @@ export function checkToJson(c: PackCheck): {
     file: string;
     line: number;
     col: number;
+    /** Offsets into the file's text (UTF-16 code units), so a client can draw the caret under the span. */
+    offset: number;
+    end: number;
     hint?: string;
   }[];
   tests: { passed: number; failed: number; failures: { name: string; file: string; line: number; col: number; failures: readonly string[] }[] };
@@ -102,6 +105,8 @@ export function checkToJson(c: PackCheck): {
       file: d.span.file,
       line: d.span.line,
       col: d.span.col,
+      offset: d.span.offset,
+      end: d.span.end,
       ...(d.hint !== undefined ? { hint: d.hint } : {}),
     })),
     tests: {

@@ -26,6 +26,7 @@ export {
   type ReloadResult,
   type RollbackResult,
   type ShadowResult,
+  type StoredPack,
 } from './manager.ts';
 export type * from './types.ts';
 export { NoPackError } from '../errors.ts';

@@ -1,10 +1,11 @@
 // The pack manager: owns which compiled pack serves evaluations, and what rides along with it —
 // the shadow pack and the emergency rule overrides. It activates packs (API upload, VIGIL_RULES
-// directory change, SIGHUP, start), rolls back, sets and clears the shadow pack and overrides,
-// follows other instances through the repository's pub/sub, and records every change (a log line,
-// and an entry in the injected AuditLog). A pack that fails to compile never becomes active or
-// shadow, whatever its origin; one whose tests fail only when an operator forces it (`force`,
-// recorded as forced); the old one keeps serving.
+// directory change, SIGHUP, start), rolls back (to the previous version or to any listed hash; each
+// rollback is a new history entry), sets and clears the shadow pack and overrides, follows other
+// instances through the repository's pub/sub, and records every change (a log line, and an entry
+// in the injected AuditLog). A pack that fails to compile never becomes active or shadow, whatever
+// its origin; one whose tests fail only when an operator forces it (`force`, recorded as forced);
+// the old one keeps serving.
 //
 // The swap is one reference assignment (`active = next`): an evaluation reads `current()` once
 // and keeps that object to the end, so a swap never mixes two packs in one decision. The object
@@ -19,7 +20,17 @@ import { hasErrors, ruleModes, type RuleOverrideMode } from '../../dsl/index.ts'
 import type { AuditAction, AuditLog } from '../audit.ts';
 import { NoPackError } from '../errors.ts';
 import { diffPacks, type PackDiff } from './diff.ts';
-import type { ActivePack, LoadedPack, PackChangeSource, PackCheck, PackFiles, PackMeta, PackRepository, RuleOverride } from './types.ts';
+import {
+  PACK_HISTORY_LENGTH,
+  type ActivePack,
+  type LoadedPack,
+  type PackChangeSource,
+  type PackCheck,
+  type PackFiles,
+  type PackMeta,
+  type PackRepository,
+  type RuleOverride,
+} from './types.ts';
 
 /** Where swaps are reported (api/metrics.ts implements it). */
 export interface PackMetricsSink {
@@ -53,9 +64,27 @@ export type ActivationResult =
 
 export type RollbackResult =
   | { readonly status: 'rolled_back'; readonly active: ActivePack; readonly from: PackMeta; readonly diff: PackDiff }
+  /** No earlier version to go back to. */
   | { readonly status: 'none' }
+  /** `to` names no hash in the history. */
+  | { readonly status: 'not_found' }
+  /** `to` is the hash already active. */
+  | { readonly status: 'current' }
   | { readonly status: 'conflict' }
   | { readonly status: 'rejected'; readonly check: PackCheck };
+
+/** Who made a change and why, for the history and the audit log. */
+export interface ChangeOpts {
+  readonly by: string;
+  readonly reason?: string;
+}
+
+/** A pack of the history (or the active one) with its files. */
+export interface StoredPack {
+  readonly meta: PackMeta;
+  readonly files: PackFiles;
+  readonly root: string;
+}
 
 export type ReloadResult = ActivationResult | { readonly status: 'unreadable'; readonly error: string };
 
@@ -91,7 +120,11 @@ export interface PackManager {
     files: PackFiles,
     opts: ChangeOpts & { source?: PackChangeSource; root?: string; force?: boolean },
   ): Promise<ActivationResult>;
-  rollback(opts: ChangeOpts): Promise<RollbackResult>;
+  /**
+   * Reactivate `to` (a hash of the history) or, without it, the version active before the current
+   * one. Appends a `rollback` entry; nothing leaves the history.
+   */
+  rollback(opts: ChangeOpts & { to?: string }): Promise<RollbackResult>;
   /** The shadow pack this instance runs, or null. */
   shadow(): LoadedPack | null;
   /** Compile and test a pack (the checks of `activate`) and make it the shadow pack everywhere. */
@@ -104,8 +137,10 @@ export interface PackManager {
   setOverride(rule: string, opts: ChangeOpts & { mode: RuleOverrideMode; reason: string; ttlMs?: number }): Promise<OverrideResult>;
   /** Lift a rule's override everywhere; resolves it, or null when none was in force. */
   clearOverride(rule: string, opts: ChangeOpts): Promise<RuleOverride | null>;
-  /** The active pack's metadata and the earlier versions, newest first. */
+  /** The active pack's entry and the other entries, newest first. */
   list(): Promise<{ active: PackMeta | null; history: PackMeta[] }>;
+  /** The newest entry with this hash and its files (the active pack first), or null. */
+  stored(hash: string): Promise<StoredPack | null>;
   /** The files of a version (by hash) the history holds, or null (never activated, or pruned). */
   versionFiles(hash: string): Promise<{ files: PackFiles; root: string } | null>;
   /** Reload VIGIL_RULES (directory change, SIGHUP). */
@@ -118,6 +153,8 @@ export interface PackManager {
 }
 
 const UPLOAD_ROOT = 'upload';
+/** More than any repository keeps (PACK_HISTORY_LENGTH by default; a test may configure more). */
+const HISTORY_READ = Math.max(100, PACK_HISTORY_LENGTH);
 
 export function createPackManager(opts: PackManagerOptions): PackManager {
   const { repo, compile, logger } = opts;
@@ -215,7 +252,12 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
     }
   }
 
-  function metaFor(check: PackCheck, by: string, source: PackChangeSource, forced = false): PackMeta {
+  function metaFor(
+    check: PackCheck,
+    by: string,
+    source: PackChangeSource,
+    extra: { reason?: string; forced?: boolean } = {},
+  ): PackMeta {
     const p = check.pack!;
     return {
       id: ulid(),
@@ -225,7 +267,11 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
       activated_at: now().toISOString(),
       by,
       source,
-      ...(forced ? { forced: true } : {}),
+      action: 'activate',
+      // The repository's push sets it to the head's hash, atomically with the append.
+      previous_hash: null,
+      ...(extra.reason !== undefined ? { reason: extra.reason } : {}),
+      ...(extra.forced === true ? { forced: true } : {}),
     };
   }
 
@@ -269,15 +315,16 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
       refuse(action, check, by, source);
       return { status: 'rejected', check };
     }
-    const meta = metaFor(check, by, source, forced);
-    const { pushed, head } = await repo.push(meta, check.files, check.root);
+    const proposed = metaFor(check, by, source, { ...(extra.reason !== undefined ? { reason: extra.reason } : {}), forced });
+    const { pushed, head } = await repo.push(proposed, check.files, check.root);
     const before = active;
-    const next: LoadedPack = { pack: check.pack, meta: pushed ? meta : head, files: check.files, root: check.root };
+    const next: LoadedPack = { pack: check.pack, meta: head, files: check.files, root: check.root };
     if (!pushed) {
       if (!before || before.meta.id !== head.id) swap(next);
       opts.metrics?.packChange(action, 'unchanged');
       return { status: 'unchanged', active: next, check };
     }
+    const meta = head;
     swap(next);
     const diff = diffPacks(before, next);
     opts.metrics?.packChange(action, 'ok');
@@ -437,22 +484,48 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
     activate: (files, { by, reason, source = 'api', root = UPLOAD_ROOT, force = false }) =>
       serial(() => activateChecked(compile(files, root), by, source, { force, ...(reason !== undefined ? { reason } : {}) })),
 
-    rollback: ({ by, reason }) =>
+    rollback: ({ by, reason, to }) =>
       serial(async (): Promise<RollbackResult> => {
-        const [head, prev] = await repo.list(2);
-        if (!head || !prev) return { status: 'none' };
-        const stored = await repo.files(prev.hash);
+        const entries = await repo.list(HISTORY_READ);
+        const head = entries[0];
+        if (!head) return { status: 'none' };
+        let target: PackMeta | undefined;
+        if (to === undefined) {
+          // The version active before the current one: the entry under the head (never the same
+          // hash, since an activation of the head's hash adds no entry).
+          target = entries[1];
+          if (!target) return { status: 'none' };
+        } else {
+          if (to === head.hash) return { status: 'current' };
+          target = entries.find((m) => m.hash === to);
+          if (!target) return { status: 'not_found' };
+        }
+        const stored = await repo.files(target.hash);
         if (!stored) return { status: 'conflict' };
         const check = compile(stored.files, stored.root);
-        if (!usable(check, prev) || !check.pack) {
+        if (!usable(check, target) || !check.pack) {
           refuse('rollback', check, by, 'rollback');
           return { status: 'rejected', check };
         }
-        const restamped: PackMeta = { ...prev, id: ulid(), activated_at: now().toISOString(), by, source: 'rollback' };
-        const r = await repo.rollback(head.id, prev.id, restamped);
+        const entry: PackMeta = {
+          id: ulid(),
+          name: target.name,
+          version: target.version,
+          hash: target.hash,
+          activated_at: now().toISOString(),
+          by,
+          source: 'rollback',
+          action: 'rollback',
+          previous_hash: head.hash,
+          ...(reason !== undefined ? { reason } : {}),
+          // Tests that failed when it was forced still fail: the entry stays forced so every
+          // instance adopts it.
+          ...(target.forced === true && !check.ok ? { forced: true } : {}),
+        };
+        const r = await repo.rollback(head.id, entry);
         if (r.result !== 'ok') return { status: r.result };
         const before = active;
-        const next: LoadedPack = { pack: check.pack, meta: restamped, files: stored.files, root: stored.root };
+        const next: LoadedPack = { pack: check.pack, meta: entry, files: stored.files, root: stored.root };
         swap(next);
         const diff = diffPacks(before, next);
         opts.metrics?.packChange('rollback', 'ok');
@@ -462,32 +535,41 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
             result: 'ok',
             by,
             source: 'rollback',
-            name: restamped.name,
-            version: restamped.version,
-            hash: restamped.hash,
+            name: entry.name,
+            version: entry.version,
+            hash: entry.hash,
             previous_hash: head.hash,
             diff,
           },
           'pack rolled back',
         );
         await record('pack_rollback', { by, ...(reason !== undefined ? { reason } : {}) }, {
-          name: restamped.name,
-          version: restamped.version,
-          hash: restamped.hash,
+          name: entry.name,
+          version: entry.version,
+          hash: entry.hash,
           previous_hash: head.hash,
+          to: to !== undefined ? 'named' : 'previous',
           diff,
         });
-        await publish(restamped.id);
+        await publish(entry.id);
         return { status: 'rolled_back', active: next, from: head, diff };
       }),
 
     async list() {
-      const history = await repo.list(100);
+      const history = await repo.list(HISTORY_READ);
       const cur = active?.meta ?? null;
       return { active: cur, history: history.filter((m) => m.id !== cur?.id) };
     },
 
     versionFiles: (hash) => repo.files(hash),
+    async stored(hash) {
+      const cur = active;
+      if (cur && cur.meta.hash === hash) return { meta: cur.meta, files: cur.files, root: cur.root };
+      const meta = (await repo.list(HISTORY_READ)).find((m) => m.hash === hash);
+      if (!meta) return null;
+      const f = await repo.files(hash);
+      return f ? { meta, files: f.files, root: f.root } : null;
+    },
 
     reloadFromPath: (source, by = source === 'sighup' ? 'sighup' : 'file-watch') =>
       serial(async (): Promise<ReloadResult> => {

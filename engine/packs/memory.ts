@@ -1,9 +1,9 @@
-// The in-process pack repository (no REDIS_URL): the same history, shadow pack and override
-// semantics as Redis, without pub/sub. One process only; nothing survives a restart.
-import type { PackFiles, PackMeta, PackRepository, RollbackOutcome, RuleOverride } from './types.ts';
+// The in-process pack repository (no REDIS_URL): the same append-only, capped history, shadow pack
+// and override semantics as Redis, without pub/sub. One process only; nothing survives a restart.
+import { PACK_HISTORY_LENGTH, type PackFiles, type PackMeta, type PackRepository, type RollbackOutcome, type RuleOverride } from './types.ts';
 
 export function createMemoryPackRepository(opts: { maxHistory?: number } = {}): PackRepository {
-  const maxHistory = opts.maxHistory ?? 20;
+  const maxHistory = opts.maxHistory ?? PACK_HISTORY_LENGTH;
   let history: PackMeta[] = [];
   const files = new Map<string, { files: PackFiles; root: string }>();
   const seen = new Set<string>();
@@ -25,19 +25,20 @@ export function createMemoryPackRepository(opts: { maxHistory?: number } = {}): 
     async push(meta, f, root) {
       const head = history[0];
       if (head && head.hash === meta.hash) return { pushed: false, head };
-      history = [meta, ...history].slice(0, maxHistory);
+      const entry: PackMeta = { ...meta, previous_hash: head?.hash ?? null };
+      history = [entry, ...history].slice(0, maxHistory);
       files.set(meta.hash, { files: f, root });
       seen.add(meta.hash);
       gc();
-      return { pushed: true, head: meta };
+      return { pushed: true, head: entry };
     },
-    async rollback(headId, prevId, restamped): Promise<RollbackOutcome> {
-      const [head, prev] = history;
-      if (!head || !prev) return { result: 'none' };
-      if (head.id !== headId || prev.id !== prevId) return { result: 'conflict' };
-      history = [restamped, ...history.slice(2)];
+    async rollback(headId, entry): Promise<RollbackOutcome> {
+      const head = history[0];
+      if (!head) return { result: 'none' };
+      if (head.id !== headId || !files.has(entry.hash)) return { result: 'conflict' };
+      history = [entry, ...history].slice(0, maxHistory);
       gc();
-      return { result: 'ok', head: restamped };
+      return { result: 'ok', head: entry };
     },
     async seen(hash) {
       return seen.has(hash);

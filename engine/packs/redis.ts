@@ -1,9 +1,9 @@
-// The Redis pack repository: the pack history (newest first, capped), the files of each pack in
-// it, the set of hashes ever activated, the shadow pack, the rule overrides, and the pub/sub
-// channel every instance follows. Each change is one Lua script or MULTI on keys sharing a hash
-// tag, so it is atomic and runs on Redis Cluster.
+// The Redis pack repository: the pack history (append-only, newest first, capped), the files of
+// each pack in it, the set of hashes ever activated, the shadow pack, the rule overrides, and the
+// pub/sub channel every instance follows. Each change is one Lua script or MULTI on keys sharing a
+// hash tag, so it is atomic and runs on Redis Cluster.
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import type { PackFiles, PackMeta, PackRepository, RollbackOutcome, RuleOverride } from './types.ts';
+import { PACK_HISTORY_LENGTH, type PackFiles, type PackMeta, type PackRepository, type RollbackOutcome, type RuleOverride } from './types.ts';
 
 export interface RedisPackRepositoryOptions {
   /** Commands. Not closed by the repository (the caller shares it with the signal store). */
@@ -28,14 +28,21 @@ local function gc(dropped)
 end
 `;
 
-// KEYS: history, files, seen. ARGV: meta json, hash, files json, max history.
+// KEYS: history, files, seen. ARGV: meta json (without previous_hash), hash, files json, max
+// history. The entry gets the head's hash as its previous_hash, read in the same script.
 const PUSH =
   GC +
   `
 local head = redis.call('LINDEX', KEYS[1], 0)
-if head and cjson.decode(head).hash == ARGV[2] then return {0, head} end
+local prev = 'null'
+if head then
+  local h = cjson.decode(head).hash
+  if h == ARGV[2] then return {0, head} end
+  prev = cjson.encode(h)
+end
+local entry = string.sub(ARGV[1], 1, -2) .. ',"previous_hash":' .. prev .. '}'
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LPUSH', KEYS[1], entry)
 redis.call('SADD', KEYS[3], ARGV[2])
 local max = tonumber(ARGV[4])
 local dropped = redis.call('LRANGE', KEYS[1], max, -1)
@@ -43,19 +50,25 @@ if #dropped > 0 then
   redis.call('LTRIM', KEYS[1], 0, max - 1)
   gc(dropped)
 end
-return {1, ARGV[1]}
+return {1, entry}
 `;
 
-// KEYS: history, files. ARGV: head id, previous id, re-stamped previous meta json.
+// KEYS: history, files. ARGV: head id, entry json, its hash, max history. Appends the rollback
+// entry on top; the entry rolled away from stays below it.
 const ROLLBACK =
   GC +
   `
-local entries = redis.call('LRANGE', KEYS[1], 0, 1)
-if #entries < 2 then return 'none' end
-if cjson.decode(entries[1]).id ~= ARGV[1] or cjson.decode(entries[2]).id ~= ARGV[2] then return 'conflict' end
-redis.call('LPOP', KEYS[1])
-redis.call('LSET', KEYS[1], 0, ARGV[3])
-gc({entries[1]})
+local head = redis.call('LINDEX', KEYS[1], 0)
+if not head then return 'none' end
+if cjson.decode(head).id ~= ARGV[1] then return 'conflict' end
+if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then return 'conflict' end
+redis.call('LPUSH', KEYS[1], ARGV[2])
+local max = tonumber(ARGV[4])
+local dropped = redis.call('LRANGE', KEYS[1], max, -1)
+if #dropped > 0 then
+  redis.call('LTRIM', KEYS[1], 0, max - 1)
+  gc(dropped)
+end
 return 'ok'
 `;
 
@@ -70,7 +83,7 @@ export function createRedisPackRepository(opts: RedisPackRepositoryOptions): Pac
   const kShadowFiles = `${tag}:shadow:files`;
   const kOverrides = `${tag}:overrides`;
   const channel = `${prefix}:packs:changed`;
-  const maxHistory = opts.maxHistory ?? 20;
+  const maxHistory = opts.maxHistory ?? PACK_HISTORY_LENGTH;
   const { client, subscriber } = opts;
 
   return {
@@ -91,16 +104,17 @@ export function createRedisPackRepository(opts: RedisPackRepositoryOptions): Pac
         kHistory,
         kFiles,
         kSeen,
-        JSON.stringify(meta),
+        // The script closes the object after previous_hash: a meta carrying one would hold two.
+        JSON.stringify({ ...meta, previous_hash: undefined }),
         meta.hash,
         JSON.stringify({ files, root }),
         String(maxHistory),
       )) as [number, string];
       return { pushed: r[0] === 1, head: parseMeta(r[1]) };
     },
-    async rollback(headId, prevId, restamped): Promise<RollbackOutcome> {
-      const r = (await client.eval(ROLLBACK, 2, kHistory, kFiles, headId, prevId, JSON.stringify(restamped))) as string;
-      if (r === 'ok') return { result: 'ok', head: restamped };
+    async rollback(headId, entry): Promise<RollbackOutcome> {
+      const r = (await client.eval(ROLLBACK, 2, kHistory, kFiles, headId, JSON.stringify(entry), entry.hash, String(maxHistory))) as string;
+      if (r === 'ok') return { result: 'ok', head: entry };
       return r === 'none' ? { result: 'none' } : { result: 'conflict' };
     },
     async seen(hash) {
@@ -163,7 +177,8 @@ export function createRedisPackRepository(opts: RedisPackRepositoryOptions): Pac
 }
 
 function parseMeta(raw: string): PackMeta {
-  const m = JSON.parse(raw) as PackMeta;
+  // Entries written before the history was append-only lack `action` and `previous_hash`.
+  const m = JSON.parse(raw) as Partial<PackMeta> & Pick<PackMeta, 'id' | 'name' | 'version' | 'hash' | 'activated_at' | 'by' | 'source'>;
   return {
     id: m.id,
     name: m.name,
@@ -172,6 +187,9 @@ function parseMeta(raw: string): PackMeta {
     activated_at: m.activated_at,
     by: m.by,
     source: m.source,
+    action: m.action ?? (m.source === 'rollback' ? 'rollback' : 'activate'),
+    previous_hash: m.previous_hash ?? null,
+    ...(typeof m.reason === 'string' ? { reason: m.reason } : {}),
     ...(m.forced === true ? { forced: true } : {}),
   };
 }

@@ -1,16 +1,26 @@
-// Types of the rule-pack lifecycle: what a pack check reports, what an activation records in the
-// history, the shadow pack and the rule overrides beside the active pack, and the repository all of
-// it lives in (Redis in production, memory for a trial).
+// Types of the rule-pack lifecycle: what a pack check reports, what an activation or a rollback
+// records in the (append-only) history, the shadow pack and the rule overrides beside the active
+// pack, and the repository all of it lives in (Redis in production, memory for a trial).
 import type { CompiledPack, Diagnostic, PackTestReport, RuleOverrideMode } from '../../dsl/index.ts';
+
+/** Entries the history keeps (activations and rollbacks alike); older ones and their files go. */
+export const PACK_HISTORY_LENGTH = 20;
 
 /** A pack's files: relative path (`main.rules`, `lists/tor.txt`) → text. */
 export type PackFiles = Readonly<Record<string, string>>;
 
 export type PackChangeSource = 'api' | 'dir' | 'sighup' | 'startup' | 'rollback';
 
-/** One activation in the history, newest first; the head is the active pack. */
+/** What made a history entry: an activation (upload, directory, SIGHUP, start) or a rollback. */
+export type PackHistoryAction = 'activate' | 'rollback';
+
+/**
+ * One entry of the history, newest first; the head is the active pack. The history is append-only:
+ * a rollback adds an entry naming the version it reactivated, and the version rolled away from
+ * stays listed below it.
+ */
 export interface PackMeta {
-  /** ULID of this activation. */
+  /** ULID of this entry. */
   readonly id: string;
   readonly name: string;
   readonly version: number;
@@ -18,6 +28,11 @@ export interface PackMeta {
   readonly activated_at: string;
   readonly by: string;
   readonly source: PackChangeSource;
+  readonly action: PackHistoryAction;
+  /** The hash active before this entry; null for the first (and for entries older than the field). */
+  readonly previous_hash: string | null;
+  /** Why, as the operator gave it (`--reason`). */
+  readonly reason?: string;
   /** Activated although its own tests failed (`PUT /v1/packs/active?force=1`); never with errors. */
   readonly forced?: boolean;
 }
@@ -82,13 +97,17 @@ export interface PackRepository {
   /** Newest first; the first entry is the active pack. */
   list(limit: number): Promise<PackMeta[]>;
   files(hash: string): Promise<{ files: PackFiles; root: string } | null>;
-  /** Append an activation unless the head already has this hash (then nothing changes). */
-  push(meta: PackMeta, files: PackFiles, root: string): Promise<{ pushed: boolean; head: PackMeta }>;
   /**
-   * Drop the head if its id is `headId` and the next entry's id is `prevId`, and re-stamp that
-   * next entry (now the head) with `restamped`.
+   * Append an activation unless the head already has this hash (then nothing changes); the entry's
+   * previous_hash is the head's hash, read atomically with the append. Resolves the head after.
    */
-  rollback(headId: string, prevId: string, restamped: PackMeta): Promise<RollbackOutcome>;
+  push(meta: Omit<PackMeta, 'previous_hash'>, files: PackFiles, root: string): Promise<{ pushed: boolean; head: PackMeta }>;
+  /**
+   * Append `entry` (a rollback to a version whose files are stored) if the head's id is still
+   * `headId`: `none` when the history is empty, `conflict` when the head moved or the files of
+   * `entry.hash` are gone. Nothing is removed but what the length cap drops.
+   */
+  rollback(headId: string, entry: PackMeta): Promise<RollbackOutcome>;
   /** Was a pack with this hash ever activated here? */
   seen(hash: string): Promise<boolean>;
   /** Tell every instance the head changed. */

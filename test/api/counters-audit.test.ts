@@ -111,7 +111,8 @@ describe('GET /v1/audit', () => {
 
     const all = await request(t.app).get('/v1/audit').set('Authorization', admin);
     expect(all.status).toBe(200);
-    expect(all.body.entries.map((e: { action: string }) => e.action).sort()).toEqual(['counters_clear', 'user_erase']);
+    // The pack manager shares the log: the start's activation is there too.
+    expect(all.body.entries.map((e: { action: string }) => e.action).sort()).toEqual(['counters_clear', 'pack_activate', 'user_erase']);
     const erase = await request(t.app).get('/v1/audit?action=user_erase&since=2026-11-24T17:00:00Z').set('Authorization', admin);
     // The default audit of createApp: an in-process log.
     expect(erase.body).toEqual({ entries: [{ at: '2026-11-24T18:00:00.000Z', by: 'dpo', action: 'user_erase', details: { keys: 3, decisions: 2 } }] });

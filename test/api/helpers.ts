@@ -17,8 +17,8 @@ import {
   type PackManager,
   type PackRepository,
 } from '../../engine/packs/index.ts';
+import { createMemoryAudit, type AuditEntry, type AuditLog } from '../../engine/audit.ts';
 import { createLiveLists } from '../../engine/lists.ts';
-import type { AuditLog } from '../../engine/audit.ts';
 import type { Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from '../../engine/types.ts';
 import { createMemoryStore, type CounterTarget } from '../../features/store/index.ts';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
@@ -149,7 +149,15 @@ export function testEngine(packs: Pick<PackManager, 'current'>): TestEngine {
 }
 
 export function testPackManager(
-  opts: { repo?: PackRepository; rulesPath?: string; logger?: Logger; metrics?: VigilMetrics; debounceMs?: number; audit?: AuditLog } = {},
+  opts: {
+    repo?: PackRepository;
+    rulesPath?: string;
+    logger?: Logger;
+    metrics?: VigilMetrics;
+    debounceMs?: number;
+    audit?: AuditLog;
+    now?: () => Date;
+  } = {},
 ): PackManager {
   return createPackManager({
     repo: opts.repo ?? createMemoryPackRepository(),
@@ -161,6 +169,7 @@ export function testPackManager(
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
     ...(opts.audit ? { audit: opts.audit } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
   });
 }
 
@@ -174,6 +183,8 @@ export interface TestApp {
   readonly packs: PackManager;
   readonly metrics: VigilMetrics;
   readonly logs: LogSink;
+  /** Shared by the pack manager and the admin routes. */
+  readonly audit: AuditLog & { readonly entries: readonly AuditEntry[] };
   shuttingDown: boolean;
 }
 
@@ -183,9 +194,12 @@ export async function testApp(
 ): Promise<TestApp> {
   const logs = logSink();
   const metrics = createMetrics(new Registry());
+  const audit = createMemoryAudit();
   const packs = testPackManager({
     logger: logs.logger,
     metrics,
+    audit,
+    now: () => new Date(NOW),
     ...(opts.rulesPath ? { rulesPath: opts.rulesPath } : {}),
     ...(opts.repo ? { repo: opts.repo } : {}),
   });
@@ -202,6 +216,7 @@ export async function testApp(
       adminToken: 'adminToken' in opts ? opts.adminToken : ADMIN_TOKEN,
       maxSkewMs: opts.maxSkewMs ?? 5 * 60_000,
     },
+    audit,
     now: () => NOW,
     shuttingDown: () => state.shuttingDown,
   });
@@ -211,6 +226,7 @@ export async function testApp(
     packs,
     metrics,
     logs,
+    audit,
     get shuttingDown() {
       return state.shuttingDown;
     },

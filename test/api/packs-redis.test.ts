@@ -1,6 +1,7 @@
-// The Redis pack repository and two pack managers on one Redis: atomic history operations, files
-// garbage collection, and an activation or rollback on one instance followed by the other through
-// pub/sub within a second. Needs Redis on 127.0.0.1:6379 and FAILS without it.
+// The Redis pack repository and two pack managers on one Redis: atomic, append-only history
+// operations (a rollback is a new entry), files garbage collection, entries written before the
+// history was append-only, and an activation or rollback on one instance followed by the other
+// through pub/sub within a second. Needs Redis on 127.0.0.1:6379 and FAILS without it.
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisPackRepository, type PackManager, type PackMeta, type PackRepository } from '../../engine/packs/index.ts';
@@ -47,7 +48,11 @@ function repo(p: string, maxHistory?: number): PackRepository {
 }
 
 function meta(id: string, hash: string, version = 1): PackMeta {
-  return { id, name: 'p', version, hash, activated_at: new Date(0).toISOString(), by: 't', source: 'api' };
+  return { id, name: 'p', version, hash, activated_at: new Date(0).toISOString(), by: 't', source: 'api', action: 'activate', previous_hash: null };
+}
+
+function rollbackTo(id: string, hash: string, previous: string): PackMeta {
+  return { ...meta(id, hash), by: 'carol', source: 'rollback', action: 'rollback', previous_hash: previous, reason: 'INC-7 ✓' };
 }
 
 describe('Redis pack repository', () => {
@@ -57,8 +62,14 @@ describe('Redis pack repository', () => {
     expect((await r.push(meta('a', 'h1'), { 'm.rules': '1' }, 'upload')).pushed).toBe(true);
     const again = await r.push(meta('b', 'h1'), { 'm.rules': '1' }, 'upload');
     expect(again).toEqual({ pushed: false, head: meta('a', 'h1') });
-    await r.push(meta('c', 'h2'), { 'm.rules': '2' }, 'upload');
-    expect((await r.list(10)).map((m) => m.id)).toEqual(['c', 'a']);
+    const c = await r.push({ ...meta('c', 'h2'), reason: 'why "quoted" ✓', forced: true }, { 'm.rules': '2' }, 'upload');
+    // previous_hash is the head's, set by the script; a caller's own value is not kept
+    expect(c).toEqual({ pushed: true, head: { ...meta('c', 'h2'), reason: 'why "quoted" ✓', forced: true, previous_hash: 'h1' } });
+    expect((await r.list(10)).map((m) => [m.id, m.previous_hash])).toEqual([
+      ['c', 'h1'],
+      ['a', null],
+    ]);
+    expect((await r.list(1))[0]).toEqual(c.head);
     expect(await r.files('h2')).toEqual({ files: { 'm.rules': '2' }, root: 'upload' });
     expect(await r.seen('h1')).toBe(true);
     expect(await r.seen('h9')).toBe(false);
@@ -76,17 +87,55 @@ describe('Redis pack repository', () => {
     expect(await r.seen('h1')).toBe(true);
   });
 
-  it('rollback pops the head atomically and refuses stale ids', async () => {
+  it('rollback appends an entry atomically; the version rolled away from stays; stale heads and gone files are refused', async () => {
     const p = prefix();
     const r = repo(p);
+    expect(await r.rollback('a', rollbackTo('z', 'h1', 'h2'))).toEqual({ result: 'none' });
     await r.push(meta('a', 'h1'), { f: '1' }, 'x');
     await r.push(meta('b', 'h2'), { f: '2' }, 'x');
-    expect(await r.rollback('a', 'b', meta('z', 'h1'))).toEqual({ result: 'conflict' });
-    const ok = await r.rollback('b', 'a', { ...meta('a2', 'h1'), by: 'carol', source: 'rollback' });
-    expect(ok).toMatchObject({ result: 'ok', head: { id: 'a2', by: 'carol' } });
-    expect((await r.list(10)).map((m) => m.id)).toEqual(['a2']);
+    expect(await r.rollback('a', rollbackTo('z', 'h1', 'h2'))).toEqual({ result: 'conflict' });
+    expect(await r.rollback('b', rollbackTo('z', 'h9', 'h2'))).toEqual({ result: 'conflict' });
+    const ok = await r.rollback('b', rollbackTo('a2', 'h1', 'h2'));
+    expect(ok).toEqual({ result: 'ok', head: rollbackTo('a2', 'h1', 'h2') });
+    const listed = await r.list(10);
+    expect(listed.map((m) => [m.id, m.action, m.previous_hash])).toEqual([
+      ['a2', 'rollback', 'h2'],
+      ['b', 'activate', 'h1'],
+      ['a', 'activate', null],
+    ]);
+    expect(listed[0]).toEqual(rollbackTo('a2', 'h1', 'h2'));
+    expect(await r.files('h2')).toEqual({ files: { f: '2' }, root: 'x' });
+    // back to where it was: another entry, nothing removed
+    await r.rollback('a2', rollbackTo('b2', 'h2', 'h1'));
+    expect((await r.list(10)).map((m) => m.id)).toEqual(['b2', 'a2', 'b', 'a']);
+  });
+
+  it('rollback entries count towards the cap; files stay while any entry names their hash', async () => {
+    const p = prefix();
+    const r = repo(p, 3);
+    await r.push(meta('a', 'h1'), { f: '1' }, 'x');
+    await r.push(meta('b', 'h2'), { f: '2' }, 'x');
+    await r.push(meta('c', 'h3'), { f: '3' }, 'x');
+    // rolling back to the oldest entry pushes that entry out, but its hash is the new head's
+    await r.rollback('c', rollbackTo('d', 'h1', 'h3'));
+    expect((await r.list(10)).map((m) => m.id)).toEqual(['d', 'c', 'b']);
+    expect(await r.files('h1')).toEqual({ files: { f: '1' }, root: 'x' });
+    await r.rollback('d', rollbackTo('e', 'h3', 'h1'));
+    expect((await r.list(10)).map((m) => m.id)).toEqual(['e', 'd', 'c']);
     expect(await r.files('h2')).toBeNull();
-    expect(await r.rollback('a2', 'x', meta('q', 'h1'))).toEqual({ result: 'none' });
+    expect(await admin.hlen(`{${p}:packs}:files`)).toBe(2);
+  });
+
+  it('reads entries written before the history was append-only', async () => {
+    const p = prefix();
+    const r = repo(p);
+    const old = (id: string, hash: string, source: string): string =>
+      JSON.stringify({ id, name: 'p', version: 1, hash, activated_at: new Date(0).toISOString(), by: 't', source });
+    await admin.rpush(`{${p}:packs}:history`, old('y', 'h2', 'rollback'), old('x', 'h1', 'api'));
+    expect((await r.list(10)).map((m) => [m.id, m.action, m.previous_hash])).toEqual([
+      ['y', 'rollback', null],
+      ['x', 'activate', null],
+    ]);
   });
 
   it('concurrent pushes of different packs all land, in some order, without loss', async () => {
@@ -133,10 +182,27 @@ describe('two instances on one Redis', () => {
     expect(b.current()!.meta).toEqual(a.current()!.meta);
     expect(held!.meta.version).toBe(1);
 
-    const rb = await b.rollback({ by: 'carol' });
+    const rb = await b.rollback({ by: 'carol', reason: 'INC-7' });
     expect(rb.status).toBe('rolled_back');
     await until(() => a.current()!.meta.version === 1, 1000);
-    expect(a.current()!.meta).toMatchObject({ by: 'carol', source: 'rollback' });
+    expect(a.current()!.meta).toMatchObject({ by: 'carol', source: 'rollback', action: 'rollback', reason: 'INC-7' });
+    // both instances list the same append-only history: the rollback, v2, v1
+    for (const m of [a, b]) {
+      const l = await m.list();
+      expect([l.active, ...l.history].map((e) => [e!.version, e!.action])).toEqual([
+        [1, 'rollback'],
+        [2, 'activate'],
+        [1, 'activate'],
+      ]);
+    }
+
+    // a rollback to a named hash (v2) on a is followed by b
+    const v2hash = r.status === 'activated' ? r.active.meta.hash : '';
+    const named = await a.rollback({ by: 'dave', to: v2hash });
+    expect(named.status).toBe('rolled_back');
+    await until(() => b.current()!.meta.version === 2, 1000);
+    expect(b.current()!.meta).toMatchObject({ by: 'dave', action: 'rollback', hash: v2hash, previous_hash: a.current()!.meta.previous_hash });
+    expect((await b.list()).history).toHaveLength(3);
   });
 
   it('a third instance starting later adopts the stored head', async () => {

@@ -1,5 +1,7 @@
-// Rule packs through the API and the manager (in-process repository): validate, activate, refuse,
-// roll back, list; the audit log; directory reload and SIGHUP-style reload; the start rule.
+// Rule packs through the API and the manager (in-process repository): validate, activate (forced
+// past failing tests with a reason), refuse, roll back (to the previous version or a named hash,
+// each a new entry of the append-only history), list, read a stored pack; audit lines and audit
+// entries; directory reload and SIGHUP-style reload; the start rule.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,8 +162,17 @@ describe('PUT /v1/packs/active, GET /v1/packs, POST /v1/packs/rollback', () => {
     expect(list.body.active).toMatchObject({ version: 2, by: 'alice' });
     expect(list.body.history.map((m: { version: number; by: string }) => [m.version, m.by])).toEqual([[1, 'startup']]);
     for (const m of [list.body.active, ...list.body.history]) {
-      expect(Object.keys(m).sort()).toEqual(['activated_at', 'by', 'hash', 'id', 'name', 'source', 'version']);
+      expect(Object.keys(m).sort()).toEqual(['action', 'activated_at', 'by', 'hash', 'id', 'name', 'previous_hash', 'source', 'version']);
     }
+    expect(list.body.active).toMatchObject({ action: 'activate', previous_hash: before.meta.hash });
+    expect(list.body.history[0]).toMatchObject({ action: 'activate', previous_hash: null });
+    // the audit log (GET /v1/audit) holds the start and the activation
+    const entries = (await request(t.app).get('/v1/audit?action=pack_activate').set('Authorization', admin)).body.entries;
+    expect(entries.map((e: { by: string; details: { source: string } }) => [e.by, e.details.source])).toEqual([
+      ['alice', 'api'],
+      ['startup', 'startup'],
+    ]);
+    expect(entries[0].details).toMatchObject({ hash: res.body.active.hash, previous_hash: before.meta.hash, forced: false, diff: { rules_added: ['recovery_no_mfa'] } });
   });
 
   it('activating the active pack again changes nothing', async () => {
@@ -192,24 +203,105 @@ describe('PUT /v1/packs/active, GET /v1/packs, POST /v1/packs/rollback', () => {
     expect(t.packs.current()!.meta.version).toBe(1);
   });
 
-  it('rollback reactivates the previous version; with none left → 409', async () => {
+  it('rollback reactivates the previous version as a new entry; the version rolled away from stays listed', async () => {
     const v1 = t.packs.current()!.meta.hash;
-    await put({ files: V2_FILES }, 'alice');
-    const res = await request(t.app).post('/v1/packs/rollback').set('Authorization', admin).set('X-Vigil-Actor', 'carol');
+    const v2 = (await put({ files: V2_FILES }, 'alice')).body.active.hash as string;
+    const res = await request(t.app)
+      .post('/v1/packs/rollback')
+      .set('Authorization', admin)
+      .set('X-Vigil-Actor', 'carol')
+      .send({ reason: 'INC-7: v2 blocks every recovery' });
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('rolled_back');
-    expect(res.body.active).toMatchObject({ version: 1, hash: v1, by: 'carol', source: 'rollback' });
-    expect(res.body.from).toMatchObject({ version: 2, by: 'alice' });
+    expect(res.body.active).toMatchObject({
+      version: 1,
+      hash: v1,
+      by: 'carol',
+      source: 'rollback',
+      action: 'rollback',
+      previous_hash: v2,
+      reason: 'INC-7: v2 blocks every recovery',
+    });
+    expect(res.body.from).toMatchObject({ version: 2, by: 'alice', hash: v2 });
     expect(res.body.diff.rules_removed).toEqual(['recovery_no_mfa']);
     expect(t.packs.current()!.meta.hash).toBe(v1);
-    expect(t.logs.lines.find((l) => l.audit === true && l.action === 'rollback')).toMatchObject({ by: 'carol', hash: v1 });
+    expect(t.logs.lines.find((l) => l.audit === true && l.action === 'rollback')).toMatchObject({ by: 'carol', hash: v1, previous_hash: v2 });
+    const audited = (await request(t.app).get('/v1/audit?action=pack_rollback').set('Authorization', admin)).body.entries;
+    expect(audited).toEqual([
+      expect.objectContaining({ by: 'carol', reason: 'INC-7: v2 blocks every recovery', details: expect.objectContaining({ hash: v1, previous_hash: v2, to: 'previous' }) }),
+    ]);
 
-    const again = await request(t.app).post('/v1/packs/rollback').set('Authorization', admin);
-    expect(again.status).toBe(409);
-    expect(errorCode(again.body)).toBe('conflict');
     const list = await request(t.app).get('/v1/packs').set('Authorization', admin);
-    expect(list.body.active.hash).toBe(v1);
+    expect(list.body.active).toMatchObject({ hash: v1, action: 'rollback' });
+    expect(list.body.history.map((m: { version: number; action: string; by: string }) => [m.version, m.action, m.by])).toEqual([
+      [2, 'activate', 'alice'],
+      [1, 'activate', 'startup'],
+    ]);
+
+    // Without `to`, a second rollback undoes the first: back to v2, a third entry on top.
+    const again = await request(t.app).post('/v1/packs/rollback').set('Authorization', admin);
+    expect(again.status).toBe(200);
+    expect(again.body.active).toMatchObject({ hash: v2, action: 'rollback', previous_hash: v1, by: 'admin' });
+    expect(again.body.active.reason).toBeUndefined();
+    expect((await t.packs.list()).history.map((m) => m.action)).toEqual(['rollback', 'activate', 'activate']);
+  });
+
+  it('rollback to a listed hash; an unknown hash → 404, the active one → 409, a malformed one → 400', async () => {
+    const v1 = t.packs.current()!.meta.hash;
+    await put({ files: V2_FILES });
+    const v3 = (await put({ files: { ...V2_FILES, 'main.rules': V2_FILES['main.rules']!.replace('version 2', 'version 3') } })).body.active.hash;
+    const res = await request(t.app).post('/v1/packs/rollback').set('Authorization', admin).send({ to: v1, reason: 'back to the shipped rules' });
+    expect(res.status).toBe(200);
+    expect(res.body.active).toMatchObject({ version: 1, hash: v1, previous_hash: v3, action: 'rollback' });
+    expect(res.body.from).toMatchObject({ version: 3 });
+    expect(t.packs.current()!.meta.version).toBe(1);
+
+    const unknown = await request(t.app).post('/v1/packs/rollback').set('Authorization', admin).send({ to: `sha256:${'0'.repeat(64)}` });
+    expect(unknown.status).toBe(404);
+    expect(errorCode(unknown.body)).toBe('not_found');
+    const current = await request(t.app).post('/v1/packs/rollback').set('Authorization', admin).send({ to: v1 });
+    expect(current.status).toBe(409);
+    expect(errorCode(current.body)).toBe('conflict');
+    expect(current.body.error.message).toContain('already the active pack');
+    for (const body of [{ to: 'v1' }, { to: 5 }, { reason: '' }, { reason: 'x'.repeat(501) }, []]) {
+      const bad = await request(t.app).post('/v1/packs/rollback').set('Authorization', admin).send(body);
+      expect(bad.status).toBe(400);
+      expect(errorCode(bad.body)).toBe('invalid_request');
+    }
+    expect((await t.packs.list()).history).toHaveLength(3);
+  });
+
+  it('rollback with a single entry in the history → 409', async () => {
+    const res = await request(t.app).post('/v1/packs/rollback').set('Authorization', admin);
+    expect(res.status).toBe(409);
+    expect(errorCode(res.body)).toBe('conflict');
+    const list = await request(t.app).get('/v1/packs').set('Authorization', admin);
     expect(list.body.history).toEqual([]);
+  });
+
+  it('GET /v1/packs/:hash: a stored pack with its files; unknown or malformed → 404', async () => {
+    const v1 = t.packs.current()!.meta;
+    const v2 = (await put({ files: V2_FILES })).body.active;
+    const old = await request(t.app).get(`/v1/packs/${encodeURIComponent(v1.hash)}`).set('Authorization', admin);
+    expect(old.status).toBe(200);
+    expect(old.body.pack).toMatchObject({ hash: v1.hash, version: 1 });
+    expect(old.body.files).toEqual(GOOD_FILES);
+    const cur = await request(t.app).get(`/v1/packs/${v2.hash}`).set('Authorization', admin);
+    expect(cur.body.pack).toEqual(v2);
+    expect(cur.body.files['main.rules']).toBe(V2_FILES['main.rules']);
+    for (const h of [`sha256:${'1'.repeat(64)}`, 'nothing', 'active']) {
+      const r = await request(t.app).get(`/v1/packs/${h}`).set('Authorization', admin);
+      expect(r.status).toBe(404);
+      expect(errorCode(r.body)).toBe('not_found');
+    }
+    expect((await request(t.app).get(`/v1/packs/${v2.hash}`)).status).toBe(401);
+  });
+
+  it('?reason= is kept in the history entry and the audit entry', async () => {
+    const res = await put({ files: V2_FILES }, 'alice').query({ reason: 'INC-9 tighten recovery' });
+    expect(res.status).toBe(200);
+    expect(res.body.active).toMatchObject({ reason: 'INC-9 tighten recovery' });
+    expect(t.audit.entries.filter((e) => e.action === 'pack_activate').at(-1)).toMatchObject({ by: 'alice', reason: 'INC-9 tighten recovery' });
   });
 
   it('a pack store failure (Redis down) → 503; the active pack keeps serving', async () => {
@@ -232,14 +324,43 @@ describe('PUT /v1/packs/active, GET /v1/packs, POST /v1/packs/rollback', () => {
     expect(t.packs.current()!.meta.hash).toBe(hash);
   });
 
-  it('rollback goes back one version each time', async () => {
-    await put({ files: V2_FILES });
-    await put({ files: { ...V2_FILES, 'main.rules': V2_FILES['main.rules']!.replace('version 2', 'version 3') } });
-    expect(t.packs.current()!.meta.version).toBe(3);
+  it('force=1 with a reason activates a pack whose tests fail, recorded as forced; never one with errors', async () => {
+    const v1 = t.packs.current()!.meta.hash;
+    const noReason = await put(FAILING_TEST).query({ force: '1' });
+    expect(noReason.status).toBe(400);
+    expect(noReason.body.error.details).toEqual([expect.objectContaining({ path: 'reason' })]);
+    for (const q of [{ force: 'yes', reason: 'x' }, { reason: '' }, { frobnicate: '1' }]) {
+      const bad = await put(FAILING_TEST).query(q);
+      expect(bad.status).toBe(400);
+    }
+    const broken = await put(BROKEN_MAIN).query({ force: '1', reason: 'no' });
+    expect(broken.status).toBe(422);
+    expect(broken.body.error.message).toContain('force overrides failing tests only');
+    expect(t.packs.current()!.meta.hash).toBe(v1);
+
+    const res = await put(FAILING_TEST, 'oncall').query({ force: 'true', reason: 'the test expects the old threshold' });
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('activated');
+    expect(res.body.active).toMatchObject({ version: 4, forced: true, reason: 'the test expects the old threshold', by: 'oncall' });
+    expect(res.body.tests).toMatchObject({ failed: 1 });
+    expect(t.packs.current()!.meta.version).toBe(4);
+    expect(t.audit.entries.at(-1)).toMatchObject({
+      action: 'pack_activate',
+      by: 'oncall',
+      reason: 'the test expects the old threshold',
+      details: expect.objectContaining({ forced: true, tests_failed: 1 }),
+    });
+    expect(t.logs.lines.find((l) => l.audit === true && l.forced === true)).toMatchObject({ action: 'activate', tests_failed: 1 });
+
+    // a forced entry can be rolled back to (its tests still fail), and stays forced
     await request(t.app).post('/v1/packs/rollback').set('Authorization', admin).expect(200);
-    expect(t.packs.current()!.meta.version).toBe(2);
-    await request(t.app).post('/v1/packs/rollback').set('Authorization', admin).expect(200);
-    expect(t.packs.current()!.meta.version).toBe(1);
+    const back = await request(t.app).post('/v1/packs/rollback').set('Authorization', admin);
+    expect(back.status).toBe(200);
+    expect(back.body.active).toMatchObject({ version: 4, forced: true, action: 'rollback' });
+
+    // force on a pack whose tests pass: activated as usual, not marked
+    const fine = await put({ files: V2_FILES }).query({ force: '1', reason: 'r' });
+    expect(fine.body.active.forced).toBeUndefined();
   });
 });
 

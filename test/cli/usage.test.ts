@@ -9,7 +9,8 @@ import { ATTACK_TYPES } from '../../training/simulate.ts';
 import { DEFAULT_WARMUP_DAYS } from '../../cli/main.ts';
 import { run, tempDir } from './helpers.ts';
 
-const COMMANDS = ['check', 'test', 'eval', 'replay', 'serve', 'train', 'model', 'model eval', 'simulate', 'explain'];
+const ADMIN_COMMANDS = ['pack push', 'pack status', 'pack history', 'pack rollback', 'pack diff', 'list add', 'list rm', 'list ls', 'counters clear', 'audit'];
+const COMMANDS = ['check', 'test', 'eval', 'replay', 'serve', 'train', 'model', 'model eval', 'simulate', 'explain', 'pack', 'list', 'counters', ...ADMIN_COMMANDS];
 
 describe('--help', () => {
   it.each(COMMANDS)('vigil %s --help prints its usage on stdout and exits 0', async (cmd) => {
@@ -21,7 +22,16 @@ describe('--help', () => {
   });
   it('the top-level help lists every command', async () => {
     const r = await run(['--help']);
-    for (const c of ['check', 'test', 'eval', 'replay', 'serve', 'train', 'model', 'simulate', 'explain']) expect(r.out).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+    for (const c of ['check', 'test', 'eval', 'replay', 'serve', 'train', 'model', 'simulate', 'explain', 'pack', 'list', 'counters', 'audit']) {
+      expect(r.out).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+    }
+  });
+  it.each(ADMIN_COMMANDS)('vigil %s --help names --url, --json and where the token comes from, and has no --token', async (cmd) => {
+    const r = await run([...cmd.split(' '), '--help']);
+    expect(r.out).toContain('--url <url>');
+    expect(r.out).toContain('--json');
+    expect(r.out).toContain('$VIGIL_ADMIN_TOKEN only');
+    expect(r.out).not.toContain('--token');
   });
   it("help texts restate training's defaults correctly", async () => {
     const train = (await run(['train', '--help'])).out.replace(/\s+/g, ' ');
@@ -48,6 +58,18 @@ describe('usage errors', () => {
     [['explain', 'a/b'], 'vigil explain', 'decision-id must be letters and digits'],
     [['explain', '01JD00', '--url', 'not a url'], 'vigil explain', '--url must be an http(s) URL'],
     [['check'], 'vigil check', "missing required argument 'pack'"],
+    [['pack', 'push', 'p', '--token', 't'], 'vigil pack push', "unknown option '--token'"],
+    [['pack', 'push', 'p', '--force'], 'vigil pack push', '--force needs --reason'],
+    [['pack', 'status', '--url', 'localhost:8080'], 'vigil pack status', '--url must be an http(s) URL'],
+    [['pack', 'rollback', '--reason', ''], 'vigil pack rollback', '--reason must not be empty'],
+    [['list', 'add', 'n', '1.2.3.4', '--ttl', '2 hours'], 'vigil list add', '--ttl must be a duration such as 90s'],
+    [['list', 'add', 'n'], 'vigil list add', "missing required argument 'entries'"],
+    [['list', 'rm', 'n', '1.2.3.4', '--actor', 'a b'], 'vigil list rm', '--actor must be 1-64 characters'],
+    [['counters', 'clear'], 'vigil counters clear', 'give --ip, --user or both'],
+    [['counters', 'clear', '--user', 'u', '--subnet'], 'vigil counters clear', '--subnet goes with --ip'],
+    [['audit', '--since', 'yesterday'], 'vigil audit', '--since must be a duration ago'],
+    [['audit', '--limit', '0'], 'vigil audit', '--limit must be an integer from 1 to 1000'],
+    [['audit', '--action', 'all'], 'vigil audit', '--action must be one of pack_activate'],
     [['test', '--frobnicate', 'x'], 'vigil test', "unknown option '--frobnicate'"],
     [['frobnicate'], 'vigil', "unknown command 'frobnicate'"],
   ])('%j: exit 2, one error line, then the usage and where the help is', async (argv, name, message) => {
@@ -128,6 +150,7 @@ describe.concurrent('lazy loading', () => {
   afterAll(() => t.cleanup());
   it.each([
     [['--help'], 0],
+    [['pack', 'push', '--help'], 0],
     [['check', 'rules/login_core'], 0],
     [['replay', 'rules/login_core', 'RECORDS'], 0],
   ])('vigil %j loads no engine, GeoIP, model, Redis, HTTP or simulator code', async (args, code) => {
