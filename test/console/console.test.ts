@@ -279,9 +279,18 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the console in headless Chromium', ()
     expect(await page.textContent('#backtest-result .diff')).toContain('rules changed: no_mfa');
     await shot('backtest', '#backtest-result');
 
-    // ---- shadow: available or not, the console says which ----
+    // ---- shadow: the candidate runs beside the active pack on live traffic ----
     await page.click('#shadow-push');
-    await page.waitForSelector('#shadow-result [data-unavailable="shadow"], #shadow-result [data-result="shadow"]');
+    await page.waitForSelector('#shadow-result [data-result="shadow"]');
+    // Live sign-ins while it runs: u-1 and u-3 have no second factor (step_up live, allow shadow).
+    for (let i = 1; i <= 4; i++) await evaluate(login(`u-${i}`, `198.51.100.${i}`, i % 2 === 0));
+    await page.click('#shadow-report');
+    await page.waitForSelector('#shadow-result table.matrix');
+    const report = (await page.textContent('#shadow-result')) ?? '';
+    expect(report).toContain('4 events');
+    expect(await page.locator('#shadow-result table.matrix tbody tr').count()).toBe(3);
+    await shot('shadow-report', '#shadow-result');
+    await page.click('#shadow-clear');
 
     // ---- activate, with the diff first ----
     await page.click('#activate-preview');
