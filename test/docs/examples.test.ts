@@ -28,6 +28,7 @@
 // VIGIL_API_TOKEN, VIGIL_ADMIN_TOKEN; cwd is the repo root; HOME and TMPDIR are fresh temporary
 // folders; node_modules/.bin is on PATH. The docs' server is "on :8080" (the default PORT): every
 // `localhost:8080` / `127.0.0.1:8080` in a command is rewritten to the test server's port.
+// BENCH_DATABASE_URL points the benchmarks at the test's PostgreSQL.
 // Commands run with `bash -euo pipefail -c`. Two shell functions stand in for the real thing:
 // `curl` adds --fail-with-body (a status of 400 or more fails the command, the body is still
 // printed) and reports the status; `npx vigil …` runs this checkout's bin/vigil.js directly, as
@@ -174,6 +175,8 @@ function shellEnv(stateFile: string, extra: Readonly<Record<string, string>> = {
     VIGIL_ADMIN_TOKEN: ADMIN_TOKEN,
     API: `Authorization: Bearer ${API_TOKEN}`,
     ADMIN: `Authorization: Bearer ${ADMIN_TOKEN}`,
+    // The benchmarks' database (bench/decisionlog.ts): the test's PostgreSQL, wherever it is.
+    BENCH_DATABASE_URL: postgresUrl(),
     DOCS_TEST_REPO: REPO,
     DOCS_TEST_STATE: stateFile,
     ...extra,
