@@ -201,7 +201,7 @@ function continues(code: string, st: ScanState): boolean {
  * lines its continuation or an open quote needs; every other line is output. Other shell blocks:
  * every line is code; blank and comment-only lines separate nothing but are dropped.
  */
-export function splitCommands(block: Pick<Block, 'lang' | 'body' | 'line'>): Command[] {
+export function splitCommands(block: Pick<Block, 'file' | 'lang' | 'body' | 'line'>): Command[] {
   const lines = block.body.split('\n');
   const consoleMode = block.lang === 'console';
   const cmds: Command[] = [];
@@ -233,7 +233,7 @@ export function splitCommands(block: Pick<Block, 'lang' | 'body' | 'line'>): Com
     buf = undefined;
   }
   if (buf !== undefined) {
-    throw new DocsSyntaxError(`line ${start}: command never ends (an open quote, parenthesis, pipe or \`\\\`)`);
+    throw new DocsSyntaxError(`${block.file}:${start}: command never ends (an open quote, parenthesis, pipe or \`\\\`)`);
   }
   return cmds;
 }

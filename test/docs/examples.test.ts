@@ -299,6 +299,39 @@ function vigilHelp(path: readonly string[]): { code: number | null; text: string
   return h;
 }
 
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * `vigil ARGS` names a command (and subcommand) and only options its help lists. Commander answers
+ * an unknown command's --help with the top-level help and exit 0, so the usage line is what counts.
+ */
+function vigilProblems(args: readonly string[], at: string): string[] {
+  const cmd = args[0];
+  if (cmd === undefined || cmd.startsWith('-')) return [];
+  const isCommand = (path: readonly string[]): boolean => {
+    const h = vigilHelp(path);
+    return h.code === 0 && new RegExp(`^Usage: vigil ${escapeRegExp(path.join(' '))}[ \\[]`, 'm').test(h.text);
+  };
+  if (!isCommand([cmd])) return [`${at}: \`vigil ${cmd}\` is not a command`];
+  const sub = args[1];
+  const hasSubcommands = /^Commands:/m.test(vigilHelp([cmd]).text);
+  if (hasSubcommands && (sub === undefined || sub.startsWith('-') || !isCommand([cmd, sub]))) {
+    return [`${at}: \`vigil ${cmd}\` has no subcommand ${JSON.stringify(sub ?? '')}`];
+  }
+  const path = hasSubcommands && sub !== undefined ? [cmd, sub] : [cmd];
+  const help = vigilHelp(path).text;
+  const problems: string[] = [];
+  for (const a of args.slice(path.length)) {
+    const flag = /^(--?[A-Za-z][\w-]*)/.exec(a)?.[1];
+    if (flag !== undefined && !new RegExp(`(^|[\\s,])${escapeRegExp(flag)}([\\s,=]|$)`, 'm').test(help)) {
+      problems.push(`${at}: \`vigil ${path.join(' ')}\` has no option ${flag}`);
+    }
+  }
+  return problems;
+}
+
 /** Problems with a block that is not run; empty when it passes. */
 function staticProblems(cmds: readonly Command[]): string[] {
   const problems: string[] = [];
@@ -316,27 +349,7 @@ function staticProblems(cmds: readonly Command[]): string[] {
         if (script !== undefined && PACKAGE.scripts[script] === undefined) problems.push(`${at}: npm script ${JSON.stringify(script)} is not in package.json`);
       }
       const args = words[0] === 'npx' && words[1] === 'vigil' ? words.slice(2) : words[0] === 'vigil' ? words.slice(1) : undefined;
-      if (args !== undefined) {
-        const cmd = args[0];
-        if (cmd === undefined || cmd.startsWith('-')) continue;
-        let path = [cmd];
-        let help = vigilHelp(path);
-        if (help.code !== 0) {
-          problems.push(`${at}: \`vigil ${cmd}\` is not a command (vigil ${cmd} --help exits ${help.code})`);
-          continue;
-        }
-        const sub = args[1];
-        if (sub !== undefined && /^Commands:/m.test(help.text) && new RegExp(`^\\s+${sub}\\b`, 'm').test(help.text)) {
-          path = [cmd, sub];
-          help = vigilHelp(path);
-        }
-        for (const a of args.slice(path.length)) {
-          const flag = /^(--?[A-Za-z][\w-]*)/.exec(a)?.[1];
-          if (flag === undefined) continue;
-          const known = new RegExp(`(^|[\\s,])${flag}([\\s,=]|$)`, 'm').test(help.text);
-          if (!known) problems.push(`${at}: \`vigil ${path.join(' ')}\` has no option ${flag}`);
-        }
-      }
+      if (args !== undefined) problems.push(...vigilProblems(args, at));
       for (const p of repoPaths(words)) {
         if (p.output) written.add(p.path);
         const target = p.output ? dirname(p.path) : p.path;
@@ -397,6 +410,7 @@ describe.runIf(runnable)('docs examples', () => {
 
   it('the extraction splits commands as bash would group them', () => {
     const cmds = splitCommands({
+      file: 'x.md',
       lang: 'sh',
       line: 1,
       body: [
@@ -415,17 +429,54 @@ describe.runIf(runnable)('docs examples', () => {
       { text: 'jq -n . |\ncurl -X PUT x -H "$ADMIN"   -d @-', line: 5 },
       { text: 'echo "${f#./}" done', line: 9 },
     ]);
-    const shown = splitCommands({ lang: 'console', line: 10, body: ['$ echo a \\', '    b', 'a b', '$ true # ok', 'output'].join('\n') });
+    const shown = splitCommands({ file: 'x.md', lang: 'console', line: 10, body: ['$ echo a \\', '    b', 'a b', '$ true # ok', 'output'].join('\n') });
     expect(shown).toEqual([
       { text: 'echo a     b', line: 11 },
       { text: 'true', line: 14 },
     ]);
+    expect(() => splitCommands({ file: 'x.md', lang: 'sh', line: 1, body: "echo 'open" })).toThrow('x.md:2: command never ends');
+    const md = [
+      '1. step',
+      '   <!-- docs-test: fails -->',
+      '   <!-- docs-test: env A=1 B=x=y -->',
+      '   ```console',
+      '   $ false',
+      '   ```',
+      '<!-- docs-test: no-run: a reason -->',
+      '```sh',
+      'npm start',
+      '```',
+    ].join('\n');
+    const [a, b] = parseBlocks('x.md', md);
+    expect(a).toMatchObject({ line: 4, lang: 'console', body: '$ false', markers: { fails: true, env: { A: '1', B: 'x=y' } } });
+    expect(b).toMatchObject({ line: 8, lang: 'sh', markers: { fails: false, noRun: 'a reason' } });
+    expect(() => parseBlocks('x.md', '<!-- docs-test: fails -->\n\n```sh\ntrue\n```')).toThrow('x.md:1: a docs-test marker must be right before a fence');
+    expect(() => parseBlocks('x.md', '<!-- docs-test: fail -->\n```sh\ntrue\n```')).toThrow('unknown docs-test marker');
     expect(simpleCommands('A=1 npx vigil check "rules/x y" && npm run build | jq .')).toEqual([
       ['A=1', 'npx', 'vigil', 'check', 'rules/x y'],
       ['npm', 'run', 'build'],
       ['jq', '.'],
     ]);
   });
+
+  it('the checks of a block that is not run catch unknown commands, options, scripts and paths', () => {
+    const cmds = [
+      'npx vigil check rules/login_core && npx vigil model eval --events x --plot docs/roc.svg',
+      'npx vigil train --events /tmp/rows.ndjson --out models/new.onnx && npx vigil model eval --model models/new.onnx',
+      'npx vigil nosuch', 'npx vigil model nosuch', 'vigil train --treez 5', 'npm run nosuch', 'npm start',
+      'npx vigil check rules/nosuch', 'npx vigil simulate --out nodir/x.ndjson --features-out examples/nodir/rows.ndjson',
+      'echo (',
+    ].map((text, i) => ({ text, line: i + 1 }));
+    expect(staticProblems(cmds)).toEqual([
+      expect.stringMatching(/^bash -n: /),
+      'line 3: `vigil nosuch` is not a command',
+      'line 4: `vigil model` has no subcommand "nosuch"',
+      'line 5: `vigil train` has no option --treez',
+      'line 6: npm script "nosuch" is not in package.json',
+      'line 8: rules/nosuch does not exist',
+      'line 9: the folder of examples/nodir/rows.ndjson does not exist',
+    ]);
+  }, 60_000);
 
   it('`npx vigil` from the repo root is this checkout (the real npx, once)', () => {
     const r = spawnSync('npx', ['vigil', '--version'], { cwd: REPO, encoding: 'utf8', timeout: 60_000, env: { ...process.env, npm_config_offline: 'true' } });
