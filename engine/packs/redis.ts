@@ -26,6 +26,14 @@ local function gc(dropped)
     if not live[h] then redis.call('HDEL', KEYS[2], h) end
   end
 end
+-- Keeps the newest max entries; the files of the dropped ones go unless a kept entry names them.
+local function trim(max)
+  local dropped = redis.call('LRANGE', KEYS[1], max, -1)
+  if #dropped > 0 then
+    redis.call('LTRIM', KEYS[1], 0, max - 1)
+    gc(dropped)
+  end
+end
 `;
 
 // KEYS: history, files, seen. ARGV: meta json (without previous_hash), hash, files json, max
@@ -44,12 +52,7 @@ local entry = string.sub(ARGV[1], 1, -2) .. ',"previous_hash":' .. prev .. '}'
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('LPUSH', KEYS[1], entry)
 redis.call('SADD', KEYS[3], ARGV[2])
-local max = tonumber(ARGV[4])
-local dropped = redis.call('LRANGE', KEYS[1], max, -1)
-if #dropped > 0 then
-  redis.call('LTRIM', KEYS[1], 0, max - 1)
-  gc(dropped)
-end
+trim(tonumber(ARGV[4]))
 return {1, entry}
 `;
 
@@ -63,12 +66,7 @@ if not head then return 'none' end
 if cjson.decode(head).id ~= ARGV[1] then return 'conflict' end
 if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 0 then return 'conflict' end
 redis.call('LPUSH', KEYS[1], ARGV[2])
-local max = tonumber(ARGV[4])
-local dropped = redis.call('LRANGE', KEYS[1], max, -1)
-if #dropped > 0 then
-  redis.call('LTRIM', KEYS[1], 0, max - 1)
-  gc(dropped)
-end
+trim(tonumber(ARGV[4]))
 return 'ok'
 `;
 
