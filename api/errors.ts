@@ -5,6 +5,7 @@
 // can escape this table. Errors of the layers below are mapped here (`toApiError`).
 import type { Response } from 'express';
 import { VigilError } from '../common/errors.ts';
+import { DecisionLogError } from '../decisionlog/errors.ts';
 import { EngineUnavailableError } from '../engine/errors.ts';
 import { ListKeyTypeError, StoreUnavailableError } from '../features/errors.ts';
 
@@ -80,6 +81,11 @@ export function toApiError(err: unknown): ApiError {
   // The signal store is down: a retryable 503, never a 500 (decisions, outcomes, erase, audit).
   if (err instanceof StoreUnavailableError) return new ApiError('unavailable', 'the signal store (Redis) is unreachable; retry');
   if (err instanceof EngineUnavailableError) return new ApiError('unavailable', err.message);
+  // The decision log's database is away and the row is neither in memory nor spooled: retryable.
+  if (err instanceof DecisionLogError && (err.code === 'LOG_UNAVAILABLE' || err.code === 'LOG_CLOSED')) {
+    return new ApiError('unavailable', 'the decision log (PostgreSQL) is unreachable; retry');
+  }
+  if (err instanceof DecisionLogError && err.code === 'LOG_BAD_QUERY') return new ApiError('invalid_request', err.message);
   // Someone wrote the list's key by hand with another type: the operator's to fix, not a retry.
   if (err instanceof ListKeyTypeError) return new ApiError('conflict', `${err.message}; a live list must be a Redis set`);
   const status = statusOf(err);
