@@ -178,7 +178,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the console in headless Chromium', ()
     if (!keepShots) rmSync(shots, { recursive: true, force: true });
   });
 
-  it('an analyst edits, tests, backtests, activates and rolls back a pack; a responder blocks a range and clears counters', { timeout: 90_000 }, async () => {
+  it('an analyst edits, tests, backtests, shadows, activates and rolls back a pack; a responder blocks a range and clears counters', { timeout: 90_000 }, async () => {
     const started = Date.now();
     const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(15_000);
