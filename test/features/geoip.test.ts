@@ -12,7 +12,7 @@ import { AsnCsvError, buildAsnTable } from '../../features/geoip/asn-csv.ts';
 import { parseIp } from '../../features/ip.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-// /work/main/test/features → /work/shared/data/geoip (CI: the clone has shared/ beside it too)
+// test/features → ../shared/data/geoip beside the checkout (in CI too: the clone has shared/ beside it)
 const DATA = resolve(HERE, '../../../shared/data/geoip');
 const CITY = join(DATA, 'GeoIP2-City-Test.mmdb');
 const LITE_CITY = join(DATA, 'GeoLite2-City-Test.mmdb');
