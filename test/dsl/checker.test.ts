@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { compilePack, packFromFiles, type CompileResult, type Limits } from '../../dsl/index.ts';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
+import { diagnosticCodes, locOf } from './parse-helpers.ts';
 
 const HEAD = 'pack t version 1\n';
 
@@ -10,21 +11,8 @@ function compile(text: string, extra: Record<string, string> = {}, limits?: Part
   return compilePack(packFromFiles({ 'main.rules': text, ...extra }), { scheme: VIGIL_SCHEME, limits });
 }
 
-/** `CODE@LINE:COL` for every diagnostic, in the order compilePack sorted them. */
-function codes(r: CompileResult): string[] {
-  return r.diagnostics.map((d) => `${d.code}@${d.span.line}:${d.span.col}`);
-}
-
-/** LINE:COL of the nth occurrence of `needle` in `src`. */
-function loc(src: string, needle: string, nth = 0): string {
-  let i = -1;
-  for (let k = 0; k <= nth; k++) {
-    i = src.indexOf(needle, i + 1);
-    if (i < 0) throw new Error(`${needle} #${nth} not in source`);
-  }
-  const before = src.slice(0, i);
-  return `${before.split('\n').length}:${i - before.lastIndexOf('\n')}`;
-}
+const codes = diagnosticCodes;
+const loc = locOf;
 
 /** A pack whose single rule has condition `cond` (and that uses nothing else). */
 function cond(c: string, decls = ''): string {

@@ -322,3 +322,20 @@ export const mutatedFile: fc.Arbitrary<string> = fc
     const at = Math.floor(where * text.length);
     return `${text.slice(0, at)} ${tok} ${text.slice(at + del)}`;
   });
+
+/** `CODE@LINE:COL` for every diagnostic of a compilation (in the order compilePack sorted them). */
+export function diagnosticCodes(r: { readonly diagnostics: readonly Diagnostic[] }): string[] {
+  return r.diagnostics.map((d) => `${d.code}@${d.span.line}:${d.span.col}`);
+}
+
+/** LINE:COL of the nth occurrence of `needle` in `src`, the column counted in code points (dsl.md § 3). */
+export function locOf(src: string, needle: string, nth = 0): string {
+  let i = -1;
+  for (let k = 0; k <= nth; k++) {
+    i = src.indexOf(needle, i + 1);
+    if (i < 0) throw new Error(`${needle} #${nth} not in source`);
+  }
+  const before = src.slice(0, i);
+  const lineStart = before.lastIndexOf('\n') + 1;
+  return `${before.split('\n').length}:${[...before.slice(lineStart)].length + 1}`;
+}

@@ -11,6 +11,7 @@ import {
   type Limits,
 } from '../../dsl/index.ts';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
+import { diagnosticCodes, locOf } from './parse-helpers.ts';
 
 const HEAD = 'pack t version 1\n';
 
@@ -19,22 +20,8 @@ function compile(files: string | Record<string, string>, limits?: Partial<Limits
   return compilePack(packFromFiles(f), { scheme: VIGIL_SCHEME, limits });
 }
 
-/** `CODE@LINE:COL` for every diagnostic (sorted by compilePack). */
-function codes(r: CompileResult): string[] {
-  return r.diagnostics.map((d) => `${d.code}@${d.span.line}:${d.span.col}`);
-}
-
-/** LINE:COL of the nth occurrence of `needle`, the column counted in code points. */
-function loc(src: string, needle: string, nth = 0): string {
-  let i = -1;
-  for (let k = 0; k <= nth; k++) {
-    i = src.indexOf(needle, i + 1);
-    if (i < 0) throw new Error(`${needle} #${nth} not in source`);
-  }
-  const before = src.slice(0, i);
-  const lineStart = before.lastIndexOf('\n') + 1;
-  return `${before.split('\n').length}:${[...before.slice(lineStart)].length + 1}`;
-}
+const codes = diagnosticCodes;
+const loc = locOf;
 
 function rule(cond: string, decls = ''): string {
   return `${HEAD}${decls}rule r {\n  when ${cond}\n  then block\n}\n`;
