@@ -9,40 +9,10 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_ADMIN_RATE_LIMIT, loadConfig } from '../../api/config.ts';
 import { ADMIN_PATHS } from '../../api/guard.ts';
+import { PUBLIC_ROUTES, routesOf, type RouteInfo } from '../helpers/routes.ts';
 import { ADMIN_TOKEN, API_TOKEN, GOOD_EVENT, errorCode, testApp } from './helpers.ts';
 
 const ADMIN = `Bearer ${ADMIN_TOKEN}`;
-
-/** Routes that need no admin token; everything else the app serves is an admin route. */
-const PUBLIC_ROUTES = new Set(['/v1/evaluate', '/v1/outcome', '/healthz', '/readyz', '/metrics', '/console', '/console/', '/console/console.js', '/console/console.css']);
-
-interface RouteInfo {
-  readonly path: string;
-  readonly methods: readonly string[];
-}
-
-interface Layer {
-  readonly route?: { readonly path: string | readonly string[]; readonly methods: Record<string, boolean> };
-  readonly handle?: { readonly stack?: readonly Layer[] };
-}
-
-/** Every route the app serves, walked from its router (Express 5: app.router). */
-function routesOf(app: Express): RouteInfo[] {
-  const out: RouteInfo[] = [];
-  const walk = (stack: readonly Layer[]): void => {
-    for (const layer of stack) {
-      if (layer.route) {
-        const paths = typeof layer.route.path === 'string' ? [layer.route.path] : layer.route.path;
-        const methods = Object.keys(layer.route.methods).filter((m) => layer.route!.methods[m]);
-        for (const path of paths) out.push({ path, methods });
-      } else if (layer.handle?.stack) {
-        walk(layer.handle.stack);
-      }
-    }
-  };
-  walk((app as unknown as { router: { stack: readonly Layer[] } }).router.stack);
-  return out;
-}
 
 /** A concrete URL for a route template. */
 function concrete(path: string): string {
