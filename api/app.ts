@@ -7,8 +7,9 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import { createMemoryAudit, type AuditLog } from '../engine/audit.ts';
 import type { PackManager } from '../engine/packs/index.ts';
 import type { Engine } from '../engine/types.ts';
-import type { Config } from './config.ts';
+import { DEFAULT_ADMIN_RATE_LIMIT, type Config } from './config.ts';
 import { ApiError, sendError, toApiError } from './errors.ts';
+import { ADMIN_PATHS, adminGuard } from './guard.ts';
 import { requestLogging, type Logger, type RequestContext } from './logging.ts';
 import type { VigilMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -24,7 +25,7 @@ export interface AppDeps {
   readonly packs: PackManager;
   readonly logger: Logger;
   readonly metrics: VigilMetrics;
-  readonly config: Pick<Config, 'apiToken' | 'adminToken' | 'maxSkewMs'>;
+  readonly config: Pick<Config, 'apiToken' | 'adminToken' | 'maxSkewMs'> & Partial<Pick<Config, 'adminRateLimit'>>;
   /** Where admin changes are kept (GET /v1/audit); default: an in-process log. */
   readonly audit?: AuditLog;
   /** The server clock, ms since epoch (tests pin it). */
@@ -60,6 +61,9 @@ export function createApp(deps: AppDeps): Express {
   );
   // After the hot route: every request walks the router's layers in order until one matches.
   app.use(opsRoutes({ engine, packs, metrics, shuttingDown: deps.shuttingDown ?? (() => false) }));
+  // Before the admin routers: the rate limit counts every admin request, authenticated or not, and
+  // OPTIONS must meet the token before a router answers it with its methods.
+  app.use([...ADMIN_PATHS], adminGuard({ adminToken: config.adminToken, perMinute: config.adminRateLimit ?? DEFAULT_ADMIN_RATE_LIMIT, logger }));
   app.use(adminRoutes({ engine, audit, adminToken: config.adminToken, now, packs }));
   app.use(listRoutes({ engine, audit, adminToken: config.adminToken, now }));
   app.use(packRoutes({ packs, engine, adminToken: config.adminToken }));

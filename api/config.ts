@@ -37,6 +37,11 @@ export interface Config {
   readonly record: RecordTarget | undefined;
   readonly apiToken: string | undefined;
   readonly adminToken: string | undefined;
+  /**
+   * VIGIL_ADMIN_RATE_LIMIT: requests a minute one client may make to the admin routes, failed
+   * authentications included (api/guard.ts); 0 turns the limit off.
+   */
+  readonly adminRateLimit: number;
   readonly hashSecret: string;
   /**
    * True when VIGIL_HASH_SECRET was unset (refused in production) and a random per-process secret
@@ -76,6 +81,13 @@ export function parseDuration(text: string): number | undefined {
 }
 
 const SECRET_MIN = 16;
+
+/**
+ * Admin requests a minute per client. The console makes a few calls per view and the CLI one to
+ * three per command, so people stay far below it; a script guessing tokens or looping over
+ * backtests does not.
+ */
+export const DEFAULT_ADMIN_RATE_LIMIT = 120;
 
 function intVar(min: number, max: number, dflt: number) {
   return z
@@ -199,6 +211,7 @@ const envSchema = z.object({
   VIGIL_API_TOKEN: secretVar('the API token'),
   VIGIL_ADMIN_TOKEN: secretVar('the admin token'),
   VIGIL_HASH_SECRET: secretVar('the hash secret'),
+  VIGIL_ADMIN_RATE_LIMIT: intVar(0, 1_000_000, DEFAULT_ADMIN_RATE_LIMIT),
   VIGIL_RETENTION_DAYS: intVar(1, 36_500, 180),
   VIGIL_SIGNAL_TIMEOUT_MS: intVar(1, 60_000, 25),
   VIGIL_MAX_SKEW: durationVar(5 * 60_000, 3650 * 86_400_000),
@@ -275,6 +288,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     record: d.VIGIL_RECORD,
     apiToken: d.VIGIL_API_TOKEN,
     adminToken: d.VIGIL_ADMIN_TOKEN,
+    adminRateLimit: d.VIGIL_ADMIN_RATE_LIMIT,
     hashSecret: d.VIGIL_HASH_SECRET ?? randomBytes(32).toString('base64url'),
     hashSecretGenerated: d.VIGIL_HASH_SECRET === undefined,
     retentionDays: d.VIGIL_RETENTION_DAYS,

@@ -19,6 +19,7 @@ export const API_ERRORS = {
   pack_rejected: { status: 422, message: 'the rule pack has errors or failing tests' },
   model_rejected: { status: 422, message: 'the model file was refused; the loaded model keeps serving' },
   invalid_entry: { status: 422, message: 'a list entry is not of the list\'s kind' },
+  rate_limited: { status: 429, message: 'too many admin requests from this client; retry after the Retry-After seconds' },
   internal: { status: 500, message: 'internal error' },
   unavailable: { status: 503, message: 'the service is not ready' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -62,5 +62,10 @@ export function evaluateRoutes(d: EvaluateRouteDeps): Router {
     res.status(204).end();
   });
 
+  // OPTIONS meets the same token as the routes (Express would otherwise answer it, unauthenticated,
+  // with their methods); past it, Express's answer: 200 and `Allow: POST`. Never CORS headers: the
+  // auth service calls from its server, not from a browser.
+  if (auth.length > 0) r.options(['/v1/evaluate', '/v1/outcome'], ...auth, (_req, _res, next) => next());
+
   return r;
 }

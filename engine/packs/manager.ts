@@ -152,6 +152,19 @@ export interface PackManager {
   close(): Promise<void>;
 }
 
+/**
+ * A refused pack's diagnostics for a log line: each error's position and code, no message and no
+ * source line. A pack's source (and a message quoting one of its literals) may name a user id or
+ * an address, which no log line may carry; the uploader gets the full diagnostics in the answer,
+ * an operator with `vigil check`.
+ */
+export function diagnosticsForLog(check: PackCheck): string {
+  const lines = check.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.span.file}:${d.span.line}:${d.span.col}: error[${d.code}]`);
+  if (check.loadError !== null) lines.push(`error: ${check.loadError}`);
+  if (check.tests.failed > 0) lines.push(`${check.tests.failed} of the pack's tests failed`);
+  return lines.join('\n');
+}
+
 const UPLOAD_ROOT = 'upload';
 /** More than any repository keeps (PACK_HISTORY_LENGTH by default; a test may configure more). */
 const HISTORY_READ = Math.max(100, PACK_HISTORY_LENGTH);
@@ -299,7 +312,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
         errors: check.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.span.file}:${d.span.line}:${d.span.col} ${d.code}`),
         tests_failed: check.tests.failed,
       },
-      `pack refused; ${active ? 'the active pack keeps serving' : 'no pack is active yet'}\n${check.rendered}`,
+      `pack refused; ${active ? 'the active pack keeps serving' : 'no pack is active yet'}\n${diagnosticsForLog(check)}`,
     );
   }
 
@@ -385,7 +398,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
       opts.metrics?.packChange('sync', 'rejected');
       log.error(
         { hash: head.hash, by: head.by, result: 'rejected' },
-        `the pack activated elsewhere does not compile here; keeping the current pack\n${check.rendered}`,
+        `the pack activated elsewhere does not compile here; keeping the current pack\n${diagnosticsForLog(check)}`,
       );
       return;
     }
@@ -415,7 +428,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
         } else if (files) {
           // Its files changed since the entry was read (another set): the message for it follows.
           lastFailedShadowId = meta.id;
-          log.error({ hash: meta.hash, by: meta.by }, `the shadow pack does not compile here; running none\n${check?.rendered ?? ''}`);
+          log.error({ hash: meta.hash, by: meta.by }, `the shadow pack does not compile here; running none\n${check ? diagnosticsForLog(check) : ''}`);
         }
       }
     }

@@ -190,7 +190,15 @@ export interface TestApp {
 
 /** A started app: good pack active, both tokens set unless overridden, clock pinned at NOW. */
 export async function testApp(
-  opts: { apiToken?: string | undefined; adminToken?: string | undefined; maxSkewMs?: number; rulesPath?: string; repo?: PackRepository } = {},
+  opts: {
+    apiToken?: string | undefined;
+    adminToken?: string | undefined;
+    maxSkewMs?: number;
+    rulesPath?: string;
+    repo?: PackRepository;
+    /** VIGIL_ADMIN_RATE_LIMIT (default: the server's default). */
+    adminRateLimit?: number;
+  } = {},
 ): Promise<TestApp> {
   const logs = logSink();
   const metrics = createMetrics(new Registry());
@@ -215,6 +223,7 @@ export async function testApp(
       apiToken: 'apiToken' in opts ? opts.apiToken : API_TOKEN,
       adminToken: 'adminToken' in opts ? opts.adminToken : ADMIN_TOKEN,
       maxSkewMs: opts.maxSkewMs ?? 5 * 60_000,
+      ...(opts.adminRateLimit !== undefined ? { adminRateLimit: opts.adminRateLimit } : {}),
     },
     audit,
     now: () => NOW,

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FOLDERS = ['common', 'dsl', 'features', 'engine', 'api', 'cli', 'training', 'bin', 'decisionlog'];
-const HTTP = new Set(['express', 'body-parser', 'node:http', 'node:https', 'http', 'https', 'supertest', 'pino-http']);
+const HTTP = new Set(['express', 'express-rate-limit', 'body-parser', 'node:http', 'node:https', 'http', 'https', 'supertest', 'pino-http']);
 
 interface Edge {
   readonly from: string;
