@@ -88,7 +88,7 @@ class RequestState implements RequestContext {
  */
 export function requestLogging(
   logger: Logger,
-  onFinish?: (route: string, method: string, status: number) => void,
+  onFinish?: (route: string, method: string, status: number, seconds: number) => void,
 ): (req: Request, res: Response, next: NextFunction) => void {
   return (req, res, next) => {
     const given = req.headers['x-request-id'];
@@ -99,7 +99,7 @@ export function requestLogging(
     res.on('finish', () => {
       const route = routeOf(req);
       const ms = Number(process.hrtime.bigint() - rc.start) / 1e6;
-      onFinish?.(route, req.method, res.statusCode);
+      onFinish?.(route, req.method, res.statusCode, ms / 1000);
       const line = { method: req.method, route, status: res.statusCode, ms: Math.round(ms * 100) / 100, ...rc.extra };
       if (res.statusCode >= 500) logger.error({ req_id: id, ...line }, 'request');
       else if (logger.isLevelEnabled('info')) logger.info({ req_id: id, ...line }, 'request');

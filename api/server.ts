@@ -89,6 +89,7 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     await store.close();
     throw err;
   });
+  metrics.watchModel(() => model.version);
   const recorder = !config.record
     ? undefined
     : config.record.kind === 'file'
@@ -112,6 +113,7 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     outcomeWindowSeconds: config.outcomeWindowSeconds,
     logger,
     onSignalFailure: (source) => metrics.signalFailure(source),
+    onSignalLatency: (source, seconds) => metrics.signalLatency(source, seconds),
     shadowReport,
   });
 };
