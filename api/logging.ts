@@ -1,10 +1,9 @@
-// Structured logging (pino JSON): the logger factory with its redaction list, and the request
-// middleware that assigns request ids and writes one access line per request. Raw identifiers
+// Structured logging (pino JSON; pino-pretty for a person at a terminal): the logger factory with its
+// redaction list, and the request middleware that assigns request ids and writes one access line
+// per request. Raw identifiers
 // (user ids, addresses, device ids) and secrets are never logged: routes log their template
 // (`/v1/users/:id/history`), never the path, and bodies are never logged.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
-import { pinoHttp } from 'pino-http';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
 import { newId } from '../engine/ids.ts';
@@ -84,61 +83,41 @@ export function ctx(res: Response): RequestContext {
  */
 class RequestState implements RequestContext {
   readonly extra: Record<string, string | number | boolean> = {};
+  // The child logger is made on first use: most requests never log anything but the access line.
+  #child: Logger | undefined;
   constructor(
     readonly id: string,
-    readonly log: Logger,
+    private readonly logger: Logger,
     readonly start: bigint,
   ) {}
+  get log(): Logger {
+    return (this.#child ??= this.logger.child({ req_id: this.id }));
+  }
 }
 
-const omit = (): undefined => undefined;
-
 /**
- * The access log through pino-http: honour a well-formed `X-Request-Id` (so a caller can
- * correlate), else mint a ULID; echo it back and log one line when the response finishes:
- * `req_id`, `method`, `route` (the pattern), `status`, `ms` and the route's extra fields. The
- * request and response objects themselves are never serialized (raw path, address, headers).
+ * Honour a well-formed `X-Request-Id` (so a caller can correlate), else mint a ULID; echo it back
+ * and log one line when the response finishes. Hand-written rather than pino-http, which cost more
+ * CPU per request in side-by-side runs for the same line (docs/operations.md § Logs).
  */
 export function requestLogging(
   logger: Logger,
   onFinish?: (route: string, method: string, status: number, seconds: number) => void,
 ): (req: Request, res: Response, next: NextFunction) => void {
-  const line = (req: IncomingMessage, res: ServerResponse): Record<string, unknown> => {
-    const rq = req as Request;
-    const rc = ctx(res as Response);
-    const ms = Number(process.hrtime.bigint() - rc.start) / 1e6;
-    const out = { method: rq.method, route: routeOf(rq), status: res.statusCode, ms: Math.round(ms * 100) / 100, ...rc.extra };
-    // pino-http also logs a request whose client went away before the answer ended.
-    return res.writableEnded ? out : { ...out, aborted: true };
-  };
-  const http = pinoHttp({
-    logger,
-    genReqId: (req, res) => {
-      const given = req.headers['x-request-id'];
-      const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
-      res.setHeader('X-Request-Id', id);
-      return id;
-    },
-    customAttributeKeys: { reqId: 'req_id' },
-    quietReqLogger: true,
-    quietResLogger: true,
-    wrapSerializers: false,
-    serializers: { req: omit, res: omit },
-    customLogLevel: (_req, res, err) => (err !== undefined || res.statusCode >= 500 ? 'error' : 'info'),
-    customSuccessObject: line,
-    customErrorObject: line,
-    customSuccessMessage: () => 'request',
-    customErrorMessage: () => 'request',
-  });
   return (req, res, next) => {
-    const start = process.hrtime.bigint();
-    http(req, res);
-    res.locals.vigil = new RequestState(String(req.id), req.log, start);
-    if (onFinish) {
-      res.on('finish', () => {
-        onFinish(routeOf(req), req.method, res.statusCode, Number(process.hrtime.bigint() - start) / 1e9);
-      });
-    }
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
+    res.setHeader('X-Request-Id', id);
+    const rc = new RequestState(id, logger, process.hrtime.bigint());
+    res.locals.vigil = rc;
+    res.on('finish', () => {
+      const route = routeOf(req);
+      const ms = Number(process.hrtime.bigint() - rc.start) / 1e6;
+      onFinish?.(route, req.method, res.statusCode, ms / 1000);
+      const line = { method: req.method, route, status: res.statusCode, ms: Math.round(ms * 100) / 100, ...rc.extra };
+      if (res.statusCode >= 500) logger.error({ req_id: id, ...line }, 'request');
+      else if (logger.isLevelEnabled('info')) logger.info({ req_id: id, ...line }, 'request');
+    });
     next();
   };
 }
