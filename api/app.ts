@@ -42,7 +42,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.disable('etag');
 
-  app.use(requestLogging(logger, (route, method, status) => metrics.observeHttp(route, method, status)));
+  app.use(requestLogging(logger, (route, method, status, seconds) => metrics.observeHttp(route, method, status, seconds)));
   app.use((_req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');

@@ -238,6 +238,9 @@ const envSchema = z.object({
   NODE_ENV: z.string().optional(),
 });
 
+/** Every variable the server reads (what a deployment may set: test/deploy checks compose.yaml and the Dockerfile). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 const SECRET_VARS = new Set(['VIGIL_API_TOKEN', 'VIGIL_ADMIN_TOKEN', 'VIGIL_HASH_SECRET']);
 
 /**

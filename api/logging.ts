@@ -1,9 +1,11 @@
-// Structured logging (pino JSON): the logger factory with its redaction list, and the request
-// middleware that assigns request ids and writes one access line per request. Raw identifiers
+// Structured logging (pino JSON; pino-pretty for a person at a terminal): the logger factory with its
+// redaction list, and the request middleware that assigns request ids and writes one access line
+// per request. Raw identifiers
 // (user ids, addresses, device ids) and secrets are never logged: routes log their template
 // (`/v1/users/:id/history`), never the path, and bodies are never logged.
 import type { NextFunction, Request, Response } from 'express';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { newId } from '../engine/ids.ts';
 import type { LogLevel } from './config.ts';
 
@@ -35,7 +37,18 @@ export const REDACT_PATHS = [
   'userAgent',
 ];
 
-export function createLogger(opts: { level?: LogLevel; destination?: DestinationStream; name?: string } = {}): Logger {
+/**
+ * Whether to print logs for a person rather than a collector: only at a terminal, and never in
+ * production (where a TTY is an operator attached to a container, whose logs a collector also
+ * reads as JSON lines).
+ */
+export function prettyLogs(o: { readonly production: boolean; readonly tty: boolean }): boolean {
+  return o.tty && !o.production;
+}
+
+export function createLogger(opts: { level?: LogLevel; destination?: DestinationStream; name?: string; pretty?: boolean } = {}): Logger {
+  // pino-pretty in this thread and synchronous, as the JSON lines are: no line lost at exit.
+  const destination = opts.pretty ? pinoPretty({ sync: true, colorize: true, singleLine: true, ignore: 'pid,hostname', destination: opts.destination ?? 1 }) : opts.destination;
   return pino(
     {
       name: opts.name ?? 'vigil',
@@ -44,7 +57,7 @@ export function createLogger(opts: { level?: LogLevel; destination?: Destination
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    opts.destination,
+    destination,
   );
 }
 
@@ -84,11 +97,12 @@ class RequestState implements RequestContext {
 
 /**
  * Honour a well-formed `X-Request-Id` (so a caller can correlate), else mint a ULID; echo it back
- * and log one line when the response finishes.
+ * and log one line when the response finishes. Hand-written rather than pino-http, which cost more
+ * CPU per request in side-by-side runs for the same line (docs/operations.md § Logs).
  */
 export function requestLogging(
   logger: Logger,
-  onFinish?: (route: string, method: string, status: number) => void,
+  onFinish?: (route: string, method: string, status: number, seconds: number) => void,
 ): (req: Request, res: Response, next: NextFunction) => void {
   return (req, res, next) => {
     const given = req.headers['x-request-id'];
@@ -99,7 +113,7 @@ export function requestLogging(
     res.on('finish', () => {
       const route = routeOf(req);
       const ms = Number(process.hrtime.bigint() - rc.start) / 1e6;
-      onFinish?.(route, req.method, res.statusCode);
+      onFinish?.(route, req.method, res.statusCode, ms / 1000);
       const line = { method: req.method, route, status: res.statusCode, ms: Math.round(ms * 100) / 100, ...rc.extra };
       if (res.statusCode >= 500) logger.error({ req_id: id, ...line }, 'request');
       else if (logger.isLevelEnabled('info')) logger.info({ req_id: id, ...line }, 'request');

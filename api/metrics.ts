@@ -1,6 +1,8 @@
 // Prometheus metrics of the API and the engine, registered on a Registry handed in (never the
 // global one, so tests and several apps in one process never collide). The engine reports signal
-// failures through `signalFailure`; the pack manager reports swaps through `setPack`.
+// failures through `signalFailure` and each source's time through `signalLatency`; the pack manager
+// reports swaps through `setPack`; the model's version is read at each scrape (`watchModel`).
+// Every metric name here is what deploy/ (dashboard, alert rules) queries: test/deploy checks.
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { DecisionLogStats } from '../decisionlog/index.ts';
 import type { EvaluateResult, PackInfo } from '../engine/types.ts';
@@ -8,9 +10,14 @@ import type { EvaluateResult, PackInfo } from '../engine/types.ts';
 export interface VigilMetrics {
   readonly registry: Registry;
   observeDecision(type: string, result: EvaluateResult, seconds: number): void;
-  observeHttp(route: string, method: string, status: number): void;
+  /** One answered request: `route` is the matched route's pattern (never the raw path). */
+  observeHttp(route: string, method: string, status: number, seconds: number): void;
   /** A signal source (redis, geoip, model, …) failed or ran past its budget. */
   signalFailure(source: string): void;
+  /** The time one signal source took for one event, failures and timeouts included. */
+  signalLatency(source: string, seconds: number): void;
+  /** Export the anomaly model's version as `vigil_model_info` (read at each scrape; null: no model). */
+  watchModel(version: () => string | null): void;
   /** The active pack changed (null: none loaded). */
   setPack(pack: PackInfo | null): void;
   packChange(action: 'activate' | 'rollback' | 'reload' | 'sync', result: 'ok' | 'rejected' | 'unchanged'): void;
@@ -29,6 +36,10 @@ export interface MetricsOptions {
 }
 
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** Requests run up to the server's 15 s request timeout. */
+export const HTTP_BUCKETS = [...LATENCY_BUCKETS, 5, 10, 15];
+/** A signal source's budget is VIGIL_SIGNAL_TIMEOUT_MS (25 ms by default): finer buckets below it. */
+export const SIGNAL_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 export function createMetrics(registry: Registry, opts: MetricsOptions = {}): VigilMetrics {
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
@@ -83,6 +94,33 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Vi
     labelNames: ['route', 'method', 'status'] as const,
     registers: [registry],
   });
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from a request\'s arrival to the end of its answer, by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: HTTP_BUCKETS,
+    registers: [registry],
+  });
+  const signalDuration = new Histogram({
+    name: 'vigil_signal_duration_seconds',
+    help: 'Time one signal source took for one event (failures and timeouts included)',
+    labelNames: ['source'] as const,
+    buckets: SIGNAL_BUCKETS,
+    registers: [registry],
+  });
+  let modelVersion: (() => string | null) | null = null;
+  new Gauge({
+    name: 'vigil_model_info',
+    help: 'The anomaly model loaded (value 1)',
+    labelNames: ['version'] as const,
+    registers: [registry],
+    aggregator: 'max',
+    collect() {
+      this.reset();
+      const v = modelVersion?.() ?? null;
+      if (v !== null) this.set({ version: v }, 1);
+    },
+  });
 
   let logStats: (() => DecisionLogStats) | null = null;
   const logGauge = (name: string, help: string, read: (s: DecisionLogStats) => number): void => {
@@ -116,11 +154,19 @@ export function createMetrics(registry: Registry, opts: MetricsOptions = {}): Vi
       for (const r of result.rules) ruleHits.inc({ rule: r.name, mode: 'enforce' });
       for (const r of result.shadow) ruleHits.inc({ rule: r.name, mode: 'shadow' });
     },
-    observeHttp(route, method, status) {
-      http.inc({ route, method, status: String(status) });
+    observeHttp(route, method, status, seconds) {
+      const labels = { route, method, status: String(status) };
+      http.inc(labels);
+      httpDuration.observe(labels, seconds);
     },
     signalFailure(source) {
       signalFailures.inc({ source });
+    },
+    signalLatency(source, seconds) {
+      signalDuration.observe({ source }, seconds);
+    },
+    watchModel(version) {
+      modelVersion = version;
     },
     setPack(pack) {
       packInfo.reset();

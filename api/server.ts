@@ -19,7 +19,7 @@ import { connectRedis, createStore } from '../features/store/index.ts';
 import type { Engine } from '../engine/types.ts';
 import { createApp, createHttpServer } from './app.ts';
 import { loadConfig, type Config } from './config.ts';
-import { createLogger, type Logger } from './logging.ts';
+import { createLogger, prettyLogs, type Logger } from './logging.ts';
 import { createMetrics, type VigilMetrics } from './metrics.ts';
 
 export interface ServerHandle {
@@ -89,6 +89,7 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     await store.close();
     throw err;
   });
+  metrics.watchModel(() => model.version);
   const recorder = !config.record
     ? undefined
     : config.record.kind === 'file'
@@ -112,6 +113,7 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     outcomeWindowSeconds: config.outcomeWindowSeconds,
     logger,
     onSignalFailure: (source) => metrics.signalFailure(source),
+    onSignalLatency: (source, seconds) => metrics.signalLatency(source, seconds),
     shadowReport,
   });
 };
@@ -122,7 +124,10 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
  */
 export async function runServer(env: Readonly<Record<string, string | undefined>> = process.env, opts: RunOptions = {}): Promise<ServerHandle> {
   const config = loadConfig(env);
-  const logger = createLogger({ level: config.logLevel, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
+  const logger = createLogger({
+    level: config.logLevel,
+    ...(opts.logDestination ? { destination: opts.logDestination } : { pretty: prettyLogs({ production: config.production, tty: process.stdout.isTTY === true }) }),
+  });
   if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, logger, opts);
   return runWorker(config, logger, opts);
 }

@@ -9,13 +9,17 @@
 // also prints what a request cost: the server process's CPU and Redis's CPU (bench/tail.ts
 // shows what p99 a service of that cost gets on the same machine).
 // BENCH_BARE=fast gives the bare handler Vigil's HTTP server (see below).
+// BENCH_BASELINE=DIR runs Vigil from another checkout (built: its dist/) in place of the bare
+// handler, with the same settings: what a change costs, measured side by side in the same rounds.
+// BENCH_LOG_LEVEL sets VIGIL_LOG_LEVEL of the Vigil servers (default warn; info writes the access
+// log, to /dev/null).
 // BENCH_SHADOW=1 measures the shadow pack instead of the ceiling: in each round, Vigil without and
 // with a shadow pack (a variant of the default pack, set and cleared through the admin API between
 // runs, in alternating order), at c=50 and at the steady rate; p50/p99 and the costs of both side
 // by side.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { openLoop, type OpenLoopResult } from './lib/openloop.ts';
 import { Redis } from 'ioredis';
@@ -55,7 +59,9 @@ http.createServer({ IncomingMessage: Rq, ServerResponse: Rs }, app).listen(Numbe
 }
 `;
 
-const BARE_LABEL = process.env.BENCH_BARE === 'fast' ? 'bare (fast server) + pipeline' : 'bare Express + 8-cmd pipeline';
+const BASELINE = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : undefined;
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
+const BARE_LABEL = BASELINE ? 'baseline Vigil' : process.env.BENCH_BARE === 'fast' ? 'bare (fast server) + pipeline' : 'bare Express + 8-cmd pipeline';
 
 const IPS = ['81.2.69.142', '89.160.20.112', '216.160.83.56', '2.125.160.216', '175.16.199.0', '8.8.8.8'];
 let n = 0;
@@ -131,25 +137,25 @@ const barePort = await freePort();
 // A client of the bench's own, for Redis's own CPU figures (the CPU Redis spends per request).
 const stats = new Redis(REDIS, { lazyConnect: true });
 await stats.connect();
-const vigil = spawn(process.execPath, ['bin/vigil.js', 'serve'], {
-  env: {
-    ...process.env,
-    PORT: String(vigilPort),
-    REDIS_URL: REDIS,
-    VIGIL_HASH_SECRET: 'bench-secret-0123456789',
-    VIGIL_LOG_LEVEL: 'warn',
-    VIGIL_MAX_SKEW: '1d',
-    ...(SHADOW ? { VIGIL_ADMIN_TOKEN: ADMIN_TOKEN } : {}),
-  },
-  stdio: ['ignore', 'ignore', 'inherit'],
+const vigilEnv = (port: number): NodeJS.ProcessEnv => ({
+  ...process.env,
+  PORT: String(port),
+  REDIS_URL: REDIS,
+  VIGIL_HASH_SECRET: 'bench-secret-0123456789',
+  VIGIL_LOG_LEVEL: LOG_LEVEL,
+  VIGIL_MAX_SKEW: '1d',
+  ...(SHADOW ? { VIGIL_ADMIN_TOKEN: ADMIN_TOKEN } : {}),
 });
-const bare = spawn(process.execPath, ['--input-type=module', '-e', BARE], {
-  env: { ...process.env, PORT: String(barePort), REDIS_URL: REDIS },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
+const vigil = spawn(process.execPath, ['bin/vigil.js', 'serve'], { env: vigilEnv(vigilPort), stdio: ['ignore', 'ignore', 'inherit'] });
+const bare = BASELINE
+  ? spawn(process.execPath, [join(BASELINE, 'bin/vigil.js'), 'serve'], { cwd: BASELINE, env: vigilEnv(barePort), stdio: ['ignore', 'ignore', 'inherit'] })
+  : spawn(process.execPath, ['--input-type=module', '-e', BARE], {
+      env: { ...process.env, PORT: String(barePort), REDIS_URL: REDIS },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
 try {
   await waitHttp(`http://127.0.0.1:${vigilPort}/healthz`, vigil);
-  await waitHttp(`http://127.0.0.1:${barePort}/`, bare);
+  await waitHttp(`http://127.0.0.1:${barePort}/${BASELINE ? 'healthz' : ''}`, bare);
   const vUrl = `http://127.0.0.1:${vigilPort}/v1/evaluate`;
   const bUrl = `http://127.0.0.1:${barePort}/v1/evaluate`;
   // Warm both (JIT, connection pools, caches).
@@ -184,7 +190,11 @@ try {
     const sorted = [...ratios].sort((a, b) => a - b);
     const median = (sorted[(sorted.length - 1) >> 1] as number + (sorted[sorted.length >> 1] as number)) / 2;
     const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
-    console.log(`ratio Vigil/bare per round: ${ratios.map(pct).join(', ')}; median ${pct(median)} of the ceiling's requests/s (target ≥ 60%)`);
+    console.log(
+      BASELINE
+        ? `ratio Vigil/baseline per round: ${ratios.map(pct).join(', ')}; median ${pct(median)} of the baseline's requests/s`
+        : `ratio Vigil/bare per round: ${ratios.map(pct).join(', ')}; median ${pct(median)} of the ceiling's requests/s (target ≥ 60%)`,
+    );
     // The steady offered rate: an open-loop schedule, one request every millisecond (bench/lib/openloop.ts
     // says why autocannon's own rate limit does not measure this).
     const RATE = Number(process.env.BENCH_RATE ?? 1000);
@@ -201,8 +211,8 @@ try {
     // `npm run bench:tail` shows how this machine's p99 grows with a server's CPU per request.
     const bSteady = await measure(() => openLoop({ url: bUrl, rate: RATE, seconds: SECONDS, body }), sent, { pid: bare.pid, redis: stats });
     const bareSteady = bSteady.result;
-    console.log(steadyLine(`bare at a steady ${RATE} req/s`, bSteady));
-    console.log(`p99 at a steady ${RATE} req/s: Vigil ${steady.p99} ms, bare handler ${bareSteady.p99} ms (target < 10 ms)`);
+    console.log(steadyLine(`${BASELINE ? 'baseline' : 'bare'} at a steady ${RATE} req/s`, bSteady));
+    console.log(`p99 at a steady ${RATE} req/s: Vigil ${steady.p99} ms, ${BASELINE ? 'baseline' : 'bare handler'} ${bareSteady.p99} ms (target < 10 ms)`);
     const bursts = await load(vUrl, { connections: 50, overallRate: RATE });
     console.log(line(`(autocannon overallRate ${RATE}, bursts)`, bursts));
   }

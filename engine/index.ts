@@ -28,7 +28,7 @@ import { record } from './stages/record.ts';
 import { score } from './stages/score.ts';
 import { runShadow } from './stages/shadow.ts';
 import { readSignals } from './stages/signals.ts';
-import type { SignalFailure, StageLogger } from './stages/types.ts';
+import type { SignalFailure, SignalLatency, StageLogger } from './stages/types.ts';
 import type { DecisionPage, DecisionQuery, Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from './types.ts';
 
 export type { DecisionPage, DecisionQuery, Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from './types.ts';
@@ -77,6 +77,8 @@ export interface EngineOptions {
   readonly recorder?: Recorder;
   /** Called once per failed signal source per event (metrics). */
   readonly onSignalFailure?: SignalFailure;
+  /** Called with each signal source's time per event (metrics); absent: nothing is timed. */
+  readonly onSignalLatency?: SignalLatency;
   /** How often this instance sweeps expired live-list entries, ms (default 1000; 0: never). */
   readonly listSweepMs?: number;
   /** Where shadow-pack comparisons are counted (default: in this process). */
@@ -95,8 +97,9 @@ export function createEngine(opts: EngineOptions): Engine {
   const ulid = createIdFactory();
   const shadowReport = opts.shadowReport ?? createMemoryShadowReport({ ...(logger ? { logger } : {}) });
   const pending = new Set<Promise<void>>();
-  const signalDeps = { store, geoip, ua: opts.ua ?? createUserAgentParser(), signalTimeoutMs: opts.signalTimeoutMs, fail, logger };
-  const scoreDeps = { model, fail };
+  const latency = opts.onSignalLatency;
+  const signalDeps = { store, geoip, ua: opts.ua ?? createUserAgentParser(), signalTimeoutMs: opts.signalTimeoutMs, fail, latency, logger };
+  const scoreDeps = { model, fail, latency };
   const recordDeps = { store, windowSeconds: window, log, recorder, fail, logger, pending };
   const lists = createLiveLists({
     store,

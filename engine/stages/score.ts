@@ -5,12 +5,14 @@ import { rbaScore } from '../../features/rba.ts';
 import type { ModelScorer } from '../../features/model/index.ts';
 import type { FeaturePlan } from '../plan.ts';
 import { fillPhase } from './fill.ts';
-import type { Extracted, Scored, SignalFailure, SignalsRead } from './types.ts';
+import type { Extracted, Scored, SignalFailure, SignalLatency, SignalsRead } from './types.ts';
 
 export interface ScoreDeps {
   /** Absent: model.* features are missing and no model runs. */
   readonly model?: ModelScorer;
   readonly fail: SignalFailure;
+  /** Absent: nothing is timed. */
+  readonly latency?: SignalLatency | undefined;
 }
 
 export async function score(deps: ScoreDeps, x: Extracted, read: SignalsRead, plan: FeaturePlan, explain: boolean): Promise<Scored> {
@@ -24,7 +26,10 @@ export async function score(deps: ScoreDeps, x: Extracted, read: SignalsRead, pl
     fillPhase(plan.phases.model, input, slots);
     return { rba, model: undefined, degraded: false };
   }
+  const latency = deps.latency;
+  const t0 = latency ? performance.now() : 0;
   const scored = await model.score(slots, { explain });
+  if (latency) latency('model', (performance.now() - t0) / 1000);
   input.anomaly = scored?.anomaly;
   input.modelVersion = scored?.version ?? model.version;
   fillPhase(plan.phases.model, input, slots);

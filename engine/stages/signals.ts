@@ -13,7 +13,7 @@ import { velocityFeatures } from '../../features/velocity.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { fillPhase } from './fill.ts';
 import type { FeaturePlan } from '../plan.ts';
-import type { Extracted, SignalFailure, SignalsRead, StageLogger } from './types.ts';
+import type { Extracted, SignalFailure, SignalLatency, SignalsRead, StageLogger } from './types.ts';
 
 export interface SignalDeps {
   readonly store: SignalStore;
@@ -22,6 +22,8 @@ export interface SignalDeps {
   readonly ua: UserAgentParser;
   readonly signalTimeoutMs: number;
   readonly fail: SignalFailure;
+  /** Absent: nothing is timed. */
+  readonly latency?: SignalLatency | undefined;
   readonly logger?: StageLogger;
 }
 
@@ -37,7 +39,9 @@ export async function readSignals(
   const { input, slots, event } = x;
   const ip = input.ip;
   let degraded = false;
+  const latency = deps.latency;
   if (ip && deps.geoip) {
+    const t0 = latency ? performance.now() : 0;
     try {
       input.geo = deps.geoip.lookupParsed(ip);
     } catch (err) {
@@ -45,6 +49,7 @@ export async function readSignals(
       deps.fail('geoip');
       deps.logger?.warn({ err: errorMessage(err) }, 'GeoIP lookup failed');
     }
+    if (latency) latency('geoip', (performance.now() - t0) / 1000);
   } else if (!deps.geoip && plan.geo) {
     degraded = true;
   }
@@ -108,11 +113,13 @@ export async function readSignals(
     shadowProbesSent = sent;
     shadowProbeAnswers = at;
   }
+  const t1 = latency ? performance.now() : 0;
   const signals = await deps.store.readEvent(
     ctx,
     { history: plan.store.history, velocity: plan.store.velocity, rba: plan.store.rba, probes },
     deps.signalTimeoutMs,
   );
+  if (latency) latency('store', (performance.now() - t1) / 1000);
   if (signals === null) {
     degraded = true;
     deps.fail('store');

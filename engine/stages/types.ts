@@ -13,6 +13,12 @@ import type { VigilEvent } from '../types.ts';
 /** Called once per failed signal source per event (metrics). */
 export type SignalFailure = (source: 'store' | 'geoip' | 'decision_store' | 'model') => void;
 
+/**
+ * Called once per signal source read on the answer's path, with the seconds it took, failures and
+ * timeouts included (metrics: latency per source). `store` is the one round trip of the event.
+ */
+export type SignalLatency = (source: 'store' | 'geoip' | 'model', seconds: number) => void;
+
 export interface StageLogger {
   warn(obj: object, msg: string): void;
 }

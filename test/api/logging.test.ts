@@ -3,10 +3,11 @@
 // context was a dictionary-mode object, and through it its request's objects survived young-
 // generation collections: a third of all allocation did (docs/operations.md § Performance).
 import { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import type { NextFunction, Request, Response } from 'express';
 import { describe, expect, it } from 'vitest';
-import { createLogger, ctx, requestLogging } from '../../api/logging.ts';
+import { createLogger, ctx, prettyLogs, requestLogging } from '../../api/logging.ts';
 
 setFlagsFromString('--allow-natives-syntax');
 const haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
@@ -44,5 +45,42 @@ describe('requestLogging', () => {
     expect(rc.id).toBe('req-7');
     expect(rc.log).toBe(rc.log);
     expect(rc.log.bindings()).toMatchObject({ req_id: 'req-7' });
+  });
+});
+
+describe('pretty logs', () => {
+  it('are chosen only at a terminal outside production', () => {
+    expect(prettyLogs({ tty: true, production: false })).toBe(true);
+    expect(prettyLogs({ tty: true, production: true })).toBe(false);
+    expect(prettyLogs({ tty: false, production: false })).toBe(false);
+    expect(prettyLogs({ tty: false, production: true })).toBe(false);
+  });
+
+  it('print one readable line per entry, still redacted', () => {
+    const out: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        out.push(String(chunk));
+        cb();
+      },
+    });
+    const log = createLogger({ pretty: true, destination: sink });
+    log.info({ route: '/v1/users/:id/history', status: 200, userId: 'u-secret-1' }, 'request');
+    log.warn('careful');
+    const text = out.join('').replace(/\u001b\[[0-9;]*m/g, '');
+    const lines = text.split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(2);
+    expect(() => JSON.parse(lines[0]!)).toThrow();
+    expect(lines[0]).toMatch(/INFO.*request.*"route":"\/v1\/users\/:id\/history"/);
+    expect(lines[1]).toMatch(/WARN.*careful/);
+    expect(text).not.toContain('u-secret-1');
+    expect(text).toContain('[redacted]');
+  });
+
+  it('stay JSON lines otherwise', () => {
+    const out: string[] = [];
+    const log = createLogger({ destination: { write: (s: string) => void out.push(s) } });
+    log.info({ status: 200 }, 'request');
+    expect(JSON.parse(out[0]!)).toMatchObject({ level: 'info', msg: 'request', status: 200 });
   });
 });
