@@ -14,6 +14,7 @@ import type { VigilMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { evaluateRoutes } from './routes/evaluate.ts';
+import { openApiRoutes } from './routes/openapi.ts';
 import { listRoutes } from './routes/lists.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { overrideRoutes } from './routes/overrides.ts';
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps): Express {
   );
   // After the hot route: every request walks the router's layers in order until one matches.
   app.use(opsRoutes({ engine, packs, metrics, shuttingDown: deps.shuttingDown ?? (() => false) }));
+  app.use(openApiRoutes({ admin: config.adminToken !== undefined }));
   app.use(adminRoutes({ engine, audit, adminToken: config.adminToken, now, packs }));
   app.use(listRoutes({ engine, audit, adminToken: config.adminToken, now }));
   app.use(packRoutes({ packs, engine, adminToken: config.adminToken }));
