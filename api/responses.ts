@@ -245,7 +245,7 @@ export const packRollbackResponseSchema = z
 
 export const packShadowSetResponseSchema = z
   .object({
-    status: z.enum(['activated', 'unchanged']),
+    status: z.enum(['set', 'unchanged']),
     shadow: packMetaSchema,
     active: packMetaSchema.nullable(),
     diagnostics: z.array(diagnosticSchema),
@@ -322,8 +322,10 @@ export const ruleOverrideSchema = z
   })
   .meta({ id: 'RuleOverride' });
 
-export const overridesResponseSchema = z.object({ overrides: z.array(ruleOverrideSchema) }).meta({ id: 'Overrides' });
+/** An override as listed: `applies` is false when the active pack has no rule of that name. */
+export const overrideViewSchema = ruleOverrideSchema.extend({ applies: z.boolean() }).meta({ id: 'RuleOverrideView' });
+export const overridesResponseSchema = z.object({ overrides: z.array(overrideViewSchema) }).meta({ id: 'Overrides' });
 export const overrideSetResponseSchema = z
-  .object({ override: ruleOverrideSchema.extend({ applies: z.boolean() }), pack: packInfoSchema.nullable() })
+  .object({ override: overrideViewSchema, pack: packInfoSchema.nullable() })
   .meta({ id: 'OverrideSet' });
 export const overrideClearResponseSchema = z.object({ removed: ruleOverrideSchema }).meta({ id: 'OverrideRemoved' });
