@@ -198,12 +198,16 @@ interface Call {
 }
 
 export function createClient(opts: ClientOptions): VigilClient {
-  let base: string;
+  let parsed: URL | undefined;
   try {
-    base = new URL(opts.url).href.replace(/\/+$/, '');
+    parsed = new URL(opts.url);
   } catch {
-    throw new TypeError(`vigil client: url must be an absolute URL, got ${JSON.stringify(opts.url)}`);
+    parsed = undefined;
   }
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new TypeError(`vigil client: url must be an absolute http(s) URL, got ${JSON.stringify(opts.url)}`);
+  }
+  const base = parsed.href.replace(/\/+$/, '');
   const timeoutMs = opts.timeoutMs ?? 1000;
   const adminTimeoutMs = opts.adminTimeoutMs ?? 30_000;
   for (const [name, v] of [['timeoutMs', timeoutMs], ['adminTimeoutMs', adminTimeoutMs]] as const) {
