@@ -1,6 +1,4 @@
-// The README's first-screen example, verbatim from the `import` line on (test/client/client.test.ts
-// checks that the two are the same and runs this file against a real Vigil): one evaluate call
-// through the typed client, `vigil/client`, and the outcome report after it.
+// One sign-in checked through the typed client (the README shows this file; the tests run it).
 import { createClient } from 'vigil/client';
 
 const vigil = createClient({
