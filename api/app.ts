@@ -15,6 +15,7 @@ import type { VigilMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { evaluateRoutes } from './routes/evaluate.ts';
+import { openApiRoutes } from './routes/openapi.ts';
 import { listRoutes } from './routes/lists.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { overrideRoutes } from './routes/overrides.ts';
@@ -61,6 +62,7 @@ export function createApp(deps: AppDeps): Express {
   );
   // After the hot route: every request walks the router's layers in order until one matches.
   app.use(opsRoutes({ engine, packs, metrics, shuttingDown: deps.shuttingDown ?? (() => false) }));
+  app.use(openApiRoutes({ admin: config.adminToken !== undefined }));
   // Before the admin routers: the rate limit counts every admin request, authenticated or not, and
   // OPTIONS must meet the token before a router answers it with its methods.
   app.use([...ADMIN_PATHS], adminGuard({ adminToken: config.adminToken, perMinute: config.adminRateLimit ?? DEFAULT_ADMIN_RATE_LIMIT, logger }));

@@ -1,15 +1,17 @@
 // Dependency directions, enforced by walking every import of the runtime and tool folders:
 // the language never imports a signal source (nor anything of Vigil's outside dsl/ and common/),
 // features never import the engine, only api/ knows HTTP, and runtime code never imports training
-// or simulation. A violation names the file, the import and the rule.
+// or simulation; the typed client (client/) loads nothing of Vigil at run time and takes only types
+// from the API's schemas, which import nothing of the server. A violation names the file, the import
+// and the rule.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const FOLDERS = ['common', 'dsl', 'features', 'engine', 'api', 'cli', 'training', 'bin', 'decisionlog'];
-const HTTP = new Set(['express', 'express-rate-limit', 'body-parser', 'node:http', 'node:https', 'http', 'https', 'supertest', 'pino-http']);
+const FOLDERS = ['common', 'dsl', 'features', 'engine', 'api', 'cli', 'training', 'bin', 'decisionlog', 'client'];
+const HTTP = new Set(['express', 'express-rate-limit', 'body-parser', 'node:http', 'node:https', 'http', 'https', 'supertest']);
 
 interface Edge {
   readonly from: string;
@@ -96,6 +98,26 @@ describe('dependency directions', () => {
 
   it('common/ imports nothing of Vigil', () => {
     expect(violations((e) => top(e.from) === 'common' && e.spec.startsWith('.') && top(e.to) !== 'common')).toEqual([]);
+  });
+
+  it('the client (vigil/client) imports at run time nothing but client/; types only from api/schemas.ts and api/responses.ts', () => {
+    const bad: string[] = [];
+    for (const file of sources('client')) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      const typeOnly = new Set([...text.matchAll(/^import\s+type\s[^;]*?from\s*['"]([^'"]+)['"]/gm)].map((m) => m[1]!));
+      for (const spec of importsOf(text)) {
+        const to = spec.startsWith('.') ? relative(ROOT, join(ROOT, posix.dirname(file), spec)).split(sep).join('/') : spec;
+        if (spec.startsWith('.') && top(to) === 'client') continue;
+        if (typeOnly.has(spec) && (to === 'zod' || to === 'api/schemas.ts' || to === 'api/responses.ts')) continue;
+        bad.push(`${file} imports ${spec}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('api/responses.ts (whose types the client ships) imports nothing but zod; no runtime folder imports the client', () => {
+    expect(violations((e) => e.from === 'api/responses.ts' && e.spec !== 'zod')).toEqual([]);
+    expect(violations((e) => top(e.from) !== 'client' && e.spec.startsWith('.') && top(e.to) === 'client')).toEqual([]);
   });
 });
 
