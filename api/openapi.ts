@@ -381,6 +381,7 @@ function responses(op: Operation): ZodOpenApiResponsesObject {
   if (op.auth === 'admin') {
     codes.add('unauthorized');
     codes.add('not_found');
+    codes.add('rate_limited');
   }
   codes.add('internal');
   const byStatus = new Map<number, ApiErrorCode[]>();

@@ -23,6 +23,7 @@ export const API_ERROR_CODES = [
   'invalid_entry',
   'internal',
   'unavailable',
+  'rate_limited',
 ] as const;
 export type ApiErrorCodeName = (typeof API_ERROR_CODES)[number];
 

@@ -37,6 +37,7 @@ export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
   '/healthz',
   '/readyz',
   '/metrics',
+  '/openapi.json',
   '/console',
   '/console/',
   '/console/console.js',
