@@ -220,7 +220,8 @@ export function packRoutes(d: PackRouteDeps): Router {
     const { history } = await viaStore(res, () => d.packs.list());
     let target: PackMeta | undefined;
     if (to === undefined) {
-      target = history[0];
+      // The first earlier entry of another hash (a `restore` entry repeats the active one's).
+      target = history.find((m) => m.hash !== active.meta.hash);
       if (!target) throw new ApiError('conflict', 'there is no earlier version to roll back to');
     } else {
       target = history.find((m) => m.hash === to);
