@@ -8,6 +8,7 @@
 //
 // On first use it copies a history an older version kept in Redis into an empty store (a rolling
 // upgrade keeps the pack the fleet serves).
+import { errorMessage } from '../../common/errors.ts';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
 import type { PackEntryJson, PackStore } from '../../decisionlog/index.ts';
@@ -108,8 +109,14 @@ export function createDurablePackRepository(o: DurablePackRepositoryOptions): Pa
 
   return {
     async list(limit) {
-      await importOnce();
-      let rows = (await store.history(limit)).map(metaOf);
+      let rows: PackMeta[];
+      try {
+        await importOnce();
+        rows = (await store.history(limit)).map(metaOf);
+      } catch (err) {
+        // At start this stops the start: without the history the instance cannot know its pack.
+        throw new Error(`cannot read the pack history from the decision log's database: ${errorMessage(err)}`, { cause: err });
+      }
       const head = rows[0];
       if (head && (await refill(head))) rows = (await store.history(limit)).map(metaOf);
       return rows;
