@@ -56,7 +56,7 @@ export async function viaStore<T>(res: Response, op: () => Promise<T>): Promise<
   } catch (err) {
     if (err instanceof ApiError) throw err;
     ctx(res).log.warn({ err }, 'pack store operation failed');
-    throw new ApiError('unavailable', 'the pack store (Redis, or the decision log's PostgreSQL) is unreachable; the active pack keeps serving');
+    throw new ApiError('unavailable', 'the pack store (Redis, or the PostgreSQL of the decision log) is unreachable; the active pack keeps serving');
   }
 }
 
