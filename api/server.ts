@@ -56,6 +56,8 @@ export interface RunOptions {
   readonly packPollMs?: number;
   /** Prefix of the pack keys and channel in Redis (default `vigil`; tests isolate themselves). */
   readonly redisPrefix?: string;
+  /** Redis alone: how long a start against an empty Redis waits for a running instance to re-publish. */
+  readonly packRestoreGraceMs?: number;
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -234,11 +236,25 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
     metrics.watchDecisionLog(log);
   }
   const audit = log ? auditLogOn(log.audit) : createMemoryAudit();
+  // The pack history goes where it outlives Redis and every instance sharing the Redis reads it: the
+  // log's PostgreSQL, or PGlite in VIGIL_DATA_DIR when this process is alone (no Redis). A PGlite per
+  // instance beside a shared Redis would give each instance its own history: Redis keeps it then.
+  const packStore = log && (log.kind === 'postgres' || (!redis && config.dataDir !== undefined)) ? log.packs : null;
+  logger.info(
+    { store: packStore ? (log?.kind ?? null) : redis ? 'redis' : 'memory' },
+    packStore
+      ? `pack history kept in the decision log's ${log?.kind === 'postgres' ? 'PostgreSQL' : 'PGlite (VIGIL_DATA_DIR)'}${redis ? '; Redis announces changes' : ''}`
+      : redis
+        ? 'pack history kept in Redis alone (set VIGIL_DECISION_LOG=postgres://… to keep it where losing Redis data cannot touch it)'
+        : 'pack history kept in this process only',
+  );
   const packs = createPackLifecycle({
     rulesPath: config.rulesPath,
     logger,
     metrics,
     audit,
+    store: packStore,
+    ...(opts.packRestoreGraceMs !== undefined ? { restoreGraceMs: opts.packRestoreGraceMs } : {}),
     redis: redis && subscriber ? { client: redis, subscriber, ...(opts.redisPrefix ? { prefix: opts.redisPrefix } : {}) } : null,
     ...(opts.packDebounceMs !== undefined ? { debounceMs: opts.packDebounceMs } : {}),
     ...(opts.packPollMs !== undefined ? { pollMs: opts.packPollMs } : {}),

@@ -17,6 +17,7 @@ export type {
 } from './types.ts';
 export { createDecisionLog } from './log.ts';
 export type { AuditRecord, AuditStore } from './audit.ts';
+export type { PackEntryJson, PackFilesJson, PackImport, PackOverrideJson, PackStore } from './packs.ts';
 export { DECISION_LOG_ERRORS, DecisionLogError, type DecisionLogErrorCode } from './errors.ts';
 export { migrate, loadMigrations, MIGRATIONS_DIR, type Migration } from './migrate.ts';
 export { checkPrefix, RAW_FEATURES } from './row.ts';

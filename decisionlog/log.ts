@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { errorMessage } from '../common/errors.ts';
 import { createPgliteDb, createPostgresDb, isDataError, isUnavailable, type Db } from './db.ts';
 import { DbAudit } from './audit.ts';
+import { DbPackStore } from './packs.ts';
 import { DecisionLogError } from './errors.ts';
 import { checkSchemaName, migrate } from './migrate.ts';
 import { createDays, DAY_MS, dayOf, dropBefore, listDays } from './partitions.ts';
@@ -94,6 +95,7 @@ function unavailable(err: unknown): Error {
 class Log implements DecisionLog {
   readonly kind: 'postgres' | 'pglite';
   readonly audit: DbAudit;
+  readonly packs: DbPackStore;
   private readonly db: Db;
   private readonly sql: Sql;
   private readonly spool: Spool;
@@ -141,6 +143,7 @@ class Log implements DecisionLog {
     this.now = now;
     this.ownsSpoolDir = ownsSpoolDir;
     this.audit = new DbAudit(db, o.schema, logger, o.readOnly);
+    this.packs = new DbPackStore(db, o.schema, o.readOnly);
   }
 
   // -------------------------------------------------------------------------------------------

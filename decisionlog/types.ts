@@ -2,6 +2,7 @@
 // counters an operator watches, and the DecisionLog contract both back ends (PostgreSQL, PGlite)
 // implement. Re-exported by decisionlog/index.ts; nothing here does any work.
 import type { AuditStore } from './audit.ts';
+import type { PackStore } from './packs.ts';
 
 export type Decision = 'allow' | 'step_up' | 'block';
 export type Outcome = 'succeeded' | 'failed' | 'challenge_passed' | 'challenge_failed';
@@ -113,6 +114,8 @@ export interface DecisionLog {
   readonly stats: DecisionLogStats;
   /** The audit log, kept in the same database under the same retention (decisionlog/audit.ts). */
   readonly audit: AuditStore;
+  /** The rule packs' history, files, shadow pack and overrides, in the same database (decisionlog/packs.ts). */
+  readonly packs: PackStore;
   /** Flushes what it can, spools the rest, releases connections. */
   close(): Promise<void>;
 }

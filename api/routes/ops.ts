@@ -11,7 +11,7 @@ export const READY_TIMEOUT_MS = 1000;
 
 export function opsRoutes(d: {
   readonly engine: Engine;
-  readonly packs: Pick<PackManager, 'current'>;
+  readonly packs: Pick<PackManager, 'current'> & Partial<Pick<PackManager, 'waiting'>>;
   readonly metrics: VigilMetrics;
   readonly shuttingDown: () => boolean;
 }): Router {
@@ -40,7 +40,11 @@ export function opsRoutes(d: {
     }
     const checks = { ...engineChecks, engine: engineOk, pack: active !== null, accepting: !d.shuttingDown() };
     const pack = active ? { name: active.meta.name, version: active.meta.version, hash: active.meta.hash } : null;
-    if (!engineOk || active === null || d.shuttingDown()) throw new ApiError('unavailable', 'not ready', { checks, pack });
+    // Why no pack is served, when the pack manager can say (Redis lost the history): what to do.
+    const waiting = active === null ? (d.packs.waiting?.() ?? null) : null;
+    if (!engineOk || active === null || d.shuttingDown()) {
+      throw new ApiError('unavailable', waiting ?? 'not ready', { checks, pack, ...(waiting !== null ? { reason: waiting } : {}) });
+    }
     res.json({ status: 'ready', checks, pack });
   });
 

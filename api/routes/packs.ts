@@ -56,7 +56,7 @@ export async function viaStore<T>(res: Response, op: () => Promise<T>): Promise<
   } catch (err) {
     if (err instanceof ApiError) throw err;
     ctx(res).log.warn({ err }, 'pack store operation failed');
-    throw new ApiError('unavailable', 'the pack store (Redis) is unreachable; the active pack keeps serving');
+    throw new ApiError('unavailable', 'the pack store (Redis, or the PostgreSQL of the decision log) is unreachable; the active pack keeps serving');
   }
 }
 
@@ -220,7 +220,8 @@ export function packRoutes(d: PackRouteDeps): Router {
     const { history } = await viaStore(res, () => d.packs.list());
     let target: PackMeta | undefined;
     if (to === undefined) {
-      target = history[0];
+      // The first earlier entry of another hash (a `restore` entry repeats the active one's).
+      target = history.find((m) => m.hash !== active.meta.hash);
       if (!target) throw new ApiError('conflict', 'there is no earlier version to roll back to');
     } else {
       target = history.find((m) => m.hash === to);

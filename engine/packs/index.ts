@@ -1,19 +1,25 @@
 // The rule-pack lifecycle's public API: the manager (active pack, shadow pack, rule overrides), its
-// two repositories, and the production wiring (`createPackLifecycle`) that compiles against the
-// feature catalog.
+// repositories, and the production wiring (`createPackLifecycle`) that compiles against the feature
+// catalog and picks the repository: PostgreSQL (with Redis announcing changes) when a shared durable
+// store is handed in, Redis alone (restoring what it loses), or memory.
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { PackStore } from '../../decisionlog/index.ts';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
 import type { AuditLog } from '../audit.ts';
 import { checkPackFiles, checkPackPath } from './compile.ts';
 import { createMemoryPackRepository } from './memory.ts';
 import { createPackManager, type PackManager, type PackMetricsSink } from './manager.ts';
 import { createRedisPackRepository } from './redis.ts';
+import { createDurablePackRepository } from './durable.ts';
+import { createRestoringPackRepository } from './restore.ts';
 
 export { checkPackFiles, checkPackPath, checkToJson } from './compile.ts';
 export { diffPacks, ruleSources, type PackDiff } from './diff.ts';
 export { createMemoryPackRepository } from './memory.ts';
-export { createRedisPackRepository, type RedisPackRepositoryOptions } from './redis.ts';
+export { createRedisPackRepository, type RedisPackDump, type RedisPackRepository, type RedisPackRepositoryOptions } from './redis.ts';
+export { createDurablePackRepository, type DurablePackRepositoryOptions } from './durable.ts';
+export { createRestoringPackRepository, DEFAULT_RESTORE_GRACE_MS, RESTORE_REQUEST, type RestoringPackRepositoryOptions } from './restore.ts';
 export {
   createPackManager,
   type ActivationResult,
@@ -42,11 +48,23 @@ export interface PackLifecycleOptions {
   readonly debounceMs?: number;
   /** Where pack, shadow and override changes are recorded. */
   readonly audit?: AuditLog;
+  /**
+   * The durable store (the decision log's database) when every instance sharing the Redis shares it
+   * too: it then keeps the history, and Redis only announces changes. Null: Redis (or memory) alone.
+   */
+  readonly store?: PackStore | null;
+  /** Redis alone: how long a start against an empty Redis waits for a running instance to re-publish. */
+  readonly restoreGraceMs?: number;
 }
 
-/** The production pack manager: Redis or in-process history, compiled against VIGIL_SCHEME. */
+/** The production pack manager: PostgreSQL, Redis or in-process history, compiled against VIGIL_SCHEME. */
 export function createPackLifecycle(opts: PackLifecycleOptions): PackManager {
-  const repo = opts.redis ? createRedisPackRepository(opts.redis) : createMemoryPackRepository();
+  const redis = opts.redis ? createRedisPackRepository(opts.redis) : null;
+  const repo = opts.store
+    ? createDurablePackRepository({ store: opts.store, redis, logger: opts.logger })
+    : redis
+      ? createRestoringPackRepository({ inner: redis, logger: opts.logger, ...(opts.restoreGraceMs !== undefined ? { graceMs: opts.restoreGraceMs } : {}) })
+      : createMemoryPackRepository();
   return createPackManager({
     repo,
     compile: (files, root) => checkPackFiles(files, root, VIGIL_SCHEME),

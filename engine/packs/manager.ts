@@ -108,8 +108,14 @@ export interface ChangeOpts {
 export interface PackManager {
   /** The pack serving evaluations right now (hot path: a field read). */
   current(): ActivePack | null;
-  /** Load the active pack (repository head, or VIGIL_RULES); throws NoPackError when none compiles. */
-  start(): Promise<ActivePack>;
+  /**
+   * Load the active pack (repository head, or VIGIL_RULES); throws NoPackError when none compiles.
+   * Resolves null when the repository holds the start (`waiting()` says why): no pack until one is
+   * published.
+   */
+  start(): Promise<ActivePack | null>;
+  /** Why no pack is served yet while the repository holds the start, else null. */
+  waiting(): string | null;
   /** Compile and test without activating. */
   check(files: PackFiles, root?: string): PackCheck;
   /**
@@ -455,6 +461,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
 
   const manager: PackManager = {
     current: () => active,
+    waiting: () => (active ? null : (repo.held?.() ?? null)),
 
     start: () =>
       serial(async () => {
@@ -465,7 +472,9 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
           log.error({ path: opts.rulesPath, error: fromPath }, 'cannot read the VIGIL_RULES pack');
         }
         const pathCheck = fromPath !== null && typeof fromPath !== 'string' ? fromPath : null;
-        if (pathCheck && pathCheck.ok && pathCheck.pack && (!head || !(await repo.seen(pathCheck.pack.hash)))) {
+        // An empty history the repository cannot vouch for (Redis lost it?) is not a first start.
+        const held = head ? null : (repo.held?.() ?? null);
+        if (pathCheck && pathCheck.ok && pathCheck.pack && !held && (!head || !(await repo.seen(pathCheck.pack.hash)))) {
           // A pack directory with content never activated before wins at start (a deployment
           // shipped new rules); otherwise the repository head stays (an API push, a rollback).
           await activateChecked(pathCheck, 'startup', 'startup');
@@ -478,7 +487,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
         }
         if (pathCheck && !pathCheck.ok) refuse('reload', pathCheck, 'startup', 'startup');
         await syncAlongside();
-        if (!active) {
+        if (!active && !held) {
           throw new NoPackError(
             `no rule pack could be loaded${opts.rulesPath ? ` from ${opts.rulesPath}` : ''}` +
               (pathCheck ? `\n${pathCheck.rendered}` : typeof fromPath === 'string' ? `: ${fromPath}` : ''),
@@ -504,9 +513,9 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
         if (!head) return { status: 'none' };
         let target: PackMeta | undefined;
         if (to === undefined) {
-          // The version active before the current one: the entry under the head (never the same
-          // hash, since an activation of the head's hash adds no entry).
-          target = entries[1];
+          // The version active before the current one: the first entry under the head with another
+          // hash (a `restore` entry repeats the head's).
+          target = entries.find((m) => m.hash !== head.hash);
           if (!target) return { status: 'none' };
         } else {
           if (to === head.hash) return { status: 'current' };

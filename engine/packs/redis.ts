@@ -1,8 +1,11 @@
 // The Redis pack repository: the pack history (append-only, newest first, capped), the files of
 // each pack in it, the set of hashes ever activated, the shadow pack, the rule overrides, and the
 // pub/sub channel every instance follows. Each change is one Lua script or MULTI on keys sharing a
-// hash tag, so it is atomic and runs on Redis Cluster.
-import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+// hash tag, so it is atomic and runs on Redis Cluster. Beside the contract: how many instances
+// follow the channel (a start against an empty Redis asks them before publishing a pack of its
+// own, engine/packs/restore.ts), everything stored (copied once into PostgreSQL by
+// engine/packs/durable.ts), and the copy of the head the PostgreSQL repository keeps here.
+import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import { PACK_HISTORY_LENGTH, type PackFiles, type PackMeta, type PackRepository, type RollbackOutcome, type RuleOverride } from './types.ts';
 
 export interface RedisPackRepositoryOptions {
@@ -70,7 +73,30 @@ trim(tonumber(ARGV[4]))
 return 'ok'
 `;
 
-export function createRedisPackRepository(opts: RedisPackRepositoryOptions): PackRepository {
+/** A copy of what the repository holds, newest entry first (an upgrade's one-time import). */
+export interface RedisPackDump {
+  readonly entries: PackMeta[];
+  readonly files: Record<string, { files: PackFiles; root: string }>;
+  readonly seen: string[];
+  readonly shadow: { entry: PackMeta; files: PackFiles; root: string } | null;
+  readonly overrides: RuleOverride[];
+}
+
+export interface RedisPackRepository extends PackRepository {
+  /** Connections subscribed to the change channel (every node of a cluster counted). */
+  peers(): Promise<number>;
+  dump(): Promise<RedisPackDump>;
+  /** Record hashes as activated before (a restore re-adds what the lost set held, as far as known). */
+  markSeen(hashes: readonly string[]): Promise<void>;
+  /** The head's copy (`{prefix:packs}:head`) kept by the PostgreSQL repository. */
+  readonly headCopy: {
+    /** Write `entry` if no copy exists; true when this call wrote it (the copy was missing). */
+    claim(entry: PackMeta): Promise<boolean>;
+    set(entry: PackMeta): Promise<void>;
+  };
+}
+
+export function createRedisPackRepository(opts: RedisPackRepositoryOptions): RedisPackRepository {
   const prefix = opts.prefix ?? 'vigil';
   const tag = `{${prefix}:packs}`;
   const kHistory = `${tag}:history`;
@@ -80,6 +106,7 @@ export function createRedisPackRepository(opts: RedisPackRepositoryOptions): Pac
   const kShadow = `${tag}:shadow`;
   const kShadowFiles = `${tag}:shadow:files`;
   const kOverrides = `${tag}:overrides`;
+  const kHead = `${tag}:head`;
   const channel = `${prefix}:packs:changed`;
   const maxHistory = opts.maxHistory ?? PACK_HISTORY_LENGTH;
   const { client, subscriber } = opts;
@@ -164,6 +191,45 @@ export function createRedisPackRepository(opts: RedisPackRepositoryOptions): Pac
       const [raw] = await exec(client.multi().hget(kOverrides, rule).hdel(kOverrides, rule));
       return typeof raw === 'string' ? parseOverride(raw) : null;
     },
+    async peers() {
+      const nodes = client instanceof Cluster ? client.nodes('all') : [client];
+      let n = 0;
+      for (const node of nodes) {
+        const r = (await node.pubsub('NUMSUB', channel)) as [string, number | string];
+        n += Number(r[1] ?? 0);
+      }
+      return n;
+    },
+    async dump() {
+      const [history, files, seen, shadow, shadowFiles, overrides] = await Promise.all([
+        client.lrange(kHistory, 0, -1),
+        client.hgetall(kFiles),
+        client.smembers(kSeen),
+        client.get(kShadow),
+        client.get(kShadowFiles),
+        client.hgetall(kOverrides),
+      ]);
+      const sf = shadowFiles === null ? null : (JSON.parse(shadowFiles) as { id: string; files: PackFiles; root: string });
+      const sm = shadow === null ? null : parseMeta(shadow);
+      return {
+        entries: history.map(parseMeta),
+        files: Object.fromEntries(Object.entries(files).map(([h, raw]) => [h, JSON.parse(raw) as { files: PackFiles; root: string }])),
+        seen,
+        shadow: sm && sf && sf.id === sm.id ? { entry: sm, files: sf.files, root: sf.root } : null,
+        overrides: Object.values(overrides).map(parseOverride),
+      };
+    },
+    async markSeen(hashes) {
+      if (hashes.length > 0) await client.sadd(kSeen, ...hashes);
+    },
+    headCopy: {
+      async claim(entry) {
+        return (await client.set(kHead, JSON.stringify(entry), 'NX')) === 'OK';
+      },
+      async set(entry) {
+        await client.set(kHead, JSON.stringify(entry));
+      },
+    },
     async close() {
       try {
         await subscriber.quit();
@@ -175,8 +241,13 @@ export function createRedisPackRepository(opts: RedisPackRepositoryOptions): Pac
 }
 
 function parseMeta(raw: string): PackMeta {
+  return metaOf(JSON.parse(raw) as object);
+}
+
+/** A history entry from its stored JSON object (Redis or PostgreSQL). */
+export function metaOf(v: object): PackMeta {
   // Entries written before the history was append-only lack `action` and `previous_hash`.
-  const m = JSON.parse(raw) as Partial<PackMeta> & Pick<PackMeta, 'id' | 'name' | 'version' | 'hash' | 'activated_at' | 'by' | 'source'>;
+  const m = v as Partial<PackMeta> & Pick<PackMeta, 'id' | 'name' | 'version' | 'hash' | 'activated_at' | 'by' | 'source'>;
   return {
     id: m.id,
     name: m.name,
@@ -203,6 +274,11 @@ async function exec(m: ChainableCommander): Promise<unknown[]> {
 }
 
 function parseOverride(raw: string): RuleOverride {
-  const o = JSON.parse(raw) as RuleOverride;
+  return overrideOf(JSON.parse(raw) as object);
+}
+
+/** An override from its stored JSON object (Redis or PostgreSQL). */
+export function overrideOf(v: object): RuleOverride {
+  const o = v as RuleOverride;
   return { rule: o.rule, mode: o.mode, reason: o.reason, by: o.by, set_at: o.set_at, expires_at: o.expires_at };
 }

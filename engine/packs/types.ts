@@ -1,6 +1,7 @@
 // Types of the rule-pack lifecycle: what a pack check reports, what an activation or a rollback
 // records in the (append-only) history, the shadow pack and the rule overrides beside the active
-// pack, and the repository all of it lives in (Redis in production, memory for a trial).
+// pack, and the repository all of it lives in (PostgreSQL with Redis announcing changes, Redis alone,
+// or memory for a trial).
 import type { CompiledPack, Diagnostic, PackTestReport, RuleOverrideMode } from '../../dsl/index.ts';
 
 /** Entries the history keeps (activations and rollbacks alike); older ones and their files go. */
@@ -9,7 +10,8 @@ export const PACK_HISTORY_LENGTH = 20;
 /** A pack's files: relative path (`main.rules`, `lists/tor.txt`) → text. */
 export type PackFiles = Readonly<Record<string, string>>;
 
-export type PackChangeSource = 'api' | 'dir' | 'sighup' | 'startup' | 'rollback';
+/** `restore`: re-published after Redis lost the history, or Redis's copy re-filled from PostgreSQL. */
+export type PackChangeSource = 'api' | 'dir' | 'sighup' | 'startup' | 'rollback' | 'restore';
 
 /** What made a history entry: an activation (upload, directory, SIGHUP, start) or a rollback. */
 export type PackHistoryAction = 'activate' | 'rollback';
@@ -128,5 +130,10 @@ export interface PackRepository {
   setOverride(o: RuleOverride, expired: readonly string[]): Promise<void>;
   /** Remove the rule's override; resolves it, or null when there was none. */
   clearOverride(rule: string): Promise<RuleOverride | null>;
+  /**
+   * Why this instance must not publish a pack of its own while the history is empty (it may have
+   * been lost, and the fleet may serve another pack), or null. Absent: never.
+   */
+  held?(): string | null;
   close(): Promise<void>;
 }

@@ -347,12 +347,13 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
         const fresh = backend.options().schema!;
         const both = await Promise.all([migrate(db, fresh), migrate(db, fresh)]);
         // Every migration once, whichever of the two concurrent runs applied it.
-        expect(both.flat()).toEqual([1, 2, 3]);
+        expect(both.flat()).toEqual([1, 2, 3, 4]);
         const rows = await db.query<{ version: number; name: string }>(`SELECT version, name FROM "${schema}".schema_migrations ORDER BY version`);
         expect(rows).toEqual([
           { version: 1, name: 'decisions' },
           { version: 2, name: 'audit' },
           { version: 3, name: 'overrides' },
+          { version: 4, name: 'packs' },
         ]);
       } finally {
         await db.close();
