@@ -13,6 +13,7 @@ export const API_ERRORS = {
   invalid_request: { status: 400, message: 'the request is malformed or a field is invalid' },
   unauthorized: { status: 401, message: 'missing or invalid bearer token' },
   not_found: { status: 404, message: 'no such resource' },
+  request_timeout: { status: 408, message: 'the request body stopped arriving' },
   conflict: { status: 409, message: 'the resource changed concurrently or the operation does not apply' },
   payload_too_large: { status: 413, message: 'the request body is too large' },
   unsupported_media_type: { status: 415, message: 'unsupported Content-Type or encoding' },

@@ -263,7 +263,7 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
   let server: Server;
   try {
     server = await new Promise((resolve, reject) => {
-      const s = createHttpServer(app);
+      const s = createHttpServer(app, config.http);
       s.once('error', reject);
       s.listen(config.port, () => {
         s.off('error', reject);
@@ -279,9 +279,6 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
     subscriber?.disconnect();
     throw err;
   }
-  server.requestTimeout = 15_000;
-  server.headersTimeout = 10_000;
-  server.keepAliveTimeout = 65_000;
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : config.port;
   packs.watch();
