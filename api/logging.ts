@@ -35,12 +35,28 @@ export const REDACT_PATHS = [
   'userAgent',
 ];
 
+/**
+ * pino's error serializer, without what an ioredis error carries of the command that failed
+ * (`command: {name, args}`): the arguments can be list entries (addresses) or a pack's files.
+ */
+export function serializeError(err: unknown): unknown {
+  const out = pino.stdSerializers.err(err as Error) as unknown;
+  if (err instanceof Error && typeof out === 'object' && out !== null) {
+    const o = out as Record<string, unknown>;
+    delete o.command;
+    delete o.args;
+    delete o.previousErrors;
+  }
+  return out;
+}
+
 export function createLogger(opts: { level?: LogLevel; destination?: DestinationStream; name?: string } = {}): Logger {
   return pino(
     {
       name: opts.name ?? 'vigil',
       level: opts.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: { err: serializeError },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
