@@ -7,8 +7,8 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import { createMemoryAudit, type AuditLog } from '../engine/audit.ts';
 import type { PackManager } from '../engine/packs/index.ts';
 import type { Engine } from '../engine/types.ts';
-import { DEFAULT_ADMIN_RATE_LIMIT, type Config } from './config.ts';
-import { ApiError, sendError, toApiError } from './errors.ts';
+import { DEFAULT_ADMIN_RATE_LIMIT, HTTP_LIMITS, type Config, type HttpLimits } from './config.ts';
+import { ApiError, errorBody, sendError, toApiError } from './errors.ts';
 import { ADMIN_PATHS, adminGuard } from './guard.ts';
 import { requestLogging, type Logger, type RequestContext } from './logging.ts';
 import type { VigilMetrics } from './metrics.ts';
@@ -92,32 +92,121 @@ export function createApp(deps: AppDeps): Express {
 const isClass = (f: unknown): boolean => typeof f === 'function' && /^class\b/.test(Function.prototype.toString.call(f));
 
 /**
- * The HTTP server for an Express app, whose requests and responses are created with the app's own
- * prototypes (`app.request`, `app.response`) through Node's `IncomingMessage`/`ServerResponse`
- * server options. Express gives every request and response those prototypes with
- * `Object.setPrototypeOf` as it starts handling them; finding them already in place, that call does
- * nothing. Done per request, it is expensive in V8: it costs CPU on every request and makes what
- * the request allocated survive young-generation collections, hence longer pauses (measured in
- * docs/operations.md § Performance).
+ * How often the head, request and body deadlines are checked: a tenth of the shortest, at most a
+ * second. Node checks `headersTimeout` and `requestTimeout` only on this timer (its default, 30 s,
+ * let a slowloris client hold a socket for up to 40 s under a 10 s limit).
  */
-export function createHttpServer(app: Express): Server {
-  // Node's constructors are plain functions, so `call` runs them on an object of ours. (Were they
-  // ever classes, `call` would throw: then Express does as it always did.)
-  if (isClass(IncomingMessage) || isClass(ServerResponse)) return createServer(app);
-  function Request(this: IncomingMessage, socket: Socket): void {
-    IncomingMessage.call(this, socket);
-  }
-  Request.prototype = app.request;
-  function Response(this: ServerResponse, req: IncomingMessage, options?: unknown): void {
-    (ServerResponse as unknown as (this: ServerResponse, req: IncomingMessage, options?: unknown) => void).call(this, req, options);
-  }
-  Response.prototype = app.response;
-  return createServer(
-    {
-      IncomingMessage: Request as unknown as typeof IncomingMessage,
-      ServerResponse: Response as unknown as typeof ServerResponse,
-    },
-    app,
-  );
+export function checkIntervalMs(limits: HttpLimits): number {
+  const shortest = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs, limits.bodyTimeoutMs);
+  return Math.max(10, Math.min(1000, Math.floor(shortest / 10)));
 }
 
+/**
+ * The HTTP server for an Express app, with the connection limits (docs/operations.md § Connections):
+ * Node answers 408 and closes a connection whose head is not in within `headersTimeoutMs` or whose
+ * whole request is not within `requestTimeoutMs`; `watchBodies` below answers 408 when a body stops
+ * arriving for `bodyTimeoutMs` (a client that announced more bytes than it sends).
+ *
+ * Requests and responses are created with the app's own prototypes (`app.request`, `app.response`)
+ * through Node's `IncomingMessage`/`ServerResponse` server options. Express gives every request and
+ * response those prototypes with `Object.setPrototypeOf` as it starts handling them; finding them
+ * already in place, that call does nothing. Done per request, it is expensive in V8: it costs CPU on
+ * every request and makes what the request allocated survive young-generation collections, hence
+ * longer pauses (measured in docs/operations.md § Performance).
+ */
+export function createHttpServer(app: Express, limits: HttpLimits = HTTP_LIMITS): Server {
+  const options = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: checkIntervalMs(limits),
+  };
+  let server: Server;
+  // Node's constructors are plain functions, so `call` runs them on an object of ours. (Were they
+  // ever classes, `call` would throw: then Express does as it always did.)
+  if (isClass(IncomingMessage) || isClass(ServerResponse)) {
+    server = createServer(options, app);
+  } else {
+    function Request(this: IncomingMessage, socket: Socket): void {
+      IncomingMessage.call(this, socket);
+    }
+    Request.prototype = app.request;
+    function Response(this: ServerResponse, req: IncomingMessage, opts?: unknown): void {
+      (ServerResponse as unknown as (this: ServerResponse, req: IncomingMessage, options?: unknown) => void).call(this, req, opts);
+    }
+    Response.prototype = app.response;
+    server = createServer(
+      {
+        ...options,
+        IncomingMessage: Request as unknown as typeof IncomingMessage,
+        ServerResponse: Response as unknown as typeof ServerResponse,
+      },
+      app,
+    );
+  }
+  watchBodies(server, limits.bodyTimeoutMs, checkIntervalMs(limits));
+  return server;
+}
+
+interface PendingBody {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The socket's bytesRead when last seen to change, and when. */
+  bytes: number;
+  at: number;
+}
+
+/**
+ * The body deadline Node does not have: a request with a body (Content-Length or Transfer-Encoding)
+ * whose socket reads no byte for `bodyTimeoutMs` while the body is incomplete is answered 408 (or,
+ * when an answer already began, its connection is cut). One timer per server sweeps the requests
+ * in flight; a request costs one entry, dropped at the first sweep after its body is complete.
+ */
+function watchBodies(server: Server, bodyTimeoutMs: number, everyMs: number): void {
+  const pending = new Set<PendingBody>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const h = req.headers;
+    if (req.complete || (h['content-length'] === undefined && h['transfer-encoding'] === undefined)) return;
+    pending.add({ req, res, bytes: req.socket.bytesRead, at: Date.now() });
+  });
+  const sweep = (): void => {
+    const now = Date.now();
+    for (const p of pending) {
+      const socket = p.req.socket;
+      if (p.req.complete || socket.destroyed) {
+        pending.delete(p);
+        continue;
+      }
+      if (socket.bytesRead !== p.bytes) {
+        p.bytes = socket.bytesRead;
+        p.at = now;
+        continue;
+      }
+      if (now - p.at < bodyTimeoutMs) continue;
+      pending.delete(p);
+      if (p.res.headersSent) {
+        socket.destroy();
+        continue;
+      }
+      const body = JSON.stringify(errorBody('request_timeout', `no byte of the request body arrived for ${bodyTimeoutMs} ms`));
+      // `Connection: close`: Node closes the socket once the answer is written.
+      p.res.writeHead(408, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+        'Cache-Control': 'no-store',
+        Connection: 'close',
+      });
+      p.res.end(body);
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  server.on('listening', () => {
+    timer ??= setInterval(sweep, everyMs);
+    timer.unref();
+  });
+  server.on('close', () => {
+    if (timer) clearInterval(timer);
+    timer = undefined;
+    pending.clear();
+  });
+}

@@ -18,6 +18,30 @@ export const DEFAULT_RULES = resolve(PROJECT_ROOT, 'rules/login_core');
 /** REDIS_URL parsed (features/store's parser, so the store and the server agree), or none. */
 export type RedisConfig = { readonly mode: 'none' } | StoreRedisTarget;
 
+/**
+ * Connection limits of the HTTP server (docs/operations.md § Connections), ms. Node checks the head
+ * and request deadlines on a timer (api/app.ts createHttpServer sets how often).
+ */
+export interface HttpLimits {
+  /** VIGIL_HEADERS_TIMEOUT: the request line and headers must arrive within this. */
+  readonly headersTimeoutMs: number;
+  /** VIGIL_REQUEST_TIMEOUT: the whole request (head and body) must arrive within this. */
+  readonly requestTimeoutMs: number;
+  /** VIGIL_BODY_TIMEOUT: a request body that stops arriving (not one byte) for this long is answered 408. */
+  readonly bodyTimeoutMs: number;
+  /** VIGIL_KEEPALIVE_TIMEOUT: an idle keep-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
+}
+
+// Longer keep-alive than the usual 60 s idle timeout of load balancers: they close first, never Vigil
+// under a request they are about to send.
+export const HTTP_LIMITS: HttpLimits = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 15_000,
+  bodyTimeoutMs: 5_000,
+  keepAliveTimeoutMs: 65_000,
+});
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
@@ -67,6 +91,7 @@ export interface Config {
   readonly workers: number;
   readonly logLevel: LogLevel;
   readonly production: boolean;
+  readonly http: HttpLimits;
 }
 
 export { ConfigError, type ConfigIssue } from './errors.ts';
@@ -154,7 +179,10 @@ function durationVar(dfltMs: number, maxMs: number) {
 }
 
 function formatMs(ms: number): string {
-  return ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${ms / 1000}s`;
+  if (ms % 1000 !== 0) return `${ms}ms`;
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`;
 }
 
 function postgresUrl(s: string | undefined, ctx: z.RefinementCtx): string | undefined {
@@ -234,6 +262,10 @@ const envSchema = z.object({
     }),
   VIGIL_OUTCOME_WINDOW: durationVar(3_600_000, 7 * 86_400_000),
   VIGIL_WORKERS: intVar(1, 256, 1),
+  VIGIL_HEADERS_TIMEOUT: durationVar(HTTP_LIMITS.headersTimeoutMs, 600_000),
+  VIGIL_REQUEST_TIMEOUT: durationVar(HTTP_LIMITS.requestTimeoutMs, 600_000),
+  VIGIL_BODY_TIMEOUT: durationVar(HTTP_LIMITS.bodyTimeoutMs, 600_000),
+  VIGIL_KEEPALIVE_TIMEOUT: durationVar(HTTP_LIMITS.keepAliveTimeoutMs, 3_600_000),
   VIGIL_LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
   NODE_ENV: z.string().optional(),
 });
@@ -277,6 +309,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       message: 'more than one worker needs VIGIL_DECISION_LOG (each worker would keep its own in-process database)',
     });
   }
+  if (parsed.success && parsed.data.VIGIL_HEADERS_TIMEOUT > parsed.data.VIGIL_REQUEST_TIMEOUT) {
+    issues.push({
+      variable: 'VIGIL_HEADERS_TIMEOUT',
+      message: `must not be longer than VIGIL_REQUEST_TIMEOUT (${formatMs(parsed.data.VIGIL_REQUEST_TIMEOUT)}): the head is part of the request`,
+    });
+  }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(dedupe(issues));
   const d = parsed.data;
   return {
@@ -304,6 +342,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     workers: d.VIGIL_WORKERS,
     logLevel: d.VIGIL_LOG_LEVEL ?? 'info',
     production,
+    http: {
+      headersTimeoutMs: d.VIGIL_HEADERS_TIMEOUT,
+      requestTimeoutMs: d.VIGIL_REQUEST_TIMEOUT,
+      bodyTimeoutMs: d.VIGIL_BODY_TIMEOUT,
+      keepAliveTimeoutMs: d.VIGIL_KEEPALIVE_TIMEOUT,
+    },
   };
 }
 

@@ -13,6 +13,7 @@ export const API_ERRORS = {
   invalid_request: { status: 400, message: 'the request is malformed or a field is invalid' },
   unauthorized: { status: 401, message: 'missing or invalid bearer token' },
   not_found: { status: 404, message: 'no such resource' },
+  request_timeout: { status: 408, message: 'the request body stopped arriving' },
   conflict: { status: 409, message: 'the resource changed concurrently or the operation does not apply' },
   payload_too_large: { status: 413, message: 'the request body is too large' },
   unsupported_media_type: { status: 415, message: 'unsupported Content-Type or encoding' },
@@ -73,6 +74,16 @@ export function invalidJson(): ApiError {
 }
 
 /**
+ * A body whose bytes are not UTF-8 (`\xFF`, or a surrogate's CESU-8 bytes `\xED\xA0\x80`):
+ * decoded, they would read as U+FFFD, naming another user's id.
+ */
+export function invalidUtf8(): ApiError {
+  return new ApiError('invalid_request', 'the body is not valid UTF-8', [
+    { path: '(body)', code: 'invalid_format', message: 'must be UTF-8 (no invalid byte sequence)' },
+  ]);
+}
+
+/**
  * Map anything thrown (body-parser errors carry `status`/`type`, Express router errors `status`)
  * onto the registry. Unknown 4xx collapse to `invalid_request`; everything else is `internal`, with
  * a fixed message so that no internal detail leaks.
@@ -91,6 +102,13 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof ListKeyTypeError) return new ApiError('conflict', `${err.message}; a live list must be a Redis set`);
   const status = statusOf(err);
   const type = typeOf(err);
+  // The router could not decode a path parameter (`/v1/users/a%FF/history`): its bytes are not
+  // UTF-8. Named, but not echoed (it may be a user id).
+  if (err instanceof URIError && status === 400) {
+    return new ApiError('invalid_request', 'a path parameter is not percent-encoded UTF-8', [
+      { path: 'params', code: 'invalid_format', message: 'must be percent-encoded UTF-8' },
+    ]);
+  }
   if (status === 413 || type === 'entity.too.large' || type === 'parameters.too.many') {
     return new ApiError('payload_too_large');
   }

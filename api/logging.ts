@@ -46,6 +46,21 @@ export function prettyLogs(o: { readonly production: boolean; readonly tty: bool
   return o.tty && !o.production;
 }
 
+/**
+ * pino's error serializer, without what an ioredis error carries of the command that failed
+ * (`command: {name, args}`): the arguments can be list entries (addresses) or a pack's files.
+ */
+export function serializeError(err: unknown): unknown {
+  const out = pino.stdSerializers.err(err as Error) as unknown;
+  if (err instanceof Error && typeof out === 'object' && out !== null) {
+    const o = out as Record<string, unknown>;
+    delete o.command;
+    delete o.args;
+    delete o.previousErrors;
+  }
+  return out;
+}
+
 export function createLogger(opts: { level?: LogLevel; destination?: DestinationStream; name?: string; pretty?: boolean } = {}): Logger {
   // pino-pretty in this thread and synchronous, as the JSON lines are: no line lost at exit.
   const destination = opts.pretty ? pinoPretty({ sync: true, colorize: true, singleLine: true, ignore: 'pid,hostname', destination: opts.destination ?? 1 }) : opts.destination;
@@ -54,6 +69,7 @@ export function createLogger(opts: { level?: LogLevel; destination?: Destination
       name: opts.name ?? 'vigil',
       level: opts.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: { err: serializeError },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

@@ -383,6 +383,8 @@ function responses(op: Operation): ZodOpenApiResponsesObject {
     codes.add('not_found');
     codes.add('rate_limited');
   }
+  // A body that stops arriving (api/app.ts's body timeout) is answered 408 on any route that takes one.
+  if (op.body) codes.add('request_timeout');
   codes.add('internal');
   const byStatus = new Map<number, ApiErrorCode[]>();
   for (const c of codes) byStatus.set(API_ERRORS[c].status, [...(byStatus.get(API_ERRORS[c].status) ?? []), c]);

@@ -24,6 +24,7 @@ export const API_ERROR_CODES = [
   'internal',
   'unavailable',
   'rate_limited',
+  'request_timeout',
 ] as const;
 export type ApiErrorCodeName = (typeof API_ERROR_CODES)[number];
 

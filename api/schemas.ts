@@ -4,11 +4,13 @@
 import { z } from 'zod';
 import { AUDIT_ACTIONS } from '../engine/audit.ts';
 import { EVENT_TYPES } from '../features/catalog.ts';
+import { isWellFormed, utf8Bytes } from '../common/text.ts';
 import { parseIp } from '../features/ip.ts';
 import { LIST_LIMITS, ttlAllowed } from '../features/store/lists.ts';
 import { parseDuration } from './config.ts';
 import type { Outcome, VigilEvent } from '../engine/types.ts';
 
+/** Identifier limits are UTF-8 bytes (what is hashed and stored), not characters. */
 export const MAX_USER_ID = 256;
 export const MAX_DEVICE_ID = 256;
 export const MAX_USER_AGENT = 1024;
@@ -18,6 +20,32 @@ export const MAX_PACK_PATH = 256;
 /** Characters of an admin change's `reason` (it goes into the audit log). */
 export const MAX_REASON = 500;
 
+/** Why a text is refused as an identifier (null: it is fine): a lone surrogate, or past `maxBytes`. */
+export function identifierProblem(s: string, maxBytes: number): FieldIssue | null {
+  // A lone surrogate has no UTF-8 form: hashed or stored it would turn into U+FFFD and share the
+  // history of the id that really holds U+FFFD. JSON carries one as an escape (`"\ud800"`).
+  if (!isWellFormed(s)) return { path: '', code: 'invalid_format', message: 'must be well-formed Unicode (no lone surrogate such as \\ud800)' };
+  // Every UTF-16 unit is 1 to 3 UTF-8 bytes (a surrogate pair: 4 bytes for 2 units).
+  if (s.length > maxBytes || (s.length * 3 > maxBytes && utf8Bytes(s) > maxBytes)) {
+    return { path: '', code: 'too_big', message: `at most ${maxBytes} bytes (UTF-8)` };
+  }
+  return null;
+}
+
+/** An identifier field: 1 to `maxBytes` UTF-8 bytes of well-formed Unicode (`minBytes` 0: may be empty). */
+function identifier(maxBytes: number, minBytes: 0 | 1 = 1) {
+  return z.string().superRefine((s, ctx) => {
+    if (minBytes === 1 && s.length === 0) {
+      ctx.addIssue({ code: 'too_small', origin: 'string', minimum: 1, inclusive: true, message: 'must not be empty' });
+      return;
+    }
+    const p = identifierProblem(s, maxBytes);
+    if (p === null) return;
+    if (p.code === 'too_big') ctx.addIssue({ code: 'too_big', origin: 'string', maximum: maxBytes, inclusive: true, message: p.message });
+    else ctx.addIssue({ code: 'invalid_format', format: 'unicode', message: p.message });
+  });
+}
+
 const isoDateTime = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-11-24T18:00:00Z' });
 const isoDateOrDateTime = z.union([isoDateTime, z.iso.date()], {
   message: 'must be an ISO 8601 date or date-time, e.g. 2024-01-05T10:00:00Z',
@@ -26,7 +54,7 @@ const isoDateOrDateTime = z.union([isoDateTime, z.iso.date()], {
 export const evaluateBodySchema = z.object({
   type: z.enum(EVENT_TYPES, { message: `must be one of ${EVENT_TYPES.join(', ')}` }),
   user: z.object({
-    id: z.string().min(1).max(MAX_USER_ID),
+    id: identifier(MAX_USER_ID),
     created_at: isoDateOrDateTime.nullish(),
     mfa: z.boolean().nullish(),
   }),
@@ -42,8 +70,8 @@ export const evaluateBodySchema = z.object({
   }),
   device: z
     .object({
-      id: z.string().min(1).max(MAX_DEVICE_ID).nullish(),
-      user_agent: z.string().max(MAX_USER_AGENT).nullish(),
+      id: identifier(MAX_DEVICE_ID).nullish(),
+      user_agent: identifier(MAX_USER_AGENT, 0).nullish(),
     })
     .nullish(),
   time: isoDateTime.nullish(),
@@ -51,7 +79,7 @@ export const evaluateBodySchema = z.object({
 export type EvaluateBody = z.infer<typeof evaluateBodySchema>;
 
 export const outcomeBodySchema = z.object({
-  decision_id: z.string().min(1).max(MAX_DECISION_ID),
+  decision_id: identifier(MAX_DECISION_ID),
   outcome: z.enum(['succeeded', 'failed', 'challenge_passed', 'challenge_failed'] as const satisfies readonly Outcome[]),
 });
 
@@ -126,6 +154,34 @@ export function parseEvaluateBody(body: unknown, maxSkewMs: number, now: number)
   return { ok: true, event };
 }
 
+/**
+ * The first query parameter of `url` whose percent-encoding is not UTF-8 (`%FF`, `%ED%A0%80`), as a
+ * field issue, or null. Node's query parser hands such a value on with U+FFFD in place of the bytes,
+ * so `?user=a%FF` would name the user "a\uFFFD"; a route taking an identifier refuses it instead.
+ */
+export function undecodableQuery(url: string): FieldIssue | null {
+  const q = url.indexOf('?');
+  if (q < 0 || !url.includes('%', q)) return null;
+  for (const part of url.slice(q + 1).split('&')) {
+    const eq = part.indexOf('=');
+    const [key, value] = eq < 0 ? [part, ''] : [part.slice(0, eq), part.slice(eq + 1)];
+    for (const text of [key, value]) {
+      try {
+        decodeURIComponent(text.replace(/\+/g, ' '));
+      } catch {
+        let name = key;
+        try {
+          name = decodeURIComponent(key.replace(/\+/g, ' '));
+        } catch {
+          name = '(name)';
+        }
+        return { path: `query.${name}`, code: 'invalid_format', message: 'must be percent-encoded UTF-8' };
+      }
+    }
+  }
+  return null;
+}
+
 /** `limit` of a page (a query parameter): 1-1000. */
 const pageLimit = z
   .string()
@@ -154,7 +210,7 @@ function instant(now: () => number) {
 export function decisionQuerySchema(now: () => number) {
   return z
     .object({
-      user: z.string().min(1).max(MAX_USER_ID).optional(),
+      user: identifier(MAX_USER_ID).optional(),
       rule: z
         .string()
         .regex(/^[a-z_][a-z0-9_]{0,127}$/, 'must be a rule name ([a-z_][a-z0-9_]*)')
@@ -229,7 +285,7 @@ export const countersBodySchema = z
       })
       .nullish(),
     subnet: z.boolean().nullish(),
-    user: z.string().min(1).max(MAX_USER_ID).nullish(),
+    user: identifier(MAX_USER_ID).nullish(),
     reason,
   })
   .refine((b) => b.ip != null || b.user != null, { message: 'give ip, user or both' })

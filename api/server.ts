@@ -15,7 +15,7 @@ import { fileRecorder, redisStreamRecorder } from '../engine/recorder.ts';
 import { createModelScorer, DEFAULT_MODEL_PATH } from '../features/model/index.ts';
 import { createPackLifecycle, type PackManager } from '../engine/packs/index.ts';
 import { openGeoIp } from '../features/geoip.ts';
-import { connectRedis, createStore } from '../features/store/index.ts';
+import { clientEndpoint, connectRedis, createStore, watchRedis } from '../features/store/index.ts';
 import type { Engine } from '../engine/types.ts';
 import { createApp, createHttpServer } from './app.ts';
 import { loadConfig, type Config } from './config.ts';
@@ -134,19 +134,28 @@ export async function runServer(env: Readonly<Record<string, string | undefined>
   return runWorker(config, logger, opts);
 }
 
-async function connectServerRedis(config: Config): Promise<Redis | Cluster | null> {
+async function connectServerRedis(config: Config, logger: Logger): Promise<Redis | Cluster | null> {
   if (config.redis.mode === 'none' || config.redisUrl === undefined) return null;
   try {
-    return await connectRedis(config.redisUrl, { connectTimeoutMs: REDIS_CONNECT_TIMEOUT_MS });
+    return await connectRedis(config.redisUrl, { connectTimeoutMs: REDIS_CONNECT_TIMEOUT_MS, logger, name: 'server' });
   } catch (err) {
-    throw new Error(`cannot reach Redis (REDIS_URL): ${errorMessage(err)}`);
+    // The message names host:port (features/store/redis.ts), never the URL's credentials.
+    throw new Error(`${errorMessage(err)} (REDIS_URL)`);
   }
 }
 
 /** A dedicated, connected connection for SUBSCRIBE (a subscribed connection can run nothing else). */
-async function subscriberFor(client: Redis | Cluster): Promise<Redis | Cluster> {
+async function subscriberFor(client: Redis | Cluster, logger: Logger): Promise<Redis | Cluster> {
   const sub = client instanceof Cluster ? client.duplicate(undefined, { lazyConnect: true, enableOfflineQueue: true }) : client.duplicate({ lazyConnect: true, enableOfflineQueue: true });
-  await sub.connect();
+  // Its own error listener and state lines: a duplicate inherits no listener.
+  const endpoint = clientEndpoint(client);
+  watchRedis(sub, { logger, name: 'subscriber', endpoint });
+  try {
+    await sub.connect();
+  } catch (err) {
+    sub.disconnect();
+    throw new Error(`cannot open the Redis pub/sub connection to ${endpoint}: ${errorMessage(err)}`);
+  }
   return sub;
 }
 
@@ -193,7 +202,7 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
     defaultMetrics: true,
     ...(cluster.isWorker ? { render: clusterRender(registry) } : {}),
   });
-  const redis = await connectServerRedis(config);
+  const redis = await connectServerRedis(config, logger);
   // A bare machine (npm start, nothing configured) gets one warning naming everything it lacks.
   const trial: string[] = [];
   const unset: string[] = [];
@@ -208,10 +217,10 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
   if (trial.length > 0) logger.warn(`${trial.join('; ')}; set ${unset.join(' and ')} for any real use`);
   let subscriber: Redis | Cluster | null = null;
   try {
-    subscriber = redis ? await subscriberFor(redis) : null;
+    subscriber = redis ? await subscriberFor(redis, logger) : null;
   } catch (err) {
     redis?.disconnect();
-    throw new Error(`cannot open the Redis pub/sub connection: ${errorMessage(err)}`);
+    throw err;
   }
   // The decision log: PostgreSQL when configured, else PGlite in process (in VIGIL_DATA_DIR when set).
   // An unreachable PostgreSQL does not stop the start: rows spool to disk until it answers. It also
@@ -284,7 +293,7 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
   let server: Server;
   try {
     server = await new Promise((resolve, reject) => {
-      const s = createHttpServer(app);
+      const s = createHttpServer(app, config.http);
       s.once('error', reject);
       s.listen(config.port, () => {
         s.off('error', reject);
@@ -300,9 +309,6 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
     subscriber?.disconnect();
     throw err;
   }
-  server.requestTimeout = 15_000;
-  server.headersTimeout = 10_000;
-  server.keepAliveTimeout = 65_000;
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : config.port;
   packs.watch();

@@ -161,7 +161,8 @@ async function loadMmdb(role: GeoRole, path: string, bundled: boolean, watched: 
       try {
         rec = reader.get(ip.address);
       } catch (err) {
-        throw new GeoIpError(`${role} database ${path} failed to read ${ip.address}: ${errorMessage(err)}`, role, path);
+        // Never the address: the engine logs this message.
+        throw new GeoIpError(`${role} database ${path} failed to read an address: ${errorMessage(err)}`, role, path);
       }
       if (rec === null || typeof rec !== 'object') return false;
       adapt(rec, into);

@@ -12,7 +12,16 @@ import type { Engine } from '../../engine/types.ts';
 import { requireAdmin } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { ctx } from '../logging.ts';
-import { auditQuerySchema, countersBodySchema, decisionQuerySchema, fieldIssues, MAX_DECISION_ID, MAX_USER_ID } from '../schemas.ts';
+import {
+  auditQuerySchema,
+  countersBodySchema,
+  decisionQuerySchema,
+  fieldIssues,
+  identifierProblem,
+  MAX_DECISION_ID,
+  MAX_USER_ID,
+  undecodableQuery,
+} from '../schemas.ts';
 import { jsonBody } from './body.ts';
 
 const ACTOR = /^[A-Za-z0-9._@:+-]{1,64}$/;
@@ -64,6 +73,8 @@ export function adminRoutes(d: AdminRouteDeps): Router {
   const auditSchema = auditQuerySchema(now);
 
   r.get('/v1/decisions', admin, async (req, res) => {
+    const undecodable = undecodableQuery(req.originalUrl);
+    if (undecodable !== null) throw new ApiError('invalid_request', 'invalid decision search', [undecodable]);
     // A repeated parameter (?rule=a&rule=b) arrives as an array and is refused by the schema.
     const parsed = querySchema.safeParse(req.query);
     if (!parsed.success) throw new ApiError('invalid_request', 'invalid decision search', fieldIssues(parsed.error));
@@ -72,7 +83,7 @@ export function adminRoutes(d: AdminRouteDeps): Router {
 
   r.get('/v1/decisions/:id', admin, async (req, res) => {
     const id = param(req, 'id');
-    if (id.length === 0 || id.length > MAX_DECISION_ID) throw new ApiError('not_found', 'unknown or expired decision id');
+    if (id.length === 0 || identifierProblem(id, MAX_DECISION_ID) !== null) throw new ApiError('not_found', 'unknown or expired decision id');
     const explain = req.query.explain;
     if (explain !== undefined && explain !== '1' && explain !== 'true' && explain !== '0' && explain !== 'false') {
       throw new ApiError('invalid_request', 'explain must be 1, true, 0 or false', [{ path: 'query.explain', code: 'invalid_value', message: 'expected 1 or true' }]);
@@ -88,9 +99,10 @@ export function adminRoutes(d: AdminRouteDeps): Router {
 
   r.delete('/v1/users/:id/history', admin, async (req, res) => {
     const id = param(req, 'id');
-    if (id.length === 0 || id.length > MAX_USER_ID) {
-      throw new ApiError('invalid_request', `the user id must be 1-${MAX_USER_ID} characters`, [
-        { path: 'params.id', code: 'too_big', message: `at most ${MAX_USER_ID} characters` },
+    const problem = id.length === 0 ? { code: 'too_small', message: 'must not be empty' } : identifierProblem(id, MAX_USER_ID);
+    if (problem !== null) {
+      throw new ApiError('invalid_request', `the user id must be 1-${MAX_USER_ID} bytes (UTF-8) of well-formed Unicode`, [
+        { path: 'params.id', code: problem.code, message: problem.message },
       ]);
     }
     const by = actorOf(req);

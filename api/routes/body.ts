@@ -1,8 +1,10 @@
 // Body parsing shared by the routes: the JSON parser with the 16 KB evaluate limit (a direct read
-// for the plain request, body-parser for the rest), the pack upload parser (text/plain or JSON),
+// for the plain request, body-parser for the rest; both refuse bytes that are not UTF-8), the pack
+// upload parser (text/plain or JSON),
 // and Content-Type enforcement (a body of another type is 415, not silently ignored).
+import { isUtf8 } from 'node:buffer';
 import express, { type RequestHandler } from 'express';
-import { ApiError, invalidJson } from '../errors.ts';
+import { ApiError, invalidJson, invalidUtf8 } from '../errors.ts';
 
 /** Bytes (16 KB). */
 export const EVALUATE_BODY_LIMIT = 16 * 1024;
@@ -31,7 +33,7 @@ function requireType(types: string[]): RequestHandler {
  * other): strict JSON (an object or array), a UTF-8 byte-order mark ignored.
  */
 export function jsonBody(limit: number = EVALUATE_BODY_LIMIT): RequestHandler[] {
-  const general = express.json({ limit, strict: true });
+  const general = express.json({ limit, strict: true, verify: verifyUtf8 });
   const direct: RequestHandler = (req, res, next) => {
     const h = req.headers;
     const type = h['content-type'];
@@ -52,7 +54,9 @@ export function jsonBody(limit: number = EVALUATE_BODY_LIMIT): RequestHandler[] 
     req.once('end', () => {
       if (settled) return;
       settled = true;
-      const body = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8');
+      const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      if (!isUtf8(bytes)) return next(invalidUtf8());
+      const body = bytes.toString('utf8');
       let value: unknown;
       try {
         value = parseStrictJson(body);
@@ -70,6 +74,16 @@ export function jsonBody(limit: number = EVALUATE_BODY_LIMIT): RequestHandler[] 
     });
   };
   return [requireType(['application/json']), direct];
+}
+
+/**
+ * body-parser's check of the (decompressed) bytes before decoding: a UTF-8 body must be UTF-8, as
+ * the direct path checks. Another charset (`utf-16le`) is decoded by body-parser, and any lone
+ * surrogate it yields is refused by the schemas.
+ */
+export function verifyUtf8(_req: unknown, _res: unknown, buf: Buffer, encoding: string | null): void {
+  const e = encoding?.toLowerCase();
+  if ((e === undefined || e === 'utf-8' || e === 'utf8') && !isUtf8(buf)) throw invalidUtf8();
 }
 
 /** body-parser's strict mode: the text must hold an object or an array (a bare value is refused). */

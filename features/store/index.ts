@@ -11,7 +11,7 @@ import { connectRedis, createRedisBackend, duplicateFailFast } from './redis.ts'
 import type { SignalStore, StoreLogger } from './types.ts';
 
 export * from './types.ts';
-export { parseRedisTarget, connectRedis, type RedisTarget } from './redis.ts';
+export { parseRedisTarget, connectRedis, clientEndpoint, redisEndpoint, watchRedis, withoutCredentials, type RedisTarget } from './redis.ts';
 export { DEFAULT_LIMITS, type StoreLimits } from './keys.ts';
 
 export interface CreateStoreOptions {
@@ -83,11 +83,13 @@ export async function createStore(opts: CreateStoreOptions): Promise<SignalStore
     const client = await connectRedis(opts.redisUrl, {
       ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
       ...(opts.cluster ? { forceCluster: true } : {}),
+      logger: opts.logger,
+      name: 'store',
     });
     return createSignalStore({ backend: createRedisBackend({ client, owned: true }), ...c, ...logger });
   }
   if (opts.redis) {
-    const client = opts.shareClient ? opts.redis : await duplicateFailFast(opts.redis, opts.connectTimeoutMs);
+    const client = opts.shareClient ? opts.redis : await duplicateFailFast(opts.redis, opts.connectTimeoutMs, { logger: opts.logger, name: 'store' });
     return createSignalStore({ backend: createRedisBackend({ client, owned: !opts.shareClient }), ...c, ...logger });
   }
   return createMemoryStore(opts);

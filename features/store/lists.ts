@@ -4,6 +4,7 @@
 // address inside it in the same single command), the expiry key beside each set, the Lua that adds,
 // removes and sweeps entries atomically, and the bounds (LIST_LIMITS, the one place they are set).
 // Layout, cost per event and expiry: docs/signals.md § Live lists.
+import { isWellFormed, utf8Bytes } from '../../common/text.ts';
 import { formatV6Groups } from '../../dsl/iplist.ts';
 import { parseIp } from '../ip.ts';
 import { DAY } from './keys.ts';
@@ -16,7 +17,7 @@ export const LIST_LIMITS = Object.freeze({
   maxEntries: 100_000,
   /** Entries one POST or DELETE may carry. */
   maxPerRequest: 1000,
-  /** Characters of one `string` entry (the longest feature value, a user agent, is 1024). */
+  /** UTF-8 bytes of one `string` entry (the longest feature value, a user agent, is 1024 bytes). */
   maxStringLength: 1024,
   /** A `ttl` shorter than the sweep interval could not be honoured. */
   minTtlMs: 1000,
@@ -39,8 +40,6 @@ export const IPV6_PREFIXES: readonly number[] = [128, 64, 60, 56, 52, 48, 44, 40
 
 export type EntryParse = { readonly ok: true; readonly value: string } | { readonly ok: false; readonly reason: string };
 
-// A lone surrogate cannot be encoded as UTF-8: Redis would hold U+FFFD instead of what was sent.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const DECIMAL = /^-?(0|[1-9]\d{0,20})(\.\d{1,20})?$/;
 
 /**
@@ -48,16 +47,18 @@ const DECIMAL = /^-?(0|[1-9]\d{0,20})(\.\d{1,20})?$/;
  * why it cannot be one. ip: an address or a CIDR range without host bits set, IPv4 /8–/32, IPv6
  * /16–/64 on a nibble boundary or /128; ranges of one address become the address; IPv4-mapped IPv6
  * is IPv4. number: a finite JSON number or a decimal string, as JavaScript prints it (`String(n)`,
- * what a probe of a number feature sends). string: 1 to maxStringLength characters, as given.
+ * what a probe of a number feature sends). string: 1 to maxStringLength UTF-8 bytes of well-formed
+ * Unicode, as given.
  */
 export function parseListEntry(kind: ListKind, raw: unknown): EntryParse {
   switch (kind) {
     case 'string':
       if (typeof raw !== 'string') return { ok: false, reason: 'must be a string' };
-      if (raw.length === 0 || raw.length > LIST_LIMITS.maxStringLength) {
-        return { ok: false, reason: `must be 1-${LIST_LIMITS.maxStringLength} characters` };
+      // A lone surrogate cannot be encoded as UTF-8: Redis would hold U+FFFD instead of what was sent.
+      if (!isWellFormed(raw)) return { ok: false, reason: 'is not valid Unicode (a lone surrogate)' };
+      if (raw.length === 0 || utf8Bytes(raw) > LIST_LIMITS.maxStringLength) {
+        return { ok: false, reason: `must be 1-${LIST_LIMITS.maxStringLength} bytes (UTF-8)` };
       }
-      if (LONE_SURROGATE.test(raw)) return { ok: false, reason: 'is not valid Unicode (a lone surrogate)' };
       return { ok: true, value: raw };
     case 'number': {
       let n: number;

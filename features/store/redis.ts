@@ -8,6 +8,7 @@ import { RECORD_LOGIN_COMMAND, RECORD_LOGIN_LUA, SCRIPT_COMMANDS, type Cmd } fro
 import { LIST_SCRIPTS } from './lists.ts';
 import type { Backend } from './core.ts';
 import { globEscape } from './keys.ts';
+import type { StoreLogger } from './types.ts';
 
 export type RedisTarget =
   | { readonly mode: 'single'; readonly url: string }
@@ -32,14 +33,16 @@ export function parseRedisTarget(spec: string, forceCluster = false): RedisTarge
   if (parts.length === 0) throw new Error('REDIS_URL is empty');
   const urls = parts.map((p) => {
     const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : `redis://${p}`;
+    // Echoed in the start error: never with its password.
+    const shown = withoutCredentials(p);
     let u: URL;
     try {
       u = new URL(withScheme);
     } catch {
-      throw new Error(`REDIS_URL: "${p}" is not a redis:// URL or host:port`);
+      throw new Error(`REDIS_URL: "${shown}" is not a redis:// URL or host:port`);
     }
-    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`REDIS_URL: "${p}" must use redis:// or rediss://`);
-    if (u.hostname === '') throw new Error(`REDIS_URL: "${p}" has no host`);
+    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`REDIS_URL: "${shown}" must use redis:// or rediss://`);
+    if (u.hostname === '') throw new Error(`REDIS_URL: "${shown}" has no host`);
     return u;
   });
   if (urls.length === 1 && !forceCluster) return { mode: 'single', url: (urls[0] as URL).href };
@@ -53,10 +56,94 @@ export function parseRedisTarget(spec: string, forceCluster = false): RedisTarge
   };
 }
 
+/** `user:password@` of a URL-ish text replaced, for messages. */
+export function withoutCredentials(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@/]*@/i, '$1…@');
+}
+
+/** host:port of a target (a Cluster: its seed nodes), for logs and errors; never credentials. */
+export function redisEndpoint(target: RedisTarget): string {
+  if (target.mode === 'cluster') return target.nodes.map((n) => hostPort(n.host, n.port)).join(',');
+  const u = new URL(target.url);
+  return hostPort(u.hostname.replace(/^\[|\]$/g, ''), u.port === '' ? 6379 : Number(u.port));
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** host:port a client connects to (a Cluster: the nodes it knows, else its kind). */
+export function clientEndpoint(client: Redis | Cluster): string {
+  if (client instanceof Redis) {
+    const o = client.options;
+    return o.path !== undefined && o.path !== '' ? o.path : hostPort(o.host ?? '127.0.0.1', o.port ?? 6379);
+  }
+  const nodes = client.nodes('all').map((n) => hostPort(n.options.host ?? '?', n.options.port ?? 6379));
+  return nodes.length === 0 ? 'Redis Cluster' : [...new Set(nodes)].sort().join(',');
+}
+
+export interface WatchOptions {
+  readonly logger?: StoreLogger | undefined;
+  /** Which of Vigil's connections this is (`server`, `store`, `subscriber`), for the log line. */
+  readonly name: string;
+  /** host:port (default: read from the client). */
+  readonly endpoint?: string;
+}
+
+/**
+ * Give a client its `error` listener (without one, ioredis prints "Unhandled error event" and a
+ * stack trace to stderr) and log its state changes, one structured line each: the first error and
+ * the first reconnection attempt of an outage (not every retry; a retry fails every second or so
+ * while Redis is away), then being ready again, with how long it was down. The first connection is
+ * not logged (the start is). Lines carry `redis` (host:port, never credentials), `client` and
+ * `state`; an error line its message (ioredis messages carry no credentials or command arguments).
+ */
+export function watchRedis(client: Redis | Cluster, opts: WatchOptions): void {
+  const base = { redis: opts.endpoint ?? clientEndpoint(client), client: opts.name };
+  const log = opts.logger;
+  let up = client.status === 'ready';
+  let everUp = up;
+  let downSince = 0;
+  let saidError = false;
+  let saidReconnecting = false;
+  const down = (): void => {
+    if (!up) return;
+    up = false;
+    downSince = Date.now();
+  };
+  const onError = (err: unknown, node?: string): void => {
+    if (client.status === 'end') return;
+    down();
+    if (saidError) return;
+    saidError = true;
+    log?.warn({ ...base, ...(node !== undefined ? { node } : {}), state: 'error', err: errorMessage(err) }, 'Redis connection error');
+  };
+  client.on('error', (err: unknown) => onError(err));
+  if (client instanceof Cluster) client.on('node error', (err: unknown, node: unknown) => onError(err, typeof node === 'string' ? node : undefined));
+  client.on('reconnecting', () => {
+    down();
+    if (saidReconnecting) return;
+    saidReconnecting = true;
+    log?.warn({ ...base, state: 'reconnecting' }, 'Redis connection lost; reconnecting');
+  });
+  client.on('ready', () => {
+    const wasDown = everUp && !up;
+    up = true;
+    everUp = true;
+    saidError = false;
+    saidReconnecting = false;
+    if (wasDown) log?.info({ ...base, state: 'ready', down_ms: Date.now() - downSince }, 'Redis connection ready again');
+  });
+}
+
 export interface ConnectOptions {
   /** Give up connecting after this long (default 5000 ms). */
   readonly connectTimeoutMs?: number;
   readonly forceCluster?: boolean;
+  /** Where the connection's state changes are logged (watchRedis). */
+  readonly logger?: StoreLogger | undefined;
+  /** The connection's name in those lines (default `redis`). */
+  readonly name?: string;
 }
 
 // Fail fast: no offline queue (a command while disconnected rejects at once instead of waiting for
@@ -91,7 +178,9 @@ export async function connectRedis(spec: string, opts: ConnectOptions = {}): Pro
             },
           },
         );
-  await readyWithin(client, connectTimeout);
+  const endpoint = redisEndpoint(target);
+  watchRedis(client, { logger: opts.logger, name: opts.name ?? 'redis', endpoint });
+  await readyWithin(client, connectTimeout, endpoint);
   if (client instanceof Cluster) await warmUp(client, connectTimeout);
   return client;
 }
@@ -117,19 +206,25 @@ async function warmUp(cluster: Cluster, ms: number): Promise<void> {
 }
 
 /** A fail-fast duplicate of a caller's client (which may queue commands while offline). */
-export async function duplicateFailFast(client: Redis | Cluster, connectTimeoutMs = 5000): Promise<Redis | Cluster> {
+export async function duplicateFailFast(
+  client: Redis | Cluster,
+  connectTimeoutMs = 5000,
+  watch: Omit<WatchOptions, 'name'> & { readonly name?: string } = {},
+): Promise<Redis | Cluster> {
   const dup =
     client instanceof Cluster
       ? client.duplicate(undefined, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: retry })
       : client.duplicate({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: retry });
-  await readyWithin(dup, connectTimeoutMs);
+  // A duplicate starts with no listener at all: ioredis would print every connection error.
+  const endpoint = watch.endpoint ?? clientEndpoint(client);
+  watchRedis(dup, { logger: watch.logger, name: watch.name ?? 'store', endpoint });
+  await readyWithin(dup, connectTimeoutMs, endpoint);
   if (dup instanceof Cluster) await warmUp(dup, connectTimeoutMs);
   return dup;
 }
 
-async function readyWithin(client: Redis | Cluster, ms: number): Promise<void> {
-  // Without a listener ioredis prints every connection error; the store reports state changes itself.
-  client.on('error', () => undefined);
+/** Connect within `ms`; the client already has its error listener (watchRedis). */
+async function readyWithin(client: Redis | Cluster, ms: number, endpoint: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -140,7 +235,7 @@ async function readyWithin(client: Redis | Cluster, ms: number): Promise<void> {
     ]);
   } catch (err) {
     client.disconnect();
-    throw new Error(`cannot reach Redis: ${errorMessage(err)}`, { cause: err });
+    throw new Error(`cannot reach Redis at ${endpoint}: ${errorMessage(err)}`, { cause: err });
   } finally {
     if (timer) clearTimeout(timer);
   }

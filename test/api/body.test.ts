@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer } from '../../api/app.ts';
 import { sendError, toApiError } from '../../api/errors.ts';
-import { EVALUATE_BODY_LIMIT, jsonBody } from '../../api/routes/body.ts';
+import { EVALUATE_BODY_LIMIT, jsonBody, verifyUtf8 } from '../../api/routes/body.ts';
 
 let server: Server;
 let port = 0;
@@ -22,8 +22,8 @@ beforeAll(async () => {
     res.json({ body: req.body as unknown });
   };
   app.post('/direct', ...jsonBody(), echo);
-  // body-parser alone, as every body was read before the direct path existed.
-  app.post('/general', express.json({ limit: EVALUATE_BODY_LIMIT, strict: true }), echo);
+  // body-parser alone (with the UTF-8 check), as every body was read before the direct path existed.
+  app.post('/general', express.json({ limit: EVALUATE_BODY_LIMIT, strict: true, verify: verifyUtf8 }), echo);
   const onError: ErrorRequestHandler = (err, _req, res, _next) => sendError(res, toApiError(err));
   app.use(onError);
   server = createHttpServer(app);
@@ -85,7 +85,9 @@ describe('jsonBody: the direct path answers as body-parser does', () => {
     ['whitespace only', utf8('   '), 400],
     ['malformed JSON', utf8('{"a":'), 400],
     ['a trailing comma', utf8('{"a":1,}'), 400],
-    ['invalid UTF-8 bytes inside a string', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 200],
+    // Decoded, they would read as U+FFFD: "a\xFF" would name the user "a\uFFFD".
+    ['invalid UTF-8 bytes inside a string', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 400],
+    ['a surrogate in CESU-8 (ED A0 80)', Buffer.concat([utf8('{"a":"x'), Buffer.from([0xed, 0xa0, 0x80]), utf8('"}')]), 400],
   ])('%s', async (_name, body, status) => {
     const [direct, general] = await both(body);
     expect(direct.status).toBe(status);
@@ -131,6 +133,10 @@ describe('jsonBody: the direct path answers as body-parser does', () => {
     expect(bomb.status).toBe(413);
     const [latin] = await both(json, { 'content-type': 'application/json; charset=latin1' });
     expect(latin.status).toBe(415);
+    // Not UTF-8 behind gzip is refused as it is without.
+    const [badGz] = await both(gzipSync(Buffer.concat([utf8('{"a":"'), Buffer.from([0xff]), utf8('"}')])), { 'content-encoding': 'gzip' });
+    expect(badGz.status).toBe(400);
+    expect(badGz.body).toMatchObject({ error: { code: 'invalid_request', details: [{ path: '(body)', code: 'invalid_format' }] } });
     const chunked = await rawExchange(
       'POST /direct HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n' +
         '4\r\n{"a"\r\n5\r\n:"b"}\r\n0\r\n\r\n',

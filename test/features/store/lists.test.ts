@@ -68,13 +68,18 @@ describe('parseListEntry', () => {
     }
   });
 
-  it('string: 1 to maxStringLength characters of valid Unicode, kept as given', () => {
+  it('string: 1 to maxStringLength UTF-8 bytes of valid Unicode, kept as given', () => {
     expect(ok('string', 'u-123')).toBe('u-123');
     expect(ok('string', ' spaced ')).toBe(' spaced ');
     expect(ok('string', '日本 \u0000 😀')).toBe('日本 \u0000 😀');
     expect(ok('string', 'x'.repeat(LIST_LIMITS.maxStringLength))).toHaveLength(LIST_LIMITS.maxStringLength);
-    expect(refused('string', '')).toMatch(/characters/);
-    expect(refused('string', 'x'.repeat(LIST_LIMITS.maxStringLength + 1))).toMatch(/characters/);
+    expect(refused('string', '')).toMatch(/bytes/);
+    expect(refused('string', 'x'.repeat(LIST_LIMITS.maxStringLength + 1))).toMatch(/bytes/);
+    // A 4-byte emoji is 2 UTF-16 units: the limit counts its 4 bytes.
+    const emoji = '😀'.repeat(LIST_LIMITS.maxStringLength / 4);
+    expect(ok('string', emoji)).toBe(emoji);
+    expect(refused('string', emoji + 'x')).toMatch(/bytes/);
+    expect(refused('string', 'é'.repeat(LIST_LIMITS.maxStringLength / 2 + 1))).toMatch(/bytes/);
     expect(refused('string', 'a\uD800b')).toMatch(/Unicode/);
     expect(refused('string', '\uDC00')).toMatch(/Unicode/);
     expect(refused('string', 7)).toMatch(/string/);
