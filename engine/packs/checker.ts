@@ -199,12 +199,20 @@ export function createPackChecker(opts: PackCheckerOptions = {}): PackChecker {
       const job = queue.shift();
       if (!job) return;
       slot.busy = true;
-      run(slot, job)
-        .then(job.resolve, job.reject)
-        .finally(() => {
-          slot.busy = false;
-          pump();
-        });
+      const free = (): void => {
+        slot.busy = false;
+        pump();
+      };
+      run(slot, job).then(
+        (c) => {
+          free();
+          job.resolve(c);
+        },
+        (err: unknown) => {
+          free();
+          job.reject(err);
+        },
+      );
     }
   }
 

@@ -396,7 +396,9 @@ describe('VIGIL_RULES directory: watch, SIGHUP reload, start rule', () => {
     expect(m.current()!.meta.version).toBe(2);
     const refused = logs.lines.find((l) => l.result === 'rejected')!;
     expect(refused).toMatchObject({ audit: true, action: 'reload', source: 'dir' });
-    expect(String(refused.msg)).toContain('error[E_UNKNOWN_NAME]');
+    // The diagnostics, not the rendered source the caret lines quote.
+    expect(refused.diagnostics).toEqual([expect.objectContaining({ code: 'E_UNKNOWN_NAME', severity: 'error', at: expect.stringMatching(/main\.rules:4:8$/) })]);
+    expect(String(refused.msg)).not.toContain('^');
 
     // a list file change reloads too
     writeFileSync(join(dir, 'main.rules'), MAIN);
