@@ -386,7 +386,8 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
     }
     const check = await compile(stored.files, stored.root);
     if (!usable(check, head) || !check.pack) {
-      lastFailedId = head.id;
+      // A check stopped by a cap (a busy machine, a full checker) is tried again at the next poll.
+      if (!check.aborted) lastFailedId = head.id;
       opts.metrics?.packChange('sync', 'rejected');
       log.error(
         { hash: head.hash, by: head.by, result: 'rejected', ...logFields(check) },
@@ -419,7 +420,8 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
           log.info({ name: meta.name, version: meta.version, hash: meta.hash, by: meta.by }, 'shadow pack set by another instance; running it');
         } else if (files) {
           // Its files changed since the entry was read (another set): the message for it follows.
-          lastFailedShadowId = meta.id;
+          // A check stopped by a cap is tried again at the next poll.
+          if (!check?.aborted) lastFailedShadowId = meta.id;
           log.error({ hash: meta.hash, by: meta.by, ...(check ? logFields(check) : {}) }, 'the shadow pack does not compile here; running none');
         }
       }
