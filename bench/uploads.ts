@@ -4,8 +4,8 @@
 // a client uploads hostile packs back to back (test/helpers/hostile-packs.ts: 10,000 rules, or 50
 // distinct regex bombs, alternately; each refused). The runs alternate over BENCH_ROUNDS rounds
 // (default 2) of BENCH_SECONDS each (default 10) at BENCH_RATE evaluations/s (default 200), and the
-// p50/p90/p99/max of both print side by side, with the uploads answered and how (422 refused, 503
-// busy) and the server's CPU. The same run against a build that checks packs on the request
+// p50/p90/p99/max of both print side by side, with the uploads answered and how (status and error
+// code) and the server's CPU. The same run against a build that checks packs on the request
 // thread shows what the worker threads (engine/packs/checker.ts) changed.
 import { spawn, spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
@@ -33,15 +33,14 @@ function body(): string {
 
 interface Uploads {
   sent: number;
-  refused: number;
-  busy: number;
-  other: number;
+  /** Answers by status and error code, e.g. `422 pack_rejected`. */
+  codes: Map<string, number>;
   ms: number[];
 }
 
 /** Hostile uploads one after the other until `done` is set. */
 async function uploadLoop(base: string, state: { done: boolean }): Promise<Uploads> {
-  const u: Uploads = { sent: 0, refused: 0, busy: 0, other: 0, ms: [] };
+  const u: Uploads = { sent: 0, codes: new Map(), ms: [] };
   while (!state.done) {
     const k = u.sent++;
     const src = k % 2 === 0 ? manyRulesPack(10_000, `_${k}`) : regexBombPack(50, `b${process.pid}x${Date.now().toString(36)}x${k}`);
@@ -51,13 +50,11 @@ async function uploadLoop(base: string, state: { done: boolean }): Promise<Uploa
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain', 'x-vigil-actor': 'bench' },
       body: src,
     });
-    await res.arrayBuffer();
+    const answer = (await res.json().catch(() => null)) as { error?: { code?: string } } | null;
     u.ms.push(performance.now() - t);
-    if (res.status === 422) u.refused++;
-    else if (res.status === 503) {
-      u.busy++;
-      await new Promise((r) => setTimeout(r, 100));
-    } else u.other++;
+    const key = `${res.status} ${answer?.error?.code ?? ''}`.trim();
+    u.codes.set(key, (u.codes.get(key) ?? 0) + 1);
+    if (res.status === 503) await new Promise((r) => setTimeout(r, 100));
   }
   return u;
 }
@@ -114,7 +111,7 @@ try {
         console.log(row(`round ${round}: hostile uploads`, c));
         const ms = [...u.ms].sort((a, b) => a - b);
         console.log(
-          `  uploads: ${u.sent} sent, ${u.refused} refused (422), ${u.busy} busy (503), ${u.other} other; answered in p50 ${(ms[ms.length >> 1] ?? 0).toFixed(0)} ms, max ${(ms[ms.length - 1] ?? 0).toFixed(0)} ms`,
+          `  uploads: ${u.sent} sent (${[...u.codes].map(([k, c]) => `${c}× ${k}`).join(', ')}); answered in p50 ${(ms[ms.length >> 1] ?? 0).toFixed(0)} ms, max ${(ms[ms.length - 1] ?? 0).toFixed(0)} ms`,
         );
         p99s.uploads.push(c.result.p99);
       }
