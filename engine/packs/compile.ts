@@ -12,7 +12,9 @@ import {
   loadPackDir,
   PackLoadError,
   packFromFiles,
+  recordSafePatterns,
   renderDiagnostics,
+  withProvenSafePatterns,
   type PackSource,
   type PackTestReport,
   type Scheme,
@@ -62,11 +64,13 @@ export interface RemoteCheck {
   readonly tests: PackCheck['tests'];
   readonly loadError: string | null;
   readonly rendered: string;
+  /** The `matches` patterns the check proved safe: the second compilation skips their analysis. */
+  readonly safePatterns: readonly string[];
 }
 
 /** `checkPackFiles` for a worker thread: the same check, in a form structured clone can carry. */
 export function remoteCheck(files: PackFiles, root: string, scheme: Scheme): RemoteCheck {
-  const c = checkPackFiles(files, root, scheme);
+  const { result: c, safe } = recordSafePatterns(() => checkPackFiles(files, root, scheme));
   return {
     ok: c.ok,
     compiled: c.pack !== null,
@@ -76,6 +80,7 @@ export function remoteCheck(files: PackFiles, root: string, scheme: Scheme): Rem
     tests: { passed: c.tests.passed, failed: c.tests.failed, results: c.tests.results.map((t) => ({ ...t, decision: null })) },
     loadError: c.loadError,
     rendered: c.rendered,
+    safePatterns: safe,
   };
 }
 
@@ -86,9 +91,8 @@ function forceable(r: RemoteCheck): boolean {
 
 /**
  * The PackCheck of a worker's answer. A pack that could activate (ok, or whose only fault is its
- * tests) is compiled again here for its closures, its tests not run again; any other answer costs
- * this thread nothing. Should this compilation disagree with the worker's (it never should: the
- * same code on the same files), its own diagnostics are what stands.
+ * tests) is compiled again here for its closures: its tests not run again, its patterns' ReDoS
+ * analysis taken from the worker. Any other answer costs this thread nothing.
  */
 export function adoptCheck(files: PackFiles, root: string, scheme: Scheme, remote: RemoteCheck): PackCheck {
   const base = { diagnostics: remote.diagnostics, tests: remote.tests, files: { ...files }, root, loadError: remote.loadError, rendered: remote.rendered };
@@ -100,8 +104,13 @@ export function adoptCheck(files: PackFiles, root: string, scheme: Scheme, remot
     if (err instanceof PackLoadError) return unloadable(files, root, err.message);
     throw err;
   }
-  const compiled = compilePack(src, { scheme });
-  if (compiled.pack === null || compiled.pack.hash !== remote.hash) return check(src, files, root, scheme);
+  // The patterns' ReDoS analysis, the slow part of a check, was done by the worker.
+  const compiled = withProvenSafePatterns(remote.safePatterns, () => compilePack(src, { scheme }));
+  if (compiled.pack === null || compiled.pack.hash !== remote.hash) {
+    // Never expected (the same code on the same files); refused rather than checked again here.
+    const message = 'the pack compiled differently in the pack checker and in the server; refused';
+    return { ok: false, pack: null, ...base, diagnostics: compiled.diagnostics, loadError: message, rendered: `error: ${message}` };
+  }
   return { ok: remote.ok, pack: compiled.pack, ...base };
 }
 

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { evaluateRecord } from '../../dsl/index.ts';
+import { remoteCheck } from '../../engine/packs/compile.ts';
 import { checkPackFiles, createPackChecker, PackCheckBusyError, type PackChecker } from '../../engine/packs/index.ts';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
 import { manyRulesPack, regexBombPack } from '../helpers/hostile-packs.ts';
@@ -57,6 +58,16 @@ describe('a check in a worker thread', () => {
     const bomb = await c.check({ 'p.rules': regexBombPack(3) }, 'upload');
     expect(bomb.pack).toBeNull();
     expect(bomb.diagnostics.map((d) => d.code)).toEqual(['E_REGEX', 'E_REGEX', 'E_REGEX']);
+  });
+
+  it('the patterns the worker proved safe travel with its answer, so this thread does not analyse them again', async () => {
+    const tag = `w${process.pid}x${Date.now().toString(36)}`;
+    const files = { 'p.rules': `pack rx version 1\nrule a { when ua.browser matches "^${tag}[a-z]+$" then step_up }\nrule b { when ua.os matches "(?i)^${tag}x{1,3}$" then step_up }\n` };
+    expect([...remoteCheck(files, 'upload', VIGIL_SCHEME).safePatterns].sort()).toEqual([`(?i)^${tag}x{1,3}$`, `^${tag}[a-z]+$`].sort());
+    const checked = await checker().check(files, 'upload');
+    expect(checked.ok).toBe(true);
+    const out = evaluateRecord(checked.pack!, 'login', { 'ua.browser': `${tag}abc` }, { scheme: VIGIL_SCHEME });
+    expect(out.ok && out.decision.rules.map((r) => r.name)).toEqual(['a']);
   });
 
   it('a check past the time cap is stopped: a time_limit refusal, and the next check gets a fresh worker', async () => {
