@@ -89,6 +89,10 @@ export interface Config {
   readonly signalTimeoutMs: number;
   readonly maxSkewMs: number;
   readonly workers: number;
+  /** VIGIL_PACK_CHECK_TIMEOUT in ms: how long one uploaded pack's check may run in its worker. */
+  readonly packCheckTimeoutMs: number;
+  /** VIGIL_PACK_CHECK_MEMORY_MB: the heap a pack-check worker may grow to. */
+  readonly packCheckMemoryMb: number;
   readonly logLevel: LogLevel;
   readonly production: boolean;
   readonly http: HttpLimits;
@@ -266,6 +270,8 @@ const envSchema = z.object({
   VIGIL_REQUEST_TIMEOUT: durationVar(HTTP_LIMITS.requestTimeoutMs, 600_000),
   VIGIL_BODY_TIMEOUT: durationVar(HTTP_LIMITS.bodyTimeoutMs, 600_000),
   VIGIL_KEEPALIVE_TIMEOUT: durationVar(HTTP_LIMITS.keepAliveTimeoutMs, 3_600_000),
+  VIGIL_PACK_CHECK_TIMEOUT: durationVar(10_000, 600_000),
+  VIGIL_PACK_CHECK_MEMORY_MB: intVar(64, 16_384, 512),
   VIGIL_LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
   NODE_ENV: z.string().optional(),
 });
@@ -340,6 +346,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     signalTimeoutMs: d.VIGIL_SIGNAL_TIMEOUT_MS,
     maxSkewMs: d.VIGIL_MAX_SKEW,
     workers: d.VIGIL_WORKERS,
+    packCheckTimeoutMs: d.VIGIL_PACK_CHECK_TIMEOUT,
+    packCheckMemoryMb: d.VIGIL_PACK_CHECK_MEMORY_MB,
     logLevel: d.VIGIL_LOG_LEVEL ?? 'info',
     production,
     http: {

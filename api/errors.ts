@@ -6,7 +6,7 @@
 import type { Response } from 'express';
 import { VigilError } from '../common/errors.ts';
 import { DecisionLogError } from '../decisionlog/errors.ts';
-import { EngineUnavailableError } from '../engine/errors.ts';
+import { EngineUnavailableError, PackCheckBusyError } from '../engine/errors.ts';
 import { ListKeyTypeError, StoreUnavailableError } from '../features/errors.ts';
 
 export const API_ERRORS = {
@@ -18,11 +18,13 @@ export const API_ERRORS = {
   payload_too_large: { status: 413, message: 'the request body is too large' },
   unsupported_media_type: { status: 415, message: 'unsupported Content-Type or encoding' },
   pack_rejected: { status: 422, message: 'the rule pack has errors or failing tests' },
+  pack_check_aborted: { status: 422, message: 'the rule pack\'s check ran past its time or memory cap; the pack is refused' },
   model_rejected: { status: 422, message: 'the model file was refused; the loaded model keeps serving' },
   invalid_entry: { status: 422, message: 'a list entry is not of the list\'s kind' },
   rate_limited: { status: 429, message: 'too many admin requests from this client; retry after the Retry-After seconds' },
   internal: { status: 500, message: 'internal error' },
   unavailable: { status: 503, message: 'the service is not ready' },
+  pack_check_busy: { status: 503, message: 'every pack checker is busy; retry shortly' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
@@ -65,6 +67,8 @@ export function errorBody(code: ApiErrorCode, message?: string, details?: unknow
 }
 
 export function sendError(res: Response, err: ApiError): void {
+  // The pack checker's queue drains within its time cap: a client may come back in a second.
+  if (err.code === 'pack_check_busy') res.setHeader('Retry-After', '1');
   res.status(err.status).json(errorBody(err.code, err.message, err.details));
 }
 
@@ -93,6 +97,8 @@ export function toApiError(err: unknown): ApiError {
   // The signal store is down: a retryable 503, never a 500 (decisions, outcomes, erase, audit).
   if (err instanceof StoreUnavailableError) return new ApiError('unavailable', 'the signal store (Redis) is unreachable; retry');
   if (err instanceof EngineUnavailableError) return new ApiError('unavailable', err.message);
+  // Uploads past the pack checker's queue: refused at once, to retry (the active pack serves on).
+  if (err instanceof PackCheckBusyError) return new ApiError('pack_check_busy', err.message);
   // The decision log's database is away and the row is neither in memory nor spooled: retryable.
   if (err instanceof DecisionLogError && (err.code === 'LOG_UNAVAILABLE' || err.code === 'LOG_CLOSED')) {
     return new ApiError('unavailable', 'the decision log (PostgreSQL) is unreachable; retry');

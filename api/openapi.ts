@@ -215,7 +215,7 @@ export const OPERATIONS: readonly Operation[] = [
     body: packUpload,
     actor: true,
     ok: { '200': { description: 'Activated, or unchanged (the same pack).', schema: res.packActivateResponseSchema } },
-    errors: ['invalid_request', 'pack_rejected', 'payload_too_large', 'unsupported_media_type', 'unavailable'],
+    errors: ['invalid_request', 'pack_rejected', 'pack_check_aborted', 'pack_check_busy', 'payload_too_large', 'unsupported_media_type', 'unavailable'],
   },
   {
     method: 'get',
@@ -233,7 +233,7 @@ export const OPERATIONS: readonly Operation[] = [
     body: jsonBody(req.packRollbackBodySchema),
     actor: true,
     ok: { '200': { description: 'Rolled back.', schema: res.packRollbackResponseSchema } },
-    errors: ['invalid_request', 'conflict', 'pack_rejected', 'payload_too_large', 'unsupported_media_type', 'unavailable'],
+    errors: ['invalid_request', 'conflict', 'pack_rejected', 'pack_check_aborted', 'pack_check_busy', 'payload_too_large', 'unsupported_media_type', 'unavailable'],
   },
   {
     method: 'put',
@@ -244,7 +244,7 @@ export const OPERATIONS: readonly Operation[] = [
     body: packUpload,
     actor: true,
     ok: { '200': { description: 'The shadow pack.', schema: res.packShadowSetResponseSchema } },
-    errors: ['invalid_request', 'pack_rejected', 'payload_too_large', 'unsupported_media_type', 'unavailable'],
+    errors: ['invalid_request', 'pack_rejected', 'pack_check_aborted', 'pack_check_busy', 'payload_too_large', 'unsupported_media_type', 'unavailable'],
   },
   {
     method: 'delete',
@@ -281,7 +281,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'What a rollback (or a return to ?to=) would change',
     query: req.packVersionQuerySchema,
     ok: { '200': { description: 'The diff from the active pack.', schema: res.packDiffResponseSchema } },
-    errors: ['invalid_request', 'conflict', 'pack_rejected', 'unavailable'],
+    errors: ['invalid_request', 'conflict', 'pack_rejected', 'pack_check_aborted', 'pack_check_busy', 'unavailable'],
   },
   {
     method: 'post',
@@ -290,7 +290,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'What activating these files would change',
     body: packUpload,
     ok: { '200': { description: 'The diff from the active pack.', schema: res.packDiffResponseSchema } },
-    errors: ['invalid_request', 'pack_rejected', 'payload_too_large', 'unsupported_media_type', 'unavailable'],
+    errors: ['invalid_request', 'pack_rejected', 'pack_check_aborted', 'pack_check_busy', 'payload_too_large', 'unsupported_media_type', 'unavailable'],
   },
   {
     method: 'post',
@@ -299,7 +299,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'A candidate pack against the last kept decisions, beside the active pack',
     body: jsonBody(req.backtestBodySchema),
     ok: { '200': { description: 'The comparison.', schema: res.backtestResponseSchema } },
-    errors: ['invalid_request', 'pack_rejected', 'payload_too_large', 'unsupported_media_type', 'unavailable'],
+    errors: ['invalid_request', 'pack_rejected', 'pack_check_aborted', 'pack_check_busy', 'payload_too_large', 'unsupported_media_type', 'unavailable'],
   },
   {
     method: 'get',

@@ -25,6 +25,8 @@ export const API_ERROR_CODES = [
   'unavailable',
   'rate_limited',
   'request_timeout',
+  'pack_check_aborted',
+  'pack_check_busy',
 ] as const;
 export type ApiErrorCodeName = (typeof API_ERROR_CODES)[number];
 

@@ -267,6 +267,7 @@ async function runWorker(config: Config, logger: Logger, opts: RunOptions): Prom
     redis: redis && subscriber ? { client: redis, subscriber, ...(opts.redisPrefix ? { prefix: opts.redisPrefix } : {}) } : null,
     ...(opts.packDebounceMs !== undefined ? { debounceMs: opts.packDebounceMs } : {}),
     ...(opts.packPollMs !== undefined ? { pollMs: opts.packPollMs } : {}),
+    check: { timeoutMs: config.packCheckTimeoutMs, memoryMb: config.packCheckMemoryMb },
   });
   let engine: Engine | null = null;
   try {

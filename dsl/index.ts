@@ -80,6 +80,7 @@ export interface RedisListBackend {
 export { loadPackDir, packFromFiles, MemoryListBackend } from './pack.ts';
 export { DSL_ERRORS, InternalError, LimitsError, PackLoadError, type DslErrorCode, type PackLoadErrorCode } from './errors.ts';
 export { DEFAULT_LIMITS, resolveLimits } from './limits.ts';
+export { recordSafePatterns, withProvenSafePatterns } from './regex.ts';
 export { resolveProbes, formatValue, formatDuration, recordToSlotsLenient } from './values.ts';
 export { explainRecord, explainRule, explainSlots, type DecisionTrace, type PolicyLineTrace, type PolicyTrace, type RuleTrace, type TraceNode } from './explain.ts';
 

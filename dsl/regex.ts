@@ -19,6 +19,12 @@
 // recheck runs synchronously through its `checkSync` (a worker thread driving the native
 // recheck-linux-x64 agent when installed, else the JVM, else its Scala.js build);
 // RECHECK_SYNC_BACKEND=pure forces the in-process Scala.js build. Verdicts are cached by pattern.
+//
+// A pack checked in one thread and compiled again in another (the server checks uploads in a
+// worker thread, engine/packs/checker.ts) must not pay for the analysis twice, on the thread that
+// can least afford it: `recordSafePatterns` lists the patterns a compilation found safe, and
+// `withProvenSafePatterns` lets the second compilation take them as proven (step 4 skipped; the
+// cheap steps 1-3 still run). Such verdicts are never cached.
 import { createRequire } from 'node:module';
 import type * as Recheck from 'recheck';
 import { errorMessage } from '../common/errors.ts';
@@ -38,6 +44,41 @@ const CACHE_LIMIT = 2000;
 const CASE_INSENSITIVE = '(?i)';
 
 const cache = new Map<string, SafeRegexResult>();
+/** Set while `withProvenSafePatterns` runs: patterns another compilation of the same pack proved safe. */
+let provenSafe: ReadonlySet<string> | null = null;
+/** Set while `recordSafePatterns` runs: the patterns found safe so far. */
+let recorded: Set<string> | null = null;
+
+/** Run `fn` (a compilation) and list the `matches` patterns it found safe. */
+export function recordSafePatterns<T>(fn: () => T): { result: T; safe: string[] } {
+  const outer = recorded;
+  const mine = new Set<string>();
+  recorded = mine;
+  try {
+    return { result: fn(), safe: [...mine] };
+  } finally {
+    recorded = outer;
+  }
+}
+
+/**
+ * Run `fn` (a compilation) taking `patterns` as proven safe by the automaton analysis: what
+ * `recordSafePatterns` listed for the same pack in another thread. Only that source may be trusted.
+ */
+export function withProvenSafePatterns<T>(patterns: Iterable<string>, fn: () => T): T {
+  const outer = provenSafe;
+  provenSafe = new Set(patterns);
+  try {
+    return fn();
+  } finally {
+    provenSafe = outer;
+  }
+}
+
+function note(pattern: string, verdict: SafeRegexResult): SafeRegexResult {
+  if (verdict.ok) recorded?.add(pattern);
+  return verdict;
+}
 
 // recheck is CommonJS; `createRequire` loads it lazily, so importing the DSL does not start its
 // worker until the first `matches` is checked.
@@ -57,17 +98,19 @@ export function compileSafeRegex(pattern: string, maxLength = MAX_PATTERN_LENGTH
     return { ok: false, reason: `pattern longer than ${maxLength} characters`, unsafe: true };
   }
   const hit = cache.get(pattern);
-  if (hit) return hit;
-  const verdict = analyse(pattern);
+  if (hit) return note(pattern, hit);
+  if (provenSafe?.has(pattern) === true) return note(pattern, analyse(pattern, true));
+  const verdict = analyse(pattern, false);
   if (cache.size >= CACHE_LIMIT) {
     const oldest = cache.keys().next();
     if (!oldest.done) cache.delete(oldest.value);
   }
   cache.set(pattern, verdict);
-  return verdict;
+  return note(pattern, verdict);
 }
 
-function analyse(pattern: string): SafeRegexResult {
+/** `proven`: the automaton analysis already answered `safe` for this pattern (see above). */
+function analyse(pattern: string, proven: boolean): SafeRegexResult {
   const insensitive = pattern.startsWith(CASE_INSENSITIVE);
   const offset = insensitive ? CASE_INSENSITIVE.length : 0;
   const body = pattern.slice(offset);
@@ -82,6 +125,7 @@ function analyse(pattern: string): SafeRegexResult {
   } catch (e) {
     return { ok: false, reason: errorMessage(e), unsafe: false };
   }
+  if (proven) return { ok: true, test: (s: string) => re.test(s) };
   let d: Recheck.Diagnostics;
   try {
     d = recheck()(body, flags, { checker: 'automaton', timeout: CHECK_TIMEOUT_MS });

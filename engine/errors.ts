@@ -7,6 +7,8 @@ export const ENGINE_ERRORS = {
   ENGINE_UNAVAILABLE: 'the engine cannot serve this (no active pack, or no model configured)',
   /** At start no pack could be loaded: neither the repository head nor VIGIL_RULES compiles. */
   NO_PACK: 'no rule pack could be loaded',
+  /** Every pack-check worker is busy and the queue is full: the upload is refused, to retry later. */
+  PACK_CHECK_BUSY: 'the pack checker is busy; retry shortly',
 } as const;
 
 export type EngineErrorCode = keyof typeof ENGINE_ERRORS;
@@ -23,5 +25,12 @@ export class EngineUnavailableError extends EngineError {
 export class NoPackError extends EngineError {
   constructor(message: string = ENGINE_ERRORS.NO_PACK) {
     super('NO_PACK', message);
+  }
+}
+
+/** Thrown by the pack checker (engine/packs/checker.ts) when its workers and queue are full. */
+export class PackCheckBusyError extends EngineError {
+  constructor(message: string = ENGINE_ERRORS.PACK_CHECK_BUSY) {
+    super('PACK_CHECK_BUSY', message);
   }
 }

@@ -3,15 +3,17 @@
 // named hash); the shadow pack (set, clear, its report); and what the console shows before a
 // change: a version's files, the diff between the active pack and another version, and a backtest
 // of a candidate pack against the decision log. Disabled (404) when VIGIL_ADMIN_TOKEN is unset.
-// Every refusal is a 422 `pack_rejected` carrying the diagnostics and the failing tests; the active
-// pack (and the shadow pack) keeps serving.
+// Every refusal is a 422 `pack_rejected` carrying the diagnostics and the failing tests, or a 422
+// `pack_check_aborted` when the check ran past its time or memory cap (engine/packs/checker.ts);
+// the active pack (and the shadow pack) keeps serving. With every checker busy, a 503
+// `pack_check_busy`.
 import { Router, type Request, type Response } from 'express';
 import { assertNever } from '../../dsl/ast.ts';
 import { backtest } from '../../engine/backtest.ts';
-import { checkToJson, diffPacks, type PackCheck, type PackFiles, type PackManager, type PackMeta } from '../../engine/packs/index.ts';
+import { checkToJson, diffPacks, PackCheckBusyError, type PackCheck, type PackFiles, type PackManager, type PackMeta } from '../../engine/packs/index.ts';
 import type { Engine, StoredDecision } from '../../engine/types.ts';
 import { requireAdmin } from '../auth.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, toApiError } from '../errors.ts';
 import { ctx } from '../logging.ts';
 import {
   backtestBodySchema,
@@ -54,7 +56,7 @@ export async function viaStore<T>(res: Response, op: () => Promise<T>): Promise<
   try {
     return await op();
   } catch (err) {
-    if (err instanceof ApiError) throw err;
+    if (err instanceof ApiError || err instanceof PackCheckBusyError) throw toApiError(err);
     ctx(res).log.warn({ err }, 'pack store operation failed');
     throw new ApiError('unavailable', 'the pack store (Redis, or the PostgreSQL of the decision log) is unreachable; the active pack keeps serving');
   }
@@ -65,8 +67,28 @@ function packInfo(c: PackCheck): { name: string; version: number; hash: string }
 }
 
 function rejected(c: PackCheck, message: string): ApiError {
+  if (c.aborted) return aborted(c);
   const j = checkToJson(c);
   return new ApiError('pack_rejected', message, { error: j.error, diagnostics: j.diagnostics, tests: j.tests, rendered: j.rendered });
+}
+
+/** A check stopped by its time or memory cap: refused, with why (`details.reason`). */
+function aborted(c: PackCheck): ApiError {
+  const a = c.aborted!;
+  return new ApiError('pack_check_aborted', `${a.message}; the pack is refused and the active pack keeps serving`, { reason: a.reason, error: a.message });
+}
+
+/** The pack's check, when it finished; throws the refusal when a cap stopped it. */
+async function checked(d: PackRouteDeps, files: PackFiles, root?: string): Promise<PackCheck> {
+  let c: PackCheck;
+  try {
+    c = await d.packs.check(files, root);
+  } catch (err) {
+    if (err instanceof PackCheckBusyError) throw toApiError(err);
+    throw err;
+  }
+  if (c.aborted) throw aborted(c);
+  return c;
 }
 
 /** `?force=` and `?reason=` of a pack change. */
@@ -121,8 +143,8 @@ export function packRoutes(d: PackRouteDeps): Router {
   const r = Router();
   const admin = requireAdmin(d.adminToken);
 
-  r.post('/v1/packs/validate', admin, ...packBody(), (req, res) => {
-    const c = d.packs.check(filesOf(req));
+  r.post('/v1/packs/validate', admin, ...packBody(), async (req, res) => {
+    const c = await checked(d, filesOf(req));
     const j = checkToJson(c);
     res.json({ ok: j.ok, error: j.error, pack: packInfo(c), diagnostics: j.diagnostics, tests: j.tests, rendered: j.rendered });
   });
@@ -229,15 +251,15 @@ export function packRoutes(d: PackRouteDeps): Router {
     }
     const stored = await viaStore(res, () => d.packs.versionFiles(target.hash));
     if (!stored) throw new ApiError('not_found', 'the pack history no longer holds that version\'s files');
-    const c = d.packs.check(stored.files, stored.root);
+    const c = await checked(d, stored.files, stored.root);
     if (!c.pack) throw rejected(c, 'that version no longer compiles');
     res.json({ from: active.meta, to: target, diff: diffPacks(active, { pack: c.pack, files: stored.files }) });
   });
 
-  r.post('/v1/packs/diff', admin, ...packBody(), (req, res) => {
+  r.post('/v1/packs/diff', admin, ...packBody(), async (req, res) => {
     const active = d.packs.current();
     if (!active) throw new ApiError('unavailable', 'no pack is active');
-    const c = d.packs.check(filesOf(req));
+    const c = await checked(d, filesOf(req));
     if (!c.pack) throw rejected(c, 'the pack does not compile');
     res.json({ from: active.meta, to: packInfo(c), diff: diffPacks(active, { pack: c.pack, files: c.files }) });
   });
@@ -248,7 +270,7 @@ export function packRoutes(d: PackRouteDeps): Router {
     if (!parsed.success) throw new ApiError('invalid_request', 'expected {"files": {...}, "limit"?: n}', fieldIssues(parsed.error));
     const active = d.packs.current();
     if (!active) throw new ApiError('unavailable', 'no pack is active');
-    const c = d.packs.check(parsed.data.files);
+    const c = await checked(d, parsed.data.files);
     if (!c.pack) throw rejected(c, 'the pack does not compile');
     const decisions = await lastDecisions(d.engine, parsed.data.limit ?? BACKTEST_DEFAULT_LIMIT);
     const j = checkToJson(c);

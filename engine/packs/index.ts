@@ -1,20 +1,23 @@
 // The rule-pack lifecycle's public API: the manager (active pack, shadow pack, rule overrides), its
 // repositories, and the production wiring (`createPackLifecycle`) that compiles against the feature
-// catalog and picks the repository: PostgreSQL (with Redis announcing changes) when a shared durable
-// store is handed in, Redis alone (restoring what it loses), or memory.
+// catalog, checking packs from the API and the repository in worker threads (checker.ts), and picks
+// the repository: PostgreSQL (with Redis announcing changes) when a shared durable store is handed
+// in, Redis alone (restoring what it loses), or memory.
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { PackStore } from '../../decisionlog/index.ts';
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
 import type { AuditLog } from '../audit.ts';
-import { checkPackFiles, checkPackPath } from './compile.ts';
+import { createPackChecker, type PackCheckerOptions } from './checker.ts';
+import { checkPackPath } from './compile.ts';
 import { createMemoryPackRepository } from './memory.ts';
 import { createPackManager, type PackManager, type PackMetricsSink } from './manager.ts';
 import { createRedisPackRepository } from './redis.ts';
 import { createDurablePackRepository } from './durable.ts';
 import { createRestoringPackRepository } from './restore.ts';
 
-export { checkPackFiles, checkPackPath, checkToJson } from './compile.ts';
+export { createPackChecker, PACK_CHECK_DEFAULTS, type PackChecker, type PackCheckerOptions } from './checker.ts';
+export { checkPackFiles, checkPackPath, checkToJson, logFields } from './compile.ts';
 export { diffPacks, ruleSources, type PackDiff } from './diff.ts';
 export { createMemoryPackRepository } from './memory.ts';
 export { createRedisPackRepository, type RedisPackDump, type RedisPackRepository, type RedisPackRepositoryOptions } from './redis.ts';
@@ -35,7 +38,7 @@ export {
   type StoredPack,
 } from './manager.ts';
 export type * from './types.ts';
-export { NoPackError } from '../errors.ts';
+export { NoPackError, PackCheckBusyError } from '../errors.ts';
 
 export interface PackLifecycleOptions {
   /** VIGIL_RULES. */
@@ -55,9 +58,16 @@ export interface PackLifecycleOptions {
   readonly store?: PackStore | null;
   /** Redis alone: how long a start against an empty Redis waits for a running instance to re-publish. */
   readonly restoreGraceMs?: number;
+  /** The pack checker's caps and pool size (VIGIL_PACK_CHECK_TIMEOUT, VIGIL_PACK_CHECK_MEMORY_MB). */
+  readonly check?: Omit<PackCheckerOptions, 'logger'>;
 }
 
-/** The production pack manager: PostgreSQL, Redis or in-process history, compiled against VIGIL_SCHEME. */
+/**
+ * The production pack manager: PostgreSQL, Redis or in-process history, compiled against
+ * VIGIL_SCHEME. Files (uploads, the repository's packs) are checked in worker threads; VIGIL_RULES,
+ * the operator's own directory, is read and compiled in process. Closing the manager stops the
+ * checker's workers.
+ */
 export function createPackLifecycle(opts: PackLifecycleOptions): PackManager {
   const redis = opts.redis ? createRedisPackRepository(opts.redis) : null;
   const repo = opts.store
@@ -65,9 +75,10 @@ export function createPackLifecycle(opts: PackLifecycleOptions): PackManager {
     : redis
       ? createRestoringPackRepository({ inner: redis, logger: opts.logger, ...(opts.restoreGraceMs !== undefined ? { graceMs: opts.restoreGraceMs } : {}) })
       : createMemoryPackRepository();
-  return createPackManager({
+  const checker = createPackChecker({ ...opts.check, logger: opts.logger });
+  const manager = createPackManager({
     repo,
-    compile: (files, root) => checkPackFiles(files, root, VIGIL_SCHEME),
+    compile: (files, root) => checker.check(files, root),
     compilePath: (path) => checkPackPath(path, VIGIL_SCHEME),
     rulesPath: opts.rulesPath,
     logger: opts.logger,
@@ -76,4 +87,14 @@ export function createPackLifecycle(opts: PackLifecycleOptions): PackManager {
     ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
     ...(opts.audit ? { audit: opts.audit } : {}),
   });
+  return {
+    ...manager,
+    async close() {
+      try {
+        await manager.close();
+      } finally {
+        await checker.close();
+      }
+    },
+  };
 }

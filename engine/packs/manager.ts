@@ -19,6 +19,7 @@ import { ulid } from 'ulid';
 import { hasErrors, ruleModes, type RuleOverrideMode } from '../../dsl/index.ts';
 import type { AuditAction, AuditLog } from '../audit.ts';
 import { NoPackError } from '../errors.ts';
+import { logFields } from './compile.ts';
 import { diffPacks, type PackDiff } from './diff.ts';
 import {
   PACK_HISTORY_LENGTH,
@@ -40,8 +41,11 @@ export interface PackMetricsSink {
 
 export interface PackManagerOptions {
   readonly repo: PackRepository;
-  /** Compile files + run tests (`checkPackFiles` with VIGIL_SCHEME in production). */
-  readonly compile: (files: PackFiles, root: string) => PackCheck;
+  /**
+   * Compile files + run tests: in production a worker thread (engine/packs/checker.ts), so an
+   * upload never stalls evaluations. May reject (PackCheckBusyError when the checker is full).
+   */
+  readonly compile: (files: PackFiles, root: string) => Promise<PackCheck>;
   /** Compile a directory or file from disk (`checkPackPath`); needed with `rulesPath`. */
   readonly compilePath?: (path: string) => PackCheck;
   /** VIGIL_RULES: loaded at start, watched, reloaded on `reloadFromPath` (SIGHUP). */
@@ -117,7 +121,7 @@ export interface PackManager {
   /** Why no pack is served yet while the repository holds the start, else null. */
   waiting(): string | null;
   /** Compile and test without activating. */
-  check(files: PackFiles, root?: string): PackCheck;
+  check(files: PackFiles, root?: string): Promise<PackCheck>;
   /**
    * Compile, test and activate. `force`: activate even though the pack's own tests fail (never
    * with an error diagnostic); the history entry and the audit entry say so.
@@ -156,19 +160,6 @@ export interface PackManager {
   /** Start watching VIGIL_RULES (debounced). */
   watch(): void;
   close(): Promise<void>;
-}
-
-/**
- * A refused pack's diagnostics for a log line: each error's position and code, no message and no
- * source line. A pack's source (and a message quoting one of its literals) may name a user id or
- * an address, which no log line may carry; the uploader gets the full diagnostics in the answer,
- * an operator with `vigil check`.
- */
-export function diagnosticsForLog(check: PackCheck): string {
-  const lines = check.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.span.file}:${d.span.line}:${d.span.col}: error[${d.code}]`);
-  if (check.loadError !== null) lines.push(`error: ${check.loadError}`);
-  if (check.tests.failed > 0) lines.push(`${check.tests.failed} of the pack's tests failed`);
-  return lines.join('\n');
 }
 
 const UPLOAD_ROOT = 'upload';
@@ -316,9 +307,10 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
         root: check.root,
         hash: check.pack?.hash ?? null,
         errors: check.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.span.file}:${d.span.line}:${d.span.col} ${d.code}`),
-        tests_failed: check.tests.failed,
+        // Diagnostics without the source lines `rendered` quotes: the uploaded text stays out of logs.
+        ...logFields(check),
       },
-      `pack refused; ${active ? 'the active pack keeps serving' : 'no pack is active yet'}\n${diagnosticsForLog(check)}`,
+      `pack refused; ${active ? 'the active pack keeps serving' : 'no pack is active yet'}`,
     );
   }
 
@@ -398,13 +390,14 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
       lastFailedId = head.id;
       return;
     }
-    const check = compile(stored.files, stored.root);
+    const check = await compile(stored.files, stored.root);
     if (!usable(check, head) || !check.pack) {
-      lastFailedId = head.id;
+      // A check stopped by a cap (a busy machine, a full checker) is tried again at the next poll.
+      if (!check.aborted) lastFailedId = head.id;
       opts.metrics?.packChange('sync', 'rejected');
       log.error(
-        { hash: head.hash, by: head.by, result: 'rejected' },
-        `the pack activated elsewhere does not compile here; keeping the current pack\n${diagnosticsForLog(check)}`,
+        { hash: head.hash, by: head.by, result: 'rejected', ...logFields(check) },
+        'the pack activated elsewhere does not compile here; keeping the current pack',
       );
       return;
     }
@@ -427,14 +420,15 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
       shadowPack = null;
       if (meta) {
         const files = await repo.shadowFiles(meta.id);
-        const check = files ? compile(files.files, files.root) : null;
+        const check = files ? await compile(files.files, files.root) : null;
         if (files && check?.ok && check.pack) {
           shadowPack = { pack: check.pack, meta, files: files.files, root: files.root };
           log.info({ name: meta.name, version: meta.version, hash: meta.hash, by: meta.by }, 'shadow pack set by another instance; running it');
         } else if (files) {
           // Its files changed since the entry was read (another set): the message for it follows.
-          lastFailedShadowId = meta.id;
-          log.error({ hash: meta.hash, by: meta.by }, `the shadow pack does not compile here; running none\n${check ? diagnosticsForLog(check) : ''}`);
+          // A check stopped by a cap is tried again at the next poll.
+          if (!check?.aborted) lastFailedShadowId = meta.id;
+          log.error({ hash: meta.hash, by: meta.by, ...(check ? logFields(check) : {}) }, 'the shadow pack does not compile here; running none');
         }
       }
     }
@@ -503,8 +497,13 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
 
     check: (files, root = UPLOAD_ROOT) => compile(files, root),
 
-    activate: (files, { by, reason, source = 'api', root = UPLOAD_ROOT, force = false }) =>
-      serial(() => activateChecked(compile(files, root), by, source, { force, ...(reason !== undefined ? { reason } : {}) })),
+    // The check runs before the change queue, not in it: a slow upload (up to the checker's time
+    // cap) never holds back syncs, rollbacks or other changes, and uploads wait in the checker's
+    // bounded queue rather than in this unbounded one.
+    activate: async (files, { by, reason, source = 'api', root = UPLOAD_ROOT, force = false }) => {
+      const check = await compile(files, root);
+      return serial(() => activateChecked(check, by, source, { force, ...(reason !== undefined ? { reason } : {}) }));
+    },
 
     rollback: ({ by, reason, to }) =>
       serial(async (): Promise<RollbackResult> => {
@@ -524,7 +523,7 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
         }
         const stored = await repo.files(target.hash);
         if (!stored) return { status: 'conflict' };
-        const check = compile(stored.files, stored.root);
+        const check = await compile(stored.files, stored.root);
         if (!usable(check, target) || !check.pack) {
           refuse('rollback', check, by, 'rollback');
           return { status: 'rejected', check };
@@ -607,9 +606,10 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
 
     shadow: () => shadowPack,
 
-    setShadow: (files, { by, reason, root = UPLOAD_ROOT }) =>
-      serial(async (): Promise<ShadowResult> => {
-        const check = compile(files, root);
+    setShadow: async (files, { by, reason, root = UPLOAD_ROOT }) => {
+      // Checked before the change queue, as for activate.
+      const check = await compile(files, root);
+      return serial(async (): Promise<ShadowResult> => {
         if (!check.ok || !check.pack) {
           refuse('shadow', check, by, 'api');
           return { status: 'rejected', check };
@@ -632,7 +632,8 @@ export function createPackManager(opts: PackManagerOptions): PackManager {
         await record('pack_shadow_set', { by, ...(reason !== undefined ? { reason } : {}) }, details);
         await publish(`shadow:${meta.id}`);
         return { status: 'set', shadow: shadowPack, check };
-      }),
+      });
+    },
 
     clearShadow: ({ by, reason }) =>
       serial(async () => {

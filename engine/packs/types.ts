@@ -65,6 +65,17 @@ export interface PackCheck {
   readonly loadError: string | null;
   /** Diagnostics and test failures, rendered for humans (dsl.md §5 format). */
   readonly rendered: string;
+  /** Set when the check was stopped before it finished (engine/packs/checker.ts): a refusal. */
+  readonly aborted?: PackCheckAbort;
+}
+
+/**
+ * Why a pack's check was stopped: it ran past the time cap, past the memory cap, or the thread
+ * checking it failed otherwise. The pack is refused, whatever it holds.
+ */
+export interface PackCheckAbort {
+  readonly reason: 'time_limit' | 'memory_limit' | 'worker_failed';
+  readonly message: string;
 }
 
 /** A compiled pack with its history entry and its files. */

@@ -161,7 +161,9 @@ export function testPackManager(
 ): PackManager {
   return createPackManager({
     repo: opts.repo ?? createMemoryPackRepository(),
-    compile: (files, root) => checkPackFiles(files, root, VIGIL_SCHEME),
+    // In process: these tests are about the manager and the routes; test/engine/pack-checker.test.ts
+    // covers the worker threads production checks in.
+    compile: async (files, root) => checkPackFiles(files, root, VIGIL_SCHEME),
     compilePath: (p) => checkPackPath(p, VIGIL_SCHEME),
     rulesPath: opts.rulesPath ?? GOOD_PACK,
     logger: opts.logger ?? logSink().logger,

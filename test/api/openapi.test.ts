@@ -85,7 +85,7 @@ describe('the document covers every route', () => {
     const error = doc.components?.schemas?.Error as { properties: { error: { properties: { code: { enum: string[] } }; required: string[] } } };
     expect(error.properties.error.required).toEqual(['code', 'message', 'details']);
     expect(new Set(error.properties.error.properties.code.enum)).toEqual(
-      new Set(['invalid_request', 'unauthorized', 'not_found', 'conflict', 'payload_too_large', 'unsupported_media_type', 'pack_rejected', 'model_rejected', 'invalid_entry', 'internal', 'unavailable', 'rate_limited', 'request_timeout']),
+      new Set(['invalid_request', 'unauthorized', 'not_found', 'conflict', 'payload_too_large', 'unsupported_media_type', 'pack_rejected', 'model_rejected', 'invalid_entry', 'internal', 'unavailable', 'rate_limited', 'request_timeout', 'pack_check_aborted', 'pack_check_busy']),
     );
     // Every admin operation says 401 and 404, every operation 500.
     for (const [path, item] of Object.entries(doc.paths ?? {})) {

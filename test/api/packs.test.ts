@@ -396,7 +396,9 @@ describe('VIGIL_RULES directory: watch, SIGHUP reload, start rule', () => {
     expect(m.current()!.meta.version).toBe(2);
     const refused = logs.lines.find((l) => l.result === 'rejected')!;
     expect(refused).toMatchObject({ audit: true, action: 'reload', source: 'dir' });
-    expect(String(refused.msg)).toContain('error[E_UNKNOWN_NAME]');
+    // The diagnostics, not the rendered source the caret lines quote.
+    expect(refused.diagnostics).toEqual([expect.objectContaining({ code: 'E_UNKNOWN_NAME', severity: 'error', at: expect.stringMatching(/main\.rules:4:8$/) })]);
+    expect(String(refused.msg)).not.toContain('^');
 
     // a list file change reloads too
     writeFileSync(join(dir, 'main.rules'), MAIN);
@@ -458,7 +460,7 @@ describe('VIGIL_RULES directory: watch, SIGHUP reload, start rule', () => {
     const m = testPackManager({ rulesPath: dir });
     await m.start();
     const fromDisk = m.current()!.meta.hash;
-    expect(m.check(readFiles(dir)).pack!.hash).toBe(fromDisk);
+    expect((await m.check(readFiles(dir))).pack!.hash).toBe(fromDisk);
     expect(Object.keys(m.current()!.files).sort()).toEqual(['lists/blocked.txt', 'main.rules']);
     expect(readFileSync(join(dir, 'main.rules'), 'utf8')).toBe(m.current()!.files['main.rules']);
   });
@@ -477,8 +479,8 @@ describe('diff summary', () => {
 
   it('reports added, removed, changed rules and changed files', async () => {
     const m = testPackManager();
-    const one = m.check(GOOD_FILES);
-    const two = m.check({
+    const one = await m.check(GOOD_FILES);
+    const two = await m.check({
       ...GOOD_FILES,
       'lists/blocked.txt': '203.0.113.0/24\n198.51.100.0/24\n',
       'main.rules': MAIN.replace('score 30', 'score 35').replace(/rule watch_recovery \{[^}]*\}/, 'rule fresh {\n  when user.mfa\n  score 1\n}'),
