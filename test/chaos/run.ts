@@ -352,7 +352,7 @@ export function formatReport(r: ChaosReport): string {
     `evaluate: sent ${s.sent}, answered ${s.answered} (${fmtMap(s.evaluateByStatus)}); errors: ${byKind('evaluate')}`,
     `latency (from due time): p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(0)} ms`,
     `degraded: ${s.degraded} of ${ok200} answers (${pct(s.degraded, ok200)})`,
-    `outcome: sent ${s.outcomesSent} (${fmtMap(s.outcomeByStatus)}); errors: ${byKind('outcome')}; 404 for a non-degraded decision: ${s.notFoundAfterCleanDecision}`,
+    `outcome: sent ${s.outcomesSent} (${fmtMap(s.outcomeByStatus)}); errors: ${byKind('outcome')}; 404 for a non-degraded decision: ${s.foundOnRetry} found on a retry 1 s later, ${s.notFoundAfterCleanDecision} still not`,
     `acknowledged outcomes: ${r.checked}, found in Redis ${r.checked - r.lost}, lost ${r.lost}`,
     `pack swaps: ${fmtMap(r.swaps)}`,
     `workers: ${r.workerPidsBefore.join(',') || '-'} → ${r.workerPidsAfter.join(',') || '-'}`,

@@ -53,8 +53,10 @@ export interface LoadStats {
   /** Non-2xx answers and transport errors (not 404 outcomes, counted in outcomeByStatus). */
   failures: Failure[];
   acked: AckedOutcome[];
-  /** Outcome 404s for decisions that were answered without `degraded`. */
+  /** Outcomes for decisions answered without `degraded` that were still 404 when retried 1 s later. */
   notFoundAfterCleanDecision: number;
+  /** Outcomes for such decisions that were 404 at first and accepted on the retry 1 s later (the record was late, not lost). */
+  foundOnRetry: number;
   /** Evaluate latencies (ms, from due time to the answer's end). */
   latencies: number[];
 }
@@ -94,6 +96,7 @@ export function startLoad(o: LoadOptions): Load {
     failures: [],
     acked: [],
     notFoundAfterCleanDecision: 0,
+    foundOnRetry: 0,
     latencies: [],
   };
   const start = process.hrtime.bigint();
@@ -153,16 +156,25 @@ export function startLoad(o: LoadOptions): Load {
     }
   };
 
-  const sendOutcome = (id: string, cleanDecision: boolean): void => {
-    const outcome = OUTCOMES[Math.floor(Math.random() * OUTCOMES.length)]!;
-    stats.outcomesSent++;
+  const sendOutcome = (id: string, cleanDecision: boolean, retry = false, chosen?: Outcome): void => {
+    const outcome = chosen ?? OUTCOMES[Math.floor(Math.random() * OUTCOMES.length)]!;
+    if (!retry) stats.outcomesSent++;
     const start = elapsed();
     post('/v1/outcome', JSON.stringify({ decision_id: id, outcome }), (status, text) => {
       const at = elapsed();
-      if (typeof status === 'number') bump(stats.outcomeByStatus, status);
-      if (status === 204 || status === 200) stats.acked.push({ id, outcome, at });
-      else if (status === 404) {
-        if (cleanDecision) stats.notFoundAfterCleanDecision++;
+      if (typeof status === 'number' && !retry) bump(stats.outcomeByStatus, status);
+      if (status === 204 || status === 200) {
+        stats.acked.push({ id, outcome, at });
+        if (retry) stats.foundOnRetry++;
+      } else if (status === 404) {
+        // A decision answered cleanly must be findable: once more a second later, to tell late from lost.
+        if (cleanDecision && !retry) {
+          inflight++;
+          setTimeout(() => {
+            sendOutcome(id, cleanDecision, true, outcome);
+            settle();
+          }, 1000);
+        } else if (cleanDecision) stats.notFoundAfterCleanDecision++;
       } else {
         const code = typeof status === 'number' ? errorCode(text) : undefined;
         stats.failures.push({ route: 'outcome', start, at, kind: String(status), ...(code !== undefined ? { code } : {}) });
