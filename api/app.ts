@@ -49,6 +49,24 @@ export function createApp(deps: AppDeps): Express {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     next();
   });
+  // Express's router answers an OPTIONS no route handles with 200 and the methods as a text/plain
+  // body (`res.end(allow)`); every body of this API is JSON, so that answer becomes 204 with the
+  // Allow header alone. (Who may get it at all is api/guard.ts's and the evaluate routes' business.)
+  app.use((req, res, next) => {
+    if (req.method === 'OPTIONS') {
+      const end = res.end.bind(res) as (...args: unknown[]) => typeof res;
+      res.end = ((...args: unknown[]) => {
+        if (res.statusCode === 200 && res.getHeader('Allow') !== undefined && String(res.getHeader('Content-Type')).startsWith('text/plain')) {
+          res.statusCode = 204;
+          res.removeHeader('Content-Type');
+          res.removeHeader('Content-Length');
+          return end();
+        }
+        return end(...args);
+      }) as typeof res.end;
+    }
+    next();
+  });
 
   app.use(
     evaluateRoutes({

@@ -83,6 +83,9 @@ export async function startFuzzServer(opts: FuzzServerOptions = {}): Promise<Fuz
         VIGIL_LOG_LEVEL: 'warn',
         // A skew of a week lets generated event times inside it be accepted (deeper paths).
         VIGIL_MAX_SKEW: '7d',
+        // The admin rate limit would answer most admin cases 429 before their handler: off, so the
+        // fuzzer reaches the routes (test/api/guard.test.ts tests the limit).
+        VIGIL_ADMIN_RATE_LIMIT: '0',
         ...(opts.decisionLog === 'off' ? { VIGIL_DECISION_LOG: 'off' } : {}),
       },
       { signals: false, logDestination: sink, packDebounceMs: 50 },
@@ -400,6 +403,12 @@ export function answerProblems(req: FuzzRequest, a: Answer): string[] {
   if (a.status === 204 && a.text !== '') p.push('204 with a body');
   if (a.status < 200 || a.status >= 300) {
     if (a.status !== 304) p.push(`status ${a.status}`);
+    return p;
+  }
+  // An OPTIONS that reaches a route: 204, the methods in Allow, no body (api/app.ts).
+  if (req.method === 'OPTIONS') {
+    if (a.status !== 204) p.push(`OPTIONS answered ${a.status}, not 204`);
+    else if (typeof a.headers.allow !== 'string') p.push('OPTIONS 204 without an Allow header');
     return p;
   }
   // Successes: the shapes the contract names.
