@@ -131,6 +131,7 @@ describe('overrides in the answer', () => {
       model: null,
       pack: { name: 'live', version: 1, hash: 'sha256:x' },
       degraded: false,
+      notices: [],
       overrides: ['from_se'],
     };
     const ctx = { v: 1, type: 'login', time: T0, user: 'u', ip: 'i' } as const;

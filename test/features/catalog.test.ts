@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { CATALOG, CATALOG_BY_NAME, featureTable, SOURCE_PHASE, VIGIL_SCHEME, type FeatureInput } from '../../features/catalog.ts';
 import { historyFeatures } from '../../features/history.ts';
 import { parseIp } from '../../features/ip.ts';
+import { NO_SESSION } from '../../features/session.ts';
 import { velocityFeatures } from '../../features/velocity.ts';
 
 const DOC = new URL('../../docs/signals.md', import.meta.url);
@@ -34,7 +35,8 @@ describe('feature registry', () => {
       geo: { country: 'GB', asn: 64500 },
       ua: { browser: 'Firefox' },
       history: historyFeatures({ logins: 2, knownDevice: true, knownCountry: false, knownAsn: true, knownIp: false, knownUa: true }, { time: 0 }),
-      velocity: velocityFeatures({ userFailed1h: 3, userIps24h: 1, userRecovery24h: 0, ipFailed10m: 0, ipFailed1h: 4, ipUsers1h: 2 }),
+      velocity: velocityFeatures({ userFailed1h: 3, userIps24h: 1, userRecovery24h: 0, ipFailed10m: 0, ipFailed1h: 4, ipUsers1h: 2, userChanges24h: 0 }),
+      session: NO_SESSION,
       rba: 1.5,
       anomaly: 0.25,
       modelVersion: 'm1',
