@@ -34,13 +34,16 @@ describe('the notice clause', () => {
     const rule = parsed.file!.decls.find((d) => d.kind === 'Rule');
     if (rule?.kind !== 'Rule') throw new Error('no rule');
     const clause = rule.clauses.find((c) => c.kind === 'Notice');
-    expect(clause).toMatchObject({ kind: 'Notice', code: { name: 'anonymizer' }, span: { line: 4, col: 3 } });
+    expect(clause).toMatchObject({ kind: 'Notice', code: { name: 'anonymizer' }, span: { line: 5, col: 3 } });
     expect(src.slice(clause!.span.offset, clause!.span.end)).toBe('notice anonymizer');
     expect(printFile(parsed.file!)).toContain('notice anonymizer');
   });
 
   it('is not a keyword: a rule, const or list may still be named notice', () => {
-    const src = `${HEAD}const notice = 3\nrule notice {\n  when velocity.user_failed_1h > notice\n  then step_up\n  notice many_failed_attempts\n}\n`;
+    const src = `${HEAD}const notice = 3\nrule r {\n  when velocity.user_failed_1h > notice\n  then step_up\n  notice many_failed_attempts\n}\n`;
+    expect(diagnosticCodes(compile(src))).toEqual([]);
+    const named = `${HEAD}rule notice {\n  when geo.tor\n  then block\n  notice anonymizer\n}\n`;
+    expect(diagnosticCodes(compile(named))).toEqual([]);
     expect(diagnosticCodes(compile(src))).toEqual([]);
   });
 
@@ -99,10 +102,10 @@ describe('the notice catalogue', () => {
     );
   });
   it('messages name no feature, no number and no notice code', () => {
-    const names = CATALOG.flatMap((e) => [e.name, ...e.name.split('.')]).filter((n) => n.length > 3);
     for (const [code, message] of Object.entries(NOTICES)) {
       expect(message, code).not.toMatch(/[0-9_]/);
-      for (const n of names) expect(message.toLowerCase(), `${code} names ${n}`).not.toMatch(new RegExp(`\\b${n.replace('.', '\\.')}\\b`));
+      for (const e of CATALOG) expect(message.toLowerCase(), `${code} names ${e.name}`).not.toContain(e.name);
+      for (const other of NOTICE_CODES) expect(message, `${code} names ${other}`).not.toContain(other);
     }
   });
 });
@@ -121,6 +124,6 @@ describe('account_change in the language', () => {
     const src = `${HEAD}rule r {\n  on account_chnage\n  when session.age > 10m\n  then step_up\n}\n`;
     expect(diagnosticCodes(compile(src))).toEqual([`E_UNKNOWN_NAME@${locOf(src, 'account_chnage')}`]);
     const src2 = `${HEAD}rule r {\n  on account_change\n  when session.login_score > 10m\n  then step_up\n}\n`;
-    expect(diagnosticCodes(compile(src2))).toEqual([`E_TYPE@${locOf(src2, 'session.login_score')}`]);
+    expect(diagnosticCodes(compile(src2))).toEqual([`E_TYPE@${locOf(src2, ">")}`]);
   });
 });
