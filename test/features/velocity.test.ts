@@ -23,6 +23,7 @@ describe('velocityFeatures', () => {
       'velocity.ip_failed_1h': 5,
       'velocity.ip_users_1h': 6,
       'velocity.subnet_failed_1h': 7,
+      'velocity.user_changes_24h': 0,
       'device.users_24h': 8,
     });
   });
