@@ -86,6 +86,11 @@ export interface Config {
   readonly dataDir: string | undefined;
   /** VIGIL_OUTCOME_WINDOW in seconds (default 1 h, at most 7 d): how long the store keeps a decision. */
   readonly outcomeWindowSeconds: number;
+  /**
+   * VIGIL_SESSION_WINDOW in seconds (default 24 h, at most 30 d): how long a sign-in's session record
+   * is kept for the session.* features of the account changes that name it.
+   */
+  readonly sessionWindowSeconds: number;
   readonly signalTimeoutMs: number;
   readonly maxSkewMs: number;
   readonly workers: number;
@@ -265,6 +270,7 @@ const envSchema = z.object({
       return abs;
     }),
   VIGIL_OUTCOME_WINDOW: durationVar(3_600_000, 7 * 86_400_000),
+  VIGIL_SESSION_WINDOW: durationVar(86_400_000, 30 * 86_400_000),
   VIGIL_WORKERS: intVar(1, 256, 1),
   VIGIL_HEADERS_TIMEOUT: durationVar(HTTP_LIMITS.headersTimeoutMs, 600_000),
   VIGIL_REQUEST_TIMEOUT: durationVar(HTTP_LIMITS.requestTimeoutMs, 600_000),
@@ -343,6 +349,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     decisionLogSchema: d.VIGIL_DECISION_LOG_SCHEMA ?? 'vigil',
     dataDir: d.VIGIL_DATA_DIR,
     outcomeWindowSeconds: d.VIGIL_OUTCOME_WINDOW / 1000,
+    sessionWindowSeconds: d.VIGIL_SESSION_WINDOW / 1000,
     signalTimeoutMs: d.VIGIL_SIGNAL_TIMEOUT_MS,
     maxSkewMs: d.VIGIL_MAX_SKEW,
     workers: d.VIGIL_WORKERS,

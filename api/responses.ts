@@ -62,6 +62,25 @@ export const ruleHitSchema = z
   })
   .meta({ id: 'RuleHit' });
 
+/**
+ * The notice codes of dsl.md §7 (the catalogue with its messages is dsl/notices.ts; listed here so
+ * the client's types reach no server code; test/api/notices.test.ts checks both name the same codes).
+ */
+export const NOTICE_CODE_NAMES = [
+  'new_device',
+  'new_location',
+  'unusual_travel',
+  'many_failed_attempts',
+  'anonymizer',
+  'recent_recovery',
+  'session_moved',
+  'sensitive_change',
+] as const;
+
+export const noticeSchema = z
+  .object({ code: z.enum(NOTICE_CODE_NAMES), message: z.string() })
+  .meta({ id: 'Notice', description: 'A user-safe explanation of the decision (English; names nothing of the rule pack).' });
+
 export const evaluateResponseSchema = z
   .object({
     decision_id: z.string(),
@@ -72,6 +91,9 @@ export const evaluateResponseSchema = z
     model: z.object({ anomaly: z.number().nullable(), version: z.string() }).nullable(),
     pack: packInfoSchema,
     degraded: z.boolean(),
+    notices: z.array(noticeSchema).meta({
+      description: 'The notices of the matched enforcing rules, each code once, in declaration order; empty when none (a kept decision shows none).',
+    }),
     overrides: z.array(z.string()).optional().meta({ description: 'Rules whose effect an override changed; absent when none did.' }),
     features: z.record(z.string(), z.unknown()).optional().meta({ description: 'With ?explain=1: every feature computed (durations in seconds).' }),
     contributions: z

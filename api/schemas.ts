@@ -3,7 +3,7 @@
 // field means absent. Every rejection lists each bad field as {path, code, message}.
 import { z } from 'zod';
 import { AUDIT_ACTIONS } from '../engine/audit.ts';
-import { EVENT_TYPES } from '../features/catalog.ts';
+import { CHANGE_KINDS, EVENT_TYPES } from '../features/catalog.ts';
 import { isWellFormed, utf8Bytes } from '../common/text.ts';
 import { parseIp } from '../features/ip.ts';
 import { LIST_LIMITS, ttlAllowed } from '../features/store/lists.ts';
@@ -75,6 +75,18 @@ export const evaluateBodySchema = z.object({
     })
     .nullish(),
   time: isoDateTime.nullish(),
+  // account_change (features.md § Sensitive actions): what changes, and the sign-in that opened the
+  // session making the change (absent: the session features are missing).
+  change: z.enum(CHANGE_KINDS, { message: `must be one of ${CHANGE_KINDS.join(', ')}` }).nullish(),
+  login_decision_id: identifier(MAX_DECISION_ID).nullish(),
+}).superRefine((b, ctx) => {
+  if (b.type === 'account_change') {
+    if (b.change == null) ctx.addIssue({ code: 'custom', path: ['change'], message: `required for account_change: one of ${CHANGE_KINDS.join(', ')}` });
+    return;
+  }
+  for (const k of ['change', 'login_decision_id'] as const) {
+    if (b[k] != null) ctx.addIssue({ code: 'custom', path: [k], message: 'only for account_change events' });
+  }
 });
 export type EvaluateBody = z.infer<typeof evaluateBodySchema>;
 
@@ -151,6 +163,8 @@ export function parseEvaluateBody(body: unknown, maxSkewMs: number, now: number)
   if (b.user.mfa != null) event.mfa = b.user.mfa;
   if (b.device?.id != null) event.deviceId = b.device.id;
   if (b.device?.user_agent != null) event.userAgent = b.device.user_agent;
+  if (b.change != null) event.change = b.change;
+  if (b.login_decision_id != null) event.loginDecisionId = b.login_decision_id;
   return { ok: true, event };
 }
 

@@ -113,6 +113,7 @@ export const defaultEngineFactory: EngineFactory = async ({ config, logger, pack
     model,
     ...(log ? { log } : {}),
     outcomeWindowSeconds: config.outcomeWindowSeconds,
+    sessionWindowSeconds: config.sessionWindowSeconds,
     logger,
     onSignalFailure: (source) => metrics.signalFailure(source),
     onSignalLatency: (source, seconds) => metrics.signalLatency(source, seconds),

@@ -1,7 +1,8 @@
 // Benchmark of the signal store's hot path against a real Redis: readEvent for a realistic event
 // (history, velocity, rba with all seven fields, one list probe, recording writes) on one
 // connection, sequentially and at concurrency 64. Prints events/s, µs per event and round trips per
-// event (must be 1 on a single node). Usage: `npx tsx bench/signals-store.ts [REDIS_URL] [events]`.
+// event (must be 1 on a single node). A second figure: an account_change whose session record (the
+// linked sign-in, session.*) is read in the same round trip. Usage: `npx tsx bench/signals-store.ts [REDIS_URL] [events]`.
 import { Redis } from 'ioredis';
 import { rbaFields } from '../features/rba.ts';
 import { planRead } from '../features/store/commands.ts';
@@ -57,7 +58,13 @@ async function seed(store: SignalStore): Promise<void> {
   await Promise.all(jobs);
 }
 
-async function run(store: SignalStore, contexts: EventContext[], concurrency: number): Promise<{ perSec: number; usPerEvent: number; rtPerEvent: number; nulls: number }> {
+/** An account change of the user of event `i`, naming the seeded sign-in `sessionId(i)`. */
+function changeEvent(i: number): ContextInput {
+  return { ...event(i), type: 'account_change' };
+}
+const sessionId = (i: number): string => `01BENCHSESSION${String(i % USERS).padStart(12, '0')}`;
+
+async function run(store: SignalStore, contexts: EventContext[], concurrency: number, needs: (i: number) => ReadNeeds = () => NEEDS): Promise<{ perSec: number; usPerEvent: number; rtPerEvent: number; nulls: number }> {
   const rt0 = store.stats.roundTrips;
   let next = 0;
   let nulls = 0;
@@ -67,7 +74,7 @@ async function run(store: SignalStore, contexts: EventContext[], concurrency: nu
       for (;;) {
         const i = next++;
         if (i >= contexts.length) return;
-        const s = await store.readEvent(contexts[i] as EventContext, NEEDS, 1000);
+        const s = await store.readEvent(contexts[i] as EventContext, needs(i), 1000);
         if (s === null) nulls++;
       }
     }),
@@ -105,6 +112,20 @@ async function main(): Promise<void> {
     console.log(`context() (hashing identifiers): ${ctxUs.toFixed(1)} µs/event`);
     console.log(`sequential, 1 connection:  ${seq.perSec} events/s, ${seq.usPerEvent} µs/event, ${seq.rtPerEvent} round trips/event, ${seq.nulls} degraded`);
     console.log(`concurrency 64, 1 connection: ${par.perSec} events/s, ${par.usPerEvent} µs/event (wall / events), ${par.rtPerEvent} round trips/event, ${par.nulls} degraded`);
+    // account_change: the same event plus the linked sign-in's session record (one GET more).
+    const writes: Promise<void>[] = [];
+    for (let u = 0; u < USERS; u++) writes.push(store.putSession(sessionId(u), JSON.stringify([1, T0, contexts[0]!.user, contexts[0]!.ip, null, 'GB', 'allow', 0, 0, 0]), 3600));
+    await Promise.all(writes);
+    const changes = Array.from({ length: EVENTS }, (_, i) => store.context(changeEvent(USERS * 3 + i)));
+    const changeNeeds = (i: number): ReadNeeds => ({ ...NEEDS, session: sessionId(USERS * 3 + i) });
+    const bestChange = async (c: EventContext[], concurrency: number) => {
+      const runs = [await run(store, c, concurrency, changeNeeds), await run(store, c, concurrency, changeNeeds), await run(store, c, concurrency, changeNeeds)];
+      return runs.reduce((a, b) => (b.perSec > a.perSec ? b : a));
+    };
+    const cseq = await bestChange(changes.slice(0, Math.min(EVENTS, 5000)), 1);
+    const cpar = await bestChange(changes, 64);
+    console.log(`account_change + session record, sequential:     ${cseq.perSec} events/s, ${cseq.usPerEvent} µs/event, ${cseq.rtPerEvent} round trips/event, ${cseq.nulls} degraded`);
+    console.log(`account_change + session record, concurrency 64: ${cpar.perSec} events/s, ${cpar.usPerEvent} µs/event (wall / events), ${cpar.rtPerEvent} round trips/event, ${cpar.nulls} degraded`);
   } finally {
     await store.close();
     let cursor = '0';

@@ -278,7 +278,14 @@ export interface ModeClause {
   readonly mode: 'enforce' | 'shadow';
   readonly span: Span;
 }
+/** `notice CODE` (dsl.md §7): the code is checked against the catalogue (E_NOTICE). */
+export interface NoticeClause {
+  readonly kind: 'Notice';
+  readonly code: Ident;
+  readonly span: Span;
+}
 export type RuleClause =
+  | NoticeClause
   | DescriptionClause
   | OnClause
   | WhenClause

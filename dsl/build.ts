@@ -270,6 +270,12 @@ export const build = {
     const [kw, m] = d as [Token, Token];
     return { kind: 'Mode', mode: m.type === 'kw_shadow' ? 'shadow' : 'enforce', span: join(kw, m) };
   },
+  notice: (d: unknown[]): A.NoticeClause => {
+    const [kw, code] = d as [Token, Token];
+    // The only two-name clause: any other first name is not a clause at all.
+    if (kw.text !== 'notice') throw new ParseStop('E_SYNTAX', kw.span, `unexpected \`${kw.text}\` in a rule: expected a clause`);
+    return { kind: 'Notice', code: ident(code), span: join(kw, code) };
+  },
   policy: (d: unknown[]): A.PolicyDecl => {
     const [kw, type, , lines, close] = d as [Token, Token | null, Token, Cons<A.PolicyLine> | null, Token];
     return { kind: 'Policy', eventType: type ? ident(type) : null, lines: toArray(lines), span: join(kw, close) };

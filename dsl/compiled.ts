@@ -2,6 +2,7 @@
 // engine fills `Slots` (one array per event, index = slot) and calls `evaluate`; nothing here knows
 // where a feature's value comes from.
 import type { Action } from './ast.ts';
+import type { Notice, NoticeCode } from './notices.ts';
 import type { Slots, Type } from './types.ts';
 
 export interface RuleHit {
@@ -24,6 +25,11 @@ export interface Decision {
    * order); undefined when none did.
    */
   readonly overrides?: readonly string[];
+  /**
+   * The notices of the matched enforcing rules (dsl.md §7): each code once, in declaration order of
+   * the first rule naming it; empty when none.
+   */
+  readonly notices: readonly Notice[];
 }
 
 /**
@@ -62,6 +68,7 @@ export interface CompiledRuleInfo {
   readonly mode: 'enforce' | 'shadow';
   readonly tags: readonly string[];
   readonly description: string | null;
+  readonly notice: NoticeCode | null;
 }
 
 export interface CompiledPack {

@@ -25,10 +25,12 @@ import { IpSet, canonicalIp, parseIpOrCidr } from './iplist.ts';
 import { BINARY_OPS, FUNCTIONS, UNARY_OPS, resolveSignature, type Fn, type Membership, type OpEntry, type Operand } from './ops.ts';
 import { elementOf, isList, type MaybeValue, type Scalar, type Scheme, type Slots, type Type, type Value } from './types.ts';
 import { formatValue } from './values.ts';
+import { noticeOf, type Notice } from './notices.ts';
 import { attachTraceHooks } from './explain.ts';
 
 const SEVERITY: Readonly<Record<A.Action, number>> = { allow: 0, step_up: 1, block: 2 };
 const EMPTY_HITS: readonly RuleHit[] = Object.freeze([]);
+const EMPTY_NOTICES: readonly Notice[] = Object.freeze([]);
 const OFF = RULE_MODE.off;
 const AS_SHADOW = RULE_MODE.shadow;
 
@@ -42,6 +44,8 @@ interface RuntimeRule {
   readonly score: number;
   readonly tags: readonly string[];
   readonly reason: (s: Slots) => string | null;
+  /** The rule's notice with its catalogue message, built once; null without one. */
+  readonly notice: Notice | null;
 }
 
 interface RuntimePolicyLine {
@@ -442,6 +446,7 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string, sou
       score: r.score,
       tags: Object.freeze([...r.tags]),
       reason: pc.reason(r),
+      notice: r.notice === null ? null : noticeOf(r.notice),
     };
   });
   const infos: CompiledRuleInfo[] = c.rules.map((r) => ({
@@ -452,6 +457,7 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string, sou
     mode: r.mode,
     tags: r.tags,
     description: r.description,
+    notice: r.notice,
   }));
 
   const untypedRules = rules.filter((_, i) => c.rules[i]!.on === null);
@@ -478,6 +484,7 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string, sou
     let hits = EMPTY_HITS as RuleHit[];
     let shadow = EMPTY_HITS as RuleHit[];
     let overridden: string[] | undefined;
+    let notices = EMPTY_NOTICES as Notice[];
     for (let i = 0; i < rs.length; i++) {
       const r = rs[i]!;
       if (r.when(slots) !== true) continue;
@@ -504,6 +511,12 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string, sou
       if (hits === EMPTY_HITS) hits = [];
       hits.push(hit);
       total += r.score;
+      const n = r.notice;
+      // Codes compare by identity: one shared object per code (dsl/notices.ts noticeOf).
+      if (n !== null) {
+        if (notices === EMPTY_NOTICES) notices = [n];
+        else if (!notices.includes(n)) notices.push(n);
+      }
       if (r.action === 'block') block = true;
       else if (r.action === 'allow') allow = true;
       else if (r.action === 'step_up') stepUp = true;
@@ -524,7 +537,7 @@ export function compileChecked(c: CheckedPack, scheme: Scheme, hash: string, sou
       }
       decision = stepUp && SEVERITY[policyAction] < SEVERITY.step_up ? 'step_up' : policyAction;
     }
-    return { decision, score, rules: hits, shadow, overrides: overridden };
+    return { decision, score, rules: hits, shadow, overrides: overridden, notices };
   }
 
   const pack: CompiledPack = {

@@ -17,6 +17,7 @@ export const DIAGNOSTIC_CODES = {
   W_UNUSED: 'a const or list that no rule uses',
   W_UNREACHABLE: 'a policy line that can never apply after an earlier one',
   E_TEST: 'a test naming an unknown feature, event type or rule, or a `given` value of the wrong type',
+  E_NOTICE: 'a `notice` code that is not in the catalogue (dsl.md §7)',
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

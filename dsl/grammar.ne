@@ -40,6 +40,9 @@ Clause -> %kw_description %string                       {% B.description %}
         | %kw_reason %string                            {% B.reason %}
         | %kw_tags Words                                {% B.tags %}
         | %kw_mode %modeKw                              {% B.mode %}
+# `notice CODE` (dsl.md §7, v2): `notice` is not a keyword (v1 packs may name a rule or const so), so
+# the clause is two names; the builder refuses a first name other than `notice` (E_SYNTAX).
+        | %ident %ident                                 {% B.notice %}
 Idents -> %ident                                        {% B.idents %}
         | Idents %comma %ident                          {% B.idents %}
 # Tags are any names, keywords included (dsl.md §3, v1.1); the commas keep the list unambiguous.

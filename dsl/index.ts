@@ -25,6 +25,7 @@ export type { CompiledPack, Decision, RuleHit, ListProbe, RedisListInfo, Compile
 export { RULE_MODE } from './compiled.ts';
 export { ruleModes } from './compiler.ts';
 export type { Diagnostic, DiagnosticCode, Severity } from './diagnostics.ts';
+export { NOTICES, NOTICE_CODES, isNoticeCode, noticeOf, type Notice, type NoticeCode } from './notices.ts';
 export { renderDiagnostics, renderDiagnostic, hasErrors, DIAGNOSTIC_CODES } from './diagnostics.ts';
 export type { Scheme, Type, Value, Slots, FeatureDef } from './types.ts';
 

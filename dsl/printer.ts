@@ -88,6 +88,8 @@ function printClause(c: A.RuleClause): string {
       return `tags ${c.tags.map((t) => t.name).join(', ')}`;
     case 'Mode':
       return `mode ${c.mode}`;
+    case 'Notice':
+      return `notice ${c.code.name}`;
     default:
       return assertNever(c, 'rule clause');
   }

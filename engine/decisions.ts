@@ -79,6 +79,8 @@ export function storedDecision(row: LogRow): StoredDecision {
     model: row.modelVersion === null ? null : { anomaly: typeof anomaly === 'number' ? anomaly : null, version: row.modelVersion },
     pack: row.pack,
     degraded: row.degraded,
+    // The log row keeps no notices (the user's security log keeps their codes).
+    notices: [],
     ...(row.overrides && row.overrides.length > 0 ? { overrides: row.overrides } : {}),
   };
   return {

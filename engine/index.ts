@@ -67,6 +67,11 @@ export interface EngineOptions {
   readonly extraFeatures?: readonly string[];
   /** How long the outcome window keeps a decision in the store (VIGIL_OUTCOME_WINDOW, default 1 h). */
   readonly outcomeWindowSeconds?: number;
+  /**
+   * How long a sign-in's session record is kept (VIGIL_SESSION_WINDOW, default 24 h): an account
+   * change naming an older sign-in has every session.* feature missing.
+   */
+  readonly sessionWindowSeconds?: number;
   /** The decision log: every decision, durable and searchable. Absent: decisions live only in the window. */
   readonly log?: DecisionLog;
   readonly ua?: UserAgentParser;
@@ -86,6 +91,7 @@ export interface EngineOptions {
 }
 
 const DEFAULT_OUTCOME_WINDOW_S = 3600;
+const DEFAULT_SESSION_WINDOW_S = 86_400;
 /** Erasure finds the user's window records through the log, this many decision ids at a time. */
 const ERASE_PAGE = 1000;
 const ALL_FEATURES: readonly string[] = CATALOG.map((e) => e.name);
@@ -100,7 +106,8 @@ export function createEngine(opts: EngineOptions): Engine {
   const latency = opts.onSignalLatency;
   const signalDeps = { store, geoip, ua: opts.ua ?? createUserAgentParser(), signalTimeoutMs: opts.signalTimeoutMs, fail, latency, logger };
   const scoreDeps = { model, fail, latency };
-  const recordDeps = { store, windowSeconds: window, log, recorder, fail, logger, pending };
+  const sessionSeconds = opts.sessionWindowSeconds ?? DEFAULT_SESSION_WINDOW_S;
+  const recordDeps = { store, windowSeconds: window, sessionSeconds, log, recorder, fail, logger, pending };
   const lists = createLiveLists({
     store,
     packs,

@@ -11,6 +11,8 @@ export interface StoreNeeds {
   readonly history: boolean;
   readonly velocity: boolean;
   readonly rba: boolean;
+  /** A session.* feature is read: an account_change with a login_decision_id reads its session record. */
+  readonly session: boolean;
 }
 
 export interface FeaturePlan {
@@ -70,8 +72,12 @@ function computePlan(pack: CompiledPack, extra: readonly string[], shadow: Compi
   const rba = sources.has('rba');
   const geo = rba || features.some((e) => e.source === 'geoip' || NEEDS_GEO.has(e.name));
   const ua = rba || features.some((e) => e.source === 'ua' || NEEDS_UA.has(e.name));
-  const store: StoreNeeds = { history: sources.has('history'), velocity: sources.has('velocity'), rba };
-  const runs = (e: CatalogEntry): boolean => (e.source === 'history' || e.source === 'velocity' || e.source === 'rba' ? store[e.source] : true);
+  const session = sources.has('session');
+  // A sign-in's session record keeps whether its device and country were new, which its history
+  // read knows: a pack reading session features reads the history for every event.
+  const store: StoreNeeds = { history: session || sources.has('history'), velocity: sources.has('velocity'), rba, session };
+  const runs = (e: CatalogEntry): boolean =>
+    e.source === 'history' || e.source === 'velocity' || e.source === 'rba' || e.source === 'session' ? store[e.source] : true;
   const computed = CATALOG.filter(runs);
   const phases: Record<FeaturePhase, CatalogEntry[]> = { local: [], store: [], model: [], engine: [] };
   for (const e of computed) phases[e.phase].push(e);
@@ -80,7 +86,7 @@ function computePlan(pack: CompiledPack, extra: readonly string[], shadow: Compi
   if (sources.has('ip')) steps.push('ip');
   if (geo) steps.push('geoip');
   if (ua) steps.push('user_agent');
-  const groups = (['history', 'velocity', 'rba'] as const).filter((g) => store[g]);
+  const groups = (['history', 'velocity', 'session', 'rba'] as const).filter((g) => store[g]);
   const probes = pack.probes.length + (shadow?.probes.length ?? 0);
   if (groups.length > 0 || probes > 0) {
     const parts = [...groups, ...(probes > 0 ? [`${probes} list probe(s)`] : [])];

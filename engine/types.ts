@@ -2,7 +2,8 @@
 // HTTP input into a VigilEvent; the engine never sees HTTP.
 import type { Action } from '../dsl/ast.ts';
 import type { RuleHit } from '../dsl/compiled.ts';
-import type { EventType } from '../features/catalog.ts';
+import type { ChangeKind, EventType } from '../features/catalog.ts';
+import type { Notice } from '../dsl/notices.ts';
 import type { CounterTarget } from '../features/store/types.ts';
 import type { LiveLists } from './lists.ts';
 import type { ShadowReport } from './shadowreport.ts';
@@ -19,6 +20,10 @@ export interface VigilEvent {
   readonly userAgent?: string;
   /** Event time, ms since epoch (defaults to now at the API). */
   readonly time: number;
+  /** account_change: the kind of change (required for that type by the API). */
+  readonly change?: ChangeKind;
+  /** account_change: the decision id of the sign-in that opened the session (session.* features). */
+  readonly loginDecisionId?: string;
 }
 
 export type Outcome = 'succeeded' | 'failed' | 'challenge_passed' | 'challenge_failed';
@@ -38,6 +43,11 @@ export interface EvaluateResult {
   readonly model: { readonly anomaly: number | null; readonly version: string } | null;
   readonly pack: PackInfo;
   readonly degraded: boolean;
+  /**
+   * User-safe notices of the matched enforcing rules (dsl.md §7): `{code, message}`, each code once,
+   * in declaration order; empty when none.
+   */
+  readonly notices: readonly Notice[];
   /**
    * The rules of the pack whose condition matched and whose effect an override (PUT
    * /v1/overrides/:rule) changed; absent when none did.

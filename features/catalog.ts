@@ -9,14 +9,15 @@ import type { HistoryFeatures } from './history.ts';
 import { isPrivateIp, type ParsedIp } from './ip.ts';
 import type { UserAgentInfo } from './useragent.ts';
 import type { VelocityFeatures } from './velocity.ts';
-import { EVENT_TYPES, type EventType } from './event-types.ts';
+import type { SessionFeatures } from './session.ts';
+import { EVENT_TYPES, type ChangeKind, type EventType } from './event-types.ts';
 
 /**
  * The signal sources, in the order an event's features become known: the request and what is
  * computed in process first (their values also key the store round trip and list probes), then the
  * one store round trip, then the model (which reads the others), then the engine's own state.
  */
-export const FEATURE_SOURCES = ['event', 'ip', 'geoip', 'ua', 'history', 'velocity', 'rba', 'model', 'engine'] as const;
+export const FEATURE_SOURCES = ['event', 'ip', 'geoip', 'ua', 'history', 'velocity', 'session', 'rba', 'model', 'engine'] as const;
 export type FeatureSource = (typeof FEATURE_SOURCES)[number];
 
 /** When a source's features can be extracted (the engine's stages fill slots phase by phase). */
@@ -29,6 +30,7 @@ export const SOURCE_PHASE: Readonly<Record<FeatureSource, FeaturePhase>> = Objec
   ua: 'local',
   history: 'store',
   velocity: 'store',
+  session: 'store',
   rba: 'store',
   model: 'model',
   engine: 'engine',
@@ -48,12 +50,13 @@ const SOURCE_COST: Readonly<Record<FeatureSource, FeatureCost>> = Object.freeze(
   ua: 'cpu',
   history: 'store',
   velocity: 'store',
+  session: 'store',
   rba: 'store',
   model: 'model',
   engine: 'free',
 });
 
-export { EVENT_TYPES, type EventType } from './event-types.ts';
+export { CHANGE_KINDS, EVENT_TYPES, type ChangeKind, type EventType } from './event-types.ts';
 
 /** The request's own facts, as the extract stage hands them over (engine's VigilEvent fits). */
 export interface EventFacts {
@@ -65,6 +68,8 @@ export interface EventFacts {
   readonly deviceId?: string;
   /** Event time, ms since the epoch. */
   readonly time: number;
+  /** The kind of change of an account_change. */
+  readonly change?: ChangeKind;
 }
 
 /**
@@ -78,6 +83,7 @@ export interface FeatureInput {
   ua: UserAgentInfo;
   history: HistoryFeatures;
   velocity: VelocityFeatures;
+  session: SessionFeatures;
   rba: number | undefined;
   anomaly: number | undefined;
   modelVersion: string | undefined;
@@ -101,7 +107,7 @@ function f(name: string, type: Type, source: FeatureSource, doc: string, read: (
 }
 
 const DECLARED: readonly Decl[] = [
-  f('event.type', 'string', 'event', '`login` or `recovery`', (i) => i.event.type),
+  f('event.type', 'string', 'event', '`login`, `recovery` or `account_change`', (i) => i.event.type),
   f('event.hour', 'number', 'event', 'UTC hour of the event, 0–23', (i) => new Date(i.event.time).getUTCHours()),
   f('ip.address', 'ip', 'event', 'the client address', (i) => i.ip?.address),
   f('ip.private', 'bool', 'ip', 'loopback, private, link-local, CGNAT or other non-routable range', (i) => (i.ip ? isPrivateIp(i.ip) : undefined)),
@@ -144,6 +150,18 @@ const DECLARED: readonly Decl[] = [
   f('velocity.ip_failed_1h', 'number', 'velocity', 'failed sign-ins from this address, 1 h', (i) => i.velocity['velocity.ip_failed_1h']),
   f('velocity.ip_users_1h', 'number', 'velocity', 'distinct users tried from this address in 1 h', (i) => i.velocity['velocity.ip_users_1h']),
   f('velocity.subnet_failed_1h', 'number', 'velocity', 'failed sign-ins from this /24 or /48, 1 h', (i) => i.velocity['velocity.subnet_failed_1h']),
+  f('event.change', 'string', 'event', 'the kind of change (`account_change` only): `password`, `email`, `mfa_add`, `mfa_remove` or `recovery_method`', (i) => i.event.change),
+  f('velocity.user_changes_24h', 'number', 'velocity', 'account changes attempted for this user in 24 h (this one included)', (i) => i.velocity['velocity.user_changes_24h']),
+  f('history.since_recovery', 'duration', 'history', "since the user's last completed recovery (a recovery decision's successful outcome)", (i) => i.history['history.since_recovery']),
+  f('session.age', 'duration', 'session', 'since the linked sign-in (`login_decision_id`)', (i) => i.session['session.age']),
+  f('session.login_decision', 'string', 'session', "the linked sign-in's decision: `allow`, `step_up` or `block`", (i) => i.session['session.login_decision']),
+  f('session.login_score', 'number', 'session', "the linked sign-in's score", (i) => i.session['session.login_score']),
+  f('session.login_challenged', 'bool', 'session', 'the linked sign-in was stepped up (even if the challenge was then passed)', (i) => i.session['session.login_challenged']),
+  f('session.new_device', 'bool', 'session', 'the linked sign-in came from a device new to the user', (i) => i.session['session.new_device']),
+  f('session.new_country', 'bool', 'session', 'the linked sign-in came from a country new to the user', (i) => i.session['session.new_country']),
+  f('session.ip_changed', 'bool', 'session', "this event's address differs from the linked sign-in's", (i) => i.session['session.ip_changed']),
+  f('session.country_changed', 'bool', 'session', "this event's country differs from the linked sign-in's", (i) => i.session['session.country_changed']),
+  f('session.device_changed', 'bool', 'session', "this event's device differs from the linked sign-in's", (i) => i.session['session.device_changed']),
   f('model.anomaly', 'number', 'model', 'anomaly score 0..1 from the ONNX model', (i) => i.anomaly),
   f('model.version', 'string', 'model', "the loaded model's version", (i) => i.modelVersion),
   f('engine.degraded', 'bool', 'engine', 'a signal source failed or ran past its budget', (i) => i.degraded),

@@ -27,6 +27,7 @@ export interface HistoryFeatures {
   'history.since_last_login': number | undefined;
   'history.last_country': string | undefined;
   'history.travel_kmh': number | undefined;
+  'history.since_recovery': number | undefined;
 }
 
 export const HISTORY_FEATURES: readonly (keyof HistoryFeatures)[] = [
@@ -39,6 +40,7 @@ export const HISTORY_FEATURES: readonly (keyof HistoryFeatures)[] = [
   'history.since_last_login',
   'history.last_country',
   'history.travel_kmh',
+  'history.since_recovery',
 ];
 
 const MISSING: HistoryFeatures = Object.freeze({
@@ -51,6 +53,7 @@ const MISSING: HistoryFeatures = Object.freeze({
   'history.since_last_login': undefined,
   'history.last_country': undefined,
   'history.travel_kmh': undefined,
+  'history.since_recovery': undefined,
 });
 
 /**
@@ -62,6 +65,8 @@ const MISSING: HistoryFeatures = Object.freeze({
  *   event's: 0 within GeoIP's tolerance (same place), the interval floored to one minute (so an
  *   instant jump across the world is a huge but finite speed), missing when either location is
  *   unknown.
+ * - `history.since_recovery`: (event time − last completed recovery) in seconds; missing when no
+ *   recovery completed within retention, or when it lies after the event.
  */
 export function historyFeatures(h: HistorySignals | undefined, ev: HistoryEvent): HistoryFeatures {
   if (h === undefined) return MISSING;
@@ -82,5 +87,6 @@ export function historyFeatures(h: HistorySignals | undefined, ev: HistoryEvent)
     'history.since_last_login': since,
     'history.last_country': h.lastCountry,
     'history.travel_kmh': travel,
+    'history.since_recovery': h.lastRecovery !== undefined && ev.time >= h.lastRecovery ? (ev.time - h.lastRecovery) / 1000 : undefined,
   };
 }

@@ -10,6 +10,7 @@ export interface VelocityFeatures {
   'velocity.user_failed_1h': number | undefined;
   'velocity.user_ips_24h': number | undefined;
   'velocity.user_recovery_24h': number | undefined;
+  'velocity.user_changes_24h': number | undefined;
   'velocity.ip_failed_10m': number | undefined;
   'velocity.ip_failed_1h': number | undefined;
   'velocity.ip_users_1h': number | undefined;
@@ -21,6 +22,7 @@ export const VELOCITY_FEATURES: readonly (keyof VelocityFeatures)[] = [
   'velocity.user_failed_1h',
   'velocity.user_ips_24h',
   'velocity.user_recovery_24h',
+  'velocity.user_changes_24h',
   'velocity.ip_failed_10m',
   'velocity.ip_failed_1h',
   'velocity.ip_users_1h',
@@ -32,6 +34,7 @@ const MISSING: VelocityFeatures = Object.freeze({
   'velocity.user_failed_1h': undefined,
   'velocity.user_ips_24h': undefined,
   'velocity.user_recovery_24h': undefined,
+  'velocity.user_changes_24h': undefined,
   'velocity.ip_failed_10m': undefined,
   'velocity.ip_failed_1h': undefined,
   'velocity.ip_users_1h': undefined,
@@ -50,6 +53,7 @@ export function velocityFeatures(v: VelocitySignals | undefined): VelocityFeatur
     'velocity.user_failed_1h': v.userFailed1h,
     'velocity.user_ips_24h': v.userIps24h,
     'velocity.user_recovery_24h': v.userRecovery24h,
+    'velocity.user_changes_24h': v.userChanges24h,
     'velocity.ip_failed_10m': v.ipFailed10m,
     'velocity.ip_failed_1h': v.ipFailed1h,
     'velocity.ip_users_1h': v.ipUsers1h,

@@ -4,6 +4,7 @@
 // after the checker looks at a diagnostic or re-resolves a name.
 import type * as A from '../ast.ts';
 import type { Diagnostic } from '../diagnostics.ts';
+import type { NoticeCode } from '../notices.ts';
 import type { Scalar, Type, Value } from '../types.ts';
 
 export interface ConstInfo {
@@ -46,6 +47,8 @@ export interface CheckedRule {
   readonly description: string | null;
   readonly tags: readonly string[];
   readonly mode: 'enforce' | 'shadow';
+  /** `notice CODE` (dsl.md §7), null without one. */
+  readonly notice: NoticeCode | null;
 }
 
 export interface CheckedPolicy {

@@ -4,9 +4,11 @@
 //
 // Choices where dsl.md is silent (docs/dsl.md §5, §13):
 //  - A repeated event type in `on` is E_DUPLICATE.
+//  - `notice` names a code of the catalogue (dsl/notices.ts), else E_NOTICE at the code.
 //  - E_LIMIT for too many rules points at the first rule over the limit.
 import type * as A from '../ast.ts';
 import { diag } from '../diagnostics.ts';
+import { isNoticeCode, NOTICE_CODES, type NoticeCode } from '../notices.ts';
 import { assertNever, isList } from '../types.ts';
 import type { CheckedRule } from './checked.ts';
 import type { CheckContext } from './context.ts';
@@ -38,6 +40,7 @@ function checkRule(cx: CheckContext, d: A.RuleDecl): CheckedRule {
   let description: string | null = null;
   let tags: string[] = [];
   let mode: 'enforce' | 'shadow' = 'enforce';
+  let notice: NoticeCode | null = null;
   for (const c of d.clauses) {
     if (seen.has(c.kind)) {
       cx.report(diag('E_DUPLICATE', c.span, `rule \`${d.name.name}\` already has a \`${c.kind.toLowerCase()}\` clause`));
@@ -85,11 +88,19 @@ function checkRule(cx: CheckContext, d: A.RuleDecl): CheckedRule {
       case 'Mode':
         mode = c.mode;
         break;
+      case 'Notice':
+        if (isNoticeCode(c.code.name)) notice = c.code.name;
+        else {
+          cx.report(
+            diag('E_NOTICE', c.code.span, `\`${c.code.name}\` is not a notice code`, `notice codes: ${NOTICE_CODES.join(', ')}`),
+          );
+        }
+        break;
       default:
         assertNever(c, 'rule clause');
     }
   }
   if (!seen.has('When')) cx.report(diag('E_RULE', d.name.span, `rule \`${d.name.name}\` has no \`when\` condition`));
   if (!seen.has('Then') && !seen.has('Score')) cx.report(diag('E_RULE', d.name.span, `rule \`${d.name.name}\` needs \`then\` or \`score\``));
-  return { decl: d, name: d.name.name, on, when, action, score: score ?? 0, reason, description, tags, mode };
+  return { decl: d, name: d.name.name, on, when, action, score: score ?? 0, reason, description, tags, mode, notice };
 }

@@ -44,6 +44,7 @@ export function decide(d: DecideInput, x: Extracted, read: SignalsRead, scored: 
     model: model ? { anomaly: scored.model?.anomaly ?? null, version: scored.model?.version ?? model.version } : null,
     pack: { name: pack.name, version: pack.version, hash: pack.hash },
     degraded,
+    notices: decision.notices,
     overrides: decision.overrides,
   };
   if (!d.explain) return result;

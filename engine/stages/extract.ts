@@ -6,6 +6,7 @@ import type { Slots } from '../../dsl/index.ts';
 import type { FeatureInput } from '../../features/catalog.ts';
 import { historyFeatures } from '../../features/history.ts';
 import { parseIp } from '../../features/ip.ts';
+import { NO_SESSION } from '../../features/session.ts';
 import { velocityFeatures } from '../../features/velocity.ts';
 import type { VigilEvent } from '../types.ts';
 import type { Extracted } from './types.ts';
@@ -24,6 +25,7 @@ export function extract(event: VigilEvent, slotCount: number): Extracted {
     ua: NO_UA,
     history: NO_HISTORY,
     velocity: NO_VELOCITY,
+    session: NO_SESSION,
     rba: undefined,
     anomaly: undefined,
     modelVersion: undefined,

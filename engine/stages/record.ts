@@ -13,12 +13,18 @@ import type { FeaturePlan } from '../plan.ts';
 import type { Recorder } from '../recorder.ts';
 import type { EvaluateResult } from '../types.ts';
 import { encodeWindow } from '../window.ts';
+import { encodeSession } from '../session.ts';
 import type { Extracted, SignalFailure, SignalsRead, StageLogger } from './types.ts';
 
 export interface RecordDeps {
   readonly store: SignalStore;
   /** How long the outcome window keeps a decision, seconds. */
   readonly windowSeconds: number;
+  /**
+   * How long a sign-in's session record is kept for the account changes of its session, seconds
+   * (written only when the pack reads session features).
+   */
+  readonly sessionSeconds: number;
   readonly log?: DecisionLog;
   readonly recorder?: Recorder;
   readonly fail: SignalFailure;
@@ -38,6 +44,17 @@ export function record(deps: RecordDeps, x: Extracted, read: SignalsRead, plan: 
     })
     .finally(() => deps.pending.delete(write));
   deps.pending.add(write);
+  // A sign-in opens a session: what its account changes will compare themselves with.
+  if (ev.type === 'login' && plan.store.session) {
+    const session = deps.store
+      .putSession(id, encodeSession(read.ctx, result.decision, result.score, x.input.history), deps.sessionSeconds)
+      .catch((err: unknown) => {
+        deps.fail('decision_store');
+        deps.logger?.warn({ err: errorMessage(err), decision_id: id }, 'could not store the session record');
+      })
+      .finally(() => deps.pending.delete(session));
+    deps.pending.add(session);
+  }
 
   if (!deps.log && !deps.recorder) return;
   const features = keptFeatures(plan, x.slots);

@@ -10,6 +10,8 @@ import { rbaFields, type RbaAttempt } from '../../features/rba.ts';
 import type { ListProbeRequest, SignalStore } from '../../features/store/index.ts';
 import type { UserAgentParser } from '../../features/useragent.ts';
 import { velocityFeatures } from '../../features/velocity.ts';
+import { sessionFeatures } from '../../features/session.ts';
+import { decodeSession } from '../session.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { fillPhase } from './fill.ts';
 import type { FeaturePlan } from '../plan.ts';
@@ -116,7 +118,14 @@ export async function readSignals(
   const t1 = latency ? performance.now() : 0;
   const signals = await deps.store.readEvent(
     ctx,
-    { history: plan.store.history, velocity: plan.store.velocity, rba: plan.store.rba, probes },
+    {
+      history: plan.store.history,
+      velocity: plan.store.velocity,
+      rba: plan.store.rba,
+      probes,
+      // Only an account_change names a sign-in; its session record rides in the same round trip.
+      session: plan.store.session && event.type === 'account_change' ? event.loginDecisionId : undefined,
+    },
     deps.signalTimeoutMs,
   );
   if (latency) latency('store', (performance.now() - t1) / 1000);
@@ -126,5 +135,6 @@ export async function readSignals(
   }
   input.history = historyFeatures(signals?.history, { time: event.time, lat: geo.lat, lon: geo.lon });
   input.velocity = velocityFeatures(signals?.velocity);
+  if (signals?.session !== undefined) input.session = sessionFeatures(decodeSession(signals.session), ctx);
   return { ctx, attempt, signals, probesSent, shadowProbesSent, shadowProbeAnswers, degraded };
 }

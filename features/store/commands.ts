@@ -8,6 +8,7 @@ import {
   H_LAST_COUNTRY,
   H_LAST_LAT,
   H_LAST_LON,
+  H_LAST_RECOVERY,
   H_LAST_TIME,
   H_LOGINS,
   KNOWN_ASN,
@@ -22,6 +23,7 @@ import {
   W_IP_USERS,
   W_SUBNET_FAILED,
   W_USER_FAILED,
+  W_USER_CHANGES,
   W_USER_IPS,
   W_USER_RECOVERY,
   type Keys,
@@ -82,8 +84,9 @@ export interface Cmd {
 
 /**
  * Successful sign-in: count it, and move "last sign-in" forward only if this one is not older than
- * the recorded one (outcomes may arrive out of order). Lua so the compare-and-set is atomic.
- * KEYS[1] history hash. ARGV: time, country ('' = unknown), lat, lon ('' = unknown), ttl ms.
+ * the recorded one (outcomes may arrive out of order); for a completed recovery (ARGV[6] = '1'),
+ * move "last recovery" forward the same way. Lua so the compare-and-set is atomic.
+ * KEYS[1] history hash. ARGV: time, country ('' = unknown), lat, lon ('' = unknown), ttl ms, recovery flag.
  * Sent as the `vigilrecordlogin` command (ioredis defineCommand: EVALSHA, so the body is not resent).
  */
 export const RECORD_LOGIN_COMMAND = 'vigilrecordlogin';
@@ -95,6 +98,10 @@ if lt == nil or tonumber(ARGV[1]) >= lt then
   if ARGV[2] == '' then redis.call('HDEL', KEYS[1], '${H_LAST_COUNTRY}') else redis.call('HSET', KEYS[1], '${H_LAST_COUNTRY}', ARGV[2]) end
   if ARGV[3] == '' or ARGV[4] == '' then redis.call('HDEL', KEYS[1], '${H_LAST_LAT}', '${H_LAST_LON}')
   else redis.call('HSET', KEYS[1], '${H_LAST_LAT}', ARGV[3], '${H_LAST_LON}', ARGV[4]) end
+end
+if ARGV[6] == '1' then
+  local lr = tonumber(redis.call('HGET', KEYS[1], '${H_LAST_RECOVERY}'))
+  if lr == nil or tonumber(ARGV[1]) >= lr then redis.call('HSET', KEYS[1], '${H_LAST_RECOVERY}', ARGV[1]) end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
@@ -197,6 +204,7 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
     pushDistinct(cmds, env, iTag, keys.ipUsers(ctx.ip), ctx.user, t, W_IP_USERS);
     if (ctx.device !== undefined) pushDistinct(cmds, env, dTag, keys.deviceUsers(ctx.device), ctx.user, t, W_DEVICE_USERS);
     if (ctx.type === 'recovery') pushTimestamp(cmds, env, uTag, keys.userRecovery(ctx.user), t, W_USER_RECOVERY);
+    else if (ctx.type === 'account_change') pushTimestamp(cmds, env, uTag, keys.userChanges(ctx.user), t, W_USER_CHANGES);
   }
 
   // History: the hash, then one ZMSCORE over the event's learned-value members.
@@ -206,7 +214,7 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
   let knownOrder: (keyof KnownMembers)[] = [];
   if (needs.history) {
     iHist = cmds.length;
-    cmds.push({ tag: uTag, argv: ['hmget', keys.userHistory(ctx.user), H_LOGINS, H_LAST_TIME, H_LAST_COUNTRY, H_LAST_LAT, H_LAST_LON] });
+    cmds.push({ tag: uTag, argv: ['hmget', keys.userHistory(ctx.user), H_LOGINS, H_LAST_TIME, H_LAST_COUNTRY, H_LAST_LAT, H_LAST_LON, H_LAST_RECOVERY] });
     known = knownMembers(ctx);
     knownOrder = (['ip', 'device', 'country', 'asn', 'ua'] as const).filter((k) => known?.[k] !== undefined);
     const argv: [CmdName, ...Arg[]] = ['zmscore', keys.userKnown(ctx.user)];
@@ -227,6 +235,7 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
       { tag: iTag, argv: ['zcount', keys.ipFailed(ctx.ip), t - W_IP_FAILED_SHORT, t] },
       { tag: iTag, argv: ['zcount', keys.ipFailed(ctx.ip), t - W_IP_FAILED, t] },
       distinctCount(iTag, keys.ipUsers(ctx.ip), t, W_IP_USERS),
+      { tag: uTag, argv: ['zcount', keys.userChanges(ctx.user), t - W_USER_CHANGES, t] },
     );
     if (ctx.subnet !== undefined) {
       iSubnet = cmds.length;
@@ -286,6 +295,13 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
     cmds.push(members !== null ? { tag: p.key, argv: ['smismember', p.key, ...members] } : { tag: p.key, argv: ['sismember', p.key, p.value] });
   }
 
+  // The linked sign-in's session record: one GET in the same pipeline (its own slot on Cluster).
+  let iSession = -1;
+  if (needs.session !== undefined) {
+    iSession = cmds.length;
+    cmds.push({ tag: keys.decisionTag(needs.session), argv: ['get', keys.session(needs.session)] });
+  }
+
   const retentionFloor = t - env.limits.retentionDays * DAY;
 
   return {
@@ -305,10 +321,12 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
         const lon = optNum(h[4]);
         const lastTime = optNum(h[1]);
         const lastCountry = optStr(h[2]);
+        const lastRecovery = optNum(h[5]);
         history = {
           logins: optNum(h[0]) ?? 0,
           ...(lastTime !== undefined ? { lastTime } : {}),
           ...(lastCountry !== undefined ? { lastCountry } : {}),
+          ...(lastRecovery !== undefined ? { lastRecovery } : {}),
           ...(lat !== undefined && lon !== undefined ? { lastLat: lat, lastLon: lon } : {}),
           ...opt('knownIp', isKnown('ip')),
           ...opt('knownDevice', isKnown('device')),
@@ -326,6 +344,7 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
           ipFailed10m: num(r[iVel + 3]),
           ipFailed1h: num(r[iVel + 4]),
           ipUsers1h: num(r[iVel + 5]),
+          userChanges24h: num(r[iVel + 6]),
           ...(iSubnet >= 0 ? { subnetFailed1h: num(r[iSubnet]) } : {}),
           ...(iDevice >= 0 ? { deviceUsers24h: num(r[iDevice]) } : {}),
         };
@@ -367,6 +386,7 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
         ...(velocity ? { velocity } : {}),
         ...(rbaCounts ? { rba: rbaCounts } : {}),
         probes: answers,
+        ...(iSession >= 0 ? { session: optStr(r[iSession]) ?? null } : {}),
       };
     },
   };
@@ -393,6 +413,9 @@ export function isSuccess(outcome: Outcome): boolean {
 export function planOutcome(env: PlanEnv, ctx: EventContext, outcome: Outcome, t: number): Cmd[] {
   const { keys, limits } = env;
   const cmds: Cmd[] = [];
+  // An account change is not a sign-in: its outcome teaches neither the failure counters nor the
+  // history (the change was counted when it was attempted; velocity.user_changes_24h).
+  if (ctx.type === 'account_change') return cmds;
   const uTag = keys.userTag(ctx.user);
   if (!isSuccess(outcome)) {
     pushTimestamp(cmds, env, uTag, keys.userFailed(ctx.user), t, W_USER_FAILED);
@@ -414,6 +437,7 @@ export function planOutcome(env: PlanEnv, ctx: EventContext, outcome: Outcome, t
       hasPlace ? String(ctx.lat) : '',
       hasPlace ? String(ctx.lon) : '',
       retentionMs,
+      ctx.type === 'recovery' ? '1' : '0',
     ],
   });
   const known = knownMembers(ctx);

@@ -91,7 +91,7 @@ const optFinite = (v: unknown): boolean => v === undefined || (typeof v === 'num
 export function parseEventContext(x: unknown): EventContext | null {
   if (typeof x !== 'object' || x === null) return null;
   const c = x as Record<string, unknown>;
-  if (c.v !== 1 || (c.type !== 'login' && c.type !== 'recovery')) return null;
+  if (c.v !== 1 || (c.type !== 'login' && c.type !== 'recovery' && c.type !== 'account_change')) return null;
   if (typeof c.time !== 'number' || !Number.isFinite(c.time)) return null;
   if (typeof c.user !== 'string' || !DIGEST.test(c.user) || typeof c.ip !== 'string' || !DIGEST.test(c.ip)) return null;
   if (!optDigest(c.subnet) || !optDigest(c.device) || !optDigest(c.ua)) return null;
@@ -184,6 +184,8 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
   interface DecisionBatch {
     cmds: Cmd[];
     byId: Map<string, string>;
+    /** Session records (putSession) not yet sent, by decision id. */
+    sessions: Map<string, string>;
     settle: { resolve: () => void; reject: (err: unknown) => void }[];
     timer: NodeJS.Timeout | undefined;
   }
@@ -205,6 +207,23 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
         for (const s of batch.settle) s.reject(err);
       },
     );
+  }
+  /** Queue one record's SET into the decision batch (sent after a linger, or carried by a read). */
+  function queueRecord(what: string, id: string, key: string, json: string, ttlSeconds: number, session: boolean): Promise<void> {
+    if (!(ttlSeconds > 0) || !Number.isFinite(ttlSeconds)) {
+      return Promise.reject(new TypeError(`${what}: ttlSeconds must be a positive number`));
+    }
+    const cmd: Cmd = { tag: keys.decisionTag(id), argv: ['set', key, json, 'PX', Math.max(1, Math.ceil(ttlSeconds * 1000))] };
+    let batch = decisions;
+    if (batch === null) {
+      batch = decisions = { cmds: [], byId: new Map(), sessions: new Map(), settle: [], timer: undefined };
+      if (carrier !== undefined) batch.timer = setTimeout(() => void flushDecisions(), DECISION_LINGER_MS);
+      else setImmediate(() => void flushDecisions());
+    }
+    batch.cmds.push(cmd);
+    (session ? batch.sessions : batch.byId).set(id, json);
+    const settle = batch.settle;
+    return new Promise<void>((resolve, reject) => settle.push({ resolve, reject }));
   }
   function flushDecisions(): Promise<void> {
     const batch = takeDecisions();
@@ -246,7 +265,9 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
       if (typeof input.userId !== 'string' || input.userId.length === 0) throw new TypeError('context: userId must be a non-empty string');
       if (typeof input.ip !== 'string' || input.ip.length === 0) throw new TypeError('context: ip must be a non-empty string');
       if (!Number.isFinite(input.time)) throw new TypeError('context: time must be a finite number of ms');
-      if (input.type !== 'login' && input.type !== 'recovery') throw new TypeError('context: type must be login or recovery');
+      if (input.type !== 'login' && input.type !== 'recovery' && input.type !== 'account_change') {
+        throw new TypeError('context: type must be login, recovery or account_change');
+      }
       const parsed = parseIp(input.ip);
       const address = parsed ? parsed.address : input.ip;
       const hasPlace = Number.isFinite(input.lat) && Number.isFinite(input.lon);
@@ -297,6 +318,9 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
         return null;
       }
       if (plan.cmds.length === 0) return plan.parse([]);
+      // A session record still in the unsent batch (read-your-writes on this instance): a carried
+      // batch is stored before the read's commands run, any other is answered from here.
+      const unsentSession = needs.session !== undefined ? decisions?.sessions.get(needs.session) : undefined;
       let timer: NodeJS.Timeout | undefined;
       const carried = carrier !== undefined ? takeDecisions() : null;
       let work: Promise<unknown[]>;
@@ -320,7 +344,8 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
           markFailed(new Error(`no answer within ${budgetMs} ms`), 'readEvent');
           return null;
         }
-        const signals = plan.parse(replies);
+        const parsed = plan.parse(replies);
+        const signals = unsentSession !== undefined && parsed.session === null ? { ...parsed, session: unsentSession } : parsed;
         markOk();
         return signals;
       } catch (err) {
@@ -337,24 +362,16 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
       if (!Number.isFinite(t)) throw new TypeError('recordOutcome: time must be a finite number of ms');
       if (parseEventContext(ctx) === null) throw new TypeError('recordOutcome: not an EventContext (see store.context())');
       const cmds = planOutcome(env, ctx, outcome, t);
+      if (cmds.length === 0) return;
       await withDeadline('recordOutcome', opts.opTimeoutMs, () => backend.exec(cmds));
     },
 
     putDecision(id: string, json: string, ttlSeconds: number): Promise<void> {
-      if (!(ttlSeconds > 0) || !Number.isFinite(ttlSeconds)) {
-        return Promise.reject(new TypeError('putDecision: ttlSeconds must be a positive number'));
-      }
-      const cmd: Cmd = { tag: keys.decisionTag(id), argv: ['set', keys.decision(id), json, 'PX', Math.max(1, Math.ceil(ttlSeconds * 1000))] };
-      let batch = decisions;
-      if (batch === null) {
-        batch = decisions = { cmds: [], byId: new Map(), settle: [], timer: undefined };
-        if (carrier !== undefined) batch.timer = setTimeout(() => void flushDecisions(), DECISION_LINGER_MS);
-        else setImmediate(() => void flushDecisions());
-      }
-      batch.cmds.push(cmd);
-      batch.byId.set(id, json);
-      const settle = batch.settle;
-      return new Promise<void>((resolve, reject) => settle.push({ resolve, reject }));
+      return queueRecord('putDecision', id, keys.decision(id), json, ttlSeconds, false);
+    },
+
+    putSession(id: string, json: string, ttlSeconds: number): Promise<void> {
+      return queueRecord('putSession', id, keys.session(id), json, ttlSeconds, true);
     },
 
     async getDecision(id: string): Promise<string | null> {
@@ -372,7 +389,12 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
       let n = 0;
       // One DEL per key: on Cluster every decision key has its own slot.
       for (let i = 0; i < ids.length; i += 500) {
-        const cmds: Cmd[] = ids.slice(i, i + 500).map((id) => ({ tag: keys.decisionTag(id), argv: ['del', keys.decision(id)] }));
+        const cmds: Cmd[] = ids
+          .slice(i, i + 500)
+          .flatMap((id): Cmd[] => [
+            { tag: keys.decisionTag(id), argv: ['del', keys.decision(id)] },
+            { tag: keys.decisionTag(id), argv: ['del', keys.session(id)] },
+          ]);
         const res = await withDeadline('deleteDecisions', Math.max(opts.opTimeoutMs, 30_000), () => backend.exec(cmds));
         for (const r of res) if (typeof r === 'number') n += r;
       }
@@ -412,7 +434,7 @@ export function createSignalStore(opts: CoreOptions): SignalStore {
         if (typeof target.user !== 'string' || target.user.length === 0) throw new TypeError('clearCounters: user must be a non-empty string');
         const u = hasher.user(target.user);
         const tag = keys.userTag(u);
-        for (const key of [keys.userFailed(u), keys.userIps(u), keys.userRecovery(u)]) cmds.push({ tag, argv: ['del', key] });
+        for (const key of [keys.userFailed(u), keys.userIps(u), keys.userRecovery(u), keys.userChanges(u)]) cmds.push({ tag, argv: ['del', key] });
       }
       if (target.ip !== undefined) {
         const parsed = typeof target.ip === 'string' ? parseIp(target.ip) : null;

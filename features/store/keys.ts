@@ -11,6 +11,7 @@ export const DAY = 24 * HOUR;
 /** Sliding windows of the velocity features (ms). */
 export const W_USER_FAILED = HOUR;
 export const W_USER_RECOVERY = DAY;
+export const W_USER_CHANGES = DAY;
 export const W_IP_FAILED_SHORT = 10 * MINUTE;
 export const W_IP_FAILED = HOUR;
 export const W_SUBNET_FAILED = HOUR;
@@ -59,6 +60,8 @@ export const H_LAST_TIME = 'lt';
 export const H_LAST_COUNTRY = 'lc';
 export const H_LAST_LAT = 'la';
 export const H_LAST_LON = 'lo';
+/** Time of the last completed recovery (history.since_recovery). */
+export const H_LAST_RECOVERY = 'lr';
 
 /** Key names for one prefix. Tags (the `{…}` part) decide the Cluster slot. */
 export class Keys {
@@ -90,6 +93,10 @@ export class Keys {
   /** Sorted set of recovery-attempt timestamps. */
   userRecovery(u: string): string {
     return `${this.prefix}{u:${u}}:rc`;
+  }
+  /** Sorted set of account_change attempt timestamps (velocity.user_changes_24h). */
+  userChanges(u: string): string {
+    return `${this.prefix}{u:${u}}:ch`;
   }
   /** Sorted set: address digest → last time seen (velocity.user_ips_24h). */
   userIps(u: string): string {
@@ -141,6 +148,10 @@ export class Keys {
 
   decision(id: string): string {
     return `${this.prefix}dec:{${id}}`;
+  }
+  /** A sign-in decision's session record (account_change session features); same slot as its window record. */
+  session(id: string): string {
+    return `${this.prefix}ses:{${id}}`;
   }
   decisionTag(id: string): string {
     return `{${id}}`;

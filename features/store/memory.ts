@@ -323,7 +323,7 @@ export function createMemoryBackend(now: () => number = Date.now): MemoryBackend
 
   // commands.ts RECORD_LOGIN_LUA, in JavaScript.
   function recordLogin(a: string[]): number {
-    const [key, t, country, lat, lon, ttl] = a as [string, string, string, string, string, string];
+    const [key, t, country, lat, lon, ttl, recovery] = a as [string, string, string, string, string, string, string | undefined];
     const h = hashCreate(key);
     h.set('n', String(Number(h.get('n') ?? '0') + 1));
     const lt = h.get('lt');
@@ -333,6 +333,10 @@ export function createMemoryBackend(now: () => number = Date.now): MemoryBackend
       else h.set('lc', country);
       if (lat === '' || lon === '') (h.delete('la'), h.delete('lo'));
       else (h.set('la', lat), h.set('lo', lon));
+    }
+    if (recovery === '1') {
+      const lr = h.get('lr');
+      if (lr === undefined || Number(t) >= Number(lr)) h.set('lr', t);
     }
     pexpire(key, Number(ttl));
     return 1;

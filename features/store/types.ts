@@ -7,7 +7,7 @@ import type { RbaCounts } from '../rba.ts';
 
 export type { RbaCounts } from '../rba.ts';
 
-export type StoreEventType = 'login' | 'recovery';
+export type StoreEventType = 'login' | 'recovery' | 'account_change';
 
 /** Raw facts about one attempt, as the engine knows them after IP parsing, GeoIP and UA parsing. */
 export interface ContextInput {
@@ -100,6 +100,11 @@ export interface ReadNeeds {
   readonly rba: boolean;
   readonly record?: boolean;
   readonly probes?: readonly ListProbeRequest[];
+  /**
+   * A linked sign-in's decision id (`login_decision_id` of an account_change): its session record
+   * (`putSession`) is read in the same round trip and answered raw in `EventSignals.session`.
+   */
+  readonly session?: string;
 }
 
 /**
@@ -119,6 +124,8 @@ export interface HistorySignals {
   readonly knownAsn?: boolean;
   readonly knownIp?: boolean;
   readonly knownUa?: boolean;
+  /** Last completed recovery (a recovery decision's successful outcome), ms; absent when none recorded. */
+  readonly lastRecovery?: number;
 }
 
 /**
@@ -130,6 +137,8 @@ export interface VelocitySignals {
   readonly userFailed1h: number;
   readonly userIps24h: number;
   readonly userRecovery24h: number;
+  /** account_change attempts for this user in 24 h (this one included when recorded). */
+  readonly userChanges24h: number;
   readonly ipFailed10m: number;
   readonly ipFailed1h: number;
   readonly ipUsers1h: number;
@@ -146,6 +155,11 @@ export interface EventSignals {
   readonly rba?: RbaCounts;
   /** Aligned with `needs.probes`. */
   readonly probes: readonly boolean[];
+  /**
+   * With `needs.session`: the linked decision's session record as stored (engine/session.ts decodes
+   * it), or null when there is none (unknown id, expired, erased).
+   */
+  readonly session?: string | null;
 }
 
 export type Outcome = 'succeeded' | 'failed' | 'challenge_passed' | 'challenge_failed';
@@ -190,7 +204,13 @@ export interface SignalStore {
   putDecision(id: string, json: string, ttlSeconds: number): Promise<void>;
   /** The stored record, or null when unknown or expired. Rejects with StoreUnavailableError. */
   getDecision(id: string): Promise<string | null>;
-  /** Delete the records of these decisions (erasure); resolves how many existed. */
+  /**
+   * Store a sign-in decision's session record (engine/session.ts: keyed hashes and coarse facts only)
+   * for `ttlSeconds`, read back by a later event's `needs.session`. Written like putDecision (batched,
+   * carried by the next read on a single node). Rejects with StoreUnavailableError.
+   */
+  putSession(id: string, json: string, ttlSeconds: number): Promise<void>;
+  /** Delete the records (window and session) of these decisions (erasure); resolves how many existed. */
   deleteDecisions(ids: readonly string[]): Promise<number>;
   /** The keyed hash a user id is stored under (what the decision log is searched by). Pure. */
   userHash(userId: string): string;
@@ -203,8 +223,8 @@ export interface SignalStore {
   /**
    * Delete the velocity and failure counters of an address and/or a user (a false positive's undo):
    * the address's failures (`{i}:f`) and distinct users (`{i}:us`), with `subnet` its range's
-   * failures (`{n}:f`); the user's failures (`{u}:f`), distinct addresses (`{u}:ips`) and recovery
-   * attempts (`{u}:rc`). History, known values and rba counts stay. Resolves the number of keys
+   * failures (`{n}:f`); the user's failures (`{u}:f`), distinct addresses (`{u}:ips`), recovery
+   * attempts (`{u}:rc`) and account changes (`{u}:ch`). History, known values and rba counts stay. Resolves the number of keys
    * deleted; TypeError for a target with neither or an unparsable address.
    */
   clearCounters(target: CounterTarget): Promise<number>;

@@ -106,6 +106,7 @@ export function testEngine(packs: Pick<PackManager, 'current'>): TestEngine {
         score: r.decision.score,
         rules: r.decision.rules,
         shadow: r.decision.shadow,
+        notices: r.decision.notices,
         model: null,
         pack: { name: active.meta.name, version: active.meta.version, hash: active.meta.hash },
         degraded: false,

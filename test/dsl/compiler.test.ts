@@ -37,7 +37,7 @@ describe('slots', () => {
     expect(pack.evaluate('login', s)).toMatchObject({ decision: 'block', rules: [{ name: 'a', reason: 'from Recife' }] });
   });
   it('a pack header gives the name and version; event types come from the scheme', () => {
-    expect([pack.name, pack.version, pack.eventTypes]).toEqual(['t', 3, ['login', 'recovery']]);
+    expect([pack.name, pack.version, pack.eventTypes]).toEqual(['t', 3, ['login', 'recovery', 'account_change']]);
   });
 });
 
@@ -111,8 +111,8 @@ describe('rule metadata', () => {
       `${HEAD}rule a {\n  description "d"\n  on recovery\n  when true\n  then step_up\n  score -5\n  tags ato, geo\n  mode shadow\n}\nrule b {\n  when true\n  score 3\n}\n`,
     );
     expect(pack.rules).toEqual([
-      { name: 'a', on: ['recovery'], action: 'step_up', score: -5, mode: 'shadow', tags: ['ato', 'geo'], description: 'd' },
-      { name: 'b', on: null, action: null, score: 3, mode: 'enforce', tags: [], description: null },
+      { name: 'a', on: ['recovery'], action: 'step_up', score: -5, mode: 'shadow', tags: ['ato', 'geo'], description: 'd', notice: null },
+      { name: 'b', on: null, action: null, score: 3, mode: 'enforce', tags: [], description: null, notice: null },
     ]);
   });
 });

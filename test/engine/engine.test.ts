@@ -72,11 +72,11 @@ const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML,
 describe('planner', () => {
   it('plans only the sources a pack reads', () => {
     const geoOnly = planFeatures(pack('pack p version 1\nrule r { when geo.country == "GB" score 1 }'));
-    expect(geoOnly.store).toEqual({ history: false, velocity: false, rba: false });
+    expect(geoOnly.store).toEqual({ history: false, velocity: false, rba: false, session: false });
     expect(geoOnly.geo).toBe(true);
     expect(geoOnly.steps).toEqual(['event', 'geoip', 'rules']);
     const p = planFeatures(testPack('k'));
-    expect(p.store).toEqual({ history: true, velocity: true, rba: false });
+    expect(p.store).toEqual({ history: true, velocity: true, rba: false, session: false });
     expect(p.steps).toContain('store pipeline: history, velocity, 1 list probe(s)');
     // travel needs the event's location: GeoIP runs before the pipeline
     expect(p.steps.indexOf('geoip')).toBeLessThan(p.steps.findIndex((s) => s.startsWith('store')));

@@ -131,6 +131,7 @@ describe('overrides in the answer', () => {
       model: null,
       pack: { name: 'live', version: 1, hash: 'sha256:x' },
       degraded: false,
+      notices: [],
       overrides: ['from_se'],
     };
     const ctx = { v: 1, type: 'login', time: T0, user: 'u', ip: 'i' } as const;
@@ -176,8 +177,8 @@ describe('the shadow pack', () => {
     const shadow = pack(shadowSrc(`${prefix}blocked-b`));
     await admin.sadd(`${prefix}blocked-b`, 'mallory');
     const plan = planFeatures(live, [], shadow);
-    expect(plan.store).toEqual({ history: false, velocity: true, rba: false });
-    expect(planFeatures(live).store).toEqual({ history: false, velocity: false, rba: false });
+    expect(plan.store).toEqual({ history: false, velocity: true, rba: false, session: false });
+    expect(planFeatures(live).store).toEqual({ history: false, velocity: false, rba: false, session: false });
     expect(plan.steps).toContain('store pipeline: velocity, 1 list probe(s)');
 
     const s = await store('trip');

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { CATALOG, CATALOG_BY_NAME, featureTable, SOURCE_PHASE, VIGIL_SCHEME, type FeatureInput } from '../../features/catalog.ts';
 import { historyFeatures } from '../../features/history.ts';
 import { parseIp } from '../../features/ip.ts';
+import { NO_SESSION } from '../../features/session.ts';
 import { velocityFeatures } from '../../features/velocity.ts';
 
 const DOC = new URL('../../docs/signals.md', import.meta.url);
@@ -15,8 +16,12 @@ const END = '<!-- features:end -->';
 describe('feature registry', () => {
   it('every feature of the spec is declared once, with its slot its index in the Scheme', () => {
     const spec = readFileSync(new URL('../../../shared/spec/features.md', import.meta.url), 'utf8');
+    // The v1 table, and the v2 table of § Sensitive actions and sessions (with its types).
     const v1 = spec.slice(0, spec.indexOf('## How the history'));
-    const names = [...v1.matchAll(/^\| (`[^|]+`)/gm)].flatMap((m) => [...m[1]!.matchAll(/`([a-z0-9_.]+)`/g)].map((n) => n[1]!));
+    const v2 = spec.slice(spec.indexOf('## Sensitive actions'));
+    const namesOf = (t: string): string[] => [...t.matchAll(/^\| (`[^|]+`)/gm)].flatMap((m) => [...m[1]!.matchAll(/`([a-z0-9_.]+)`/g)].map((n) => n[1]!));
+    const names = [...namesOf(v1), ...namesOf(v2)];
+    for (const m of v2.matchAll(/^\| `([a-z0-9_.]+)` \| (\w+) \|/gm)) expect(CATALOG_BY_NAME.get(m[1]!)?.type, m[1]).toBe(m[2]);
     expect(new Set(CATALOG.map((e) => e.name))).toEqual(new Set(names));
     expect(CATALOG.length).toBe(CATALOG_BY_NAME.size);
     CATALOG.forEach((e, i) => {
@@ -34,7 +39,8 @@ describe('feature registry', () => {
       geo: { country: 'GB', asn: 64500 },
       ua: { browser: 'Firefox' },
       history: historyFeatures({ logins: 2, knownDevice: true, knownCountry: false, knownAsn: true, knownIp: false, knownUa: true }, { time: 0 }),
-      velocity: velocityFeatures({ userFailed1h: 3, userIps24h: 1, userRecovery24h: 0, ipFailed10m: 0, ipFailed1h: 4, ipUsers1h: 2 }),
+      velocity: velocityFeatures({ userFailed1h: 3, userIps24h: 1, userRecovery24h: 0, ipFailed10m: 0, ipFailed1h: 4, ipUsers1h: 2, userChanges24h: 0 }),
+      session: NO_SESSION,
       rba: 1.5,
       anomaly: 0.25,
       modelVersion: 'm1',

@@ -11,7 +11,7 @@ describe('velocityFeatures', () => {
         userRecovery24h: 3,
         ipFailed10m: 4,
         ipFailed1h: 5,
-        ipUsers1h: 6,
+        ipUsers1h: 6, userChanges24h: 0,
         subnetFailed1h: 7,
         deviceUsers24h: 8,
       }),
@@ -23,12 +23,13 @@ describe('velocityFeatures', () => {
       'velocity.ip_failed_1h': 5,
       'velocity.ip_users_1h': 6,
       'velocity.subnet_failed_1h': 7,
+      'velocity.user_changes_24h': 0,
       'device.users_24h': 8,
     });
   });
 
   it('device and subnet counts are missing when the event has no device / subnet', () => {
-    const f = velocityFeatures({ userFailed1h: 0, userIps24h: 1, userRecovery24h: 0, ipFailed10m: 0, ipFailed1h: 0, ipUsers1h: 1 });
+    const f = velocityFeatures({ userFailed1h: 0, userIps24h: 1, userRecovery24h: 0, ipFailed10m: 0, ipFailed1h: 0, ipUsers1h: 1, userChanges24h: 0 });
     expect(f['device.users_24h']).toBeUndefined();
     expect(f['velocity.subnet_failed_1h']).toBeUndefined();
     expect(f['velocity.user_ips_24h']).toBe(1);

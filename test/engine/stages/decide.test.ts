@@ -33,6 +33,7 @@ describe('decide', () => {
       model: null,
       pack: { name: 'p', version: 1, hash: p.hash },
       degraded: false,
+      notices: [],
     });
   });
 

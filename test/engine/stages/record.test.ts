@@ -33,7 +33,7 @@ describe('record', () => {
     const { store, x, read, result } = await evaluated();
     const rows: RecordRow[] = [];
     const pending = new Set<Promise<void>>();
-    record({ store, windowSeconds: 60, fail: () => undefined, pending, recorder: { record: (r) => rows.push(r), dropped: 0, close: async () => {} } }, x, read, plan, result);
+    record({ store, windowSeconds: 60, sessionSeconds: 86_400, fail: () => undefined, pending, recorder: { record: (r) => rows.push(r), dropped: 0, close: async () => {} } }, x, read, plan, result);
     expect(pending.size).toBe(1);
     await Promise.all([...pending]);
     expect(pending.size).toBe(0);
@@ -52,7 +52,7 @@ describe('record', () => {
     await store.close();
     const failures: string[] = [];
     const pending = new Set<Promise<void>>();
-    record({ store, windowSeconds: 60, fail: (f) => failures.push(f), pending }, x, read, plan, result);
+    record({ store, windowSeconds: 60, sessionSeconds: 86_400, fail: (f) => failures.push(f), pending }, x, read, plan, result);
     await Promise.all([...pending]);
     expect(failures).toEqual(['decision_store']);
   });

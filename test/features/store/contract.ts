@@ -128,6 +128,7 @@ export function storeContract(name: string, make: FixtureFactory): void {
           ipFailed10m: 0,
           ipFailed1h: 0,
           ipUsers1h: 1,
+          userChanges24h: 0,
           subnetFailed1h: 0,
           deviceUsers24h: 1,
         });

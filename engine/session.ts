@@ -1,0 +1,68 @@
+// The session record: what a sign-in decision keeps for the session it opens, so that a later
+// account_change naming it (`login_decision_id`) reads its session features (features/session.ts) in
+// its own store round trip. Keyed hashes and coarse facts only (the user's, address's and device's
+// keyed hashes, the country, the decision, score and whether device and country were new), as a
+// compact JSON array without key names:
+//   [1, time, user, ip, device, country, decision, score, new_device, new_country]
+// with null for an unknown value and 1/0 for the booleans. It lives for the session window
+// (VIGIL_SESSION_WINDOW, default 24 h), longer than the outcome window: sessions outlast an outcome.
+import type { Action } from '../dsl/ast.ts';
+import type { EventContext } from '../features/store/index.ts';
+import type { LinkedLogin } from '../features/session.ts';
+import type { HistoryFeatures } from '../features/history.ts';
+
+const DIGEST = /^[A-Za-z0-9_-]{1,64}$/;
+const ACTIONS: ReadonlySet<string> = new Set(['allow', 'step_up', 'block']);
+
+const bit = (b: boolean | undefined): 0 | 1 | null => (b === undefined ? null : b ? 1 : 0);
+
+/** The record of a sign-in decision; `history` is what the sign-in's own read knew (new device, new country). */
+export function encodeSession(ctx: EventContext, decision: Action, score: number, history: HistoryFeatures): string {
+  const knownDevice = history['device.known'];
+  const knownCountry = history['history.known_country'];
+  return JSON.stringify([
+    1,
+    ctx.time,
+    ctx.user,
+    ctx.ip,
+    ctx.device ?? null,
+    ctx.country ?? null,
+    decision,
+    score,
+    bit(knownDevice === undefined ? undefined : !knownDevice),
+    bit(knownCountry === undefined ? undefined : !knownCountry),
+  ]);
+}
+
+/** The linked sign-in, or undefined for text that is not a session record (damage, another version). */
+export function decodeSession(raw: string | null | undefined): LinkedLogin | undefined {
+  if (typeof raw !== 'string') return undefined;
+  let a: unknown;
+  try {
+    a = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(a) || a.length !== 10 || a[0] !== 1) return undefined;
+  const [, time, user, ip, device, country, decision, score, newDevice, newCountry] = a as unknown[];
+  if (typeof time !== 'number' || !Number.isFinite(time)) return undefined;
+  if (typeof user !== 'string' || !DIGEST.test(user) || typeof ip !== 'string' || !DIGEST.test(ip)) return undefined;
+  if (device !== null && (typeof device !== 'string' || !DIGEST.test(device))) return undefined;
+  if (country !== null && (typeof country !== 'string' || country.length === 0 || country.length > 8)) return undefined;
+  if (typeof decision !== 'string' || !ACTIONS.has(decision) || typeof score !== 'number' || !Number.isFinite(score)) return undefined;
+  const flag = (v: unknown): boolean | undefined | null => (v === null ? undefined : v === 1 ? true : v === 0 ? false : null);
+  const nd = flag(newDevice);
+  const nc = flag(newCountry);
+  if (nd === null || nc === null) return undefined;
+  return {
+    time,
+    user,
+    ip,
+    device: device === null ? undefined : (device as string),
+    country: country === null ? undefined : (country as string),
+    decision: decision as Action,
+    score,
+    newDevice: nd,
+    newCountry: nc,
+  };
+}
