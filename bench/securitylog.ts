@@ -7,7 +7,7 @@
 // taken. Then the per-user page query (a user's newest 20 entries) timed through securityLog() and
 // shown with EXPLAIN (ANALYZE, BUFFERS). Schemas are dropped at the end unless KEEP=1.
 //
-// Usage: `npx tsx bench/securitylog.ts [postgres://…]` (default postgres://postgres@127.0.0.1:5432/test).
+// Usage: `npm run bench:securitylog [-- postgres://…]` (default postgres://postgres@127.0.0.1:5432/test).
 // ROWS (200000) decisions, USERS (20000) users.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
