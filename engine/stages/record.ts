@@ -1,5 +1,6 @@
 // Stage 5, record: the decision goes to the outcome window (Redis: what POST /v1/outcome needs, for
-// VIGIL_OUTCOME_WINDOW) and to the decision log (everything else, durable and searchable), and its
+// VIGIL_OUTCOME_WINDOW) and to the decision log (everything else, durable and searchable, with what
+// only the user's security log shows: the city, an account change's kind, the notice codes), and its
 // features to the training recorder when one is configured. Nothing here is awaited: the answer never
 // waits for a second round trip or for a store or database that is down (the log queues, then
 // spools). The store runs one connection's commands in order, so an outcome sent through this
