@@ -120,6 +120,18 @@ export const OPERATIONS: readonly Operation[] = [
     errors: ['invalid_request', 'unavailable'],
   },
   {
+    method: 'get',
+    path: '/v1/users/{id}/security-log',
+    auth: 'admin',
+    summary: "The user's security log: sign-ins, recoveries and account changes, newest first",
+    description:
+      'For the auth service to show its user. Coarse fields only (no address, no device id); kept under the retention and emptied by the erasure. `limit` 1-100 (default 20).',
+    params: userParam,
+    query: req.securityLogQuerySchema,
+    ok: { '200': { description: 'A page of entries.', schema: res.securityLogResponseSchema } },
+    errors: ['invalid_request', 'unavailable'],
+  },
+  {
     method: 'delete',
     path: '/v1/users/{id}/history',
     auth: 'admin',

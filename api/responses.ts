@@ -143,6 +143,27 @@ export const decisionPageSchema = z
   .meta({ id: 'DecisionPage' });
 
 export const eraseResponseSchema = z.object({ keys: z.number().int(), decisions: z.number().int() }).meta({ id: 'Erased' });
+export const securityLogResponseSchema = z
+  .object({
+    entries: z.array(
+      z
+        .object({
+          at: z.string().meta({ description: 'When the event happened (ISO 8601).' }),
+          type: z.enum(['login', 'recovery', 'account_change']),
+          change: z.string().optional().meta({ description: 'account_change only: what changed (`password`, `email`, …).' }),
+          decision: z.enum(['allow', 'step_up', 'block']),
+          country: z.string().nullable().meta({ description: 'ISO 3166 country code; null when unknown.' }),
+          city: z.string().nullable().meta({ description: 'City name in English; null when unknown.' }),
+          browser: z.string().nullable(),
+          os: z.string().nullable(),
+          notices: z.array(z.string()).meta({ description: 'Notice codes (the messages are the evaluate answer\'s).' }),
+        })
+        .meta({ id: 'SecurityLogEntry' }),
+    ),
+    cursor: z.string().nullable().meta({ description: 'Pass back as `cursor` for the next page; null on the last one.' }),
+  })
+  .meta({ id: 'SecurityLog' });
+
 export const countersResponseSchema = z.object({ cleared: z.number().int() }).meta({ id: 'CountersCleared' });
 
 export const auditResponseSchema = z

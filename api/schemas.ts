@@ -242,6 +242,25 @@ export function decisionQuerySchema(now: () => number) {
     });
 }
 
+/** Entries of one security-log page at most (it is shown to a person). */
+export const MAX_SECURITY_LOG_PAGE = 100;
+
+/** GET /v1/users/:id/security-log: the path's user id (raw; the engine hashes it). */
+export const userIdParamsSchema = z.object({ id: identifier(MAX_USER_ID) });
+
+/** GET /v1/users/:id/security-log?limit=&cursor= */
+export const securityLogQuerySchema = z
+  .object({
+    limit: z
+      .string()
+      .regex(/^\d{1,3}$/, `must be an integer from 1 to ${MAX_SECURITY_LOG_PAGE}`)
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= MAX_SECURITY_LOG_PAGE, `must be an integer from 1 to ${MAX_SECURITY_LOG_PAGE}`)
+      .optional(),
+    cursor: z.string().min(1).max(512).optional(),
+  })
+  .strict();
+
 const reason = z.string().min(1).max(MAX_REASON).nullish();
 
 /** A pack hash as the history names it. */

@@ -25,6 +25,14 @@ export type DecisionPage = z.output<typeof answers.decisionPageSchema>;
 export type DecisionSearch = Omit<z.input<ReturnType<typeof requests.decisionQuerySchema>>, 'limit'> & { readonly limit?: number };
 export type AuditQuery = Omit<z.input<ReturnType<typeof requests.auditQuerySchema>>, 'limit'> & { readonly limit?: number };
 export type AuditEntries = z.output<typeof answers.auditResponseSchema>;
+export type SecurityLog = z.output<typeof answers.securityLogResponseSchema>;
+export type SecurityLogEntry = SecurityLog['entries'][number];
+export interface SecurityLogQuery {
+  /** 1-100 (default 20). */
+  readonly limit?: number;
+  /** `cursor` of the previous page. */
+  readonly cursor?: string;
+}
 export type CountersClear = z.input<typeof requests.countersBodySchema>;
 /** A pack: one `.rules` file's text, or `{"path": text}` for several files (`lists/x.txt` too). */
 export type PackSource = string | z.input<typeof requests.packFilesBodySchema>['files'];
@@ -147,6 +155,8 @@ export interface VigilClient {
   readonly users: {
     /** DELETE /v1/users/:id/history: the user's history, counters and decisions. */
     erase(userId: string): Promise<{ keys: number; decisions: number }>;
+    /** GET /v1/users/:id/security-log: the user's sign-ins, recoveries and changes, newest first (admin). */
+    securityLog(userId: string, query?: SecurityLogQuery): Promise<SecurityLog>;
   };
   readonly counters: {
     clear(target: CountersClear): Promise<{ cleared: number }>;
@@ -310,7 +320,10 @@ export function createClient(opts: ClientOptions): VigilClient {
       get: (id, o) => admin({ method: 'GET', path: `/v1/decisions/${seg(id)}`, ...(o?.explain ? { query: { explain: 1 } } : {}) }),
       search: (q = {}) => admin({ method: 'GET', path: '/v1/decisions', query: q }),
     },
-    users: { erase: (userId) => admin({ method: 'DELETE', path: `/v1/users/${seg(userId)}/history` }) },
+    users: {
+      erase: (userId) => admin({ method: 'DELETE', path: `/v1/users/${seg(userId)}/history` }),
+      securityLog: (userId, q = {}) => admin({ method: 'GET', path: `/v1/users/${seg(userId)}/security-log`, query: { limit: q.limit, cursor: q.cursor } }),
+    },
     counters: { clear: (target) => admin({ method: 'DELETE', path: '/v1/counters', body: target }) },
     audit: (q = {}) => admin({ method: 'GET', path: '/v1/audit', query: q }),
     model: { reload: () => admin({ method: 'POST', path: '/v1/model/reload' }) },

@@ -14,6 +14,9 @@ export type {
   RuleHitRow,
   SearchPage,
   SearchQuery,
+  SecurityLogEntry,
+  SecurityLogPage,
+  SecurityLogQuery,
 } from './types.ts';
 export { createDecisionLog } from './log.ts';
 export type { AuditRecord, AuditStore } from './audit.ts';

@@ -28,6 +28,8 @@ import type {
   Outcome,
   SearchPage,
   SearchQuery,
+  SecurityLogPage,
+  SecurityLogQuery,
 } from './types.ts';
 
 interface Entry {
@@ -60,6 +62,9 @@ interface Resolved {
 const HASH_RE = /^[A-Za-z0-9_-]{8,128}$/;
 const RULE_RE = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
 const CURSOR_PREFIX = 'v1:';
+/** A security-log page: 20 entries unless asked, at most 100 (it is shown to a person). */
+export const SECURITY_LOG_LIMIT = 20;
+export const SECURITY_LOG_MAX = 100;
 /** Backoff between probes of a database that does not answer. */
 const PROBE_MIN_MS = 200;
 const PROBE_MAX_MS = 2000;
@@ -624,6 +629,26 @@ class Log implements DecisionLog {
     if (more) rows = rows.slice(0, limit);
     const last = rows[rows.length - 1];
     return { rows, nextCursor: more && last ? encodeCursor(last.id) : null };
+  }
+
+  async securityLog(q: SecurityLogQuery): Promise<SecurityLogPage> {
+    this.checkOpen();
+    const limit = q.limit ?? SECURITY_LOG_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > SECURITY_LOG_MAX) {
+      throw new DecisionLogError('LOG_BAD_QUERY', `limit must be an integer from 1 to ${SECURITY_LOG_MAX}`);
+    }
+    if (typeof q.user !== 'string' || !HASH_RE.test(q.user)) throw new DecisionLogError('LOG_BAD_QUERY', 'user must be a keyed hash');
+    const before = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
+    let rows: Awaited<ReturnType<Sql['securityLog']>>;
+    try {
+      rows = await this.sql.securityLog(this.db, q.user, limit + 1, before);
+    } catch (err) {
+      throw unavailable(err);
+    }
+    const more = rows.length > limit;
+    if (more) rows = rows.slice(0, limit);
+    const last = rows[rows.length - 1];
+    return { entries: rows.map((r) => r.entry), nextCursor: more && last ? encodeCursor(last.id) : null };
   }
 
   scan(q: { since: number; until?: number }): AsyncIterable<LogRow> {

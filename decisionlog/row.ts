@@ -4,7 +4,7 @@
 // ↔ uuid mapping (ids are stored as 16-byte uuids; a ULID's first 48 bits are its time, so the id
 // names its day partition), the smallint codes of decisions and outcomes, and append's validation.
 import ipaddr from 'ipaddr.js';
-import type { Decision, FeatureValue, LogRow, Outcome, RuleHitRow } from './types.ts';
+import type { Decision, FeatureValue, LogRow, Outcome, RuleHitRow, SecurityLogEntry } from './types.ts';
 
 export const DECISIONS: readonly Decision[] = ['allow', 'step_up', 'block'];
 export const OUTCOMES: readonly Outcome[] = ['succeeded', 'failed', 'challenge_passed', 'challenge_failed'];
@@ -70,6 +70,8 @@ const HASH_RE = /^[A-Za-z0-9_-]{8,128}$/;
 const TYPE_RE = /^[a-z][a-z_]{0,31}$/;
 const RULE_RE = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
 const COUNTRY_RE = /^[A-Z]{2}$/;
+/** A notice code of dsl.md § 7 (the catalogue itself is the DSL's; the log keeps any such word). */
+const NOTICE_RE = /^[a-z][a-z0-9_]{0,63}$/;
 const MAX_TEXT = 256;
 /** Features that carry a raw identifier; the engine evaluates them, the log never stores them. */
 export const RAW_FEATURES: readonly string[] = ['user.id', 'device.id', 'ip.address'];
@@ -194,6 +196,11 @@ export function rowProblem(row: LogRow): string | null {
       return 'a feature value is not a boolean, finite number, string or null';
     }
   }
+  if (row.city !== undefined && !optText(row.city)) return 'bad city';
+  if (row.change !== undefined && row.change !== null && (typeof row.change !== 'string' || !TYPE_RE.test(row.change))) return 'bad change';
+  if (row.notices !== undefined && !(Array.isArray(row.notices) && row.notices.length <= 64 && row.notices.every((c) => typeof c === 'string' && NOTICE_RE.test(c)))) {
+    return 'bad notices';
+  }
   if (!isPlainObject(row.ctx)) return 'ctx is not an object';
   if (!isPlainObject(row.request)) return 'request is not an object';
   if (row.outcome !== null && !isOutcome(row.outcome)) return 'bad outcome';
@@ -233,6 +240,9 @@ export interface Wire {
   readonly features: Readonly<Record<string, FeatureValue>>;
   readonly ctx: Readonly<Record<string, unknown>>;
   readonly request: Readonly<Record<string, unknown>>;
+  readonly city: string | null;
+  readonly change: string | null;
+  readonly notices: readonly string[] | null;
   readonly outcome?: number | null;
   readonly outcome_ms?: number | null;
   readonly outcome_at?: string | null;
@@ -281,6 +291,9 @@ export function toWire(row: LogRow): string {
     features: strip(row.features),
     ctx: row.ctx,
     request: row.request,
+    city: row.city ?? null,
+    change: row.change ?? null,
+    notices: row.notices !== undefined && row.notices.length > 0 ? row.notices : null,
   };
   const json = JSON.stringify(w);
   // JSON.stringify writes both NUL and unpaired surrogates as \u escapes: one indexOf rules both out.
@@ -332,6 +345,9 @@ export function fromWire(w: Record<string, unknown>, outcome: Outcome | null = n
     features: objectOf<FeatureValue>(w.features),
     ctx: objectOf<unknown>(w.ctx),
     request: objectOf<unknown>(w.request),
+    ...(typeof w.city === 'string' ? { city: w.city } : {}),
+    ...(typeof w.change === 'string' ? { change: w.change } : {}),
+    ...(Array.isArray(w.notices) && w.notices.length > 0 ? { notices: w.notices.filter((n): n is string => typeof n === 'string') } : {}),
     outcome: outcome ?? oc,
     outcomeAt: outcomeAt ?? (oc ? numOrNull(w.outcome_ms) : null),
   };
@@ -340,11 +356,26 @@ export function fromWire(w: Record<string, unknown>, outcome: Outcome | null = n
 /** Columns a query selects for a LogRow (`d` the decisions row, `o` its outcome row). */
 export const SELECT_COLUMNS = `d.id::text AS u, d.type, d.user_h, d.device_h, d.ip_h, d.prefix::text AS prefix, d.country,
   d.asn::float8 AS asn, d.decision::int AS decision, d.score, d.degraded, d.rules, d.shadow, d.overrides, d.pack_name, d.pack_version,
-  d.pack_hash, d.model_version, d.features, d.ctx, d.request, o.outcome::int AS outcome,
+  d.pack_hash, d.model_version, d.features, d.ctx, d.request, d.city, d.change, d.notices, o.outcome::int AS outcome,
   (extract(epoch FROM o.outcome_at) * 1000)::float8 AS outcome_ms`;
 
 /** A LogRow from a row selected with SELECT_COLUMNS. */
 export function fromDb(r: Record<string, unknown>): LogRow {
   const id = uuidToUlid(String(r.u));
   return fromWire({ ...r, id }, null, null);
+}
+
+/** A security-log entry from a row of the `security_log` view (as sql.ts selects it). */
+export function securityEntryFromDb(r: Record<string, unknown>): SecurityLogEntry {
+  return {
+    time: Math.round(Number(r.ms)),
+    type: String(r.type),
+    change: strOrNull(r.change),
+    decision: DECISIONS[Number(r.decision)] ?? 'allow',
+    country: strOrNull(r.country),
+    city: strOrNull(r.city),
+    browser: strOrNull(r.browser),
+    os: strOrNull(r.os),
+    notices: Array.isArray(r.notices) ? r.notices.filter((n): n is string => typeof n === 'string') : [],
+  };
 }

@@ -5,8 +5,8 @@
 // no per-row parameters, and the same text as the spool lines.
 import type { Queryable } from './db.ts';
 import { ident } from './migrate.ts';
-import { decisionCode, fromDb, outcomeCode, SELECT_COLUMNS, ulidToUuid, ulidTime } from './row.ts';
-import type { Decision, LogRow, Outcome } from './types.ts';
+import { decisionCode, fromDb, outcomeCode, SELECT_COLUMNS, securityEntryFromDb, ulidToUuid, ulidTime, uuidToUlid } from './row.ts';
+import type { Decision, LogRow, Outcome, SecurityLogEntry } from './types.ts';
 
 export interface Sql {
   insertBatch(q: Queryable, wireRows: readonly string[]): Promise<number>;
@@ -15,6 +15,8 @@ export interface Sql {
   search(q: Queryable, p: SearchParams): Promise<LogRow[]>;
   scanPage(q: Queryable, since: number, until: number, after: string | null, limit: number): Promise<LogRow[]>;
   eraseUser(q: Queryable, user: string): Promise<number>;
+  /** A user's security-log entries older than `before` (a ULID), newest first; `id` for the cursor. */
+  securityLog(q: Queryable, user: string, limit: number, before: string | undefined): Promise<{ id: string; entry: SecurityLogEntry }[]>;
 }
 
 export interface SearchParams {
@@ -86,13 +88,15 @@ export function createSql(schema: string): Sql {
         u uuid, at timestamptz, score float8, asn bigint, pack_version int, decision smallint, degraded boolean,
         type text, user_h text, device_h text, ip_h text, prefix cidr, country text, pack_name text, pack_hash text,
         model_version text, rules jsonb, shadow jsonb, overrides jsonb, features jsonb, ctx jsonb, request jsonb,
-        outcome smallint, outcome_at timestamptz)
+        city text, change text, notices jsonb, outcome smallint, outcome_at timestamptz)
     ),
     ins AS (
       INSERT INTO ${D} (at, id, score, asn, pack_version, decision, degraded, type, user_h, device_h, ip_h, prefix,
-                        country, pack_name, pack_hash, model_version, rules, shadow, overrides, features, ctx, request)
+                        country, pack_name, pack_hash, model_version, rules, shadow, overrides, features, ctx, request,
+                        city, change, notices)
       SELECT at, u, score, asn, pack_version, decision, degraded, type, user_h, device_h, ip_h, prefix,
-             country, pack_name, pack_hash, model_version, rules, shadow, overrides, features, ctx, request
+             country, pack_name, pack_hash, model_version, rules, shadow, overrides, features, ctx, request,
+             city, change, notices
         FROM src
       ON CONFLICT DO NOTHING
       RETURNING at, id, rules, shadow
@@ -155,6 +159,24 @@ export function createSql(schema: string): Sql {
       }
       const inner = `SELECT * FROM ${D} WHERE at >= $1::timestamptz AND at < $2::timestamptz ${cond} ORDER BY at, id LIMIT $3::int`;
       return (await q.query(withOutcomes(schema, inner, 'ASC'), params)).map(fromDb);
+    },
+
+    async securityLog(q, user, limit, before) {
+      const params: unknown[] = [user, limit];
+      let cond = '';
+      if (before !== undefined) {
+        params.push(iso(ulidTime(before)), ulidToUuid(before));
+        cond = 'AND (at, id) < ($3::timestamptz, $4::uuid)';
+      }
+      // The view's columns only: the wide jsonb columns (features, ctx) are never read.
+      const rows = await q.query(
+        `SELECT id::text AS u, (extract(epoch FROM at) * 1000)::float8 AS ms, type, change, decision::int AS decision,
+                country, city, browser, os, notices
+           FROM ${s}.security_log WHERE user_h = $1::text ${cond}
+          ORDER BY at DESC, id DESC LIMIT $2::int`,
+        params,
+      );
+      return rows.map((r) => ({ id: uuidToUlid(String(r.u)), entry: securityEntryFromDb(r) }));
     },
 
     async eraseUser(q, user) {

@@ -46,6 +46,12 @@ export interface LogRow {
   readonly ctx: Readonly<Record<string, unknown>>;
   /** Non-identifying request extras (created_at, mfa, browser, os). */
   readonly request: Readonly<Record<string, unknown>>;
+  /** GeoIP city name in English (absent or null: unknown). Shown in the user's security log. */
+  readonly city?: string | null;
+  /** account_change events: what changed (`password`, `email`, …). */
+  readonly change?: string | null;
+  /** Notice codes of the answer (dsl.md § 7), in its order; absent or empty: none. */
+  readonly notices?: readonly string[];
   readonly outcome: Outcome | null;
   readonly outcomeAt: number | null;
 }
@@ -68,6 +74,35 @@ export interface SearchQuery {
 
 export interface SearchPage {
   rows: LogRow[];
+  nextCursor: string | null;
+}
+
+/** A page of a user's security log (GET /v1/users/:id/security-log). */
+export interface SecurityLogQuery {
+  /** The user's keyed hash. */
+  readonly user: string;
+  /** Default 20, at most 100. */
+  readonly limit?: number;
+  /** `nextCursor` of the previous page. */
+  readonly cursor?: string;
+}
+
+/** One entry: coarse fields only (no address, prefix, device or rule). */
+export interface SecurityLogEntry {
+  /** Event time, ms since the epoch. */
+  readonly time: number;
+  readonly type: string;
+  readonly change: string | null;
+  readonly decision: Decision;
+  readonly country: string | null;
+  readonly city: string | null;
+  readonly browser: string | null;
+  readonly os: string | null;
+  readonly notices: readonly string[];
+}
+
+export interface SecurityLogPage {
+  entries: SecurityLogEntry[];
   nextCursor: string | null;
 }
 
@@ -100,6 +135,8 @@ export interface DecisionLog {
   get(id: string): Promise<LogRow | null>;
   /** Newest first, opaque cursor; the table only (rows appear once written, within ~flushMs). */
   search(q: SearchQuery): Promise<SearchPage>;
+  /** A user's security log, newest first, from the table (a projection of its decisions). */
+  securityLog(q: SecurityLogQuery): Promise<SecurityLogPage>;
   /** Rows removed from table + queue + spool. */
   eraseUser(user: string): Promise<number>;
   /** Oldest first, in pages: replay and training from the log. */

@@ -34,12 +34,23 @@ function hitRows(hits: readonly RuleHit[]): RuleHitRow[] {
   return hits.map((h) => ({ name: h.name, action: h.action, score: h.score, tags: h.tags }));
 }
 
+/** What only the user's security log shows (decisionlog/migrations/005_security_log.sql). */
+export interface SecurityFields {
+  /** GeoIP city, English. */
+  readonly city?: string | undefined;
+  /** account_change events: what changed. */
+  readonly change?: string | undefined;
+  /** The answer's notice codes, in its order. */
+  readonly notices?: readonly string[] | undefined;
+}
+
 export function logRow(
   result: EvaluateResult,
   ctx: EventContext,
   prefix: string | null,
   request: StoredRequestFields,
   features: Readonly<Record<string, boolean | number | string | null>>,
+  security: SecurityFields = {},
 ): LogRow {
   return {
     id: result.decision_id,
@@ -62,6 +73,9 @@ export function logRow(
     features,
     ctx: ctx as unknown as Readonly<Record<string, unknown>>,
     request: request as Readonly<Record<string, unknown>>,
+    ...(security.city !== undefined ? { city: security.city } : {}),
+    ...(security.change !== undefined ? { change: security.change } : {}),
+    ...(security.notices !== undefined && security.notices.length > 0 ? { notices: security.notices } : {}),
     outcome: null,
     outcomeAt: null,
   };

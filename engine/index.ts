@@ -31,7 +31,7 @@ import { readSignals } from './stages/signals.ts';
 import type { SignalFailure, SignalLatency, StageLogger } from './stages/types.ts';
 import type { DecisionPage, DecisionQuery, Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from './types.ts';
 
-export type { DecisionPage, DecisionQuery, Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from './types.ts';
+export type { DecisionPage, DecisionQuery, Engine, EvaluateResult, Outcome, SecurityLogItem, SecurityLogView, StoredDecision, VigilEvent } from './types.ts';
 export { planFeatures, type FeaturePlan } from './plan.ts';
 export { EngineError, EngineUnavailableError } from './errors.ts';
 export { createLiveLists, type DeclaredList, type ListEntry, type ListLookup, type ListView, type LiveLists } from './lists.ts';
@@ -192,6 +192,31 @@ export function createEngine(opts: EngineOptions): Engine {
       const { user, ...rest } = q;
       const page = await log.search(user === undefined ? rest : { ...rest, user: store.userHash(user) });
       return { decisions: page.rows.map(storedDecision), cursor: page.nextCursor };
+    },
+
+    async securityLog(userId, q = {}) {
+      if (!log) return { entries: [], cursor: null };
+      // As a search: what is still queued is written first, so the sign-in just answered shows.
+      await log.flush();
+      const page = await log.securityLog({
+        user: store.userHash(userId),
+        ...(q.limit !== undefined ? { limit: q.limit } : {}),
+        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+      });
+      return {
+        entries: page.entries.map((e) => ({
+          at: new Date(e.time).toISOString(),
+          type: e.type,
+          ...(e.change !== null ? { change: e.change } : {}),
+          decision: e.decision,
+          country: e.country,
+          city: e.city,
+          browser: e.browser,
+          os: e.os,
+          notices: e.notices,
+        })),
+        cursor: page.nextCursor,
+      };
     },
 
     async eraseUser(userId: string) {

@@ -90,6 +90,28 @@ export interface DecisionPage {
   readonly cursor: string | null;
 }
 
+/** One entry of a user's security log as the API shows it: coarse fields only. */
+export interface SecurityLogItem {
+  /** ISO time of the event. */
+  readonly at: string;
+  readonly type: string;
+  /** account_change events only. */
+  readonly change?: string;
+  readonly decision: Action;
+  readonly country: string | null;
+  readonly city: string | null;
+  readonly browser: string | null;
+  readonly os: string | null;
+  /** Notice codes (dsl.md § 7). */
+  readonly notices: readonly string[];
+}
+
+export interface SecurityLogView {
+  readonly entries: readonly SecurityLogItem[];
+  /** Pass back as `cursor` for the next page; null on the last one. */
+  readonly cursor: string | null;
+}
+
 export interface Engine {
   evaluate(ev: VigilEvent, opts?: { explain?: boolean }): Promise<EvaluateResult>;
   /** 'not_found' for an unknown or expired decision id. */
@@ -97,6 +119,11 @@ export interface Engine {
   getDecision(decisionId: string): Promise<StoredDecision | null>;
   /** Newest first. Without a decision log, an empty page. */
   searchDecisions(q: DecisionQuery): Promise<DecisionPage>;
+  /**
+   * The user's security log (raw id, hashed here), newest first. Without a decision log, an empty
+   * page. `limit` 1-100 (default 20).
+   */
+  securityLog(userId: string, q?: { readonly limit?: number; readonly cursor?: string }): Promise<SecurityLogView>;
   /** Erase one user: signal-store keys (history, counters, outcome-window records) and decision-log rows. */
   eraseUser(userId: string): Promise<{ readonly keys: number; readonly decisions: number }>;
   /**

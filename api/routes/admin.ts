@@ -1,5 +1,6 @@
 // Admin routes over decisions, users, counters and the audit log: GET /v1/decisions/:id (with
-// ?explain=1, the explain trace of engine/explain.ts), GET /v1/decisions (the decision log's search), DELETE /v1/users/:id/history (erasure), DELETE
+// ?explain=1, the explain trace of engine/explain.ts), GET /v1/decisions (the decision log's search), GET
+// /v1/users/:id/security-log (the user's own security log), DELETE /v1/users/:id/history (erasure), DELETE
 // /v1/counters (a false positive's undo), POST /v1/model/reload, GET /v1/audit; and the helpers
 // every admin route shares (the actor, recording an audit entry). Disabled (404) when
 // VIGIL_ADMIN_TOKEN is unset.
@@ -20,7 +21,9 @@ import {
   identifierProblem,
   MAX_DECISION_ID,
   MAX_USER_ID,
+  securityLogQuerySchema,
   undecodableQuery,
+  userIdParamsSchema,
 } from '../schemas.ts';
 import { jsonBody } from './body.ts';
 
@@ -95,6 +98,24 @@ export function adminRoutes(d: AdminRouteDeps): Router {
       return;
     }
     res.json({ ...decision, explain: explainDecision(decision, d.packs?.current()?.pack ?? null, d.engine) });
+  });
+
+  // The user's own security log, for the auth service to show its user. The user id is neither
+  // logged nor kept: the log is keyed by its hash.
+  r.get('/v1/users/:id/security-log', admin, async (req, res) => {
+    const params = userIdParamsSchema.safeParse(req.params);
+    if (!params.success) throw new ApiError('invalid_request', `the user id must be 1-${MAX_USER_ID} bytes (UTF-8) of well-formed Unicode`, fieldIssues(params.error).map((i) => ({ ...i, path: `params.${i.path}` })));
+    const undecodable = undecodableQuery(req.originalUrl);
+    if (undecodable !== null) throw new ApiError('invalid_request', 'invalid security-log query', [undecodable]);
+    const query = securityLogQuerySchema.safeParse(req.query);
+    if (!query.success) throw new ApiError('invalid_request', 'invalid security-log query', fieldIssues(query.error));
+    const q = query.data;
+    res.json(
+      await d.engine.securityLog(params.data.id, {
+        ...(q.limit !== undefined ? { limit: q.limit } : {}),
+        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+      }),
+    );
   });
 
   r.delete('/v1/users/:id/history', admin, async (req, res) => {

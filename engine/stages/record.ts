@@ -1,5 +1,6 @@
 // Stage 5, record: the decision goes to the outcome window (Redis: what POST /v1/outcome needs, for
-// VIGIL_OUTCOME_WINDOW) and to the decision log (everything else, durable and searchable), and its
+// VIGIL_OUTCOME_WINDOW) and to the decision log (everything else, durable and searchable, with what
+// only the user's security log shows: the city, an account change's kind, the notice codes), and its
 // features to the training recorder when one is configured. Nothing here is awaited: the answer never
 // waits for a second round trip or for a store or database that is down (the log queues, then
 // spools). The store runs one connection's commands in order, so an outcome sent through this
@@ -8,7 +9,7 @@ import { errorMessage } from '../../common/errors.ts';
 import type { DecisionLog } from '../../decisionlog/index.ts';
 import { subnetKey } from '../../features/ip.ts';
 import type { SignalStore } from '../../features/store/index.ts';
-import { keptFeatures, logRow, type StoredRequestFields } from '../decisions.ts';
+import { keptFeatures, logRow, type SecurityFields, type StoredRequestFields } from '../decisions.ts';
 import type { FeaturePlan } from '../plan.ts';
 import type { Recorder } from '../recorder.ts';
 import type { EvaluateResult } from '../types.ts';
@@ -30,6 +31,28 @@ export interface RecordDeps {
   readonly fail: SignalFailure;
   readonly logger?: StageLogger;
   readonly pending: Set<Promise<void>>;
+}
+
+const WORD = /^[a-z][a-z_]{0,31}$/;
+/** Longest city name kept (GeoIP data is untrusted input). */
+const CITY_MAX = 100;
+
+/**
+ * What changed (an account_change event's `change`) and the answer's notice codes, for the user's
+ * security log. Read by shape: the event and the answer carry them only when the pack and the
+ * request use them (absent: no change, no notice).
+ */
+export function securityFieldsOf(ev: object, result: object): SecurityFields {
+  // Only words the log accepts: a field it would refuse must not cost the decision its row.
+  const change = 'change' in ev && typeof ev.change === 'string' && WORD.test(ev.change) ? ev.change : undefined;
+  const notices: string[] = [];
+  if ('notices' in result && Array.isArray(result.notices)) {
+    for (const n of result.notices as unknown[]) {
+      const code = typeof n === 'string' ? n : typeof n === 'object' && n !== null && 'code' in n ? n.code : undefined;
+      if (typeof code === 'string' && WORD.test(code) && !notices.includes(code)) notices.push(code);
+    }
+  }
+  return { ...(change !== undefined ? { change } : {}), ...(notices.length > 0 ? { notices } : {}) };
 }
 
 export function record(deps: RecordDeps, x: Extracted, read: SignalsRead, plan: FeaturePlan, result: EvaluateResult): void {
@@ -66,7 +89,13 @@ export function record(deps: RecordDeps, x: Extracted, read: SignalsRead, plan: 
     if (agent.browser !== undefined) req.browser = agent.browser;
     if (agent.os !== undefined) req.os = agent.os;
     const ip = x.input.ip;
-    deps.log.append(logRow(result, read.ctx, ip ? subnetKey(ip) : null, req, features));
+    const city = x.input.geo.city;
+    deps.log.append(
+      logRow(result, read.ctx, ip ? subnetKey(ip) : null, req, features, {
+        ...(city !== undefined && city.length > 0 ? { city: city.slice(0, CITY_MAX) } : {}),
+        ...securityFieldsOf(ev, result),
+      }),
+    );
   }
   deps.recorder?.record({
     kind: 'decision',

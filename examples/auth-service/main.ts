@@ -1,4 +1,4 @@
-// Runs the example auth service from the environment: VIGIL_URL, VIGIL_API_TOKEN, PORT,
+// Runs the example auth service from the environment: VIGIL_URL, VIGIL_API_TOKEN, VIGIL_ADMIN_TOKEN, PORT,
 // TRUST_PROXY_HOPS, AUTH_USERS_FILE. Start: `npx tsx examples/auth-service/main.ts`. Development only:
 // one-time codes and reset links are written to the log instead of being sent.
 import { readFileSync } from 'node:fs';
@@ -54,6 +54,7 @@ const port = intEnv('PORT', 3000, 0, 65535);
 const service = createAuthService({
   vigilUrl,
   apiToken: process.env.VIGIL_API_TOKEN || undefined,
+  adminToken: process.env.VIGIL_ADMIN_TOKEN || undefined,
   users: loadUsers(),
   trustProxyHops: intEnv('TRUST_PROXY_HOPS', 0, 0, 10),
   logger: log,

@@ -6,7 +6,7 @@
 import { randomBytes, scrypt, timingSafeEqual, type BinaryLike, type ScryptOptions } from 'node:crypto';
 import http from 'node:http';
 import { isIP } from 'node:net';
-import { createVigilClient, type Decision, type Logger, type Outcome, type Verdict, type VigilClient } from './vigil-client.ts';
+import { createVigilClient, type Decision, type Logger, type Outcome, type SecurityLogEntry, type Verdict, type VigilClient } from './vigil-client.ts';
 
 export type { Logger } from './vigil-client.ts';
 
@@ -30,6 +30,11 @@ export interface AuthServiceOptions {
   readonly vigilUrl: string;
   /** VIGIL_API_TOKEN, sent as a bearer token when set. */
   readonly apiToken?: string;
+  /**
+   * VIGIL_ADMIN_TOKEN, sent only to read a user's security log (GET /account/security). Unset: that
+   * page answers 503. A real service would keep this token in its back end only, as here.
+   */
+  readonly adminToken?: string;
   /** Accounts by login name. Passwords are hashed at start and the plain text dropped. */
   readonly users: Readonly<Record<string, AuthUser>>;
   /**
@@ -117,6 +122,7 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
     url: opts.vigilUrl,
     apiToken: opts.apiToken,
     timeoutMs: opts.vigilTimeoutMs ?? 1500,
+    adminToken: opts.adminToken,
     logger: log,
   });
 
@@ -271,6 +277,20 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
     send(res, 200, { status: 'password_changed' });
   }
 
+  /**
+   * The signed-in user's security log: their recent sign-ins, recoveries and account changes in
+   * plain words, as an HTML page (JSON with `Accept: application/json`). `?cursor=` pages on.
+   */
+  async function accountSecurity(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const uid = sessions.get(cookies(req)[SESSION_COOKIE] ?? '');
+    if (uid === undefined) return send(res, 401, { error: 'not_signed_in' });
+    const cursor = url.searchParams.get('cursor') ?? undefined;
+    if (cursor !== undefined && !/^[A-Za-z0-9_-]{1,512}$/.test(cursor)) throw new HttpError(400, 'bad_request', 'cursor is not one this page gave');
+    const page = await vigil.securityLog(uid, cursor);
+    if (page === null) return send(res, 503, { error: 'security_log_unavailable', message: 'your account activity cannot be shown right now' });
+    if ((req.headers.accept ?? '').includes('application/json')) return send(res, 200, page);
+    sendHtml(res, securityPage(page.entries, page.cursor));
+  }
   function me(req: http.IncomingMessage, res: http.ServerResponse): void {
     const uid = sessions.get(cookies(req)[SESSION_COOKIE] ?? '');
     if (uid === undefined) return send(res, 401, { error: 'not_signed_in' });
@@ -287,9 +307,10 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (path === '/healthz' || path === '/me') {
+    if (path === '/healthz' || path === '/me' || path === '/account/security') {
       if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'use GET');
       if (path === '/healthz') return send(res, 200, { status: 'ok' });
+      if (path === '/account/security') return accountSecurity(req, res, new URL(req.url ?? '/', 'http://x'));
       return me(req, res);
     }
     const run = Object.hasOwn(POST_ROUTES, path) ? POST_ROUTES[path] : undefined;
@@ -309,6 +330,74 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
   };
 
   return { handler, ready, createServer: () => http.createServer(handler) };
+}
+
+// ------------------------------------------------------------------------------------------------
+// The security page: Vigil's entries in the words a user reads
+// ------------------------------------------------------------------------------------------------
+
+const KINDS: Readonly<Record<string, string>> = { login: 'Sign-in', recovery: 'Account recovery', account_change: 'Account change' };
+const CHANGES: Readonly<Record<string, string>> = {
+  password: 'password changed',
+  email: 'e-mail address changed',
+  mfa_add: 'second factor added',
+  mfa_remove: 'second factor removed',
+  recovery_method: 'recovery method changed',
+};
+const OUTCOMES: Readonly<Record<string, string>> = { allow: 'allowed', step_up: 'asked for a code', block: 'blocked' };
+/** The notice codes of Vigil's catalogue (spec dsl.md § 7) in this service's own words. */
+const NOTICES: Readonly<Record<string, string>> = {
+  new_device: 'from a device not seen on your account before',
+  new_location: 'from a place not seen on your account before',
+  unusual_travel: 'from a place too far from your previous sign-in for the time between them',
+  many_failed_attempts: 'after many failed attempts',
+  anonymizer: 'through an anonymizing network or proxy',
+  recent_recovery: 'shortly after an account recovery',
+  session_moved: 'from another network than the sign-in it belongs to',
+  sensitive_change: 'a change that affects how you sign in',
+};
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** One entry as a sentence-like row: what, when, from where and what, and the outcome. */
+export function describeEntry(e: SecurityLogEntry): { what: string; when: string; where: string; client: string; outcome: string; notes: string[] } {
+  const kind = KINDS[e.type] ?? e.type;
+  const change = e.change !== undefined ? (CHANGES[e.change] ?? e.change.replace(/_/g, ' ')) : undefined;
+  return {
+    what: change !== undefined ? `${kind}: ${change}` : kind,
+    when: e.at,
+    where: [e.city, e.country].filter((x): x is string => x !== null && x !== '').join(', ') || 'unknown place',
+    client: [e.browser, e.os].filter((x): x is string => x !== null && x !== '').join(' on ') || 'unknown browser',
+    outcome: OUTCOMES[e.decision] ?? e.decision,
+    notes: e.notices.map((c) => NOTICES[c] ?? c.replace(/_/g, ' ')),
+  };
+}
+
+function securityPage(entries: readonly SecurityLogEntry[], cursor: string | null): string {
+  const rows = entries.map((e) => {
+    const d = describeEntry(e);
+    const notes = d.notes.length > 0 ? `<br><small>${d.notes.map(escapeHtml).join('; ')}</small>` : '';
+    return `<tr><td><time datetime="${escapeHtml(d.when)}">${escapeHtml(d.when.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}</time></td><td>${escapeHtml(d.what)}${notes}</td><td>${escapeHtml(d.where)}</td><td>${escapeHtml(d.client)}</td><td>${escapeHtml(d.outcome)}</td></tr>`;
+  });
+  const body =
+    entries.length === 0
+      ? '<p>No recent activity.</p>'
+      : `<table><thead><tr><th>When</th><th>What</th><th>Where</th><th>Browser</th><th>Result</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  const more = cursor !== null ? `<p><a href="/account/security?cursor=${encodeURIComponent(cursor)}">Older activity</a></p>` : '';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Your account activity</title></head><body><h1>Your account activity</h1>${body}${more}<p>Something you do not recognise? Change your password and sign out everywhere.</p></body></html>`;
+}
+
+function sendHtml(res: http.ServerResponse, html: string): void {
+  if (res.headersSent) return;
+  res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    // Nothing on the page runs script or loads anything: a stray value can never become active.
+    'content-security-policy': "default-src 'none'",
+  });
+  res.end(html);
 }
 
 // ------------------------------------------------------------------------------------------------

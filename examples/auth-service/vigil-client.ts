@@ -3,9 +3,9 @@
 // it. Any failure to get a well-formed decision (unreachable, timeout, a 5xx, a malformed answer:
 // the client's `onUnavailable: 'closed'`; and a 4xx, which the client throws) becomes `step_up`,
 // logged — the README explains why that, and not `allow` or `block`.
-import { createClient, VigilApiError, type Decision, type EvaluateRequest, type Outcome } from '../../client/index.ts';
+import { createClient, VigilApiError, VigilUnavailableError, type Decision, type EvaluateRequest, type Outcome, type SecurityLog } from '../../client/index.ts';
 
-export type { Decision, Outcome } from '../../client/index.ts';
+export type { Decision, Outcome, SecurityLog, SecurityLogEntry } from '../../client/index.ts';
 
 export interface Verdict {
   readonly decision: Decision;
@@ -28,6 +28,8 @@ export interface VigilClientOptions {
   readonly apiToken?: string | undefined;
   /** Per request. Vigil answers in milliseconds; waiting longer only delays the user. */
   readonly timeoutMs: number;
+  /** VIGIL_ADMIN_TOKEN: the security log is an admin route (absent: no security log). */
+  readonly adminToken?: string | undefined;
   readonly logger: Logger;
 }
 
@@ -35,13 +37,20 @@ export interface VigilClient {
   evaluate(req: EvaluateRequest & { readonly type: 'login' | 'recovery' }): Promise<Verdict>;
   /** Never throws: a lost outcome costs Vigil one data point, never the user a sign-in. */
   outcome(decisionId: string, outcome: Outcome): Promise<void>;
+  /** The user's security log page; null when it cannot be had (no admin token, Vigil down or refusing): logged. */
+  securityLog(userId: string, cursor?: string): Promise<SecurityLog | null>;
 }
+
+/** Entries on one page of the account's security log. */
+export const SECURITY_LOG_PAGE = 20;
 
 const FAIL_OPEN: Verdict = Object.freeze({ decision: 'step_up', failOpen: true });
 
 export function createVigilClient(opts: VigilClientOptions): VigilClient {
   const vigil = createClient({ url: opts.url, token: opts.apiToken || undefined, timeoutMs: opts.timeoutMs, onUnavailable: 'closed' });
   const log = opts.logger;
+  // The admin token travels only on the security-log call, never with evaluate and outcome.
+  const admin = opts.adminToken ? createClient({ url: opts.url, adminToken: opts.adminToken, adminTimeoutMs: opts.timeoutMs }) : null;
 
   return {
     async evaluate(req) {
@@ -72,6 +81,19 @@ export function createVigilClient(opts: VigilClientOptions): VigilClient {
       } catch (err) {
         if (err instanceof VigilApiError) log.warn({ status: err.status, code: err.code, decisionId, outcome }, 'vigil did not accept the outcome');
         else log.warn({ err: String(err), decisionId, outcome }, 'could not report the outcome to vigil');
+      }
+    },
+
+    async securityLog(userId, cursor) {
+      if (!admin) return null;
+      try {
+        return await admin.users.securityLog(userId, { limit: SECURITY_LOG_PAGE, ...(cursor !== undefined ? { cursor } : {}) });
+      } catch (err) {
+        // Not the message: it names the path, and the path holds the user id.
+        const detail =
+          err instanceof VigilApiError ? { status: err.status, code: err.code } : err instanceof VigilUnavailableError ? { reason: err.reason } : { err: 'unexpected' };
+        log.warn(detail, 'could not read the security log from vigil');
+        return null;
       }
     },
   };

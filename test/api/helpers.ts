@@ -136,6 +136,22 @@ export function testEngine(packs: Pick<PackManager, 'current'>): TestEngine {
       const page = all.slice(from, from + limit);
       return { decisions: page, cursor: from + limit < all.length ? String(from + limit) : null };
     },
+    async securityLog(userId, q = {}) {
+      const all = [...decisions.values()].filter((d) => d.features['user.id'] === userId).sort((a, b) => (a.decision_id < b.decision_id ? 1 : -1));
+      const from = q.cursor === undefined ? 0 : Number(q.cursor);
+      const limit = q.limit ?? 20;
+      const page = all.slice(from, from + limit).map((d) => ({
+        at: d.at,
+        type: String(d.request.type),
+        decision: d.result.decision,
+        country: null,
+        city: null,
+        browser: null,
+        os: null,
+        notices: [],
+      }));
+      return { entries: page, cursor: from + limit < all.length ? String(from + limit) : null };
+    },
     async eraseUser(id) {
       erased.push(id);
       return { keys: 3, decisions: 2 };

@@ -266,6 +266,8 @@ describe('real answers validate against the document (real engine, real Redis)',
     expect((await call(app, 'get', '/v1/decisions', { auth, query: { limit: '5' } })).status).toBe(200);
     expect((await call(app, 'get', '/v1/decisions', { auth, query: { limit: '0' } })).status).toBe(400);
     expect((await call(app, 'get', '/v1/decisions/{id}', { auth, params: { id: 'nope' } })).status).toBe(404);
+    expect((await call(app, 'get', '/v1/users/{id}/security-log', { auth, params: { id: 'u-openapi' }, query: { limit: '5' } })).status).toBe(200);
+    expect((await call(app, 'get', '/v1/users/{id}/security-log', { auth, params: { id: 'u-openapi' }, query: { limit: '101' } })).status).toBe(400);
     expect((await call(app, 'delete', '/v1/users/{id}/history', { auth, params: { id: 'u-openapi' } })).status).toBe(200);
     // No model file configured: the reload is refused (422 model_rejected).
     expect((await call(app, 'post', '/v1/model/reload', { auth })).status).toBe(422);
@@ -278,6 +280,9 @@ describe('real answers validate against the document (real engine, real Redis)',
     expect((await call(t.app, 'get', '/v1/decisions/{id}', { auth: admin, params: { id } })).status).toBe(200);
     expect((await call(t.app, 'get', '/v1/decisions/{id}', { auth: admin, params: { id }, query: { explain: '1' } })).status).toBe(200);
     expect((await call(t.app, 'get', '/v1/decisions', { auth: admin })).status).toBe(200);
+    const log = await call(t.app, 'get', '/v1/users/{id}/security-log', { auth: admin, params: { id: EVENT.user.id } });
+    expect(log.status).toBe(200);
+    expect((log.body as { entries: unknown[] }).entries).toHaveLength(1);
   });
 
   it('covered the answers that matter', () => {
@@ -301,6 +306,8 @@ describe('real answers validate against the document (real engine, real Redis)',
       'GET /v1/decisions 200',
       'GET /v1/decisions/{id} 200',
       'GET /v1/audit 200',
+      'GET /v1/users/{id}/security-log 200',
+      'GET /v1/users/{id}/security-log 400',
     ]) {
       expect(seen, k).toContain(k);
     }

@@ -153,6 +153,8 @@ describe('against a real server', () => {
     expect(await rejection(vigil.overrides.clear('blocked_ip'))).toMatchObject({ status: 404, code: 'not_found' });
 
     expect(await vigil.counters.clear({ ip: '81.2.69.142' })).toEqual({ cleared: expect.any(Number) });
+    expect(await vigil.users.securityLog('u-client/ø', { limit: 5 })).toEqual({ entries: [], cursor: null });
+    expect(await rejection(vigil.users.securityLog('u-client', { limit: 101 }))).toMatchObject({ status: 400, code: 'invalid_request' });
     expect(await vigil.users.erase('u-client')).toEqual({ keys: expect.any(Number), decisions: expect.any(Number) });
     expect((await vigil.decisions.search({ limit: 5 })).decisions).toEqual(expect.any(Array));
 

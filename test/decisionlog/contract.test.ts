@@ -237,6 +237,59 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
       expect(rulePages).toEqual(newestFirst(rows.filter((r) => r.rules[0]?.name === 'search_rule_y')));
     });
 
+    it("keeps a user's security log: coarse fields of their decisions, newest first, paged", async () => {
+      const user = hashOf('security-log');
+      const login = testRow(t0 + 70_000, { user, city: 'London' });
+      const change = testRow(t0 + 71_000, {
+        user,
+        type: 'account_change',
+        change: 'mfa_remove',
+        decision: 'step_up',
+        notices: ['session_moved', 'sensitive_change'],
+        country: 'SE',
+        city: 'Linköping',
+        request: { browser: 'Chrome', os: 'Windows' },
+      });
+      const recovery = testRow(t0 + 72_000, { user, type: 'recovery', decision: 'block', country: null, request: {} });
+      log.append(login);
+      log.append(change);
+      log.append(recovery);
+      log.append(testRow(t0 + 72_500, { user: hashOf('security-log-other') }));
+      // Read back by id while queued, then from the table: the new fields travel with the row.
+      expect(await log.get(change.id)).toMatchObject({ city: 'Linköping', change: 'mfa_remove', notices: ['session_moved', 'sensitive_change'] });
+      await log.flush();
+      expect(await log.get(change.id)).toEqual(strip(change));
+      const all = await log.securityLog({ user });
+      expect(all).toEqual({
+        entries: [
+          { time: recovery.time, type: 'recovery', change: null, decision: 'block', country: null, city: null, browser: null, os: null, notices: [] },
+          { time: change.time, type: 'account_change', change: 'mfa_remove', decision: 'step_up', country: 'SE', city: 'Linköping', browser: 'Chrome', os: 'Windows', notices: ['session_moved', 'sensitive_change'] },
+          { time: login.time, type: 'login', change: null, decision: 'allow', country: 'GB', city: 'London', browser: 'Firefox', os: 'Linux', notices: [] },
+        ],
+        nextCursor: null,
+      });
+      const p1 = await log.securityLog({ user, limit: 2 });
+      expect(p1.entries.map((e) => e.time)).toEqual([recovery.time, change.time]);
+      const p2 = await log.securityLog({ user, limit: 2, cursor: p1.nextCursor! });
+      expect(p2).toEqual({ entries: [all.entries[2]], nextCursor: null });
+      for (const q of [{ user, limit: 0 }, { user, limit: 101 }, { user, limit: 1.5 }, { user, cursor: 'nope' }, { user: 'has spaces' }]) {
+        await expect(log.securityLog(q)).rejects.toMatchObject({ code: 'LOG_BAD_QUERY' });
+      }
+      expect(await log.eraseUser(user)).toBe(3);
+      expect(await log.securityLog({ user })).toEqual({ entries: [], nextCursor: null });
+    });
+
+    it('refuses a row whose security-log fields are malformed', async () => {
+      const before = log.stats.refused;
+      const user = hashOf('security-log-bad');
+      for (const o of [{ notices: ['Bad Code'] }, { notices: 'new_device' as unknown as string[] }, { change: 'DROP TABLE' }, { city: 'x'.repeat(300) }]) {
+        log.append(testRow(t0 + 73_000, { user, ...o }));
+      }
+      expect(log.stats.refused).toBe(before + 4);
+      await log.flush();
+      expect((await log.securityLog({ user })).entries).toEqual([]);
+    });
+
     it('refuses bad search arguments with LOG_BAD_QUERY', async () => {
       const bad = [{ limit: 0 }, { limit: 1001 }, { limit: 1.5 }, { cursor: 'nope' }, { user: 'has spaces' }, { rule: "x'; drop" }, { since: Number.NaN }];
       for (const q of bad) {
@@ -347,13 +400,14 @@ for (const backend of [pgliteBackend(), postgresBackend()]) {
         const fresh = backend.options().schema!;
         const both = await Promise.all([migrate(db, fresh), migrate(db, fresh)]);
         // Every migration once, whichever of the two concurrent runs applied it.
-        expect(both.flat()).toEqual([1, 2, 3, 4]);
+        expect(both.flat()).toEqual([1, 2, 3, 4, 5]);
         const rows = await db.query<{ version: number; name: string }>(`SELECT version, name FROM "${schema}".schema_migrations ORDER BY version`);
         expect(rows).toEqual([
           { version: 1, name: 'decisions' },
           { version: 2, name: 'audit' },
           { version: 3, name: 'overrides' },
           { version: 4, name: 'packs' },
+          { version: 5, name: 'security_log' },
         ]);
       } finally {
         await db.close();

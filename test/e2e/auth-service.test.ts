@@ -9,7 +9,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthService, type Logger, type Notification } from '../../examples/auth-service/service.ts';
-import { API_TOKEN, CHROME_WIN, FIREFOX, ownRedis, place, startVigil, uid, type VigilProcess } from './helpers.ts';
+import { ADMIN_TOKEN, API_TOKEN, CHROME_WIN, FIREFOX, ownRedis, place, startVigil, uid, type VigilProcess } from './helpers.ts';
 
 interface LogEntry {
   readonly level: 'info' | 'warn' | 'error';
@@ -50,7 +50,7 @@ class Browser {
   }
 
   private async request(method: string, path: string, body?: Record<string, string>) {
-    const headers: Record<string, string> = { 'x-forwarded-for': this.ip, 'user-agent': this.ua };
+    const headers: Record<string, string> = { 'x-forwarded-for': this.ip, 'user-agent': this.ua, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.jar.size > 0) headers.cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
     const res = await fetch(base + path, { method, headers, body: body && JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
@@ -78,6 +78,7 @@ beforeAll(async () => {
   const svc = createAuthService({
     vigilUrl: vigil.url,
     apiToken: API_TOKEN,
+    adminToken: ADMIN_TOKEN,
     users: {
       [ALICE.name]: { id: ALICE.id, password: ALICE.password, createdAt: '2024-01-05T10:00:00Z', mfa: true },
       [BOB.name]: { id: BOB.id, password: BOB.password },
@@ -146,6 +147,26 @@ describe('the example auth service in front of a running Vigil', () => {
     const wrong = await away.post('/login/verify', { challenge: String(login.body.challenge), code: '000000' });
     expect(wrong).toMatchObject({ status: 401, body: { error: 'invalid_code' } });
     expect((await away.get('/me')).status).toBe(401);
+  });
+
+  it("the account page shows alice's own sign-ins, newest first, coarse: no address, no device", async () => {
+    const page = await home.get('/account/security');
+    expect(page.status).toBe(200);
+    const entries = page.body.entries as Record<string, unknown>[];
+    expect(entries.map((e) => [e.type, e.decision, e.country, e.browser, e.os])).toEqual([
+      ['login', 'allow', 'CN', 'Chrome', 'Windows'],
+      ['login', 'step_up', 'CN', 'Chrome', 'Windows'],
+      ['login', 'allow', 'SE', 'Firefox', 'Linux'],
+      ['login', 'allow', 'SE', 'Firefox', 'Linux'],
+    ]);
+    expect(entries[3]!.city).toBe('Linköping');
+    const times = entries.map((e) => Date.parse(String(e.at)));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+    const text = JSON.stringify(page.body);
+    for (const raw of [place.linkoping(0), place.changchun(0), ALICE.id, BOB.id]) expect(text).not.toContain(raw);
+    expect(Object.keys(entries[0]!).sort()).toEqual(['at', 'browser', 'city', 'country', 'decision', 'notices', 'os', 'type']);
+    expect((await new Browser(place.linkoping(0), FIREFOX).get('/account/security')).status).toBe(401);
+    expect(problems()).toEqual([]);
   });
 
   it('a burst of wrong passwords from one address ends in the service refusing, even the right password', async () => {

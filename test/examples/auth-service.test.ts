@@ -26,6 +26,7 @@ let vigil: http.Server;
 let vigilUrl: string;
 let seen: Seen[] = [];
 let nextReply: (body: Json) => Reply = () => decide('allow');
+let nextLog: (path: string) => Reply = () => ({ status: 200, body: JSON.stringify({ entries: [], cursor: null }) });
 let decisionSeq = 0;
 
 function decide(decision: string): Reply {
@@ -40,7 +41,8 @@ beforeAll(async () => {
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Json;
       seen.push({ path: req.url ?? '', auth: req.headers.authorization, body });
-      const r: Reply = req.url === '/v1/evaluate' ? nextReply(body) : { status: 204, body: '' };
+      const url = req.url ?? '';
+      const r: Reply = url === '/v1/evaluate' ? nextReply(body) : url.startsWith('/v1/users/') ? nextLog(url) : { status: 204, body: '' };
       setTimeout(() => {
         res.writeHead(r.status, { 'content-type': 'application/json' });
         res.end(r.body);
@@ -88,6 +90,7 @@ afterEach(async () => {
   seen = [];
   notes = [];
   nextReply = () => decide('allow');
+  nextLog = () => ({ status: 200, body: JSON.stringify({ entries: [], cursor: null }) });
 });
 
 interface Answer {
@@ -388,5 +391,81 @@ describe('bad input gets a clear 4xx and never reaches Vigil', () => {
     expect(r).toMatchObject({ status: 405, body: { error: 'method_not_allowed' } });
     expect((await answer(await fetch(base + '/healthz'))).status).toBe(200);
     expect((await answer(await fetch(base + '/me'))).status).toBe(401);
+  });
+});
+
+describe('the security page (GET /account/security)', () => {
+  const ENTRIES = [
+    { at: '2026-11-24T18:20:00.000Z', type: 'account_change', change: 'mfa_remove', decision: 'step_up', country: 'SE', city: 'Linköping', browser: 'Chrome', os: 'Windows', notices: ['session_moved', 'sensitive_change'] },
+    { at: '2026-11-24T18:10:00.000Z', type: 'recovery', decision: 'block', country: null, city: null, browser: null, os: null, notices: [] },
+    { at: '2026-11-24T18:00:00.000Z', type: 'login', decision: 'allow', country: 'GB', city: '<script>alert(1)</script>', browser: 'Firefox', os: 'Linux', notices: [] },
+  ];
+
+  async function signIn(base: string): Promise<string> {
+    const r = await post(base, '/login', { username: 'alice', password: 'correct horse' });
+    expect(r.status).toBe(200);
+    return `sid=${r.cookies.sid}`;
+  }
+
+  it("shows the signed-in user's log in plain words, asking Vigil with the admin token", async () => {
+    nextLog = () => ({ status: 200, body: JSON.stringify({ entries: ENTRIES, cursor: 'next-page_1' }) });
+    const base = await start({ adminToken: 'admin-tok' });
+    const sid = await signIn(base);
+    const page = await fetch(`${base}/account/security`, { headers: { cookie: sid } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(page.headers.get('content-security-policy')).toBe("default-src 'none'");
+    const html = await page.text();
+    expect(html).toContain('Account change: second factor removed');
+    expect(html).toContain('from another network than the sign-in it belongs to; a change that affects how you sign in');
+    expect(html).toContain('Linköping, SE');
+    expect(html).toContain('Chrome on Windows');
+    expect(html).toContain('asked for a code');
+    expect(html).toContain('Account recovery');
+    expect(html).toContain('unknown place');
+    expect(html).toContain('blocked');
+    // A value from Vigil is text, never markup.
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('&#60;script&#62;');
+    expect(html).toContain('href="/account/security?cursor=next-page_1"');
+    const call = seen.find((x) => x.path.startsWith('/v1/users/'))!;
+    expect(call.path).toBe('/v1/users/u-alice/security-log?limit=20');
+    expect(call.auth).toBe('Bearer admin-tok');
+    // The admin token goes to the security log only, never with evaluate or outcome.
+    for (const x of seen.filter((y) => !y.path.startsWith('/v1/users/'))) expect(x.auth).toBe('Bearer tok');
+
+    const json = await fetch(`${base}/account/security?cursor=next-page_1`, { headers: { cookie: sid, accept: 'application/json' } });
+    expect(json.status).toBe(200);
+    expect(await json.json()).toEqual({ entries: ENTRIES, cursor: 'next-page_1' });
+    expect(seen.filter((x) => x.path.startsWith('/v1/users/')).at(-1)!.path).toBe('/v1/users/u-alice/security-log?limit=20&cursor=next-page_1');
+  });
+
+  it('needs a session; refuses a malformed cursor; says so when the log cannot be had', async () => {
+    const base = await start({ adminToken: 'admin-tok' });
+    expect((await fetch(`${base}/account/security`)).status).toBe(401);
+    expect((await fetch(`${base}/account/security`, { headers: { cookie: 'sid=forged' } })).status).toBe(401);
+    expect((await fetch(`${base}/account/security`, { method: 'POST' })).status).toBe(405);
+    const sid = await signIn(base);
+    const bad = await fetch(`${base}/account/security?cursor=${encodeURIComponent('<x>')}`, { headers: { cookie: sid } });
+    expect(bad.status).toBe(400);
+    expect(seen.some((x) => x.path.startsWith('/v1/users/'))).toBe(false);
+    nextLog = () => ({ status: 500, body: JSON.stringify({ error: { code: 'internal', message: 'x' } }) });
+    const down = await fetch(`${base}/account/security`, { headers: { cookie: sid } });
+    expect(down.status).toBe(503);
+    expect(((await down.json()) as Json).error).toBe('security_log_unavailable');
+    // Without the admin token the service does not ask at all.
+    const noAdmin = await start();
+    const sid2 = await signIn(noAdmin);
+    const before = seen.length;
+    expect((await fetch(`${noAdmin}/account/security`, { headers: { cookie: sid2 } })).status).toBe(503);
+    expect(seen.slice(before).some((x) => x.path.startsWith('/v1/users/'))).toBe(false);
+  });
+
+  it('an empty log is a page that says so', async () => {
+    const base = await start({ adminToken: 'admin-tok' });
+    const sid = await signIn(base);
+    const html = await (await fetch(`${base}/account/security`, { headers: { cookie: sid } })).text();
+    expect(html).toContain('No recent activity.');
+    expect(html).not.toContain('Older activity');
   });
 });
