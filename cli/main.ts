@@ -313,6 +313,11 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
       .option('--features-out <file>', 'also replay the traffic through the engine and write the training rows `vigil train --events` reads')
       .option('--pack <dir>', 'pack used for that replay (default rules/login_core)')
       .option(
+        '--config <name>',
+        'behaviour mix and random streams: default (tune and train on it) or heldout (measure only; never tune on it)',
+        matching('--config', /^(default|heldout)$/, 'default or heldout'),
+      )
+      .option(
         '--geo-samples <n>',
         'random addresses looked up to build the address pools (default 150000; fewer start faster and know fewer places)',
         integer('--geo-samples', 1000, 10_000_000),

@@ -11,7 +11,7 @@ import { VIGIL_SCHEME } from '../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../features/geoip.ts';
 import { buildGeoPool } from '../training/geo-pool.ts';
 import { featureRow, replayThroughEngine } from '../training/replay.ts';
-import { ATTACK_TYPES, formatLine, geoSeed, parseAttackList, simulate, validateSimulateOptions, type SimulateOptions } from '../training/simulate.ts';
+import { ATTACK_TYPES, formatLine, geoSeed, parseAttackList, simulate, validateSimulateOptions, type SimConfigName, type SimulateOptions } from '../training/simulate.ts';
 import { errorMessage } from '../common/errors.ts';
 import { UsageError } from './args.ts';
 import type { CliIO } from './io.ts';
@@ -80,6 +80,7 @@ export interface SimulateCliOptions {
   readonly featuresOut?: string;
   readonly pack?: string;
   readonly geoSamples?: number;
+  readonly config?: SimConfigName;
 }
 
 /** `vigil simulate ARGV…` for callers holding an argument list (tests, scripts): the same as the command line. */
@@ -99,6 +100,7 @@ export async function simulateCommand(o: SimulateCliOptions, io: CliIO, deps: Si
     ...(o.attackStartDay !== undefined ? { attackStartDay: o.attackStartDay } : {}),
     ...(o.attackScale !== undefined ? { attackScale: o.attackScale } : {}),
     ...(o.start !== undefined ? { start: o.start } : {}),
+    ...(o.config !== undefined ? { config: o.config } : {}),
   };
   const bad = validateSimulateOptions(opts);
   if (bad) throw new UsageError(bad);
@@ -125,7 +127,7 @@ export async function simulateCommand(o: SimulateCliOptions, io: CliIO, deps: Si
   try {
     progress.update(() => 'building address pools');
     const samples = o.geoSamples;
-    const pool = buildGeoPool(geoip, geoSeed(opts.seed), samples !== undefined ? { samples, hostingSamples: Math.max(1000, Math.round(samples / 8)) } : {});
+    const pool = buildGeoPool(geoip, geoSeed(opts.seed, opts.config), samples !== undefined ? { samples, hostingSamples: Math.max(1000, Math.round(samples / 8)) } : {});
     progress.update(() => 'generating traffic');
     const lines = simulate(opts, pool);
     const out = openSink(outPath, io);

@@ -11,7 +11,7 @@ import type { GeoIp } from '../features/geoip.ts';
 import { parseIp } from '../features/ip.ts';
 import { createMemoryStore, type SignalStore } from '../features/store/index.ts';
 import { createEngine, type Engine, type Outcome, type VigilEvent } from '../engine/index.ts';
-import { ATTACK_TYPES, type AttackType, type Label, type LegitScenario, type SimLine, type SimRequest } from './simulate.ts';
+import { ATTACK_TYPES, LEGIT_SCENARIOS, type AttackType, type Label, type SimLine, type SimRequest } from './simulate.ts';
 
 /**
  * What replay needs of an anomaly model: a score in 0..1 (higher is stranger) from the explain
@@ -89,7 +89,6 @@ export const ALL_FEATURES: readonly string[] = CATALOG.map((e) => e.name);
 
 const OUTCOMES: readonly Outcome[] = ['succeeded', 'failed', 'challenge_passed', 'challenge_failed'];
 const LABELS: readonly Label[] = ['legit', ...ATTACK_TYPES];
-const SCENARIOS: readonly LegitScenario[] = ['home', 'mobile', 'work', 'trip', 'private_window', 'new_phone', 'new_account', 'vpn_user'];
 
 // A fixed key: the in-process store lives only as long as the replay, and a fixed key keeps runs
 // identical.
@@ -129,7 +128,7 @@ export function parseSimLine(text: string): SimLine | string {
   if (v.attacker_type !== undefined && !(ATTACK_TYPES as readonly unknown[]).includes(v.attacker_type)) return 'attacker_type: unknown';
   if (v.attack_id !== undefined && typeof v.attack_id !== 'string') return 'attack_id: must be a string';
   if (v.seq !== undefined && !(Number.isInteger(v.seq) && (v.seq as number) >= 0)) return 'seq: must be a non-negative integer';
-  if (v.scenario !== undefined && !(SCENARIOS as readonly unknown[]).includes(v.scenario)) return 'scenario: unknown';
+  if (v.scenario !== undefined && !(LEGIT_SCENARIOS as readonly unknown[]).includes(v.scenario)) return 'scenario: unknown';
   if (!(Number.isInteger(v.day) && (v.day as number) >= 0)) return 'day: must be a non-negative integer';
   // Validated field by field above.
   return v as unknown as SimLine;

@@ -15,7 +15,79 @@ export type AttackType = (typeof ATTACK_TYPES)[number];
 export type Label = 'legit' | AttackType;
 
 /** Why a legitimate attempt looks the way it does (for reading false positives). */
-export type LegitScenario = 'home' | 'mobile' | 'work' | 'trip' | 'private_window' | 'new_phone' | 'new_account' | 'vpn_user';
+export type LegitScenario = 'home' | 'mobile' | 'work' | 'trip' | 'private_window' | 'new_phone' | 'new_account' | 'vpn_user' | 'second_device';
+export const LEGIT_SCENARIOS: readonly LegitScenario[] = ['home', 'mobile', 'work', 'trip', 'private_window', 'new_phone', 'new_account', 'vpn_user', 'second_device'];
+
+/**
+ * How messy the simulated people are, and how the targeted attacker picks a network. Two named
+ * configurations: `default` (what the pack and model are tuned and trained on) and `heldout` (other
+ * proportions and other random streams, for measuring only: never tune on it).
+ */
+export interface SimMix {
+  /** Share of sessions in a private window or after clearing cookies: a fresh device id, same browser. */
+  readonly freshDeviceId: number;
+  /** Of those, the share that are cleared cookies (the device keeps the new id) rather than a private window. */
+  readonly clearedSticks: number;
+  /** Share of a phone's sessions on the mobile network. */
+  readonly mobileShare: number;
+  /** Share of mobile sessions through a carrier gateway near home (else anywhere in the carrier's ASN). */
+  readonly carrierNearShare: number;
+  /** How many of the carrier's gateways count as near home. */
+  readonly carrierNearCount: number;
+  /** Users who start using another device (a work laptop, a partner's tablet) during the simulation. */
+  readonly secondDevice: number;
+  /** Users who replace their phone. */
+  readonly newPhone: number;
+  /** Users who travel abroad. */
+  readonly trip: number;
+  /** Users whose home address the ISP reassigns now and then. */
+  readonly dynamicHome: number;
+  /** Commercial-VPN subscribers. */
+  readonly vpnUser: number;
+  /** Per-user mistype probability is drawn uniformly in this range. */
+  readonly typo: readonly [number, number];
+  /** Targeted attackers who use the victim's mobile carrier in the victim's area (else the home ISP). */
+  readonly targetedCarrier: number;
+}
+
+export const SIM_CONFIGS = ['default', 'heldout'] as const;
+export type SimConfigName = (typeof SIM_CONFIGS)[number];
+
+export const MIXES: Readonly<Record<SimConfigName, SimMix>> = {
+  default: {
+    freshDeviceId: 0.05,
+    clearedSticks: 0.5,
+    mobileShare: 0.55,
+    carrierNearShare: 0.8,
+    carrierNearCount: 20,
+    secondDevice: 0.1,
+    newPhone: 0.06,
+    trip: 0.08,
+    dynamicHome: 0.5,
+    vpnUser: 0.03,
+    typo: [0.02, 0.1],
+    targetedCarrier: 0.25,
+  },
+  heldout: {
+    freshDeviceId: 0.08,
+    clearedSticks: 0.65,
+    mobileShare: 0.65,
+    carrierNearShare: 0.65,
+    carrierNearCount: 40,
+    secondDevice: 0.15,
+    newPhone: 0.09,
+    trip: 0.12,
+    dynamicHome: 0.65,
+    vpnUser: 0.04,
+    typo: [0.03, 0.15],
+    targetedCarrier: 0.4,
+  },
+};
+
+/** The random streams' root: the held-out configuration never shares a stream with the default one. */
+export function streamSeed(seed: string, config: SimConfigName = 'default'): string {
+  return config === 'default' ? seed : `${config}:${seed}`;
+}
 
 /** A `POST /v1/evaluate` body (shared/spec/interfaces.md), always with `time`. */
 export interface SimRequest {
@@ -56,6 +128,8 @@ export interface SimulateOptions {
   readonly attackStartDay?: number;
   /** Multiplies every attack volume (default 1). */
   readonly attackScale?: number;
+  /** The behaviour mix and random streams (default `default`). */
+  readonly config?: SimConfigName;
 }
 
 export const DEFAULT_START = Date.parse('2026-01-05T00:00:00Z');
@@ -172,6 +246,8 @@ interface Device {
   readonly fromDay: number;
   /** This device is the replacement phone. */
   readonly isNewPhone: boolean;
+  /** This device joined the user's others during the simulation (a work laptop, a partner's tablet). */
+  readonly isSecond: boolean;
 }
 
 interface Trip {
@@ -214,7 +290,7 @@ function uaOf(d: Device, day: number): string {
   return d.family.ua(d.version + (day >= d.updateDay ? 1 : 0), d.variant);
 }
 
-function newDevice(rng: Rng, kind: DeviceKind, days: number, fromDay: number, isNewPhone: boolean): Device {
+function newDevice(rng: Rng, kind: DeviceKind, days: number, fromDay: number, isNewPhone: boolean, isSecond = false): Device {
   const { fams, weights } = FAMILIES_BY_KIND[kind];
   const family = fams[rng.weightedIndex(weights)]!;
   const [lo, hi] = family.versions;
@@ -231,6 +307,7 @@ function newDevice(rng: Rng, kind: DeviceKind, days: number, fromDay: number, is
     retiredDay: Number.POSITIVE_INFINITY,
     fromDay,
     isNewPhone,
+    isSecond,
   };
 }
 
@@ -282,7 +359,7 @@ function sameCity(pool: GeoPool, p: Place): readonly Place[] {
   return city.length > 0 ? city.slice(0, 40) : pool.residential(p.country).slice(0, 40);
 }
 
-function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: number): User {
+function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: number, mix: SimMix): User {
   const country = pool.homeCountries[rng.weightedIndex(pool.homeWeights)]!;
   const home = rng.pick(pool.residential(country));
   // A mobile carrier: another network of the same country, weighted by how much of the country's
@@ -296,14 +373,14 @@ function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: numbe
   const kinds: readonly DeviceKind[] = nDevices === 1 ? [rng.chance(0.6) ? 'mobile' : 'desktop'] : DEVICE_KINDS.slice(0, nDevices);
   for (const k of kinds) devices.push(newDevice(rng, k, days, 0, false));
   // A new phone: from a random day, the old phone is gone and a new one (often another brand) signs in.
-  if (rng.chance(0.06) && days > 1) {
+  if (rng.chance(mix.newPhone) && days > 1) {
     const day = rng.int(1, days - 1);
     const old = devices.find((d) => d.kind === 'mobile');
     if (old) old.retiredDay = day;
     devices.push(newDevice(rng, 'mobile', days, day, true));
   }
   let trip: Trip | undefined;
-  if (rng.chance(0.07) && days >= 3) {
+  if (rng.chance(mix.trip) && days >= 3) {
     let dest = country;
     // The trip countries are those the GeoIP data has enough addresses in: possibly none.
     for (let k = 0; k < 10 && dest === country; k++) {
@@ -322,15 +399,20 @@ function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: numbe
   // Some people run a commercial VPN (a few exits in their country, or abroad when the provider
   // has none there) for part of their sessions: legitimate sign-ins from hosting networks.
   let vpn: User['vpn'];
-  if (rng.chance(0.03) && pool.hostingWorld.length > 0) {
+  if (rng.chance(mix.vpnUser) && pool.hostingWorld.length > 0) {
     const local = pool.hosting(country);
     const from = local.length > 0 ? local : pool.hostingWorld;
     const exits = Array.from({ length: rng.int(1, 3) }, () => rng.pick(from));
     vpn = { exits, share: 0.3 + rng.next() * 0.6 };
   }
+  // Another device from some day on: a work laptop, a partner's tablet, a borrowed computer.
+  if (rng.chance(mix.secondDevice) && days > 1) {
+    const day = rng.int(1, days - 1);
+    devices.push(newDevice(rng, rng.chance(0.7) ? 'desktop' : 'tablet', days, day, false, true));
+  }
   const homeByDay: Place[] = [];
   const others = nearest(pool.inAsn(country, home.asn).filter((p) => p.ip !== home.ip), home, 8);
-  const churn = rng.chance(0.5) && others.length > 0 ? 1 / rng.int(5, 30) : 0;
+  const churn = rng.chance(mix.dynamicHome) && others.length > 0 ? 1 / rng.int(5, 30) : 0;
   let current = home;
   for (let d = 0; d < days; d++) {
     if (d > 0 && rng.chance(churn)) current = rng.pick(others);
@@ -348,12 +430,12 @@ function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: numbe
     tz: tzOf(home),
     cityPlaces: sameCity(pool, home),
     workplace: undefined,
-    carrierNear: nearest(carrier.length > 0 ? carrier : [home], home, 20),
+    carrierNear: nearest(carrier.length > 0 ? carrier : [home], home, mix.carrierNearCount),
     carrier: carrier.length > 0 ? carrier.slice(0, 300) : [home],
     devices,
     rate,
     peaks,
-    typo: 0.02 + rng.next() * 0.08,
+    typo: mix.typo[0] + rng.next() * (mix.typo[1] - mix.typo[0]),
     trip,
     vpn,
   };
@@ -421,7 +503,7 @@ function sessionTime(u: User, rng: Rng, start: number, day: number): number {
   return start + day * DAY + Math.floor((local - u.tz) * HOUR);
 }
 
-function legitDay(u: User, day: number, pool: GeoPool, rng: Rng, start: number, end: number, out: Emitter): void {
+function legitDay(u: User, day: number, rng: Rng, start: number, end: number, mix: SimMix, out: Emitter): void {
   const n = rng.poisson(u.rate);
   for (let s = 0; s < n; s++) {
     let t = sessionTime(u, rng, start, day);
@@ -440,11 +522,11 @@ function legitDay(u: User, day: number, pool: GeoPool, rng: Rng, start: number, 
     } else if (u.vpn && rng.chance(u.vpn.share)) {
       scenario = 'vpn_user';
       place = rng.pick(u.vpn.exits);
-    } else if (dev.kind === 'mobile' && rng.chance(0.55)) {
+    } else if (dev.kind === 'mobile' && rng.chance(mix.mobileShare)) {
       scenario = 'mobile';
       // Mostly the carrier's gateways near home, sometimes one GeoIP places across the country;
       // carrier-grade NAT hands out a different address of the gateway's range almost every time.
-      place = cgnat(pickPlace(rng, rng.chance(0.85) ? u.carrierNear : u.carrier, home), rng);
+      place = cgnat(pickPlace(rng, rng.chance(mix.carrierNearShare) ? u.carrierNear : u.carrier, home), rng);
     } else if (u.workplace && dev.kind === 'desktop' && rng.chance(0.35)) {
       scenario = 'work';
       place = u.workplace;
@@ -453,14 +535,15 @@ function legitDay(u: User, day: number, pool: GeoPool, rng: Rng, start: number, 
       place = pickPlace(rng, u.cityPlaces, home);
     }
     if (dev.isNewPhone && scenario === 'home') scenario = 'new_phone';
+    if (dev.isSecond && (scenario === 'home' || scenario === 'work')) scenario = 'second_device';
     if (scenario === 'home' && u.createdAt > start && t - u.createdAt < 2 * DAY) scenario = 'new_account';
     // Private windows and cleared cookies: a fresh identifier for a known browser. Cleared cookies
     // stick (the device keeps the new id); a private window's id is used once.
     let deviceId = dev.id;
-    if (rng.chance(0.03)) {
+    if (rng.chance(mix.freshDeviceId)) {
       deviceId = 'd-' + rng.hex(16);
-      if (rng.chance(0.5)) dev.id = deviceId;
-      if (scenario === 'home' || scenario === 'work') scenario = 'private_window';
+      if (rng.chance(mix.clearedSticks)) dev.id = deviceId;
+      if (scenario !== 'trip' && scenario !== 'vpn_user' && scenario !== 'new_account') scenario = 'private_window';
     }
     const ua = uaOf(dev, day);
     const acct = who(u);
@@ -495,6 +578,7 @@ interface AttackCtx {
   readonly days: number;
   readonly fromDay: number;
   readonly scale: number;
+  readonly mix: SimMix;
   readonly out: Emitter;
 }
 
@@ -567,13 +651,19 @@ function targeted(c: AttackCtx, rng: Rng): void {
   const campaigns = Math.round(c.users.length * 0.1 * c.scale);
   for (let k = 0; k < campaigns; k++) {
     const v = rng.pick(vs);
-    let place = c.pool.near(v.home, rng);
+    const day0 = Math.floor((attackTime(c, rng) - c.start) / DAY);
+    const active = v.devices.filter((d) => day0 >= d.fromDay && day0 < d.retiredDay);
+    const phone = active.find((d) => d.kind === 'mobile');
+    // Some attackers take the victim's mobile carrier in the victim's area (a local SIM) and the
+    // phone's browser; the others the home ISP in the victim's city and the main device's browser.
+    const viaCarrier = phone !== undefined && v.carrierNear.length > 0 && rng.chance(c.mix.targetedCarrier);
+    const anchor = viaCarrier ? v.carrierNear[0]! : v.home;
+    let place = c.pool.near(anchor, rng);
     if (!place) {
-      const same = c.pool.inAsn(v.home.country, v.home.asn).filter((p) => p.ip !== v.home.ip);
+      const same = c.pool.inAsn(anchor.country, anchor.asn).filter((p) => p.ip !== anchor.ip);
       place = same.length > 0 ? rng.pick(same) : pickPlace(rng, v.cityPlaces, v.home);
     }
-    const day0 = Math.floor((attackTime(c, rng) - c.start) / DAY);
-    const main = v.devices.find((d) => day0 >= d.fromDay && day0 < d.retiredDay) ?? v.devices[0]!;
+    const main = (viaCarrier ? phone : active[0]) ?? v.devices[0]!;
     const ua = uaOf(main, day0);
     const t = sessionTime(v, rng, c.start, day0);
     if (t < c.start + c.fromDay * DAY || t >= c.end) continue;
@@ -628,6 +718,7 @@ export function validateSimulateOptions(o: SimulateOptions): string | undefined 
   }
   if (o.attackScale !== undefined && !(o.attackScale >= 0 && o.attackScale <= 100)) return '--attack-scale must be a number from 0 to 100';
   if (o.start !== undefined && !Number.isFinite(o.start)) return '--start must be a date';
+  if (o.config !== undefined && !(SIM_CONFIGS as readonly string[]).includes(o.config)) return `--config must be one of ${SIM_CONFIGS.join(', ')}`;
   return undefined;
 }
 
@@ -659,12 +750,14 @@ export function simulate(opts: SimulateOptions, pool: GeoPool): SimLine[] {
     },
   };
 
-  const userRng = createRng(`${opts.seed}/users`);
+  const seed = streamSeed(opts.seed, opts.config);
+  const mix = MIXES[opts.config ?? 'default'];
+  const userRng = createRng(`${seed}/users`);
   const users: User[] = [];
-  for (let i = 0; i < opts.users; i++) users.push(makeUser(i, pool, userRng, start, opts.days));
-  assignWorkplaces(users, createRng(`${opts.seed}/work`));
-  const dayRng = createRng(`${opts.seed}/days`);
-  for (const u of users) for (let d = 0; d < opts.days; d++) legitDay(u, d, pool, dayRng, start, end, out);
+  for (let i = 0; i < opts.users; i++) users.push(makeUser(i, pool, userRng, start, opts.days, mix));
+  assignWorkplaces(users, createRng(`${seed}/work`));
+  const dayRng = createRng(`${seed}/days`);
+  for (const u of users) for (let d = 0; d < opts.days; d++) legitDay(u, d, dayRng, start, end, mix, out);
 
   const ctx: AttackCtx = {
     users,
@@ -674,9 +767,10 @@ export function simulate(opts: SimulateOptions, pool: GeoPool): SimLine[] {
     days: opts.days,
     fromDay: opts.attackStartDay ?? Math.floor(opts.days / 3),
     scale: opts.attackScale ?? 1,
+    mix,
     out,
   };
-  for (const a of ATTACK_TYPES) if (attacks.includes(a)) ATTACKS[a](ctx, createRng(`${opts.seed}/attack/${a}`));
+  for (const a of ATTACK_TYPES) if (attacks.includes(a)) ATTACKS[a](ctx, createRng(`${seed}/attack/${a}`));
 
   pending.sort((a, b) => a.t - b.t || a.n - b.n);
   return pending.map((p) => p.line);
@@ -688,8 +782,8 @@ export function formatLine(l: SimLine): string {
 }
 
 /** The pool's seed for a simulation seed. */
-export function geoSeed(seed: string): Rng {
-  return createRng(`${seed}/geo`);
+export function geoSeed(seed: string, config: SimConfigName = 'default'): Rng {
+  return createRng(`${streamSeed(seed, config)}/geo`);
 }
 
 export function parseAttackList(s: string): AttackType[] | string {

@@ -119,6 +119,8 @@ export interface HistorySignals {
   readonly knownAsn?: boolean;
   readonly knownIp?: boolean;
   readonly knownUa?: boolean;
+  /** The address's /24 (IPv4) or /48 (IPv6). */
+  readonly knownSubnet?: boolean;
 }
 
 /**
