@@ -81,6 +81,7 @@ export interface SimulateCliOptions {
   readonly pack?: string;
   readonly geoSamples?: number;
   readonly config?: SimConfigName;
+  readonly changes?: boolean;
 }
 
 /** `vigil simulate ARGV…` for callers holding an argument list (tests, scripts): the same as the command line. */
@@ -101,6 +102,7 @@ export async function simulateCommand(o: SimulateCliOptions, io: CliIO, deps: Si
     ...(o.attackScale !== undefined ? { attackScale: o.attackScale } : {}),
     ...(o.start !== undefined ? { start: o.start } : {}),
     ...(o.config !== undefined ? { config: o.config } : {}),
+    ...(o.changes === true ? { changes: true } : {}),
   };
   const bad = validateSimulateOptions(opts);
   if (bad) throw new UsageError(bad);
@@ -143,7 +145,7 @@ export async function simulateCommand(o: SimulateCliOptions, io: CliIO, deps: Si
       const rows = openSink(o.featuresOut, io);
       let replayed = 0;
       try {
-        await replayThroughEngine(lines, {
+        const summary = await replayThroughEngine(lines, {
           pack,
           geoip,
           onEvent: (e) => {
@@ -152,6 +154,7 @@ export async function simulateCommand(o: SimulateCliOptions, io: CliIO, deps: Si
             progress.update(() => `replaying ${count(replayed)}/${count(lines.length)} attempts through the engine`);
           },
         });
+        if (summary.unsupportedChanges > 0) io.stderr(`vigil simulate: account_change not supported by this server: ${summary.unsupportedChanges} change events not replayed\n`);
       } finally {
         rows.close();
       }

@@ -12,7 +12,29 @@ import { createRng, type GeoPool, type Place, type Rng } from './geo-pool.ts';
 
 export const ATTACK_TYPES = ['naive', 'vpn', 'targeted', 'stuffing'] as const;
 export type AttackType = (typeof ATTACK_TYPES)[number];
-export type Label = 'legit' | AttackType;
+/**
+ * Takeover chains that end in a sensitive change (`--changes`): a targeted sign-in whose step-up the
+ * attacker passes with a phished code, then a change from that session; a stolen session cookie
+ * replayed hours later from another network; a recovery through a VPN in the owner's country, then
+ * a sign-in and a password change.
+ */
+export const CHAIN_TYPES = ['phished_2fa', 'stolen_cookie', 'vpn_recovery'] as const;
+export type ChainType = (typeof CHAIN_TYPES)[number];
+export type Label = 'legit' | AttackType | ChainType;
+export function isAttackType(l: string): l is AttackType {
+  return (ATTACK_TYPES as readonly string[]).includes(l);
+}
+export function isChainType(l: string): l is ChainType {
+  return (CHAIN_TYPES as readonly string[]).includes(l);
+}
+export const CHANGE_KINDS = ['password', 'email', 'mfa_add', 'mfa_remove', 'recovery_method'] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
+/** Where a legitimate change happens: `home` is the usual case, the others the unusual ones. */
+export const CHANGE_CONTEXTS = ['home', 'abroad', 'new_phone', 'after_recovery'] as const;
+export type ChangeContext = (typeof CHANGE_CONTEXTS)[number];
+/** The event type of sensitive changes (spec v2); this engine may not accept it yet. */
+export const ACCOUNT_CHANGE = 'account_change';
+export type SimEventType = EventType | typeof ACCOUNT_CHANGE;
 
 /** Why a legitimate attempt looks the way it does (for reading false positives). */
 export type LegitScenario = 'home' | 'mobile' | 'work' | 'trip' | 'private_window' | 'new_phone' | 'new_account' | 'vpn_user' | 'second_device';
@@ -91,7 +113,9 @@ export function streamSeed(seed: string, config: SimConfigName = 'default'): str
 
 /** A `POST /v1/evaluate` body (shared/spec/interfaces.md), always with `time`. */
 export interface SimRequest {
-  readonly type: EventType;
+  readonly type: SimEventType;
+  /** account_change only: what changes. */
+  readonly change?: ChangeKind;
   readonly user: { readonly id: string; readonly created_at?: string; readonly mfa?: boolean };
   readonly ip: string;
   readonly device?: { readonly id?: string; readonly user_agent?: string };
@@ -109,6 +133,20 @@ export interface SimLine {
   readonly attack_id?: string;
   readonly seq?: number;
   readonly scenario?: LegitScenario;
+  /** A sign-in that opens a session later lines refer to (`session`). */
+  readonly session_id?: string;
+  /**
+   * account_change: the `session_id` of the sign-in whose decision id replay puts in the request's
+   * `login_decision_id` (it is known only once the engine has answered that sign-in).
+   */
+  readonly session?: string;
+  /** A legitimate account_change: where it happens (home is the usual case). */
+  readonly change_context?: ChangeContext;
+  /**
+   * The attacker passes a step-up on this attempt (a phished one-time code on the sign-in, a mailbox
+   * code after a hijacked mailbox). Absent: only the owner passes a step-up.
+   */
+  readonly passes_step_up?: boolean;
   /** Days since the simulation start (0-based). */
   readonly day: number;
 }
@@ -130,6 +168,8 @@ export interface SimulateOptions {
   readonly attackScale?: number;
   /** The behaviour mix and random streams (default `default`). */
   readonly config?: SimConfigName;
+  /** Also sensitive changes: legitimate ones and the takeover chains (default false). */
+  readonly changes?: boolean;
 }
 
 export const DEFAULT_START = Date.parse('2026-01-05T00:00:00Z');
@@ -467,7 +507,8 @@ function assignWorkplaces(users: readonly User[], rng: Rng): void {
 interface Pending {
   readonly t: number;
   readonly n: number;
-  readonly line: SimLine;
+  /** Replaced (not mutated) when a later generator links a session to this sign-in. */
+  line: SimLine;
 }
 
 interface Emitter {
@@ -496,6 +537,18 @@ function request(
   };
 }
 
+/** An account_change request body, without `login_decision_id` (replay fills it in from `session`). */
+function changeRequest(
+  change: ChangeKind,
+  user: { id: string; createdAt?: number; mfa?: boolean },
+  ip: string,
+  deviceId: string | undefined,
+  ua: string | undefined,
+): Omit<SimRequest, 'time'> {
+  const { type: _login, ...rest } = request('login', user, ip, deviceId, ua);
+  return { type: ACCOUNT_CHANGE, change, ...rest };
+}
+
 /** A local hour drawn around the user's favourite hours, as UTC ms within `day`. */
 function sessionTime(u: User, rng: Rng, start: number, day: number): number {
   const peak = rng.pick(u.peaks);
@@ -503,7 +556,23 @@ function sessionTime(u: User, rng: Rng, start: number, day: number): number {
   return start + day * DAY + Math.floor((local - u.tz) * HOUR);
 }
 
-function legitDay(u: User, day: number, rng: Rng, start: number, end: number, mix: SimMix, out: Emitter): void {
+/**
+ * The owner's own sensitive changes (`--changes`), drawn from their own stream `chg` so that the
+ * sign-in traffic stays the same with or without them. Usual: at home, from the device just signed
+ * in with, minutes later. Unusual: abroad, on a brand-new phone, right after a real recovery.
+ */
+function legitChange(
+  chg: Rng,
+  ctx: { scenario: LegitScenario; recovered: boolean; newPhoneDays: number | undefined; mfa: boolean },
+): { context: ChangeContext; change: ChangeKind } | undefined {
+  if (ctx.recovered && chg.chance(0.6)) return { context: 'after_recovery', change: chg.pick(['recovery_method', 'mfa_add', 'email'] as const) };
+  if (ctx.newPhoneDays !== undefined && ctx.newPhoneDays < 2 && chg.chance(0.4)) return { context: 'new_phone', change: ctx.mfa ? chg.pick(['mfa_add', 'mfa_remove'] as const) : 'mfa_add' };
+  if (ctx.scenario === 'trip' && chg.chance(0.05)) return { context: 'abroad', change: chg.pick(['password', 'email', 'recovery_method'] as const) };
+  if (ctx.scenario === 'home' && chg.chance(0.02)) return { context: 'home', change: chg.pick(CHANGE_KINDS) };
+  return undefined;
+}
+
+function legitDay(u: User, day: number, rng: Rng, start: number, end: number, mix: SimMix, out: Emitter, chg?: Rng): void {
   const n = rng.poisson(u.rate);
   for (let s = 0; s < n; s++) {
     let t = sessionTime(u, rng, start, day);
@@ -548,7 +617,8 @@ function legitDay(u: User, day: number, rng: Rng, start: number, end: number, mi
     const ua = uaOf(dev, day);
     const acct = who(u);
     // Forgot the password: a failed try or two, then a reset, then a sign-in.
-    if (rng.chance(0.004)) {
+    const recovered = rng.chance(0.004);
+    if (recovered) {
       const fails = rng.int(0, 2);
       for (let k = 0; k < fails; k++) {
         out.emit(t, { request: request('login', acct, place.ip, deviceId, ua), outcome: 'failed', label: 'legit', scenario });
@@ -562,7 +632,14 @@ function legitDay(u: User, day: number, rng: Rng, start: number, end: number, mi
         t += Math.floor(5 * SEC + rng.exp(15 * SEC));
       }
     }
-    if (t < end) out.emit(t, { request: request('login', acct, place.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario });
+    if (t >= end) continue;
+    const change = chg ? legitChange(chg, { scenario, recovered, newPhoneDays: dev.isNewPhone ? day - dev.fromDay : undefined, mfa: u.mfa }) : undefined;
+    const tc = change && chg ? t + Math.floor(MIN + chg.exp(8 * MIN)) : end;
+    if (change && tc < end) {
+      const sid = `s-${u.id}-${day}-${s}`;
+      out.emit(t, { request: request('login', acct, place.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario, session_id: sid });
+      out.emit(tc, { request: changeRequest(change.change, acct, place.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario, session: sid, change_context: change.context });
+    } else out.emit(t, { request: request('login', acct, place.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario });
   }
 }
 
@@ -703,6 +780,98 @@ function stuffing(c: AttackCtx, rng: Rng): void {
   }
 }
 
+// ------------------------------------------------------------------------------------------------
+// Takeover chains (--changes)
+// ------------------------------------------------------------------------------------------------
+
+/** The attacker's change once in: lock the owner out (e-mail, recovery method, second factor). */
+function lockOut(v: User, rng: Rng): ChangeKind {
+  return rng.pick(v.mfa ? (['email', 'recovery_method', 'mfa_remove'] as const) : (['email', 'recovery_method', 'mfa_add'] as const));
+}
+
+/**
+ * A targeted sign-in (the victim's city, ISP and browser, a new device) whose step-up the attacker
+ * passes with a code phished in real time; minutes later, from the same session, a change that locks
+ * the owner out. The phished code is spent: a step-up on the change stops the attacker.
+ */
+function phished2fa(c: AttackCtx, rng: Rng): void {
+  const vs = victims(c);
+  const campaigns = Math.round(c.users.length * 0.05 * c.scale);
+  for (let k = 0; k < campaigns; k++) {
+    const v = rng.pick(vs);
+    const day0 = Math.floor((attackTime(c, rng) - c.start) / DAY);
+    const place = c.pool.near(v.home, rng) ?? pickPlace(rng, v.cityPlaces, v.home);
+    const main = v.devices.find((d) => day0 >= d.fromDay && day0 < d.retiredDay) ?? v.devices[0]!;
+    const ua = uaOf(main, day0);
+    const dev = 'd-' + rng.hex(16);
+    const t = sessionTime(v, rng, c.start, day0);
+    const tc = t + Math.floor(MIN + rng.exp(5 * MIN));
+    if (t < c.start + c.fromDay * DAY || tc >= c.end) continue;
+    const id = `phished_2fa-${k}`;
+    const base = { label: 'phished_2fa', attack_id: id } as const;
+    c.out.emit(t, { request: request('login', who(v), place.ip, dev, ua), outcome: 'succeeded', ...base, seq: 0, session_id: id, passes_step_up: true });
+    c.out.emit(tc, { request: changeRequest(lockOut(v, rng), who(v), place.ip, dev, ua), outcome: 'succeeded', ...base, seq: 1, session: id });
+  }
+}
+
+/**
+ * A session cookie stolen from the owner's browser (malware, a shared computer) and replayed hours
+ * after the owner's sign-in from another network, or another country: the owner's device id and
+ * agent, the attacker's address. Any step-up stops the attacker (no password, no second factor).
+ */
+function stolenCookie(c: AttackCtx, rng: Rng, pending: readonly { line: SimLine }[]): void {
+  const from = new Date(c.start + c.fromDay * DAY).toISOString();
+  // The owner's successful sign-ins the cookie could come from (a plain sign-in, not a change session).
+  const logins: { line: SimLine }[] = pending.filter(
+    (p) => p.line.label === 'legit' && p.line.request.type === 'login' && p.line.outcome === 'succeeded' && p.line.session_id === undefined && p.line.request.time >= from && p.line.scenario !== 'trip',
+  );
+  if (logins.length === 0) return;
+  const byId = new Map(c.users.map((u) => [u.id, u]));
+  const campaigns = Math.round(c.users.length * 0.05 * c.scale);
+  for (let k = 0; k < campaigns; k++) {
+    const owner = rng.pick(logins);
+    const v = byId.get(owner.line.request.user.id);
+    if (!v || owner.line.session_id !== undefined) continue;
+    const t0 = Date.parse(owner.line.request.time);
+    const tc = t0 + Math.floor(HOUR + rng.next() * 10 * HOUR);
+    if (tc >= c.end) continue;
+    // Another network of the owner's country (a residential proxy or a VPN there), or abroad.
+    const abroad = rng.chance(0.5);
+    const local = rng.chance(0.5) ? c.pool.hosting(v.home.country) : c.pool.residential(v.home.country).filter((p) => p.asn !== v.home.asn);
+    const place = abroad || local.length === 0 ? rng.pick(c.pool.world) : rng.pick(local);
+    const id = `stolen_cookie-${k}`;
+    owner.line = { ...owner.line, session_id: id };
+    const d = owner.line.request.device;
+    c.out.emit(tc, { request: changeRequest(lockOut(v, rng), who(v), place.ip, d?.id, d?.user_agent), outcome: 'succeeded', label: 'stolen_cookie', attack_id: id, seq: 0, session: id });
+  }
+}
+
+/**
+ * A recovery through a hijacked mailbox, from a VPN exit in the owner's country, then a sign-in with
+ * the new password and a password change. The attacker passes the mailbox codes of the recovery,
+ * and of the sign-in unless the account has a second factor; never a step-up on the change.
+ */
+function vpnRecovery(c: AttackCtx, rng: Rng): void {
+  const vs = victims(c);
+  const campaigns = Math.round(c.users.length * 0.05 * c.scale);
+  for (let k = 0; k < campaigns; k++) {
+    const v = rng.pick(vs);
+    const local = c.pool.hosting(v.home.country);
+    const place = local.length > 0 ? rng.pick(local) : rng.pick(c.pool.hostingWorld.length > 0 ? c.pool.hostingWorld : c.pool.world);
+    const ua = rng.pick(COMMON_UAS);
+    const dev = 'd-' + rng.hex(16);
+    const t = attackTime(c, rng);
+    const tl = t + Math.floor(MIN + rng.exp(3 * MIN));
+    const tc = tl + Math.floor(MIN + rng.exp(3 * MIN));
+    if (tc >= c.end) continue;
+    const id = `vpn_recovery-${k}`;
+    const base = { label: 'vpn_recovery', attack_id: id } as const;
+    c.out.emit(t, { request: request('recovery', who(v), place.ip, dev, ua), outcome: 'succeeded', ...base, seq: 0, passes_step_up: true });
+    c.out.emit(tl, { request: request('login', who(v), place.ip, dev, ua), outcome: 'succeeded', ...base, seq: 1, session_id: id, passes_step_up: !v.mfa });
+    c.out.emit(tc, { request: changeRequest('password', who(v), place.ip, dev, ua), outcome: 'succeeded', ...base, seq: 2, session: id });
+  }
+}
+
 const ATTACKS: Readonly<Record<AttackType, (c: AttackCtx, rng: Rng) => void>> = { naive, vpn, targeted, stuffing };
 
 // ------------------------------------------------------------------------------------------------
@@ -744,6 +913,10 @@ export function simulate(opts: SimulateOptions, pool: GeoPool): SimLine[] {
         ...(l.attack_id !== undefined ? { attack_id: l.attack_id } : {}),
         ...(l.seq !== undefined ? { seq: l.seq } : {}),
         ...(l.scenario !== undefined ? { scenario: l.scenario } : {}),
+        ...(l.session_id !== undefined ? { session_id: l.session_id } : {}),
+        ...(l.session !== undefined ? { session: l.session } : {}),
+        ...(l.change_context !== undefined ? { change_context: l.change_context } : {}),
+        ...(l.passes_step_up !== undefined ? { passes_step_up: l.passes_step_up } : {}),
         day: Math.floor((t - start) / DAY),
       };
       pending.push({ t, n: n++, line });
@@ -757,7 +930,8 @@ export function simulate(opts: SimulateOptions, pool: GeoPool): SimLine[] {
   for (let i = 0; i < opts.users; i++) users.push(makeUser(i, pool, userRng, start, opts.days, mix));
   assignWorkplaces(users, createRng(`${seed}/work`));
   const dayRng = createRng(`${seed}/days`);
-  for (const u of users) for (let d = 0; d < opts.days; d++) legitDay(u, d, dayRng, start, end, mix, out);
+  const chgRng = opts.changes === true ? createRng(`${seed}/changes`) : undefined;
+  for (const u of users) for (let d = 0; d < opts.days; d++) legitDay(u, d, dayRng, start, end, mix, out, chgRng);
 
   const ctx: AttackCtx = {
     users,
@@ -771,6 +945,11 @@ export function simulate(opts: SimulateOptions, pool: GeoPool): SimLine[] {
     out,
   };
   for (const a of ATTACK_TYPES) if (attacks.includes(a)) ATTACKS[a](ctx, createRng(`${seed}/attack/${a}`));
+  if (opts.changes === true) {
+    phished2fa(ctx, createRng(`${seed}/chain/phished_2fa`));
+    stolenCookie(ctx, createRng(`${seed}/chain/stolen_cookie`), pending);
+    vpnRecovery(ctx, createRng(`${seed}/chain/vpn_recovery`));
+  }
 
   pending.sort((a, b) => a.t - b.t || a.n - b.n);
   return pending.map((p) => p.line);
