@@ -312,6 +312,12 @@ function buildProgram(io: CliIO, deps: MainDeps, running: Running): Command {
       .option('--start <time>', 'first simulated instant, ISO 8601 (default 2026-01-05T00:00:00Z)', isoTime('--start'))
       .option('--features-out <file>', 'also replay the traffic through the engine and write the training rows `vigil train --events` reads')
       .option('--pack <dir>', 'pack used for that replay (default rules/login_core)')
+      .option('--changes', 'also sensitive account changes: the owners\' own and three takeover chains (account_change events, spec v2)')
+      .option(
+        '--config <name>',
+        'behaviour mix and random streams: default (tune and train on it) or heldout (measure only; never tune on it)',
+        matching('--config', /^(default|heldout)$/, 'default or heldout'),
+      )
       .option(
         '--geo-samples <n>',
         'random addresses looked up to build the address pools (default 150000; fewer start faster and know fewer places)',

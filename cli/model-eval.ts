@@ -13,6 +13,7 @@ import { errorMessage } from '../common/errors.ts';
 import { VIGIL_SCHEME } from '../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../features/geoip.ts';
 import { DEFAULT_MODEL_PATH } from '../features/model/index.ts';
+import { createChangesCollector, formatChangesReport } from '../training/changes-eval.ts';
 import { createEvalCollector, formatReport, reportJson } from '../training/eval.ts';
 import { loadOnnxScorer, replayThroughEngine, type AnomalyScorer } from '../training/replay.ts';
 import { renderRocSvg } from '../training/roc-svg.ts';
@@ -127,6 +128,8 @@ export async function modelEvalCommand(o: ModelEvalOptions, io: CliIO, deps: Mod
 
   const geoip = deps.geoip ?? (await createGeoIp({ watch: false }));
   const collector = createEvalCollector({ warmupDays });
+  const changes = createChangesCollector({ warmupDays });
+  let sawChanges = false;
   const bad: string[] = [];
   let badCount = 0;
   let replayed = 0;
@@ -149,6 +152,8 @@ export async function modelEvalCommand(o: ModelEvalOptions, io: CliIO, deps: Mod
       ...(model ? { model } : {}),
       onEvent: (e) => {
         collector.add(e);
+        changes.add(e);
+        if (e.line.request.type === 'account_change' || e.line.session !== undefined) sawChanges = true;
         if (e.line.day > maxDay) maxDay = e.line.day;
         replayed++;
         progress.update(() => `${count(replayed)} attempts replayed${where()}`);
@@ -162,11 +167,14 @@ export async function modelEvalCommand(o: ModelEvalOptions, io: CliIO, deps: Mod
     if (summary.events === 0) return fail(`${events}: no events to evaluate${badCount > 0 ? ` (${badCount} bad lines; ${bad.join('; ')})` : ''}`);
     if (maxDay < warmupDays) throw warmupTooLong(warmupDays, maxDay);
     const report = collector.report();
+    const changesReport = sawChanges || summary.unsupportedChanges > 0 ? changes.report(summary.unsupportedChanges) : undefined;
     if (report.legit === 0) io.stderr(`vigil model eval: warning: no legitimate attempt on or after day ${warmupDays}\n`);
-    if (o.json === true) io.stdout(JSON.stringify({ ...(reportJson(report) as object), bad_lines: badCount }) + '\n');
-    else {
+    if (o.json === true) {
+      io.stdout(JSON.stringify({ ...(reportJson(report) as object), ...(changesReport ? { changes: changesReport } : {}), bad_lines: badCount }) + '\n');
+    } else {
       io.stdout(`pack ${pack.name} v${pack.version}${model ? `, model ${model.version}` : ', no model'}: ${summary.events} attempts replayed\n`);
       io.stdout(formatReport(report));
+      if (changesReport) io.stdout('\n' + formatChangesReport(changesReport));
     }
     if (badCount > 0) io.stderr(`vigil model eval: ${badCount} bad line(s) skipped: ${bad.join('; ')}\n`);
     if (o.plot !== undefined) writeFileSync(o.plot, renderRocSvg(collector.panels()));

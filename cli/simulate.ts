@@ -11,7 +11,7 @@ import { VIGIL_SCHEME } from '../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../features/geoip.ts';
 import { buildGeoPool } from '../training/geo-pool.ts';
 import { featureRow, replayThroughEngine } from '../training/replay.ts';
-import { ATTACK_TYPES, formatLine, geoSeed, parseAttackList, simulate, validateSimulateOptions, type SimulateOptions } from '../training/simulate.ts';
+import { ATTACK_TYPES, formatLine, geoSeed, parseAttackList, simulate, validateSimulateOptions, type SimConfigName, type SimulateOptions } from '../training/simulate.ts';
 import { errorMessage } from '../common/errors.ts';
 import { UsageError } from './args.ts';
 import type { CliIO } from './io.ts';
@@ -80,6 +80,8 @@ export interface SimulateCliOptions {
   readonly featuresOut?: string;
   readonly pack?: string;
   readonly geoSamples?: number;
+  readonly config?: SimConfigName;
+  readonly changes?: boolean;
 }
 
 /** `vigil simulate ARGV…` for callers holding an argument list (tests, scripts): the same as the command line. */
@@ -99,6 +101,8 @@ export async function simulateCommand(o: SimulateCliOptions, io: CliIO, deps: Si
     ...(o.attackStartDay !== undefined ? { attackStartDay: o.attackStartDay } : {}),
     ...(o.attackScale !== undefined ? { attackScale: o.attackScale } : {}),
     ...(o.start !== undefined ? { start: o.start } : {}),
+    ...(o.config !== undefined ? { config: o.config } : {}),
+    ...(o.changes === true ? { changes: true } : {}),
   };
   const bad = validateSimulateOptions(opts);
   if (bad) throw new UsageError(bad);
@@ -125,7 +129,7 @@ export async function simulateCommand(o: SimulateCliOptions, io: CliIO, deps: Si
   try {
     progress.update(() => 'building address pools');
     const samples = o.geoSamples;
-    const pool = buildGeoPool(geoip, geoSeed(opts.seed), samples !== undefined ? { samples, hostingSamples: Math.max(1000, Math.round(samples / 8)) } : {});
+    const pool = buildGeoPool(geoip, geoSeed(opts.seed, opts.config), samples !== undefined ? { samples, hostingSamples: Math.max(1000, Math.round(samples / 8)) } : {});
     progress.update(() => 'generating traffic');
     const lines = simulate(opts, pool);
     const out = openSink(outPath, io);
@@ -141,7 +145,7 @@ export async function simulateCommand(o: SimulateCliOptions, io: CliIO, deps: Si
       const rows = openSink(o.featuresOut, io);
       let replayed = 0;
       try {
-        await replayThroughEngine(lines, {
+        const summary = await replayThroughEngine(lines, {
           pack,
           geoip,
           onEvent: (e) => {
@@ -150,6 +154,7 @@ export async function simulateCommand(o: SimulateCliOptions, io: CliIO, deps: Si
             progress.update(() => `replaying ${count(replayed)}/${count(lines.length)} attempts through the engine`);
           },
         });
+        if (summary.unsupportedChanges > 0) io.stderr(`vigil simulate: account_change not supported by this server: ${summary.unsupportedChanges} change events not replayed\n`);
       } finally {
         rows.close();
       }

@@ -139,6 +139,7 @@ const DECLARED: readonly Decl[] = [
   f('history.known_asn', 'bool', 'history', 'the user signed in from this ASN before', (i) => i.history['history.known_asn']),
   f('history.known_ip', 'bool', 'history', 'the user signed in from this address before', (i) => i.history['history.known_ip']),
   f('history.known_ua', 'bool', 'history', 'the user signed in with this browser and OS before', (i) => i.history['history.known_ua']),
+  f('history.known_subnet', 'bool', 'history', 'the user signed in from this /24 (IPv4) or /48 (IPv6) before', (i) => i.history['history.known_subnet']),
   f('history.since_last_login', 'duration', 'history', 'since the last successful sign-in', (i) => i.history['history.since_last_login']),
   f('history.last_country', 'string', 'history', 'country of the last successful sign-in', (i) => i.history['history.last_country']),
   f('history.travel_kmh', 'number', 'history', 'speed needed from the last sign-in location', (i) => i.history['history.travel_kmh']),

@@ -24,6 +24,7 @@ export interface HistoryFeatures {
   'history.known_asn': boolean | undefined;
   'history.known_ip': boolean | undefined;
   'history.known_ua': boolean | undefined;
+  'history.known_subnet': boolean | undefined;
   'history.since_last_login': number | undefined;
   'history.last_country': string | undefined;
   'history.travel_kmh': number | undefined;
@@ -37,6 +38,7 @@ export const HISTORY_FEATURES: readonly (keyof HistoryFeatures)[] = [
   'history.known_asn',
   'history.known_ip',
   'history.known_ua',
+  'history.known_subnet',
   'history.since_last_login',
   'history.last_country',
   'history.travel_kmh',
@@ -50,6 +52,7 @@ const MISSING: HistoryFeatures = Object.freeze({
   'history.known_asn': undefined,
   'history.known_ip': undefined,
   'history.known_ua': undefined,
+  'history.known_subnet': undefined,
   'history.since_last_login': undefined,
   'history.last_country': undefined,
   'history.travel_kmh': undefined,
@@ -84,6 +87,7 @@ export function historyFeatures(h: HistorySignals | undefined, ev: HistoryEvent)
     'history.known_asn': k(h.knownAsn),
     'history.known_ip': k(h.knownIp),
     'history.known_ua': k(h.knownUa),
+    'history.known_subnet': k(h.knownSubnet),
     'history.since_last_login': since,
     'history.last_country': h.lastCountry,
     'history.travel_kmh': travel,

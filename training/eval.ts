@@ -5,7 +5,7 @@
 import type { Action } from '../dsl/ast.ts';
 import type { ReplayedEvent } from './replay.ts';
 import type { RocPanel } from './roc-svg.ts';
-import { ATTACK_TYPES, type AttackType, type LegitScenario } from './simulate.ts';
+import { ACCOUNT_CHANGE, ATTACK_TYPES, isAttackType, type AttackType, type LegitScenario } from './simulate.ts';
 
 // ------------------------------------------------------------------------------------------------
 // Metrics. `pos` are the scores of positives (attacks), `neg` of negatives (legitimate); higher
@@ -238,7 +238,11 @@ export function createEvalCollector(opts: { readonly warmupDays: number }): Eval
 
   return {
     add(e) {
-      if (e.label === 'legit' && e.line.day < opts.warmupDays) return;
+      // Sensitive changes and takeover chains have their own report (training/changes-eval.ts).
+      if (e.line.request.type === ACCOUNT_CHANGE) return;
+      const label = e.label;
+      if (label !== 'legit' && !isAttackType(label)) return;
+      if (label === 'legit' && e.line.day < opts.warmupDays) return;
       if (e.anomaly !== null) seen['model.anomaly'] = true;
       if (e.rba !== null) seen['rba.score'] = true;
       const scores: Record<ScorerName, number> = {
@@ -246,7 +250,7 @@ export function createEvalCollector(opts: { readonly warmupDays: number }): Eval
         'rba.score': e.rba ?? Number.NEGATIVE_INFINITY,
         pack: packScore(e.decision, e.score),
       };
-      if (e.label === 'legit') {
+      if (label === 'legit') {
         for (const s of SCORERS) legitScores[s].push(scores[s]);
         tally(legit, e.decision);
         const sc: LegitScenario | 'other' = e.line.scenario ?? 'other';
@@ -256,7 +260,7 @@ export function createEvalCollector(opts: { readonly warmupDays: number }): Eval
         if (e.decision !== 'allow') for (const r of e.rules) legitRules.set(r, (legitRules.get(r) ?? 0) + 1);
         return;
       }
-      const type = e.label;
+      const type = label;
       for (const s of SCORERS) attackScores[type][s].push(scores[s]);
       tally(byType[type], e.decision);
       if (type === 'stuffing' && (e.line.seq ?? 0) >= STUFFING_UNDERWAY_AFTER) {

@@ -11,7 +11,7 @@ import type { GeoIp } from '../features/geoip.ts';
 import { parseIp } from '../features/ip.ts';
 import { createMemoryStore, type SignalStore } from '../features/store/index.ts';
 import { createEngine, type Engine, type Outcome, type VigilEvent } from '../engine/index.ts';
-import { ATTACK_TYPES, type AttackType, type Label, type LegitScenario, type SimLine, type SimRequest } from './simulate.ts';
+import { ACCOUNT_CHANGE, ATTACK_TYPES, CHAIN_TYPES, CHANGE_CONTEXTS, CHANGE_KINDS, LEGIT_SCENARIOS, isChainType, type AttackType, type Label, type SimLine, type SimRequest } from './simulate.ts';
 
 /**
  * What replay needs of an anomaly model: a score in 0..1 (higher is stranger) from the explain
@@ -64,6 +64,8 @@ export interface ReplayedEvent {
   readonly applied: Outcome | null;
   /** Names of the rules that matched (not shadow). */
   readonly rules: readonly string[];
+  /** The engine's decision id (account_change lines carry their session's as login_decision_id). */
+  readonly decisionId: string;
 }
 
 export interface ReplayOptions {
@@ -81,6 +83,13 @@ export interface ReplayOptions {
 export interface ReplaySummary {
   readonly events: number;
   readonly badLines: number;
+  /**
+   * account_change lines not replayed because this engine does not accept the event type (what the
+   * API answers with a 400 before spec v2), and chain steps that never happen because an earlier
+   * step of the chain was stopped.
+   */
+  readonly unsupportedChanges: number;
+  readonly skippedChainSteps: number;
   readonly decisions: Readonly<Record<Action, number>>;
 }
 
@@ -88,8 +97,12 @@ export interface ReplaySummary {
 export const ALL_FEATURES: readonly string[] = CATALOG.map((e) => e.name);
 
 const OUTCOMES: readonly Outcome[] = ['succeeded', 'failed', 'challenge_passed', 'challenge_failed'];
-const LABELS: readonly Label[] = ['legit', ...ATTACK_TYPES];
-const SCENARIOS: readonly LegitScenario[] = ['home', 'mobile', 'work', 'trip', 'private_window', 'new_phone', 'new_account', 'vpn_user'];
+const LABELS: readonly Label[] = ['legit', ...ATTACK_TYPES, ...CHAIN_TYPES];
+
+/** Whether this engine accepts `account_change` events (spec v2); the API's schema uses the same list. */
+export function engineAcceptsChanges(): boolean {
+  return (EVENT_TYPES as readonly string[]).includes(ACCOUNT_CHANGE);
+}
 
 // A fixed key: the in-process store lives only as long as the replay, and a fixed key keeps runs
 // identical.
@@ -113,7 +126,10 @@ export function parseSimLine(text: string): SimLine | string {
   if (!isObject(v)) return 'not a JSON object';
   const r = v.request;
   if (!isObject(r)) return 'request: missing or not an object';
-  if (typeof r.type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(r.type)) return `request.type: must be one of ${EVENT_TYPES.join(', ')}`;
+  if (typeof r.type !== 'string' || !([...EVENT_TYPES, ACCOUNT_CHANGE] as readonly string[]).includes(r.type)) {
+    return `request.type: must be one of ${[...new Set([...EVENT_TYPES, ACCOUNT_CHANGE])].join(', ')}`;
+  }
+  if (r.type === ACCOUNT_CHANGE && !(CHANGE_KINDS as readonly unknown[]).includes(r.change)) return `request.change: must be one of ${CHANGE_KINDS.join(', ')}`;
   const u = r.user;
   if (!isObject(u) || typeof u.id !== 'string' || u.id.length === 0) return 'request.user.id: required string';
   if (u.created_at !== undefined && (typeof u.created_at !== 'string' || Number.isNaN(Date.parse(u.created_at)))) return 'request.user.created_at: not a date';
@@ -127,19 +143,27 @@ export function parseSimLine(text: string): SimLine | string {
   if (typeof v.outcome !== 'string' || !(OUTCOMES as readonly string[]).includes(v.outcome)) return `outcome: must be one of ${OUTCOMES.join(', ')}`;
   if (typeof v.label !== 'string' || !(LABELS as readonly string[]).includes(v.label)) return `label: must be one of ${LABELS.join(', ')}`;
   if (v.attacker_type !== undefined && !(ATTACK_TYPES as readonly unknown[]).includes(v.attacker_type)) return 'attacker_type: unknown';
+  for (const k of ['session_id', 'session'] as const) if (v[k] !== undefined && typeof v[k] !== 'string') return `${k}: must be a string`;
+  if (r.type === ACCOUNT_CHANGE && typeof v.session !== 'string') return 'session: required on account_change lines';
+  if (v.change_context !== undefined && !(CHANGE_CONTEXTS as readonly unknown[]).includes(v.change_context)) return 'change_context: unknown';
+  if (v.passes_step_up !== undefined && typeof v.passes_step_up !== 'boolean') return 'passes_step_up: must be a boolean';
   if (v.attack_id !== undefined && typeof v.attack_id !== 'string') return 'attack_id: must be a string';
   if (v.seq !== undefined && !(Number.isInteger(v.seq) && (v.seq as number) >= 0)) return 'seq: must be a non-negative integer';
-  if (v.scenario !== undefined && !(SCENARIOS as readonly unknown[]).includes(v.scenario)) return 'scenario: unknown';
+  if (v.scenario !== undefined && !(LEGIT_SCENARIOS as readonly unknown[]).includes(v.scenario)) return 'scenario: unknown';
   if (!(Number.isInteger(v.day) && (v.day as number) >= 0)) return 'day: must be a non-negative integer';
   // Validated field by field above.
   return v as unknown as SimLine;
 }
 
 /** The API's request body → the engine's event (what api/routes/evaluate.ts does after validation). */
-export function toVigilEvent(r: SimRequest): VigilEvent {
+export function toVigilEvent(r: SimRequest, loginDecisionId?: string): VigilEvent {
   const ip = parseIp(r.ip);
-  return {
+  // account_change's fields ride along for an engine that knows them (spec v2); replay only sends
+  // such an event when engineAcceptsChanges().
+  const ev: VigilEvent & { change?: string; loginDecisionId?: string } = {
     type: r.type as EventType,
+    ...(r.change !== undefined ? { change: r.change } : {}),
+    ...(loginDecisionId !== undefined ? { loginDecisionId } : {}),
     userId: r.user.id,
     ip: ip ? ip.address : r.ip,
     time: Date.parse(r.time),
@@ -148,6 +172,7 @@ export function toVigilEvent(r: SimRequest): VigilEvent {
     ...(r.device?.id !== undefined ? { deviceId: r.device.id } : {}),
     ...(r.device?.user_agent !== undefined ? { userAgent: r.device.user_agent } : {}),
   };
+  return ev;
 }
 
 /**
@@ -156,13 +181,13 @@ export function toVigilEvent(r: SimRequest): VigilEvent {
  * failed by an attacker (who has the password but not the second factor or mailbox); a block ends
  * the attempt with nothing to report.
  */
-export function appliedOutcome(decision: Action, outcome: Outcome, label: Label): Outcome | null {
+export function appliedOutcome(decision: Action, outcome: Outcome, label: Label, passesStepUp = false): Outcome | null {
   switch (decision) {
     case 'allow':
       return outcome;
     case 'step_up':
       if (outcome === 'failed' || outcome === 'challenge_failed') return 'failed';
-      return label === 'legit' ? 'challenge_passed' : 'challenge_failed';
+      return label === 'legit' || passesStepUp ? 'challenge_passed' : 'challenge_failed';
     case 'block':
       return null;
     default:
@@ -197,6 +222,12 @@ export async function replayThroughEngine(
   let events = 0;
   let badLines = 0;
   let lineNo = 0;
+  let unsupportedChanges = 0;
+  let skippedChainSteps = 0;
+  const changesOk = engineAcceptsChanges();
+  // session_id → the decision id of the sign-in that opened it; chains already stopped.
+  const sessions = new Map<string, string>();
+  const stoppedChains = new Set<string>();
   try {
     for await (const item of lines) {
       lineNo++;
@@ -211,13 +242,24 @@ export async function replayThroughEngine(
         }
         line = parsed;
       } else line = item;
-      const ev = toVigilEvent(line.request);
+      const chain = isChainType(line.label) ? line.attack_id : undefined;
+      if (chain !== undefined && stoppedChains.has(chain)) {
+        skippedChainSteps++;
+        continue;
+      }
+      if (line.request.type === ACCOUNT_CHANGE && !changesOk) {
+        unsupportedChanges++;
+        continue;
+      }
+      const ev = toVigilEvent(line.request, line.session !== undefined ? sessions.get(line.session) : undefined);
       if (ev.time > clock) clock = ev.time;
       const result = await engine.evaluate(ev, { explain: true });
       const features = (result.features ?? {}) as Readonly<Record<string, FeatureValue>>;
       let anomaly: number | null = result.model?.anomaly ?? null;
       if (anomaly === null && opts.model) anomaly = await opts.model.score(features);
-      const applied = appliedOutcome(result.decision, line.outcome, line.label);
+      const applied = appliedOutcome(result.decision, line.outcome, line.label, line.passes_step_up === true);
+      if (line.session_id !== undefined) sessions.set(line.session_id, result.decision_id);
+      if (chain !== undefined && (applied === null || applied === 'challenge_failed' || applied === 'failed')) stoppedChains.add(chain);
       if (applied !== null) await engine.outcome(result.decision_id, applied);
       decisions[result.decision]++;
       const rba = features['rba.score'];
@@ -232,13 +274,14 @@ export async function replayThroughEngine(
         anomaly,
         applied,
         rules: result.rules.map((h) => h.name),
+        decisionId: result.decision_id,
       });
       events++;
     }
   } finally {
     if (ownStore) await engine.close().catch(() => undefined);
   }
-  return { events, badLines, decisions };
+  return { events, badLines, decisions, unsupportedChanges, skippedChainSteps };
 }
 
 /** A training row for `vigil train --events` (training/train.ts): the explain features and the label. */

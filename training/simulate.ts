@@ -12,14 +12,110 @@ import { createRng, type GeoPool, type Place, type Rng } from './geo-pool.ts';
 
 export const ATTACK_TYPES = ['naive', 'vpn', 'targeted', 'stuffing'] as const;
 export type AttackType = (typeof ATTACK_TYPES)[number];
-export type Label = 'legit' | AttackType;
+/**
+ * Takeover chains that end in a sensitive change (`--changes`): a targeted sign-in whose step-up the
+ * attacker passes with a phished code, then a change from that session; a stolen session cookie
+ * replayed hours later from another network; a recovery through a VPN in the owner's country, then
+ * a sign-in and a password change.
+ */
+export const CHAIN_TYPES = ['phished_2fa', 'stolen_cookie', 'vpn_recovery'] as const;
+export type ChainType = (typeof CHAIN_TYPES)[number];
+export type Label = 'legit' | AttackType | ChainType;
+export function isAttackType(l: string): l is AttackType {
+  return (ATTACK_TYPES as readonly string[]).includes(l);
+}
+export function isChainType(l: string): l is ChainType {
+  return (CHAIN_TYPES as readonly string[]).includes(l);
+}
+export const CHANGE_KINDS = ['password', 'email', 'mfa_add', 'mfa_remove', 'recovery_method'] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
+/** Where a legitimate change happens: `home` is the usual case, the others the unusual ones. */
+export const CHANGE_CONTEXTS = ['home', 'abroad', 'new_phone', 'after_recovery'] as const;
+export type ChangeContext = (typeof CHANGE_CONTEXTS)[number];
+/** The event type of sensitive changes (spec v2); this engine may not accept it yet. */
+export const ACCOUNT_CHANGE = 'account_change';
+export type SimEventType = EventType | typeof ACCOUNT_CHANGE;
 
 /** Why a legitimate attempt looks the way it does (for reading false positives). */
-export type LegitScenario = 'home' | 'mobile' | 'work' | 'trip' | 'private_window' | 'new_phone' | 'new_account' | 'vpn_user';
+export type LegitScenario = 'home' | 'mobile' | 'work' | 'trip' | 'private_window' | 'new_phone' | 'new_account' | 'vpn_user' | 'second_device';
+export const LEGIT_SCENARIOS: readonly LegitScenario[] = ['home', 'mobile', 'work', 'trip', 'private_window', 'new_phone', 'new_account', 'vpn_user', 'second_device'];
+
+/**
+ * How messy the simulated people are, and how the targeted attacker picks a network. Two named
+ * configurations: `default` (what the pack and model are tuned and trained on) and `heldout` (other
+ * proportions and other random streams, for measuring only: never tune on it).
+ */
+export interface SimMix {
+  /** Share of sessions in a private window or after clearing cookies: a fresh device id, same browser. */
+  readonly freshDeviceId: number;
+  /** Of those, the share that are cleared cookies (the device keeps the new id) rather than a private window. */
+  readonly clearedSticks: number;
+  /** Share of a phone's sessions on the mobile network. */
+  readonly mobileShare: number;
+  /** Share of mobile sessions through a carrier gateway near home (else anywhere in the carrier's ASN). */
+  readonly carrierNearShare: number;
+  /** How many of the carrier's gateways count as near home. */
+  readonly carrierNearCount: number;
+  /** Users who start using another device (a work laptop, a partner's tablet) during the simulation. */
+  readonly secondDevice: number;
+  /** Users who replace their phone. */
+  readonly newPhone: number;
+  /** Users who travel abroad. */
+  readonly trip: number;
+  /** Users whose home address the ISP reassigns now and then. */
+  readonly dynamicHome: number;
+  /** Commercial-VPN subscribers. */
+  readonly vpnUser: number;
+  /** Per-user mistype probability is drawn uniformly in this range. */
+  readonly typo: readonly [number, number];
+  /** Targeted attackers who use the victim's mobile carrier in the victim's area (else the home ISP). */
+  readonly targetedCarrier: number;
+}
+
+export const SIM_CONFIGS = ['default', 'heldout'] as const;
+export type SimConfigName = (typeof SIM_CONFIGS)[number];
+
+export const MIXES: Readonly<Record<SimConfigName, SimMix>> = {
+  default: {
+    freshDeviceId: 0.05,
+    clearedSticks: 0.5,
+    mobileShare: 0.55,
+    carrierNearShare: 0.8,
+    carrierNearCount: 20,
+    secondDevice: 0.1,
+    newPhone: 0.06,
+    trip: 0.08,
+    dynamicHome: 0.5,
+    vpnUser: 0.03,
+    typo: [0.02, 0.1],
+    targetedCarrier: 0.25,
+  },
+  heldout: {
+    freshDeviceId: 0.08,
+    clearedSticks: 0.65,
+    mobileShare: 0.65,
+    carrierNearShare: 0.65,
+    carrierNearCount: 40,
+    secondDevice: 0.15,
+    newPhone: 0.09,
+    trip: 0.12,
+    dynamicHome: 0.65,
+    vpnUser: 0.04,
+    typo: [0.03, 0.15],
+    targetedCarrier: 0.4,
+  },
+};
+
+/** The random streams' root: the held-out configuration never shares a stream with the default one. */
+export function streamSeed(seed: string, config: SimConfigName = 'default'): string {
+  return config === 'default' ? seed : `${config}:${seed}`;
+}
 
 /** A `POST /v1/evaluate` body (shared/spec/interfaces.md), always with `time`. */
 export interface SimRequest {
-  readonly type: EventType;
+  readonly type: SimEventType;
+  /** account_change only: what changes. */
+  readonly change?: ChangeKind;
   readonly user: { readonly id: string; readonly created_at?: string; readonly mfa?: boolean };
   readonly ip: string;
   readonly device?: { readonly id?: string; readonly user_agent?: string };
@@ -37,6 +133,20 @@ export interface SimLine {
   readonly attack_id?: string;
   readonly seq?: number;
   readonly scenario?: LegitScenario;
+  /** A sign-in that opens a session later lines refer to (`session`). */
+  readonly session_id?: string;
+  /**
+   * account_change: the `session_id` of the sign-in whose decision id replay puts in the request's
+   * `login_decision_id` (it is known only once the engine has answered that sign-in).
+   */
+  readonly session?: string;
+  /** A legitimate account_change: where it happens (home is the usual case). */
+  readonly change_context?: ChangeContext;
+  /**
+   * The attacker passes a step-up on this attempt (a phished one-time code on the sign-in, a mailbox
+   * code after a hijacked mailbox). Absent: only the owner passes a step-up.
+   */
+  readonly passes_step_up?: boolean;
   /** Days since the simulation start (0-based). */
   readonly day: number;
 }
@@ -56,6 +166,10 @@ export interface SimulateOptions {
   readonly attackStartDay?: number;
   /** Multiplies every attack volume (default 1). */
   readonly attackScale?: number;
+  /** The behaviour mix and random streams (default `default`). */
+  readonly config?: SimConfigName;
+  /** Also sensitive changes: legitimate ones and the takeover chains (default false). */
+  readonly changes?: boolean;
 }
 
 export const DEFAULT_START = Date.parse('2026-01-05T00:00:00Z');
@@ -172,6 +286,8 @@ interface Device {
   readonly fromDay: number;
   /** This device is the replacement phone. */
   readonly isNewPhone: boolean;
+  /** This device joined the user's others during the simulation (a work laptop, a partner's tablet). */
+  readonly isSecond: boolean;
 }
 
 interface Trip {
@@ -214,7 +330,7 @@ function uaOf(d: Device, day: number): string {
   return d.family.ua(d.version + (day >= d.updateDay ? 1 : 0), d.variant);
 }
 
-function newDevice(rng: Rng, kind: DeviceKind, days: number, fromDay: number, isNewPhone: boolean): Device {
+function newDevice(rng: Rng, kind: DeviceKind, days: number, fromDay: number, isNewPhone: boolean, isSecond = false): Device {
   const { fams, weights } = FAMILIES_BY_KIND[kind];
   const family = fams[rng.weightedIndex(weights)]!;
   const [lo, hi] = family.versions;
@@ -231,6 +347,7 @@ function newDevice(rng: Rng, kind: DeviceKind, days: number, fromDay: number, is
     retiredDay: Number.POSITIVE_INFINITY,
     fromDay,
     isNewPhone,
+    isSecond,
   };
 }
 
@@ -282,7 +399,7 @@ function sameCity(pool: GeoPool, p: Place): readonly Place[] {
   return city.length > 0 ? city.slice(0, 40) : pool.residential(p.country).slice(0, 40);
 }
 
-function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: number): User {
+function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: number, mix: SimMix): User {
   const country = pool.homeCountries[rng.weightedIndex(pool.homeWeights)]!;
   const home = rng.pick(pool.residential(country));
   // A mobile carrier: another network of the same country, weighted by how much of the country's
@@ -296,14 +413,14 @@ function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: numbe
   const kinds: readonly DeviceKind[] = nDevices === 1 ? [rng.chance(0.6) ? 'mobile' : 'desktop'] : DEVICE_KINDS.slice(0, nDevices);
   for (const k of kinds) devices.push(newDevice(rng, k, days, 0, false));
   // A new phone: from a random day, the old phone is gone and a new one (often another brand) signs in.
-  if (rng.chance(0.06) && days > 1) {
+  if (rng.chance(mix.newPhone) && days > 1) {
     const day = rng.int(1, days - 1);
     const old = devices.find((d) => d.kind === 'mobile');
     if (old) old.retiredDay = day;
     devices.push(newDevice(rng, 'mobile', days, day, true));
   }
   let trip: Trip | undefined;
-  if (rng.chance(0.07) && days >= 3) {
+  if (rng.chance(mix.trip) && days >= 3) {
     let dest = country;
     // The trip countries are those the GeoIP data has enough addresses in: possibly none.
     for (let k = 0; k < 10 && dest === country; k++) {
@@ -322,15 +439,20 @@ function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: numbe
   // Some people run a commercial VPN (a few exits in their country, or abroad when the provider
   // has none there) for part of their sessions: legitimate sign-ins from hosting networks.
   let vpn: User['vpn'];
-  if (rng.chance(0.03) && pool.hostingWorld.length > 0) {
+  if (rng.chance(mix.vpnUser) && pool.hostingWorld.length > 0) {
     const local = pool.hosting(country);
     const from = local.length > 0 ? local : pool.hostingWorld;
     const exits = Array.from({ length: rng.int(1, 3) }, () => rng.pick(from));
     vpn = { exits, share: 0.3 + rng.next() * 0.6 };
   }
+  // Another device from some day on: a work laptop, a partner's tablet, a borrowed computer.
+  if (rng.chance(mix.secondDevice) && days > 1) {
+    const day = rng.int(1, days - 1);
+    devices.push(newDevice(rng, rng.chance(0.7) ? 'desktop' : 'tablet', days, day, false, true));
+  }
   const homeByDay: Place[] = [];
   const others = nearest(pool.inAsn(country, home.asn).filter((p) => p.ip !== home.ip), home, 8);
-  const churn = rng.chance(0.5) && others.length > 0 ? 1 / rng.int(5, 30) : 0;
+  const churn = rng.chance(mix.dynamicHome) && others.length > 0 ? 1 / rng.int(5, 30) : 0;
   let current = home;
   for (let d = 0; d < days; d++) {
     if (d > 0 && rng.chance(churn)) current = rng.pick(others);
@@ -348,12 +470,12 @@ function makeUser(i: number, pool: GeoPool, rng: Rng, start: number, days: numbe
     tz: tzOf(home),
     cityPlaces: sameCity(pool, home),
     workplace: undefined,
-    carrierNear: nearest(carrier.length > 0 ? carrier : [home], home, 20),
+    carrierNear: nearest(carrier.length > 0 ? carrier : [home], home, mix.carrierNearCount),
     carrier: carrier.length > 0 ? carrier.slice(0, 300) : [home],
     devices,
     rate,
     peaks,
-    typo: 0.02 + rng.next() * 0.08,
+    typo: mix.typo[0] + rng.next() * (mix.typo[1] - mix.typo[0]),
     trip,
     vpn,
   };
@@ -385,7 +507,8 @@ function assignWorkplaces(users: readonly User[], rng: Rng): void {
 interface Pending {
   readonly t: number;
   readonly n: number;
-  readonly line: SimLine;
+  /** Replaced (not mutated) when a later generator links a session to this sign-in. */
+  line: SimLine;
 }
 
 interface Emitter {
@@ -414,6 +537,18 @@ function request(
   };
 }
 
+/** An account_change request body, without `login_decision_id` (replay fills it in from `session`). */
+function changeRequest(
+  change: ChangeKind,
+  user: { id: string; createdAt?: number; mfa?: boolean },
+  ip: string,
+  deviceId: string | undefined,
+  ua: string | undefined,
+): Omit<SimRequest, 'time'> {
+  const { type: _login, ...rest } = request('login', user, ip, deviceId, ua);
+  return { type: ACCOUNT_CHANGE, change, ...rest };
+}
+
 /** A local hour drawn around the user's favourite hours, as UTC ms within `day`. */
 function sessionTime(u: User, rng: Rng, start: number, day: number): number {
   const peak = rng.pick(u.peaks);
@@ -421,7 +556,23 @@ function sessionTime(u: User, rng: Rng, start: number, day: number): number {
   return start + day * DAY + Math.floor((local - u.tz) * HOUR);
 }
 
-function legitDay(u: User, day: number, pool: GeoPool, rng: Rng, start: number, end: number, out: Emitter): void {
+/**
+ * The owner's own sensitive changes (`--changes`), drawn from their own stream `chg` so that the
+ * sign-in traffic stays the same with or without them. Usual: at home, from the device just signed
+ * in with, minutes later. Unusual: abroad, on a brand-new phone, right after a real recovery.
+ */
+function legitChange(
+  chg: Rng,
+  ctx: { scenario: LegitScenario; recovered: boolean; newPhoneDays: number | undefined; mfa: boolean },
+): { context: ChangeContext; change: ChangeKind } | undefined {
+  if (ctx.recovered && chg.chance(0.6)) return { context: 'after_recovery', change: chg.pick(['recovery_method', 'mfa_add', 'email'] as const) };
+  if (ctx.newPhoneDays !== undefined && ctx.newPhoneDays < 2 && chg.chance(0.4)) return { context: 'new_phone', change: ctx.mfa ? chg.pick(['mfa_add', 'mfa_remove'] as const) : 'mfa_add' };
+  if (ctx.scenario === 'trip' && chg.chance(0.05)) return { context: 'abroad', change: chg.pick(['password', 'email', 'recovery_method'] as const) };
+  if (ctx.scenario === 'home' && chg.chance(0.02)) return { context: 'home', change: chg.pick(CHANGE_KINDS) };
+  return undefined;
+}
+
+function legitDay(u: User, day: number, rng: Rng, start: number, end: number, mix: SimMix, out: Emitter, chg?: Rng): void {
   const n = rng.poisson(u.rate);
   for (let s = 0; s < n; s++) {
     let t = sessionTime(u, rng, start, day);
@@ -440,11 +591,11 @@ function legitDay(u: User, day: number, pool: GeoPool, rng: Rng, start: number, 
     } else if (u.vpn && rng.chance(u.vpn.share)) {
       scenario = 'vpn_user';
       place = rng.pick(u.vpn.exits);
-    } else if (dev.kind === 'mobile' && rng.chance(0.55)) {
+    } else if (dev.kind === 'mobile' && rng.chance(mix.mobileShare)) {
       scenario = 'mobile';
       // Mostly the carrier's gateways near home, sometimes one GeoIP places across the country;
       // carrier-grade NAT hands out a different address of the gateway's range almost every time.
-      place = cgnat(pickPlace(rng, rng.chance(0.85) ? u.carrierNear : u.carrier, home), rng);
+      place = cgnat(pickPlace(rng, rng.chance(mix.carrierNearShare) ? u.carrierNear : u.carrier, home), rng);
     } else if (u.workplace && dev.kind === 'desktop' && rng.chance(0.35)) {
       scenario = 'work';
       place = u.workplace;
@@ -453,19 +604,21 @@ function legitDay(u: User, day: number, pool: GeoPool, rng: Rng, start: number, 
       place = pickPlace(rng, u.cityPlaces, home);
     }
     if (dev.isNewPhone && scenario === 'home') scenario = 'new_phone';
+    if (dev.isSecond && (scenario === 'home' || scenario === 'work')) scenario = 'second_device';
     if (scenario === 'home' && u.createdAt > start && t - u.createdAt < 2 * DAY) scenario = 'new_account';
     // Private windows and cleared cookies: a fresh identifier for a known browser. Cleared cookies
     // stick (the device keeps the new id); a private window's id is used once.
     let deviceId = dev.id;
-    if (rng.chance(0.03)) {
+    if (rng.chance(mix.freshDeviceId)) {
       deviceId = 'd-' + rng.hex(16);
-      if (rng.chance(0.5)) dev.id = deviceId;
-      if (scenario === 'home' || scenario === 'work') scenario = 'private_window';
+      if (rng.chance(mix.clearedSticks)) dev.id = deviceId;
+      if (scenario !== 'trip' && scenario !== 'vpn_user' && scenario !== 'new_account') scenario = 'private_window';
     }
     const ua = uaOf(dev, day);
     const acct = who(u);
     // Forgot the password: a failed try or two, then a reset, then a sign-in.
-    if (rng.chance(0.004)) {
+    const recovered = rng.chance(0.004);
+    if (recovered) {
       const fails = rng.int(0, 2);
       for (let k = 0; k < fails; k++) {
         out.emit(t, { request: request('login', acct, place.ip, deviceId, ua), outcome: 'failed', label: 'legit', scenario });
@@ -479,7 +632,14 @@ function legitDay(u: User, day: number, pool: GeoPool, rng: Rng, start: number, 
         t += Math.floor(5 * SEC + rng.exp(15 * SEC));
       }
     }
-    if (t < end) out.emit(t, { request: request('login', acct, place.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario });
+    if (t >= end) continue;
+    const change = chg ? legitChange(chg, { scenario, recovered, newPhoneDays: dev.isNewPhone ? day - dev.fromDay : undefined, mfa: u.mfa }) : undefined;
+    const tc = change && chg ? t + Math.floor(MIN + chg.exp(8 * MIN)) : end;
+    if (change && tc < end) {
+      const sid = `s-${u.id}-${day}-${s}`;
+      out.emit(t, { request: request('login', acct, place.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario, session_id: sid });
+      out.emit(tc, { request: changeRequest(change.change, acct, place.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario, session: sid, change_context: change.context });
+    } else out.emit(t, { request: request('login', acct, place.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario });
   }
 }
 
@@ -495,6 +655,7 @@ interface AttackCtx {
   readonly days: number;
   readonly fromDay: number;
   readonly scale: number;
+  readonly mix: SimMix;
   readonly out: Emitter;
 }
 
@@ -567,13 +728,19 @@ function targeted(c: AttackCtx, rng: Rng): void {
   const campaigns = Math.round(c.users.length * 0.1 * c.scale);
   for (let k = 0; k < campaigns; k++) {
     const v = rng.pick(vs);
-    let place = c.pool.near(v.home, rng);
+    const day0 = Math.floor((attackTime(c, rng) - c.start) / DAY);
+    const active = v.devices.filter((d) => day0 >= d.fromDay && day0 < d.retiredDay);
+    const phone = active.find((d) => d.kind === 'mobile');
+    // Some attackers take the victim's mobile carrier in the victim's area (a local SIM) and the
+    // phone's browser; the others the home ISP in the victim's city and the main device's browser.
+    const viaCarrier = phone !== undefined && v.carrierNear.length > 0 && rng.chance(c.mix.targetedCarrier);
+    const anchor = viaCarrier ? v.carrierNear[0]! : v.home;
+    let place = c.pool.near(anchor, rng);
     if (!place) {
-      const same = c.pool.inAsn(v.home.country, v.home.asn).filter((p) => p.ip !== v.home.ip);
+      const same = c.pool.inAsn(anchor.country, anchor.asn).filter((p) => p.ip !== anchor.ip);
       place = same.length > 0 ? rng.pick(same) : pickPlace(rng, v.cityPlaces, v.home);
     }
-    const day0 = Math.floor((attackTime(c, rng) - c.start) / DAY);
-    const main = v.devices.find((d) => day0 >= d.fromDay && day0 < d.retiredDay) ?? v.devices[0]!;
+    const main = (viaCarrier ? phone : active[0]) ?? v.devices[0]!;
     const ua = uaOf(main, day0);
     const t = sessionTime(v, rng, c.start, day0);
     if (t < c.start + c.fromDay * DAY || t >= c.end) continue;
@@ -613,6 +780,98 @@ function stuffing(c: AttackCtx, rng: Rng): void {
   }
 }
 
+// ------------------------------------------------------------------------------------------------
+// Takeover chains (--changes)
+// ------------------------------------------------------------------------------------------------
+
+/** The attacker's change once in: lock the owner out (e-mail, recovery method, second factor). */
+function lockOut(v: User, rng: Rng): ChangeKind {
+  return rng.pick(v.mfa ? (['email', 'recovery_method', 'mfa_remove'] as const) : (['email', 'recovery_method', 'mfa_add'] as const));
+}
+
+/**
+ * A targeted sign-in (the victim's city, ISP and browser, a new device) whose step-up the attacker
+ * passes with a code phished in real time; minutes later, from the same session, a change that locks
+ * the owner out. The phished code is spent: a step-up on the change stops the attacker.
+ */
+function phished2fa(c: AttackCtx, rng: Rng): void {
+  const vs = victims(c);
+  const campaigns = Math.round(c.users.length * 0.05 * c.scale);
+  for (let k = 0; k < campaigns; k++) {
+    const v = rng.pick(vs);
+    const day0 = Math.floor((attackTime(c, rng) - c.start) / DAY);
+    const place = c.pool.near(v.home, rng) ?? pickPlace(rng, v.cityPlaces, v.home);
+    const main = v.devices.find((d) => day0 >= d.fromDay && day0 < d.retiredDay) ?? v.devices[0]!;
+    const ua = uaOf(main, day0);
+    const dev = 'd-' + rng.hex(16);
+    const t = sessionTime(v, rng, c.start, day0);
+    const tc = t + Math.floor(MIN + rng.exp(5 * MIN));
+    if (t < c.start + c.fromDay * DAY || tc >= c.end) continue;
+    const id = `phished_2fa-${k}`;
+    const base = { label: 'phished_2fa', attack_id: id } as const;
+    c.out.emit(t, { request: request('login', who(v), place.ip, dev, ua), outcome: 'succeeded', ...base, seq: 0, session_id: id, passes_step_up: true });
+    c.out.emit(tc, { request: changeRequest(lockOut(v, rng), who(v), place.ip, dev, ua), outcome: 'succeeded', ...base, seq: 1, session: id });
+  }
+}
+
+/**
+ * A session cookie stolen from the owner's browser (malware, a shared computer) and replayed hours
+ * after the owner's sign-in from another network, or another country: the owner's device id and
+ * agent, the attacker's address. Any step-up stops the attacker (no password, no second factor).
+ */
+function stolenCookie(c: AttackCtx, rng: Rng, pending: readonly { line: SimLine }[]): void {
+  const from = new Date(c.start + c.fromDay * DAY).toISOString();
+  // The owner's successful sign-ins the cookie could come from (a plain sign-in, not a change session).
+  const logins: { line: SimLine }[] = pending.filter(
+    (p) => p.line.label === 'legit' && p.line.request.type === 'login' && p.line.outcome === 'succeeded' && p.line.session_id === undefined && p.line.request.time >= from && p.line.scenario !== 'trip',
+  );
+  if (logins.length === 0) return;
+  const byId = new Map(c.users.map((u) => [u.id, u]));
+  const campaigns = Math.round(c.users.length * 0.05 * c.scale);
+  for (let k = 0; k < campaigns; k++) {
+    const owner = rng.pick(logins);
+    const v = byId.get(owner.line.request.user.id);
+    if (!v || owner.line.session_id !== undefined) continue;
+    const t0 = Date.parse(owner.line.request.time);
+    const tc = t0 + Math.floor(HOUR + rng.next() * 10 * HOUR);
+    if (tc >= c.end) continue;
+    // Another network of the owner's country (a residential proxy or a VPN there), or abroad.
+    const abroad = rng.chance(0.5);
+    const local = rng.chance(0.5) ? c.pool.hosting(v.home.country) : c.pool.residential(v.home.country).filter((p) => p.asn !== v.home.asn);
+    const place = abroad || local.length === 0 ? rng.pick(c.pool.world) : rng.pick(local);
+    const id = `stolen_cookie-${k}`;
+    owner.line = { ...owner.line, session_id: id };
+    const d = owner.line.request.device;
+    c.out.emit(tc, { request: changeRequest(lockOut(v, rng), who(v), place.ip, d?.id, d?.user_agent), outcome: 'succeeded', label: 'stolen_cookie', attack_id: id, seq: 0, session: id });
+  }
+}
+
+/**
+ * A recovery through a hijacked mailbox, from a VPN exit in the owner's country, then a sign-in with
+ * the new password and a password change. The attacker passes the mailbox codes of the recovery,
+ * and of the sign-in unless the account has a second factor; never a step-up on the change.
+ */
+function vpnRecovery(c: AttackCtx, rng: Rng): void {
+  const vs = victims(c);
+  const campaigns = Math.round(c.users.length * 0.05 * c.scale);
+  for (let k = 0; k < campaigns; k++) {
+    const v = rng.pick(vs);
+    const local = c.pool.hosting(v.home.country);
+    const place = local.length > 0 ? rng.pick(local) : rng.pick(c.pool.hostingWorld.length > 0 ? c.pool.hostingWorld : c.pool.world);
+    const ua = rng.pick(COMMON_UAS);
+    const dev = 'd-' + rng.hex(16);
+    const t = attackTime(c, rng);
+    const tl = t + Math.floor(MIN + rng.exp(3 * MIN));
+    const tc = tl + Math.floor(MIN + rng.exp(3 * MIN));
+    if (tc >= c.end) continue;
+    const id = `vpn_recovery-${k}`;
+    const base = { label: 'vpn_recovery', attack_id: id } as const;
+    c.out.emit(t, { request: request('recovery', who(v), place.ip, dev, ua), outcome: 'succeeded', ...base, seq: 0, passes_step_up: true });
+    c.out.emit(tl, { request: request('login', who(v), place.ip, dev, ua), outcome: 'succeeded', ...base, seq: 1, session_id: id, passes_step_up: !v.mfa });
+    c.out.emit(tc, { request: changeRequest('password', who(v), place.ip, dev, ua), outcome: 'succeeded', ...base, seq: 2, session: id });
+  }
+}
+
 const ATTACKS: Readonly<Record<AttackType, (c: AttackCtx, rng: Rng) => void>> = { naive, vpn, targeted, stuffing };
 
 // ------------------------------------------------------------------------------------------------
@@ -628,6 +887,7 @@ export function validateSimulateOptions(o: SimulateOptions): string | undefined 
   }
   if (o.attackScale !== undefined && !(o.attackScale >= 0 && o.attackScale <= 100)) return '--attack-scale must be a number from 0 to 100';
   if (o.start !== undefined && !Number.isFinite(o.start)) return '--start must be a date';
+  if (o.config !== undefined && !(SIM_CONFIGS as readonly string[]).includes(o.config)) return `--config must be one of ${SIM_CONFIGS.join(', ')}`;
   return undefined;
 }
 
@@ -653,18 +913,25 @@ export function simulate(opts: SimulateOptions, pool: GeoPool): SimLine[] {
         ...(l.attack_id !== undefined ? { attack_id: l.attack_id } : {}),
         ...(l.seq !== undefined ? { seq: l.seq } : {}),
         ...(l.scenario !== undefined ? { scenario: l.scenario } : {}),
+        ...(l.session_id !== undefined ? { session_id: l.session_id } : {}),
+        ...(l.session !== undefined ? { session: l.session } : {}),
+        ...(l.change_context !== undefined ? { change_context: l.change_context } : {}),
+        ...(l.passes_step_up !== undefined ? { passes_step_up: l.passes_step_up } : {}),
         day: Math.floor((t - start) / DAY),
       };
       pending.push({ t, n: n++, line });
     },
   };
 
-  const userRng = createRng(`${opts.seed}/users`);
+  const seed = streamSeed(opts.seed, opts.config);
+  const mix = MIXES[opts.config ?? 'default'];
+  const userRng = createRng(`${seed}/users`);
   const users: User[] = [];
-  for (let i = 0; i < opts.users; i++) users.push(makeUser(i, pool, userRng, start, opts.days));
-  assignWorkplaces(users, createRng(`${opts.seed}/work`));
-  const dayRng = createRng(`${opts.seed}/days`);
-  for (const u of users) for (let d = 0; d < opts.days; d++) legitDay(u, d, pool, dayRng, start, end, out);
+  for (let i = 0; i < opts.users; i++) users.push(makeUser(i, pool, userRng, start, opts.days, mix));
+  assignWorkplaces(users, createRng(`${seed}/work`));
+  const dayRng = createRng(`${seed}/days`);
+  const chgRng = opts.changes === true ? createRng(`${seed}/changes`) : undefined;
+  for (const u of users) for (let d = 0; d < opts.days; d++) legitDay(u, d, dayRng, start, end, mix, out, chgRng);
 
   const ctx: AttackCtx = {
     users,
@@ -674,9 +941,15 @@ export function simulate(opts: SimulateOptions, pool: GeoPool): SimLine[] {
     days: opts.days,
     fromDay: opts.attackStartDay ?? Math.floor(opts.days / 3),
     scale: opts.attackScale ?? 1,
+    mix,
     out,
   };
-  for (const a of ATTACK_TYPES) if (attacks.includes(a)) ATTACKS[a](ctx, createRng(`${opts.seed}/attack/${a}`));
+  for (const a of ATTACK_TYPES) if (attacks.includes(a)) ATTACKS[a](ctx, createRng(`${seed}/attack/${a}`));
+  if (opts.changes === true) {
+    phished2fa(ctx, createRng(`${seed}/chain/phished_2fa`));
+    stolenCookie(ctx, createRng(`${seed}/chain/stolen_cookie`), pending);
+    vpnRecovery(ctx, createRng(`${seed}/chain/vpn_recovery`));
+  }
 
   pending.sort((a, b) => a.t - b.t || a.n - b.n);
   return pending.map((p) => p.line);
@@ -688,8 +961,8 @@ export function formatLine(l: SimLine): string {
 }
 
 /** The pool's seed for a simulation seed. */
-export function geoSeed(seed: string): Rng {
-  return createRng(`${seed}/geo`);
+export function geoSeed(seed: string, config: SimConfigName = 'default'): Rng {
+  return createRng(`${streamSeed(seed, config)}/geo`);
 }
 
 export function parseAttackList(s: string): AttackType[] | string {

@@ -15,6 +15,7 @@ import {
   KNOWN_COUNTRY,
   KNOWN_DEVICE,
   KNOWN_IP,
+  KNOWN_SUBNET,
   KNOWN_UA,
   TTL_MARGIN_MS,
   W_DEVICE_USERS,
@@ -131,6 +132,7 @@ export interface KnownMembers {
   readonly asn?: string;
   readonly ip: string;
   readonly ua?: string;
+  readonly subnet?: string;
 }
 
 export function knownMembers(ctx: EventContext): KnownMembers {
@@ -140,6 +142,7 @@ export function knownMembers(ctx: EventContext): KnownMembers {
     ...(ctx.country !== undefined ? { country: KNOWN_COUNTRY + ctx.country } : {}),
     ...(ctx.asn !== undefined ? { asn: KNOWN_ASN + String(ctx.asn) } : {}),
     ...(ctx.ua !== undefined ? { ua: KNOWN_UA + ctx.ua } : {}),
+    ...(ctx.subnet !== undefined ? { subnet: KNOWN_SUBNET + ctx.subnet } : {}),
   };
 }
 
@@ -216,7 +219,7 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
     iHist = cmds.length;
     cmds.push({ tag: uTag, argv: ['hmget', keys.userHistory(ctx.user), H_LOGINS, H_LAST_TIME, H_LAST_COUNTRY, H_LAST_LAT, H_LAST_LON, H_LAST_RECOVERY] });
     known = knownMembers(ctx);
-    knownOrder = (['ip', 'device', 'country', 'asn', 'ua'] as const).filter((k) => known?.[k] !== undefined);
+    knownOrder = (['ip', 'device', 'country', 'asn', 'ua', 'subnet'] as const).filter((k) => known?.[k] !== undefined);
     const argv: [CmdName, ...Arg[]] = ['zmscore', keys.userKnown(ctx.user)];
     for (const k of knownOrder) argv.push(known[k] as string);
     iKnown = cmds.length;
@@ -333,6 +336,7 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
           ...opt('knownCountry', isKnown('country')),
           ...opt('knownAsn', isKnown('asn')),
           ...opt('knownUa', isKnown('ua')),
+          ...opt('knownSubnet', isKnown('subnet')),
         };
       }
       let velocity: VelocitySignals | undefined;
@@ -444,7 +448,7 @@ export function planOutcome(env: PlanEnv, ctx: EventContext, outcome: Outcome, t
   const kKey = keys.userKnown(ctx.user);
   // GT: a late outcome never moves a value's last-seen time backwards.
   const zadd: [CmdName, ...Arg[]] = ['zadd', kKey, 'GT'];
-  for (const k of ['ip', 'device', 'country', 'asn', 'ua'] as const) {
+  for (const k of ['ip', 'device', 'country', 'asn', 'ua', 'subnet'] as const) {
     const m = known[k];
     if (m !== undefined) zadd.push(t, m);
   }

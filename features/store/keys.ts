@@ -53,6 +53,7 @@ export const KNOWN_COUNTRY = 'c:';
 export const KNOWN_ASN = 'a:';
 export const KNOWN_IP = 'i:';
 export const KNOWN_UA = 'u:';
+export const KNOWN_SUBNET = 's:';
 
 /** Fields of the user's history hash (`…:h`). */
 export const H_LOGINS = 'n';

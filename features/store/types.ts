@@ -126,6 +126,8 @@ export interface HistorySignals {
   readonly knownUa?: boolean;
   /** Last completed recovery (a recovery decision's successful outcome), ms; absent when none recorded. */
   readonly lastRecovery?: number;
+  /** The address's /24 (IPv4) or /48 (IPv6). */
+  readonly knownSubnet?: boolean;
 }
 
 /**

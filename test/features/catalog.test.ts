@@ -12,6 +12,11 @@ import { velocityFeatures } from '../../features/velocity.ts';
 const DOC = new URL('../../docs/signals.md', import.meta.url);
 const BEGIN = '<!-- features:begin -->';
 const END = '<!-- features:end -->';
+/**
+ * Features Vigil declares beyond the spec's catalogue (docs/signals.md § Beyond the spec says why):
+ * a pack that reads one runs on Vigil only. Every spec feature must still be declared, exactly.
+ */
+const EXTENSIONS = ['history.known_subnet'];
 
 describe('feature registry', () => {
   it('every feature of the spec is declared once, with its slot its index in the Scheme', () => {
@@ -22,7 +27,10 @@ describe('feature registry', () => {
     const namesOf = (t: string): string[] => [...t.matchAll(/^\| (`[^|]+`)/gm)].flatMap((m) => [...m[1]!.matchAll(/`([a-z0-9_.]+)`/g)].map((n) => n[1]!));
     const names = [...namesOf(v1), ...namesOf(v2)];
     for (const m of v2.matchAll(/^\| `([a-z0-9_.]+)` \| (\w+) \|/gm)) expect(CATALOG_BY_NAME.get(m[1]!)?.type, m[1]).toBe(m[2]);
-    expect(new Set(CATALOG.map((e) => e.name))).toEqual(new Set(names));
+    expect(new Set(CATALOG.map((e) => e.name))).toEqual(new Set([...names, ...EXTENSIONS]));
+    for (const x of EXTENSIONS) expect(names, x).not.toContain(x);
+    const beyond = readFileSync(DOC, 'utf8').split('## Beyond the spec')[1] ?? '';
+    for (const x of EXTENSIONS) expect(beyond, `docs/signals.md § Beyond the spec names ${x}`).toContain(`\`${x}\``);
     expect(CATALOG.length).toBe(CATALOG_BY_NAME.size);
     CATALOG.forEach((e, i) => {
       expect(e.slot).toBe(i);

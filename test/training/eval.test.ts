@@ -24,7 +24,7 @@ import {
 } from '../../training/eval.ts';
 import type { ReplayedEvent } from '../../training/replay.ts';
 import { renderRocSvg } from '../../training/roc-svg.ts';
-import type { Label, SimLine } from '../../training/simulate.ts';
+import type { ChainType, Label, SimLine } from '../../training/simulate.ts';
 
 const NEG_INF = Number.NEGATIVE_INFINITY;
 
@@ -137,7 +137,7 @@ describe('the pack as a scorer', () => {
 // ------------------------------------------------------------------------------------------------
 
 let n = 0;
-function ev(label: Label, decision: Action, o: { day?: number; rba?: number | null; anomaly?: number | null; seq?: number; score?: number; rules?: string[]; scenario?: SimLine['scenario'] } = {}): ReplayedEvent {
+function ev(label: Exclude<Label, ChainType>, decision: Action, o: { day?: number; rba?: number | null; anomaly?: number | null; seq?: number; score?: number; rules?: string[]; scenario?: SimLine['scenario'] } = {}): ReplayedEvent {
   const line: SimLine = {
     request: { type: 'login', user: { id: 'u' }, ip: '192.0.2.1', time: '2026-01-05T00:00:00.000Z' },
     outcome: 'succeeded',
@@ -156,6 +156,7 @@ function ev(label: Label, decision: Action, o: { day?: number; rba?: number | nu
     anomaly: o.anomaly === undefined ? null : o.anomaly,
     applied: null,
     rules: o.rules ?? [],
+    decisionId: `dec-${n}`,
   };
 }
 

@@ -226,7 +226,8 @@ describe('simulate', () => {
       expect(victim.devices.has(l.request.device?.id ?? '')).toBe(false);
       expect(l.outcome).toBe('succeeded');
     }
-    expect(sameAsn / targeted.length).toBeGreaterThan(0.7);
+    // A quarter of them (MIXES.default.targetedCarrier) take the victim's mobile carrier instead of the home ISP.
+    expect(sameAsn / targeted.length).toBeGreaterThan(0.5);
     // Stuffing: bursts from at most three addresses, over many accounts, fast, mostly failing.
     const bursts = new Map<string, SimLine[]>();
     for (const l of byLabel('stuffing')) {

@@ -1,0 +1,175 @@
+// Sensitive changes in the simulator (`--changes`), the held-out configuration, and the changes
+// report (training/changes-eval.ts): deterministic event shapes, sessions linked to the sign-in
+// that opened them, chain bookkeeping in replay, and the report's arithmetic on a hand-built run.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compilePack, loadPackDir, type CompiledPack } from '../../dsl/index.ts';
+import { VIGIL_SCHEME } from '../../features/catalog.ts';
+import { createGeoIp, type GeoIp } from '../../features/geoip.ts';
+import { createChangesCollector, formatChangesReport } from '../../training/changes-eval.ts';
+import { buildGeoPool, type GeoPool } from '../../training/geo-pool.ts';
+import { appliedOutcome, engineAcceptsChanges, parseSimLine, replayThroughEngine, type ReplayedEvent } from '../../training/replay.ts';
+import { CHANGE_KINDS, MIXES, formatLine, geoSeed, simulate, validateSimulateOptions, type Label, type SimLine } from '../../training/simulate.ts';
+import type { Action } from '../../dsl/ast.ts';
+
+let geoip: GeoIp;
+let pool: GeoPool;
+let pack: CompiledPack;
+let lines: SimLine[];
+
+beforeAll(async () => {
+  geoip = await createGeoIp({ watch: false });
+  pool = buildGeoPool(geoip, geoSeed('c'), { samples: 30_000, hostingSamples: 4000 });
+  lines = simulate({ users: 200, days: 14, seed: 'c', changes: true, attackScale: 2 }, pool);
+  const r = compilePack(loadPackDir(new URL('../../rules/login_core', import.meta.url).pathname), { scheme: VIGIL_SCHEME });
+  if (!r.pack) throw new Error('the default pack does not compile');
+  pack = r.pack;
+});
+afterAll(() => geoip.close());
+
+const chain = (label: Label): Map<string, SimLine[]> => {
+  const m = new Map<string, SimLine[]>();
+  for (const l of lines.filter((x) => x.label === label)) m.set(l.attack_id!, [...(m.get(l.attack_id!) ?? []), l]);
+  return m;
+};
+
+describe('sensitive changes in the simulator', () => {
+  it('is reproducible byte for byte with a seed, and leaves the sign-in traffic as it was without --changes', () => {
+    const again = simulate({ users: 200, days: 14, seed: 'c', changes: true, attackScale: 2 }, pool);
+    expect(again.map(formatLine).join('\n')).toBe(lines.map(formatLine).join('\n'));
+    const plain = simulate({ users: 200, days: 14, seed: 'c', attackScale: 2 }, pool);
+    const req = (ls: SimLine[]): string[] => ls.filter((l) => l.label === 'legit' && l.request.type !== 'account_change').map((l) => JSON.stringify(l.request));
+    expect(req(lines)).toEqual(req(plain));
+    expect(plain.some((l) => l.request.type === 'account_change' || l.session_id !== undefined)).toBe(false);
+  });
+
+  it('links every change to an earlier sign-in of the same user and the same session', () => {
+    const opened = new Map<string, SimLine>();
+    const changes = lines.filter((l) => l.request.type === 'account_change');
+    expect(changes.length).toBeGreaterThan(20);
+    for (const l of lines) {
+      if (l.session_id !== undefined) {
+        expect(l.request.type).toBe('login');
+        expect(opened.has(l.session_id)).toBe(false);
+        opened.set(l.session_id, l);
+      }
+      if (l.request.type !== 'account_change') continue;
+      expect(CHANGE_KINDS).toContain(l.request.change);
+      expect(typeof parseSimLine(formatLine(l))).toBe('object');
+      const s = opened.get(l.session!);
+      expect(s).toBeDefined();
+      expect(s!.request.user.id).toBe(l.request.user.id);
+      expect(Date.parse(l.request.time)).toBeGreaterThan(Date.parse(s!.request.time));
+    }
+    const ctx = new Set(changes.filter((l) => l.label === 'legit').map((l) => l.change_context));
+    expect(ctx.has('home')).toBe(true);
+    expect([...ctx].some((c) => c !== 'home')).toBe(true);
+  });
+
+  it('builds the three takeover chains as the issue describes them', () => {
+    const phished = chain('phished_2fa');
+    expect(phished.size).toBeGreaterThan(3);
+    for (const [id, c] of phished) {
+      expect(c.map((l) => l.request.type)).toEqual(['login', 'account_change']);
+      expect(c[0]!.passes_step_up).toBe(true);
+      expect(c[1]!.passes_step_up).toBeUndefined();
+      expect(c[1]!.session).toBe(id);
+      expect(c[1]!.request.ip).toBe(c[0]!.request.ip);
+      expect(['email', 'recovery_method', 'mfa_add', 'mfa_remove']).toContain(c[1]!.request.change);
+    }
+    const stolen = chain('stolen_cookie');
+    expect(stolen.size).toBeGreaterThan(3);
+    for (const [id, c] of stolen) {
+      expect(c.map((l) => l.request.type)).toEqual(['account_change']);
+      const owner = lines.find((l) => l.session_id === id)!;
+      expect(owner.label).toBe('legit');
+      expect(c[0]!.request.device?.id).toBe(owner.request.device?.id);
+      expect(c[0]!.request.ip).not.toBe(owner.request.ip);
+      expect(Date.parse(c[0]!.request.time) - Date.parse(owner.request.time)).toBeGreaterThanOrEqual(3_600_000);
+    }
+    const rec = chain('vpn_recovery');
+    expect(rec.size).toBeGreaterThan(3);
+    for (const [, c] of rec) {
+      expect(c.map((l) => [l.request.type, l.request.change ?? null])).toEqual([['recovery', null], ['login', null], ['account_change', 'password']]);
+      expect(c[0]!.passes_step_up).toBe(true);
+      expect(c[1]!.passes_step_up).toBe(c[1]!.request.user.mfa !== true);
+    }
+  });
+});
+
+describe('the held-out configuration', () => {
+  it('has another mix and other random streams than the default, and is checked', () => {
+    expect(MIXES.heldout).not.toEqual(MIXES.default);
+    const d = simulate({ users: 40, days: 5, seed: 'c' }, pool).map(formatLine);
+    const h = simulate({ users: 40, days: 5, seed: 'c', config: 'heldout' }, pool).map(formatLine);
+    expect(h).not.toEqual(d);
+    expect(new Set(h).size - new Set(h.filter((x) => d.includes(x))).size).toBe(new Set(h).size);
+    expect(geoSeed('c', 'heldout').next()).not.toBe(geoSeed('c').next());
+    // A name from outside the list is refused (cli/main.ts checks the flag too).
+    expect(validateSimulateOptions({ users: 1, days: 1, seed: 'x', config: 'tuned' as 'default' })).toMatch(/--config/);
+  });
+});
+
+describe('replay and the changes report', () => {
+  it('lets an attacker pass only the step-ups marked for them', () => {
+    expect(appliedOutcome('step_up', 'succeeded', 'phished_2fa', true)).toBe('challenge_passed');
+    expect(appliedOutcome('step_up', 'succeeded', 'phished_2fa')).toBe('challenge_failed');
+    expect(appliedOutcome('step_up', 'succeeded', 'legit')).toBe('challenge_passed');
+  });
+
+  it('reports account_change as unsupported when the engine does not take it, and never crashes on it', async () => {
+    const small = lines.filter((l) => l.day < 8);
+    const seen: ReplayedEvent[] = [];
+    const sum = await replayThroughEngine(small, { pack, geoip, onEvent: (e) => void seen.push(e) });
+    const nChanges = small.filter((l) => l.request.type === 'account_change').length;
+    if (!engineAcceptsChanges()) {
+      expect(sum.unsupportedChanges + sum.skippedChainSteps).toBeGreaterThanOrEqual(nChanges - sum.skippedChainSteps);
+      expect(seen.some((e) => e.line.request.type === 'account_change')).toBe(false);
+      const c = createChangesCollector({ warmupDays: 0 });
+      for (const e of seen) c.add(e);
+      expect(formatChangesReport(c.report(sum.unsupportedChanges))).toMatch(/account_change not supported by this server/);
+    } else {
+      expect(seen.some((e) => e.line.request.type === 'account_change')).toBe(true);
+    }
+    expect(sum.badLines).toBe(0);
+  });
+
+  it('counts chains stopped and the owners\' changes challenged, as defined', () => {
+    let i = 0;
+    const ev = (label: Label, decision: Action, o: Partial<SimLine> & { type?: 'login' | 'recovery' | 'account_change' } = {}): ReplayedEvent => {
+      const { type, ...rest } = o;
+      const line: SimLine = {
+        request: { type: type ?? 'account_change', user: { id: 'u' }, ip: '192.0.2.1', time: '2026-01-20T00:00:00.000Z' },
+        outcome: 'succeeded',
+        label,
+        day: 12,
+        ...rest,
+      };
+      return { index: i++, line, label, decision, score: 0, features: {}, rba: null, anomaly: null, applied: null, rules: [], decisionId: `d${i}` };
+    };
+    const c = createChangesCollector({ warmupDays: 10 });
+    // phished: the sign-in's step-up is passed (not a stop); the change allowed → not stopped.
+    c.add(ev('phished_2fa', 'step_up', { type: 'login', attack_id: 'p1', passes_step_up: true }));
+    c.add(ev('phished_2fa', 'allow', { attack_id: 'p1' }));
+    // phished: the change stepped up → stopped.
+    c.add(ev('phished_2fa', 'allow', { type: 'login', attack_id: 'p2', passes_step_up: true }));
+    c.add(ev('phished_2fa', 'step_up', { attack_id: 'p2' }));
+    c.add(ev('stolen_cookie', 'block', { attack_id: 's1' }));
+    c.add(ev('vpn_recovery', 'step_up', { type: 'recovery', attack_id: 'r1', passes_step_up: true }));
+    c.add(ev('vpn_recovery', 'allow', { type: 'login', attack_id: 'r1', passes_step_up: true }));
+    c.add(ev('vpn_recovery', 'allow', { attack_id: 'r1' }));
+    for (let k = 0; k < 49; k++) c.add(ev('legit', 'allow', { change_context: 'home' }));
+    c.add(ev('legit', 'step_up', { change_context: 'home' }));
+    c.add(ev('legit', 'step_up', { change_context: 'home', day: 3 })); // before warm-up: not counted
+    c.add(ev('legit', 'block', { change_context: 'abroad' }));
+    c.add(ev('legit', 'allow', { change_context: 'new_phone' }));
+    c.add(ev('legit', 'allow', { type: 'login', scenario: 'home' })); // a sign-in: not a change
+    const r = c.report(0);
+    expect(r.chains).toEqual({ phished_2fa: { n: 2, stopped: 1 }, stolen_cookie: { n: 1, stopped: 1 }, vpn_recovery: { n: 1, stopped: 0 } });
+    expect(r.usual).toEqual({ n: 50, challenged: 1, blocked: 0 });
+    expect(r.unusual).toEqual({ n: 2, challenged: 1, blocked: 1 });
+    const text = formatChangesReport(r);
+    expect(text).toMatch(/chain phished_2fa\s+50\.0%/);
+    expect(text).toMatch(/usual \(home\)\s+2\.0%\s+0\s+50/);
+    expect(text).toMatch(/unusual\s+50\.0%\s+1\s+2/);
+  });
+});

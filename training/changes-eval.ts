@@ -1,0 +1,82 @@
+// The report on sensitive changes for `vigil model eval` (and `vigil simulate --changes` traffic): per
+// takeover chain kind, the share stopped; for the owners' own changes, the share challenged, usual
+// (at home) and unusual (abroad, on a brand-new phone, right after a recovery), and how many were
+// blocked. Pure: no I/O.
+//
+// A chain is stopped when any of its steps is blocked, or stepped up where the attacker cannot pass:
+// the simulator marks the steps whose challenge the attacker passes (`passes_step_up`: a phished code
+// on the sign-in, a hijacked mailbox's codes on the recovery and, without a second factor, on the
+// sign-in). A step-up on the change itself (a fresh second factor or a confirmation on a known device)
+// stops every chain.
+import type { ReplayedEvent } from './replay.ts';
+import { ACCOUNT_CHANGE, CHAIN_TYPES, isChainType, type ChainType } from './simulate.ts';
+
+export interface ChainResult {
+  readonly n: number;
+  readonly stopped: number;
+}
+
+export interface ChangesReport {
+  readonly chains: Readonly<Record<ChainType, ChainResult>>;
+  readonly usual: { readonly n: number; readonly challenged: number; readonly blocked: number };
+  readonly unusual: { readonly n: number; readonly challenged: number; readonly blocked: number };
+  /** account_change lines the engine would not take (it predates spec v2). */
+  readonly unsupported: number;
+}
+
+export interface ChangesCollector {
+  add(e: ReplayedEvent): void;
+  report(unsupported: number): ChangesReport;
+}
+
+/** Legitimate changes count from `warmupDays` on; chains always. */
+export function createChangesCollector(opts: { readonly warmupDays: number }): ChangesCollector {
+  const chains = new Map<string, { kind: ChainType; stopped: boolean }>();
+  const usual = { n: 0, challenged: 0, blocked: 0 };
+  const unusual = { n: 0, challenged: 0, blocked: 0 };
+  return {
+    add(e) {
+      const label = e.label;
+      if (isChainType(label)) {
+        const id = e.line.attack_id ?? `${label}-${e.index}`;
+        let c = chains.get(id);
+        if (!c) chains.set(id, (c = { kind: label, stopped: false }));
+        const passes = e.line.passes_step_up === true;
+        if (e.decision === 'block' || (e.decision === 'step_up' && !passes)) c.stopped = true;
+        return;
+      }
+      if (label !== 'legit' || e.line.request.type !== ACCOUNT_CHANGE || e.line.day < opts.warmupDays) return;
+      const t = e.line.change_context === 'home' ? usual : unusual;
+      t.n++;
+      if (e.decision !== 'allow') t.challenged++;
+      if (e.decision === 'block') t.blocked++;
+    },
+    report(unsupported) {
+      const out = {} as Record<ChainType, ChainResult>;
+      for (const k of CHAIN_TYPES) out[k] = { n: 0, stopped: 0 };
+      for (const c of chains.values()) {
+        const r = out[c.kind];
+        out[c.kind] = { n: r.n + 1, stopped: r.stopped + (c.stopped ? 1 : 0) };
+      }
+      return { chains: out, usual: { ...usual }, unusual: { ...unusual }, unsupported };
+    },
+  };
+}
+
+const pct = (a: number, n: number): string => (n === 0 ? 'n/a' : `${((100 * a) / n).toFixed(1)}%`);
+
+/** Goals: each chain ≥ 95 % stopped; usual changes challenged ≤ 2 %, unusual ≤ 50 %, none blocked. */
+export function formatChangesReport(r: ChangesReport): string {
+  // Without the changes, a chain is judged on its first steps only: say so rather than print that.
+  if (r.unsupported > 0) {
+    return `sensitive changes: account_change not supported by this server (${r.unsupported} change events not evaluated)\n`;
+  }
+  const lines = ['sensitive changes                      stopped / challenged   blocked       n   goal'];
+  for (const k of CHAIN_TYPES) {
+    const c = r.chains[k];
+    lines.push(`chain ${k.padEnd(28)} ${pct(c.stopped, c.n).padStart(12)} ${''.padStart(9)} ${String(c.n).padStart(7)}   ≥ 95% stopped`);
+  }
+  lines.push(`legit change, usual (home)         ${pct(r.usual.challenged, r.usual.n).padStart(12)} ${String(r.usual.blocked).padStart(9)} ${String(r.usual.n).padStart(7)}   ≤ 2% challenged, 0 blocked`);
+  lines.push(`legit change, unusual              ${pct(r.unusual.challenged, r.unusual.n).padStart(12)} ${String(r.unusual.blocked).padStart(9)} ${String(r.unusual.n).padStart(7)}   ≤ 50% challenged, 0 blocked`);
+  return lines.join('\n') + '\n';
+}
