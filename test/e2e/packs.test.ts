@@ -149,8 +149,8 @@ describe('hot reload', () => {
     const before = await servedHash(a);
     expect(before).not.toBe(v1Hash);
     const broken = withVersion(v1, 3);
-    // Line 6 of the policy file loses its threshold (`step_up when score >=`): the parser meets the
-    // `}` at line 7, column 1 where the number should be.
+    // Line 8 of the policy file loses its threshold (`step_up when score >=`): the parser meets the
+    // `}` at line 9, column 1 where the number should be.
     broken['80_policy.rules'] = broken['80_policy.rules']!.replace('step_up when score >= 50', 'step_up when score >=');
     const r = await put(a, broken);
     expect(r.status).toBe(422);
@@ -158,7 +158,7 @@ describe('hot reload', () => {
     const d = r.body.error.details as RejectedDetails;
     const errors = d.diagnostics.filter((x) => x.severity === 'error');
     expect(errors.length).toBeGreaterThan(0);
-    expect(errors[0]).toMatchObject({ code: 'E_SYNTAX', file: 'upload/80_policy.rules', line: 7, col: 1 });
+    expect(errors[0]).toMatchObject({ code: 'E_SYNTAX', file: 'upload/80_policy.rules', line: 9, col: 1 });
 
     expect(await servedHash(a)).toBe(before);
     expect(await servedHash(b)).toBe(before);

@@ -120,7 +120,7 @@ export function storeContract(name: string, make: FixtureFactory): void {
       it('answers a new user: no logins, nothing known, attempt counters include this attempt', async () => {
         const ctx = store.context(attempt({ userId: uid('u') }));
         const s = await read(ctx, ALL);
-        expect(s.history).toEqual({ logins: 0, knownIp: false, knownDevice: false, knownCountry: false, knownAsn: false, knownUa: false });
+        expect(s.history).toEqual({ logins: 0, knownIp: false, knownDevice: false, knownCountry: false, knownAsn: false, knownUa: false, knownSubnet: false });
         expect(s.velocity).toEqual({
           userFailed1h: 0,
           userIps24h: 1,
@@ -192,6 +192,7 @@ export function storeContract(name: string, make: FixtureFactory): void {
           knownCountry: true,
           knownAsn: true,
           knownUa: true,
+          knownSubnet: true,
         });
         const f = historyFeatures(s.history, { time: same.time, lat: 51.5, lon: -0.12 });
         expect(f['history.since_last_login']).toBe(3600);
