@@ -25,15 +25,20 @@ export type PackCompiler = (files: PackFiles, root: string) => Promise<PackCheck
 
 const EMPTY_TESTS: PackTestReport = { passed: 0, failed: 0, results: [] };
 
-export function checkPackFiles(files: PackFiles, root: string, scheme: Scheme): PackCheck {
-  let src: PackSource;
+/** The files as a pack source, or the refusal of files that cannot be opened as a pack at all. */
+function openFiles(files: PackFiles, root: string): { readonly src: PackSource } | { readonly refused: PackCheck } {
   try {
-    src = packFromFiles(files, root);
+    return { src: packFromFiles(files, root) };
   } catch (err) {
-    if (err instanceof PackLoadError) return unloadable(files, root, err.message);
+    if (err instanceof PackLoadError) return { refused: unloadable(files, root, err.message) };
     throw err;
   }
-  return check(src, files, root, scheme);
+}
+
+export function checkPackFiles(files: PackFiles, root: string, scheme: Scheme): PackCheck {
+  const opened = openFiles(files, root);
+  if ('refused' in opened) return opened.refused;
+  return check(opened.src, files, root, scheme);
 }
 
 /** A directory or single-file pack, read from disk. Throws PackLoadError when it cannot be opened. */
@@ -97,13 +102,9 @@ function forceable(r: RemoteCheck): boolean {
 export function adoptCheck(files: PackFiles, root: string, scheme: Scheme, remote: RemoteCheck): PackCheck {
   const base = { diagnostics: remote.diagnostics, tests: remote.tests, files: { ...files }, root, loadError: remote.loadError, rendered: remote.rendered };
   if (!forceable(remote)) return { ok: false, pack: null, ...base };
-  let src: PackSource;
-  try {
-    src = packFromFiles(files, root);
-  } catch (err) {
-    if (err instanceof PackLoadError) return unloadable(files, root, err.message);
-    throw err;
-  }
+  const opened = openFiles(files, root);
+  if ('refused' in opened) return opened.refused;
+  const src = opened.src;
   // The patterns' ReDoS analysis, the slow part of a check, was done by the worker.
   const compiled = withProvenSafePatterns(remote.safePatterns, () => compilePack(src, { scheme }));
   if (compiled.pack === null || compiled.pack.hash !== remote.hash) {

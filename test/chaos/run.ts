@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { decodeWindow } from '../../engine/window.ts';
-import { fmtMap, quantile, startLoad, type Failure, type LoadStats } from '../helpers/load.ts';
+import { envNumber, fmtMap, quantile, startLoad, type Failure, type LoadStats } from '../helpers/load.ts';
 import {
   packFilesOf,
   packVersion,
@@ -375,16 +375,6 @@ function faultsFromEnv(): ReadonlySet<Fault> | undefined {
   return new Set(names as Fault[]);
 }
 
-function envNumber(name: string, dflt: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min) {
-    process.stderr.write(`${name} must be a number ≥ ${min}, not ${raw}\n`);
-    process.exit(2);
-  }
-  return n;
-}
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const report = await runChaos({

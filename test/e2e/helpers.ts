@@ -5,9 +5,9 @@
 // changes a running test), pack upload bodies, and event times relative to one base instant so
 // tests simulate minutes passing without sleeping.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 import { freePort, startRedisServer, type RedisServer } from '../helpers/redis.ts';
@@ -93,28 +93,8 @@ export function copyPack(src = SHIPPED_PACK): string {
   return d;
 }
 
-/** Every file of a pack directory, by path relative to it: the `{"files": …}` upload body. */
-export function packFiles(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p).split('\\').join('/')] = readFileSync(p, 'utf8');
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-/** The same pack with its header's version replaced (a new hash, otherwise identical rules). */
-export function withVersion(files: Readonly<Record<string, string>>, version: number): Record<string, string> {
-  const out = { ...files };
-  const header = Object.keys(out).find((k) => /^pack\s+\S+\s+version\s+\d+/m.test(out[k]!));
-  if (header === undefined) throw new Error('no `pack NAME version N` header in the pack');
-  out[header] = out[header]!.replace(/^(pack\s+\S+\s+version\s+)\d+/m, `$1${version}`);
-  return out;
-}
+// The pack-file helpers are the chaos/soak harness's (test/helpers/serve.ts), under the names these tests use.
+export { packFilesOf as packFiles, packVersion as withVersion } from '../helpers/serve.ts';
 
 export function removeTempDirs(): void {
   for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });

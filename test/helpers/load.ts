@@ -268,3 +268,15 @@ export function quantile(xs: readonly number[], p: number): number {
 export function fmtMap(m: ReadonlyMap<number | string, number>): string {
   return [...m].sort((a, b) => String(a[0]).localeCompare(String(b[0]))).map(([k, v]) => `${k}: ${v}`).join(', ') || '-';
 }
+
+/** A numeric setting of a long run from the environment (default when unset); exits 2 on a bad one. */
+export function envNumber(name: string, dflt: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min) {
+    process.stderr.write(`${name} must be a number ≥ ${min}, not ${raw}\n`);
+    process.exit(2);
+  }
+  return n;
+}

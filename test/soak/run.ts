@@ -12,21 +12,11 @@
 import { mkdtempSync, cpSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmtMap, quantile, startLoad } from '../helpers/load.ts';
+import { envNumber as num, fmtMap, quantile, startLoad } from '../helpers/load.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis.ts';
 import { metricValue, REPO_ROOT, sleep, startServe, type ServeProcess } from '../helpers/serve.ts';
 import { judge, windows, type Sample } from './growth.ts';
 
-function num(name: string, dflt: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min) {
-    process.stderr.write(`${name} must be a number ≥ ${min}, not ${raw}\n`);
-    process.exit(2);
-  }
-  return n;
-}
 
 const seconds = num('SOAK_SECONDS', 600, 10);
 const windowS = num('SOAK_SAMPLE_SECONDS', 30, 1);
