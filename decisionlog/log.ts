@@ -16,8 +16,9 @@ import { DbPackStore } from './packs.ts';
 import { DecisionLogError } from './errors.ts';
 import { checkSchemaName, migrate } from './migrate.ts';
 import { createDays, DAY_MS, dayOf, dropBefore, listDays } from './partitions.ts';
-import { fromWire, isDecision, isOutcome, normalizeUlid, rowProblem, toWire, withOutcome } from './row.ts';
+import { fromWire, isOutcome, normalizeUlid, rowProblem, toWire, withOutcome } from './row.ts';
 import { Spool, type ReplayRow, type SpoolRow } from './spool.ts';
+import { HASH_RE, scanTable, searchTable, securityLogTable, unavailable } from './queries.ts';
 import { createSql, type Sql } from './sql.ts';
 import type {
   DecisionLog,
@@ -59,19 +60,11 @@ interface Resolved {
   readonly readOnly: boolean;
 }
 
-const HASH_RE = /^[A-Za-z0-9_-]{8,128}$/;
-const RULE_RE = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
-const CURSOR_PREFIX = 'v1:';
-/** A security-log page: 20 entries unless asked, at most 100 (it is shown to a person). */
-export const SECURITY_LOG_LIMIT = 20;
-export const SECURITY_LOG_MAX = 100;
 /** Backoff between probes of a database that does not answer. */
 const PROBE_MIN_MS = 200;
 const PROBE_MAX_MS = 2000;
 /** Rows accepted this far ahead of the clock (later ones are a bug upstream, not a decision). */
 const FUTURE_MS = 7 * DAY_MS;
-/** Latest `until` of an open-ended scan (a date both PostgreSQL and JS print as ISO). */
-const END_OF_TIME = Date.UTC(9999, 0, 1);
 
 const NO_LOGGER: DecisionLogLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -79,22 +72,6 @@ function positiveInt(name: string, v: number | undefined, dflt: number, min = 1)
   if (v === undefined) return dflt;
   if (!Number.isInteger(v) || v < min) throw new DecisionLogError('LOG_CONFIG', `${name} must be an integer ≥ ${min}, got ${v}`);
   return v;
-}
-
-function encodeCursor(id: string): string {
-  return Buffer.from(CURSOR_PREFIX + id, 'utf8').toString('base64url');
-}
-
-function decodeCursor(c: string): string {
-  const text = /^[A-Za-z0-9_-]{1,64}$/.test(c) ? Buffer.from(c, 'base64url').toString('utf8') : '';
-  const id = text.startsWith(CURSOR_PREFIX) ? normalizeUlid(text.slice(CURSOR_PREFIX.length)) : null;
-  if (!id) throw new DecisionLogError('LOG_BAD_QUERY', 'cursor is not one this log returned');
-  return id;
-}
-
-function unavailable(err: unknown): Error {
-  if (err instanceof DecisionLogError) return err;
-  return new DecisionLogError('LOG_UNAVAILABLE', `the decision log database did not answer: ${errorMessage(err)}`, { cause: err });
 }
 
 class Log implements DecisionLog {
@@ -600,83 +577,17 @@ class Log implements DecisionLog {
 
   async search(q: SearchQuery): Promise<SearchPage> {
     this.checkOpen();
-    const limit = q.limit ?? 50;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new DecisionLogError('LOG_BAD_QUERY', 'limit must be an integer from 1 to 1000');
-    if (q.user !== undefined && (typeof q.user !== 'string' || !HASH_RE.test(q.user))) throw new DecisionLogError('LOG_BAD_QUERY', 'user must be a keyed hash');
-    if (q.rule !== undefined && (typeof q.rule !== 'string' || !RULE_RE.test(q.rule))) throw new DecisionLogError('LOG_BAD_QUERY', 'rule is not a rule name');
-    if (q.decision !== undefined && !isDecision(q.decision)) throw new DecisionLogError('LOG_BAD_QUERY', 'decision must be allow, step_up or block');
-    for (const [k, v] of [['since', q.since], ['until', q.until]] as const) {
-      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > END_OF_TIME)) {
-        throw new DecisionLogError('LOG_BAD_QUERY', `${k} must be a time in ms`);
-      }
-    }
-    const before = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
-    let rows: LogRow[];
-    try {
-      rows = await this.sql.search(this.db, {
-        ...(q.user !== undefined ? { user: q.user } : {}),
-        ...(q.rule !== undefined ? { rule: q.rule } : {}),
-        ...(q.decision !== undefined ? { decision: q.decision } : {}),
-        ...(q.since !== undefined ? { since: q.since } : {}),
-        ...(q.until !== undefined ? { until: q.until } : {}),
-        ...(before !== undefined ? { before } : {}),
-        limit: limit + 1,
-      });
-    } catch (err) {
-      throw unavailable(err);
-    }
-    const more = rows.length > limit;
-    if (more) rows = rows.slice(0, limit);
-    const last = rows[rows.length - 1];
-    return { rows, nextCursor: more && last ? encodeCursor(last.id) : null };
+    return searchTable(this.db, this.sql, q);
   }
 
   async securityLog(q: SecurityLogQuery): Promise<SecurityLogPage> {
     this.checkOpen();
-    const limit = q.limit ?? SECURITY_LOG_LIMIT;
-    if (!Number.isInteger(limit) || limit < 1 || limit > SECURITY_LOG_MAX) {
-      throw new DecisionLogError('LOG_BAD_QUERY', `limit must be an integer from 1 to ${SECURITY_LOG_MAX}`);
-    }
-    if (typeof q.user !== 'string' || !HASH_RE.test(q.user)) throw new DecisionLogError('LOG_BAD_QUERY', 'user must be a keyed hash');
-    const before = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
-    let rows: Awaited<ReturnType<Sql['securityLog']>>;
-    try {
-      rows = await this.sql.securityLog(this.db, q.user, limit + 1, before);
-    } catch (err) {
-      throw unavailable(err);
-    }
-    const more = rows.length > limit;
-    if (more) rows = rows.slice(0, limit);
-    const last = rows[rows.length - 1];
-    return { entries: rows.map((r) => r.entry), nextCursor: more && last ? encodeCursor(last.id) : null };
+    return securityLogTable(this.db, this.sql, q);
   }
 
   scan(q: { since: number; until?: number }): AsyncIterable<LogRow> {
     this.checkOpen();
-    const since = q.since;
-    const until = q.until ?? END_OF_TIME;
-    if (typeof since !== 'number' || !Number.isFinite(since) || typeof until !== 'number' || !Number.isFinite(until) || until > END_OF_TIME || since < 0) {
-      throw new DecisionLogError('LOG_BAD_QUERY', 'scan needs since (and until) as times in ms');
-    }
-    const page = this.o.scanPage;
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        let after: string | null = null;
-        for (;;) {
-          let rows: LogRow[];
-          try {
-            rows = await self.sql.scanPage(self.db, since, until, after, page);
-          } catch (err) {
-            throw unavailable(err);
-          }
-          for (const r of rows) yield r;
-          const last = rows[rows.length - 1];
-          if (rows.length < page || !last) return;
-          after = last.id;
-        }
-      },
-    };
+    return scanTable(this.db, this.sql, q, this.o.scanPage);
   }
 
   async eraseUser(user: string): Promise<number> {
