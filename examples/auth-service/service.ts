@@ -1,5 +1,6 @@
-// An example login and account-recovery web service that asks Vigil before it checks anything
-// (README.md in this folder explains the pattern). `createAuthService()` builds it around injected
+// An example login, account-recovery and account-settings web service that asks Vigil before it
+// acts: on a sign-in, a recovery and a sensitive change of a signed-in account (README.md in this
+// folder explains the three flows). `createAuthService()` builds it around injected
 // users, Vigil location, notifier and logger, with no module-level state, so end-to-end tests can
 // run it in-process; main.ts runs it from the environment. Everything lives in memory: this is an
 // integration example, not an identity provider.
@@ -7,6 +8,7 @@ import { randomBytes, scrypt, timingSafeEqual, type BinaryLike, type ScryptOptio
 import http from 'node:http';
 import { isIP } from 'node:net';
 import { createVigilClient, type Decision, type Logger, type Outcome, type SecurityLogEntry, type Verdict, type VigilClient } from './vigil-client.ts';
+import type { EvaluateRequest } from '../../client/index.ts';
 
 export type { Logger } from './vigil-client.ts';
 
@@ -16,13 +18,18 @@ export interface AuthUser {
   readonly password: string;
   /** Sent to Vigil as `user.created_at`. */
   readonly createdAt?: string;
-  /** Sent to Vigil as `user.mfa`. */
+  /** Sent to Vigil as `user.mfa`; POST /account/mfa turns it on or off. */
   readonly mfa?: boolean;
+  /** The account's e-mail address (POST /account/email changes it). Never sent to Vigil. */
+  readonly email?: string;
 }
+
+/** The sensitive changes this service offers, by Vigil's `change` name (spec features.md). */
+export type ChangeKind = 'password' | 'email' | 'mfa_add' | 'mfa_remove';
 
 /** A message the service would send the user by SMS or e-mail. */
 export type Notification =
-  | { readonly kind: 'code'; readonly purpose: 'login' | 'recovery'; readonly userId: string; readonly code: string }
+  | { readonly kind: 'code'; readonly purpose: Purpose; readonly userId: string; readonly code: string }
   | { readonly kind: 'reset_link'; readonly userId: string; readonly token: string };
 
 export interface AuthServiceOptions {
@@ -78,15 +85,39 @@ const MAX_PENDING = 10_000;
 // Cost 2^14 is Node's default and OWASP's floor for scrypt; a real service would tune it upward.
 const SCRYPT: ScryptOptions = { N: 16384, r: 8, p: 1 };
 const DEVICE_ID_RE = /^[A-Za-z0-9_-]{16,64}$/;
+// Deliberately loose: the address is proven by mail, not by a pattern.
+const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+type Purpose = 'login' | 'recovery' | 'change';
+
+/** A change waiting for its challenge: what to apply once the code is right (a password as its hash). */
+type PendingChange =
+  | { readonly kind: 'password'; readonly hash: Buffer }
+  | { readonly kind: 'email'; readonly email: string }
+  | { readonly kind: 'mfa_add' | 'mfa_remove' };
 
 interface Challenge {
-  readonly purpose: 'login' | 'recovery';
+  readonly purpose: Purpose;
   /** Undefined for a decoy (an unknown account must look like a known one). */
   readonly userId: string | undefined;
   readonly decisionId: string | undefined;
   readonly deviceId: string;
   readonly code: string;
   readonly expires: number;
+  /** For a change: the session that asked for it (only it may answer) and what to apply. */
+  readonly sessionId?: string;
+  readonly pending?: PendingChange;
+}
+
+/** A signed-in session: whose, and the Vigil decision of the sign-in that opened it. */
+interface Session {
+  readonly userId: string;
+  /**
+   * Sent as `login_decision_id` with every change from this session, so Vigil judges the change
+   * with what it knows of the sign-in. Absent when the sign-in had no decision (Vigil could not be
+   * asked and the service failed open): changes then go without one.
+   */
+  readonly decisionId: string | undefined;
 }
 
 interface ResetToken {
@@ -100,6 +131,8 @@ interface Credential {
   readonly user: AuthUser;
   readonly salt: Buffer;
   hash: Buffer;
+  mfa: boolean | undefined;
+  email: string | undefined;
 }
 
 class HttpError extends Error {
@@ -130,14 +163,14 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
   const byId = new Map<string, Credential>();
   const challenges = new Map<string, Challenge>();
   const resets = new Map<string, ResetToken>();
-  const sessions = new Map<string, string>();
+  const sessions = new Map<string, Session>();
   // An unknown login name still costs one scrypt, so timing does not tell which names exist.
   const dummySalt = randomBytes(16);
 
   const ready = (async () => {
     for (const [name, user] of Object.entries(opts.users)) {
       const salt = randomBytes(16);
-      const cred: Credential = { user: { ...user, password: '' }, salt, hash: await hash(user.password, salt) };
+      const cred: Credential = { user: { ...user, password: '' }, salt, hash: await hash(user.password, salt), mfa: user.mfa, email: user.email };
       byName.set(name, cred);
       byId.set(user.id, cred);
     }
@@ -156,20 +189,26 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
     map.set(key, value);
   }
 
-  function issueChallenge(purpose: 'login' | 'recovery', userId: string | undefined, verdict: Verdict, deviceId: string): string {
+  function issueChallenge(
+    purpose: Purpose,
+    userId: string | undefined,
+    verdict: Verdict,
+    deviceId: string,
+    change?: { readonly sessionId: string; readonly pending: PendingChange },
+  ): string {
     const id = token();
     const code = oneTimeCode();
-    remember(challenges, id, { purpose, userId, decisionId: verdict.decisionId, deviceId, code, expires: now() + ttl });
+    remember(challenges, id, { purpose, userId, decisionId: verdict.decisionId, deviceId, code, expires: now() + ttl, ...change });
     if (userId !== undefined) notify({ kind: 'code', purpose, userId, code });
     return id;
   }
 
   /** Takes (and so consumes) the challenge: one code per challenge, right or wrong. */
-  async function redeemChallenge(purpose: 'login' | 'recovery', body: Fields, deviceId: string): Promise<Challenge> {
+  async function redeemChallenge(purpose: Purpose, body: Fields, deviceId: string, sessionId?: string): Promise<Challenge> {
     const id = field(body, 'challenge', 128);
     const code = field(body, 'code', 16);
     const ch = challenges.get(id);
-    if (!ch || ch.purpose !== purpose || ch.expires < now() || ch.deviceId !== deviceId) {
+    if (!ch || ch.purpose !== purpose || ch.expires < now() || ch.deviceId !== deviceId || ch.sessionId !== sessionId) {
       if (ch) challenges.delete(id);
       throw new HttpError(401, 'invalid_challenge', 'unknown or expired challenge');
     }
@@ -184,25 +223,51 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
     if (verdict.decisionId) await vigil.outcome(verdict.decisionId, outcome);
   }
 
-  function evaluate(type: 'login' | 'recovery', req: http.IncomingMessage, name: string, cred: Credential | undefined, deviceId: string): Promise<Verdict> {
-    const ua = req.headers['user-agent'];
+  function evaluate(
+    type: 'login' | 'recovery',
+    req: http.IncomingMessage,
+    name: string,
+    cred: Credential | undefined,
+    deviceId: string,
+  ): Promise<Verdict> {
     const user = cred
-      ? { id: cred.user.id, created_at: cred.user.createdAt, mfa: cred.user.mfa }
+      ? userOf(cred)
       : // An unknown name is still evaluated: failures against made-up names are what credential
         // stuffing looks like, and Vigil counts them per address.
         { id: 'unknown:' + name };
+    return vigil.evaluate({ type, user, ...client(req, deviceId) });
+  }
+
+  /** The same user, address, device and agent as a sign-in sends, plus the change and its session's sign-in. */
+  function evaluateChange(req: http.IncomingMessage, cred: Credential, session: Session, change: ChangeKind, deviceId: string): Promise<Verdict> {
     return vigil.evaluate({
-      type,
-      user,
-      ip: clientIp(req, hops),
-      device: { id: deviceId, user_agent: typeof ua === 'string' ? ua.slice(0, MAX_USER_AGENT) : undefined },
+      type: 'account_change',
+      change,
+      ...(session.decisionId !== undefined ? { login_decision_id: session.decisionId } : {}),
+      user: userOf(cred),
+      ...client(req, deviceId),
     });
   }
 
-  function startSession(res: http.ServerResponse, userId: string): void {
+  function userOf(cred: Credential): EvaluateRequest['user'] {
+    return { id: cred.user.id, created_at: cred.user.createdAt, mfa: cred.mfa };
+  }
+
+  function client(req: http.IncomingMessage, deviceId: string): Pick<EvaluateRequest, 'ip' | 'device'> {
+    const ua = req.headers['user-agent'];
+    return { ip: clientIp(req, hops), device: { id: deviceId, user_agent: typeof ua === 'string' ? ua.slice(0, MAX_USER_AGENT) : undefined } };
+  }
+
+  function startSession(res: http.ServerResponse, userId: string, decisionId: string | undefined): void {
     const sid = token();
-    remember(sessions, sid, userId);
+    remember(sessions, sid, { userId, decisionId });
     appendCookie(res, cookie(SESSION_COOKIE, sid, { maxAge: 8 * 3600, secure: opts.secureCookies }));
+  }
+
+  function currentSession(req: http.IncomingMessage): { readonly id: string; readonly session: Session } | undefined {
+    const id = cookies(req)[SESSION_COOKIE] ?? '';
+    const session = sessions.get(id);
+    return session !== undefined ? { id, session } : undefined;
   }
 
   // ---- routes ---------------------------------------------------------------------------------
@@ -213,7 +278,7 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
     const cred = byName.get(name);
     const verdict = await evaluate('login', req, name, cred, deviceId);
     log.info({ user: cred?.user.id ?? null, decision: verdict.decision, failOpen: verdict.failOpen }, 'login evaluated');
-    if (verdict.decision === 'block') return send(res, 403, { error: 'blocked' });
+    if (verdict.decision === 'block') return send(res, 403, withNotices({ error: 'blocked' }, verdict));
     // allow and step_up both need the password first; step_up then needs a code as well.
     if (!(await checkPassword(cred, password))) {
       await report(verdict, 'failed');
@@ -221,16 +286,16 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
     }
     const user = cred!.user;
     if (verdict.decision === 'step_up') {
-      return send(res, 202, { status: 'challenge', challenge: issueChallenge('login', user.id, verdict, deviceId) });
+      return send(res, 202, withNotices({ status: 'challenge', challenge: issueChallenge('login', user.id, verdict, deviceId) }, verdict));
     }
     await report(verdict, 'succeeded');
-    startSession(res, user.id);
+    startSession(res, user.id, verdict.decisionId);
     send(res, 200, { status: 'ok', user: user.id });
   }
 
   async function loginVerify(res: http.ServerResponse, body: Fields, deviceId: string): Promise<void> {
     const ch = await redeemChallenge('login', body, deviceId);
-    startSession(res, ch.userId!);
+    startSession(res, ch.userId!, ch.decisionId);
     send(res, 200, { status: 'ok', user: ch.userId });
   }
 
@@ -239,10 +304,10 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
     const cred = byName.get(name);
     const verdict = await evaluate('recovery', req, name, cred, deviceId);
     log.info({ user: cred?.user.id ?? null, decision: verdict.decision, failOpen: verdict.failOpen }, 'recovery evaluated');
-    if (verdict.decision === 'block') return send(res, 403, { error: 'blocked' });
+    if (verdict.decision === 'block') return send(res, 403, withNotices({ error: 'blocked' }, verdict));
     if (verdict.decision === 'step_up') {
       // A decoy challenge for an unknown name, so the answer does not reveal which names exist.
-      return send(res, 202, { status: 'challenge', challenge: issueChallenge('recovery', cred?.user.id, verdict, deviceId) });
+      return send(res, 202, withNotices({ status: 'challenge', challenge: issueChallenge('recovery', cred?.user.id, verdict, deviceId) }, verdict));
     }
     if (cred) issueReset(cred.user.id, verdict.decisionId);
     send(res, 202, { status: 'reset_sent' });
@@ -272,7 +337,7 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
     resets.delete(t);
     const cred = byId.get(r.userId)!;
     cred.hash = await hash(password, cred.salt);
-    for (const [sid, uid] of sessions) if (uid === r.userId) sessions.delete(sid);
+    for (const [sid, s] of sessions) if (s.userId === r.userId) sessions.delete(sid);
     if (r.decisionId) await vigil.outcome(r.decisionId, 'succeeded');
     send(res, 200, { status: 'password_changed' });
   }
@@ -282,7 +347,7 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
    * plain words, as an HTML page (JSON with `Accept: application/json`). `?cursor=` pages on.
    */
   async function accountSecurity(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    const uid = sessions.get(cookies(req)[SESSION_COOKIE] ?? '');
+    const uid = currentSession(req)?.session.userId;
     if (uid === undefined) return send(res, 401, { error: 'not_signed_in' });
     const cursor = url.searchParams.get('cursor') ?? undefined;
     if (cursor !== undefined && !/^[A-Za-z0-9_-]{1,512}$/.test(cursor)) throw new HttpError(400, 'bad_request', 'cursor is not one this page gave');
@@ -292,9 +357,85 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
     sendHtml(res, securityPage(page.entries, page.cursor));
   }
   function me(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const uid = sessions.get(cookies(req)[SESSION_COOKIE] ?? '');
+    const uid = currentSession(req)?.session.userId;
     if (uid === undefined) return send(res, 401, { error: 'not_signed_in' });
     send(res, 200, { user: uid });
+  }
+
+  // ---- sensitive changes ----------------------------------------------------------------------
+
+  /**
+   * One sensitive change from the signed-in session: asks Vigil (`account_change`, with the
+   * session's sign-in decision), then applies it (allow, outcome `succeeded`), asks for a one-time
+   * code first (step_up: POST /account/verify applies it) or refuses it (block: no outcome, as for
+   * a blocked sign-in). Input is checked before Vigil is asked: a malformed request is no attempt.
+   */
+  async function change(req: http.IncomingMessage, res: http.ServerResponse, deviceId: string, pending: PendingChange): Promise<void> {
+    const current = currentSession(req);
+    if (current === undefined) return send(res, 401, { error: 'not_signed_in' });
+    const cred = byId.get(current.session.userId)!;
+    const verdict = await evaluateChange(req, cred, current.session, pending.kind, deviceId);
+    log.info(
+      { user: cred.user.id, change: pending.kind, linked: current.session.decisionId !== undefined, decision: verdict.decision, failOpen: verdict.failOpen },
+      'change evaluated',
+    );
+    const notices = verdict.notices.map((n) => n.message);
+    if (verdict.decision === 'block') {
+      return send(res, 403, { error: 'blocked', message: 'this change cannot be made from this session', notices });
+    }
+    if (verdict.decision === 'step_up') {
+      const challenge = issueChallenge('change', cred.user.id, verdict, deviceId, { sessionId: current.id, pending });
+      return send(res, 202, { status: 'challenge', challenge, change: pending.kind, notices });
+    }
+    apply(cred, pending, current.id);
+    await report(verdict, 'succeeded');
+    send(res, 200, { status: 'changed', change: pending.kind });
+  }
+
+  /** The code for a stepped-up change, from the same session and device: right, the change is applied. */
+  async function changeVerify(req: http.IncomingMessage, res: http.ServerResponse, body: Fields, deviceId: string): Promise<void> {
+    const current = currentSession(req);
+    if (current === undefined) return send(res, 401, { error: 'not_signed_in' });
+    const ch = await redeemChallenge('change', body, deviceId, current.id);
+    // The challenge outcome is already reported: that is this decision's one outcome.
+    apply(byId.get(ch.userId!)!, ch.pending!, current.id);
+    send(res, 200, { status: 'changed', change: ch.pending!.kind });
+  }
+
+  function apply(cred: Credential, pending: PendingChange, keepSession: string): void {
+    if (pending.kind === 'password') {
+      cred.hash = pending.hash;
+      // A new password ends every other session of the account: whoever else was in is out.
+      for (const [sid, s] of sessions) if (s.userId === cred.user.id && sid !== keepSession) sessions.delete(sid);
+    } else if (pending.kind === 'email') cred.email = pending.email;
+    else cred.mfa = pending.kind === 'mfa_add';
+    log.info({ user: cred.user.id, change: pending.kind }, 'account changed');
+  }
+
+  async function changePassword(req: http.IncomingMessage, res: http.ServerResponse, body: Fields, deviceId: string): Promise<void> {
+    const password = field(body, 'password', 1024);
+    const uid = currentSession(req)?.session.userId;
+    if (uid === undefined) return send(res, 401, { error: 'not_signed_in' });
+    await change(req, res, deviceId, { kind: 'password', hash: await hash(password, byId.get(uid)!.salt) });
+  }
+
+  async function changeEmail(req: http.IncomingMessage, res: http.ServerResponse, body: Fields, deviceId: string): Promise<void> {
+    const email = field(body, 'email', 254);
+    if (!EMAIL_RE.test(email)) throw new HttpError(400, 'bad_request', 'email must look like name@example.org');
+    await change(req, res, deviceId, { kind: 'email', email });
+  }
+
+  async function changeMfa(req: http.IncomingMessage, res: http.ServerResponse, body: Fields, deviceId: string): Promise<void> {
+    const action = field(body, 'action', 16);
+    if (action !== 'add' && action !== 'remove') throw new HttpError(400, 'bad_request', 'action must be "add" or "remove"');
+    await change(req, res, deviceId, { kind: action === 'add' ? 'mfa_add' : 'mfa_remove' });
+  }
+
+  function account(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const uid = currentSession(req)?.session.userId;
+    if (uid === undefined) return send(res, 401, { error: 'not_signed_in' });
+    const cred = byId.get(uid)!;
+    send(res, 200, { user: uid, email: cred.email ?? null, mfa: cred.mfa === true });
   }
 
   const POST_ROUTES: Record<string, (req: http.IncomingMessage, res: http.ServerResponse, body: Fields, deviceId: string) => Promise<void>> = {
@@ -303,13 +444,18 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
     '/recover': recover,
     '/recover/verify': (_req, res, body, d) => recoverVerify(res, body, d),
     '/recover/reset': (_req, res, body) => resetPassword(res, body),
+    '/account/password': changePassword,
+    '/account/email': changeEmail,
+    '/account/mfa': changeMfa,
+    '/account/verify': changeVerify,
   };
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (path === '/healthz' || path === '/me' || path === '/account/security') {
+    if (path === '/healthz' || path === '/me' || path === '/account' || path === '/account/security') {
       if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'use GET');
       if (path === '/healthz') return send(res, 200, { status: 'ok' });
+      if (path === '/account') return account(req, res);
       if (path === '/account/security') return accountSecurity(req, res, new URL(req.url ?? '/', 'http://x'));
       return me(req, res);
     }
@@ -387,6 +533,11 @@ function securityPage(entries: readonly SecurityLogEntry[], cursor: string | nul
       : `<table><thead><tr><th>When</th><th>What</th><th>Where</th><th>Browser</th><th>Result</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
   const more = cursor !== null ? `<p><a href="/account/security?cursor=${encodeURIComponent(cursor)}">Older activity</a></p>` : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Your account activity</title></head><body><h1>Your account activity</h1>${body}${more}<p>Something you do not recognise? Change your password and sign out everywhere.</p></body></html>`;
+}
+
+/** The body, with the notices' messages (user-safe by contract) when Vigil gave any. */
+function withNotices(body: Record<string, unknown>, verdict: Verdict): Record<string, unknown> {
+  return verdict.notices.length > 0 ? { ...body, notices: verdict.notices.map((n) => n.message) } : body;
 }
 
 function sendHtml(res: http.ServerResponse, html: string): void {

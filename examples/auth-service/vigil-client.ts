@@ -7,8 +7,16 @@ import { createClient, VigilApiError, VigilUnavailableError, type Decision, type
 
 export type { Decision, Outcome, SecurityLog, SecurityLogEntry } from '../../client/index.ts';
 
+/** A notice from Vigil's answer: user-safe, so the service may show `message` as it is. */
+export interface Notice {
+  readonly code: string;
+  readonly message: string;
+}
+
 export interface Verdict {
   readonly decision: Decision;
+  /** What Vigil says the user may be told about this decision (empty when none, and when failing open). */
+  readonly notices: readonly Notice[];
   /** Absent when Vigil gave no decision (the verdict is the fail-open step_up): no outcome to report. */
   readonly decisionId?: string;
   /** True when Vigil could not be asked and this verdict is the fail-open default. */
@@ -34,7 +42,8 @@ export interface VigilClientOptions {
 }
 
 export interface VigilClient {
-  evaluate(req: EvaluateRequest & { readonly type: 'login' | 'recovery' }): Promise<Verdict>;
+  /** A sign-in, a recovery or an account change (`change`, `login_decision_id` of the session's sign-in). */
+  evaluate(req: EvaluateRequest): Promise<Verdict>;
   /** Never throws: a lost outcome costs Vigil one data point, never the user a sign-in. */
   outcome(decisionId: string, outcome: Outcome): Promise<void>;
   /** The user's security log page; null when it cannot be had (no admin token, Vigil down or refusing): logged. */
@@ -44,7 +53,7 @@ export interface VigilClient {
 /** Entries on one page of the account's security log. */
 export const SECURITY_LOG_PAGE = 20;
 
-const FAIL_OPEN: Verdict = Object.freeze({ decision: 'step_up', failOpen: true });
+const FAIL_OPEN: Verdict = Object.freeze({ decision: 'step_up', notices: Object.freeze([]), failOpen: true });
 
 export function createVigilClient(opts: VigilClientOptions): VigilClient {
   const vigil = createClient({ url: opts.url, token: opts.apiToken || undefined, timeoutMs: opts.timeoutMs, onUnavailable: 'closed' });
@@ -56,7 +65,9 @@ export function createVigilClient(opts: VigilClientOptions): VigilClient {
     async evaluate(req) {
       try {
         const r = await vigil.evaluate(req);
-        if (!r.unavailable) return { decision: r.decision, decisionId: r.decision_id, failOpen: false };
+        if (!r.unavailable) {
+          return { decision: r.decision, decisionId: r.decision_id, notices: noticesOf(r.notices), failOpen: false };
+        }
         const err = r.error.message;
         if (r.reason === 'unreachable' || r.reason === 'timeout') {
           log.warn({ err, reason: r.reason, type: req.type }, 'vigil unreachable: failing open to step_up');
@@ -97,4 +108,19 @@ export function createVigilClient(opts: VigilClientOptions): VigilClient {
       }
     },
   };
+}
+
+/**
+ * The answer's notices, kept only when well formed: the client checks the decision and its id, not
+ * this list, and an older Vigil sends none. A missing list is no notice, never a failure.
+ */
+function noticesOf(raw: unknown): readonly Notice[] {
+  if (!Array.isArray(raw)) return [];
+  const out: Notice[] = [];
+  for (const n of raw as unknown[]) {
+    if (typeof n !== 'object' || n === null) continue;
+    const { code, message } = n as Record<string, unknown>;
+    if (typeof code === 'string' && typeof message === 'string' && message !== '') out.push({ code, message });
+  }
+  return out;
 }

@@ -2,7 +2,9 @@
 // in front of a spawned `vigil serve` on a private redis-server. Its callers are "browsers" with
 // cookie jars behind one trusted proxy, whose X-Forwarded-For chooses the address Vigil sees. A
 // normal login succeeds; a login from a new country on a new device needs the one-time code; a
-// burst of wrong passwords from one address ends in the service refusing. The service's log is
+// burst of wrong passwords from one address ends in the service refusing; sensitive changes from a
+// session are allowed at home, stepped up when the session's cookie turns up on another device in
+// another country, and blocked when that session's sign-in was itself challenged. The service's log is
 // watched so a fail-open step_up (Vigil unreachable or refusing) can never pass for a real one.
 // Needs redis-server and FAILS without it.
 import type http from 'node:http';
@@ -19,6 +21,7 @@ interface LogEntry {
 
 const ALICE = { name: 'alice', id: uid('u-alice'), password: 'correct horse battery staple' };
 const BOB = { name: 'bob', id: uid('u-bob'), password: 'hunter2hunter2' };
+const CAROL = { name: 'carol', id: uid('u-carol'), password: 'a long and private passphrase' };
 
 const redis = ownRedis();
 let vigil: VigilProcess;
@@ -49,6 +52,15 @@ class Browser {
     return this.request('GET', path);
   }
 
+  /** The session cookie, to hand to another browser (a stolen or shared session). */
+  session(): string {
+    return this.jar.get('sid')!;
+  }
+
+  useSession(sid: string): void {
+    this.jar.set('sid', sid);
+  }
+
   private async request(method: string, path: string, body?: Record<string, string>) {
     const headers: Record<string, string> = { 'x-forwarded-for': this.ip, 'user-agent': this.ua, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -69,6 +81,19 @@ function evaluated(from: number): { decisions: unknown[]; failOpen: boolean[] } 
   return { decisions: lines.map((l) => l.obj.decision), failOpen: lines.map((l) => l.obj.failOpen === true) };
 }
 
+/** The changes the service logged since `from`: decision, fail-open, and whether the session's sign-in was linked. */
+function changes(from: number): { decision: unknown; failOpen: unknown; linked: unknown }[] {
+  return log
+    .slice(from)
+    .filter((l) => l.msg === 'change evaluated')
+    .map((l) => ({ decision: l.obj.decision, failOpen: l.obj.failOpen, linked: l.obj.linked }));
+}
+
+function lastCode(purpose: 'login' | 'recovery' | 'change'): string {
+  const n = notes.filter((x): x is Extract<Notification, { kind: 'code' }> => x.kind === 'code' && x.purpose === purpose).at(-1);
+  return n!.code;
+}
+
 function problems(): LogEntry[] {
   return log.filter((l) => l.level !== 'info');
 }
@@ -82,6 +107,7 @@ beforeAll(async () => {
     users: {
       [ALICE.name]: { id: ALICE.id, password: ALICE.password, createdAt: '2024-01-05T10:00:00Z', mfa: true },
       [BOB.name]: { id: BOB.id, password: BOB.password },
+      [CAROL.name]: { id: CAROL.id, password: CAROL.password, createdAt: '2024-03-01T08:00:00Z', mfa: true },
     },
     // The test plays the one reverse proxy in front of the service.
     trustProxyHops: 1,
@@ -197,6 +223,82 @@ describe('the example auth service in front of a running Vigil', () => {
     // Alice, at home, is not affected.
     expect((await home.post('/login', { username: ALICE.name, password: ALICE.password })).status).toBe(200);
     expect(problems()).toEqual([]);
+  });
+});
+
+describe('sensitive changes from a session, judged with its sign-in', () => {
+  const home = new Browser(place.linkoping(3), FIREFOX);
+
+  it('a usual change right after a normal sign-in is applied at once', async () => {
+    expect((await home.post('/login', { username: CAROL.name, password: CAROL.password })).status).toBe(200);
+    const mark = log.length;
+    expect(await home.post('/account/email', { email: 'carol@example.org' })).toEqual({ status: 200, body: { status: 'changed', change: 'email' } });
+    expect(await home.post('/account/password', { password: 'another private passphrase' })).toEqual({
+      status: 200,
+      body: { status: 'changed', change: 'password' },
+    });
+    expect(changes(mark)).toEqual([
+      { decision: 'allow', failOpen: false, linked: true },
+      { decision: 'allow', failOpen: false, linked: true },
+    ]);
+    expect((await home.get('/account')).body).toEqual({ user: CAROL.id, email: 'carol@example.org', mfa: true });
+    CAROL.password = 'another private passphrase';
+    expect(problems()).toEqual([]);
+  });
+
+  it("the session's cookie on another device in another country: the change waits for the code", async () => {
+    const elsewhere = new Browser(place.milton(2), CHROME_WIN);
+    elsewhere.useSession(home.session());
+    const mark = log.length;
+    const r = await elsewhere.post('/account/mfa', { action: 'remove' });
+    expect(r.status).toBe(202);
+    expect(r.body).toMatchObject({ status: 'challenge', change: 'mfa_remove' });
+    // Vigil's own step_up (not the fail-open one), with a notice the user may read.
+    expect(changes(mark)).toEqual([{ decision: 'step_up', failOpen: false, linked: true }]);
+    expect((r.body.notices as string[]).length).toBeGreaterThan(0);
+    expect((await home.get('/account')).body.mfa).toBe(true);
+
+    const done = await elsewhere.post('/account/verify', { challenge: String(r.body.challenge), code: lastCode('change') });
+    expect(done).toEqual({ status: 200, body: { status: 'changed', change: 'mfa_remove' } });
+    expect((await home.get('/account')).body.mfa).toBe(false);
+    expect(problems()).toEqual([]);
+  });
+
+  it("a challenged sign-in's session, moved to another device and country: the change is refused with notices", async () => {
+    const abroad = new Browser(place.changchun(7), CHROME_WIN);
+    const login = await abroad.post('/login', { username: CAROL.name, password: CAROL.password });
+    expect(login.status).toBe(202);
+    expect((login.body.notices as string[]).length).toBeGreaterThan(0);
+    expect((await abroad.post('/login/verify', { challenge: String(login.body.challenge), code: lastCode('login') })).status).toBe(200);
+
+    const thief = new Browser(place.boxford(5), FIREFOX);
+    thief.useSession(abroad.session());
+    const mark = log.length;
+    const r = await thief.post('/account/email', { email: 'thief@example.net' });
+    expect(r.status).toBe(403);
+    expect(r.body.error).toBe('blocked');
+    const notices = r.body.notices as string[];
+    expect(notices.length).toBeGreaterThan(0);
+    // User-safe: nothing of the pack (no rule name, no feature name, no score).
+    for (const n of notices) expect(n).not.toMatch(/change_|session\.[a-z]|score|\d{2,}/);
+    expect(changes(mark)).toEqual([{ decision: 'block', failOpen: false, linked: true }]);
+    expect((await home.get('/account')).body.email).toBe('carol@example.org');
+    expect(problems()).toEqual([]);
+  });
+
+  it("carol's security page lists the changes, each with its change and decision", async () => {
+    const page = await home.get('/account/security');
+    expect(page.status).toBe(200);
+    const entries = (page.body.entries as Record<string, unknown>[]).filter((e) => e.type === 'account_change');
+    expect(entries.map((e) => [e.change, e.decision, e.country])).toEqual([
+      ['email', 'block', 'GB'],
+      ['mfa_remove', 'step_up', 'US'],
+      ['password', 'allow', 'SE'],
+      ['email', 'allow', 'SE'],
+    ]);
+    expect(entries[0]!.notices).toContain('session_moved');
+    const text = JSON.stringify(page.body);
+    for (const raw of [place.boxford(5), place.milton(2), CAROL.id]) expect(text).not.toContain(raw);
   });
 });
 

@@ -469,3 +469,172 @@ describe('the security page (GET /account/security)', () => {
     expect(html).not.toContain('Older activity');
   });
 });
+
+// ---- sensitive changes --------------------------------------------------------------------------
+
+describe('sensitive changes (POST /account/password, /account/email, /account/mfa)', () => {
+  function decideWith(decision: string, notices: { code: string; message: string }[]): Reply {
+    decisionSeq++;
+    return { status: 200, body: JSON.stringify({ decision_id: `d-${decisionSeq}`, decision, score: 0, rules: [], notices }) };
+  }
+
+  /** Alice signs in (allowed): the session cookie, the device cookie, and the sign-in's decision id. */
+  async function signIn(base: string): Promise<{ headers: Record<string, string>; loginDecision: string }> {
+    const r = await post(base, '/login', { username: 'alice', password: 'correct horse' });
+    expect(r.status).toBe(200);
+    return { headers: { cookie: `did=${r.cookies.did}; sid=${r.cookies.sid}` }, loginDecision: 'd-' + decisionSeq };
+  }
+  const account = async (base: string, headers: Record<string, string>) => answer(await fetch(`${base}/account`, { headers }));
+
+  it("allow: asks Vigil with account_change, the change and the sign-in's decision id, applies it, reports succeeded", async () => {
+    const base = await start();
+    const { headers, loginDecision } = await signIn(base);
+    seen = [];
+    const r = await post(base, '/account/email', { email: 'alice@example.org' }, headers);
+    expect(r).toMatchObject({ status: 200, body: { status: 'changed', change: 'email' } });
+    expect(evaluations()).toEqual([
+      {
+        type: 'account_change',
+        change: 'email',
+        login_decision_id: loginDecision,
+        user: { id: 'u-alice', created_at: '2024-01-05T10:00:00Z', mfa: true },
+        ip: '127.0.0.1',
+        device: { id: headers.cookie!.match(/did=([^;]+)/)![1], user_agent: 'TestAgent/1.0' },
+      },
+    ]);
+    expect(outcomes()).toEqual([{ decision_id: 'd-' + decisionSeq, outcome: 'succeeded' }]);
+    expect((await account(base, headers)).body).toEqual({ user: 'u-alice', email: 'alice@example.org', mfa: true });
+
+    // The second factor removed: the next evaluation says so (user.mfa false).
+    expect((await post(base, '/account/mfa', { action: 'remove' }, headers)).status).toBe(200);
+    expect((await account(base, headers)).body.mfa).toBe(false);
+    await post(base, '/account/mfa', { action: 'add' }, headers);
+    expect(evaluations().map((e) => [e.change, (e.user as Json).mfa])).toEqual([['email', true], ['mfa_remove', true], ['mfa_add', false]]);
+  });
+
+  it('a new password applies at once, ends the other sessions and keeps this one', async () => {
+    const base = await start();
+    const { headers } = await signIn(base);
+    const other = await signIn(base);
+    expect((await post(base, '/account/password', { password: 'a new one entirely' }, headers)).status).toBe(200);
+    expect((await account(base, headers)).status).toBe(200);
+    expect((await account(base, other.headers)).status).toBe(401);
+    expect((await post(base, '/login', { username: 'alice', password: 'correct horse' })).status).toBe(401);
+    expect((await post(base, '/login', { username: 'alice', password: 'a new one entirely' })).status).toBe(200);
+  });
+
+  it('step_up: nothing changes until the one-time code, from the same session and device; the notices are shown', async () => {
+    const base = await start();
+    const { headers } = await signIn(base);
+    const notice = { code: 'session_moved', message: 'This request came from a different network or device than the sign-in it belongs to.' };
+    nextReply = () => decideWith('step_up', [notice]);
+    const r = await post(base, '/account/mfa', { action: 'remove' }, headers);
+    expect(r).toMatchObject({ status: 202, body: { status: 'challenge', change: 'mfa_remove', notices: [notice.message] } });
+    expect(notes.at(-1)).toEqual({ kind: 'code', purpose: 'change', userId: 'u-alice', code: DEV_CODE });
+    expect((await account(base, headers)).body.mfa).toBe(true);
+    const challenge = r.body.challenge as string;
+
+    // Another session (even of the same user, on the same device) cannot answer it, nor can no session.
+    nextReply = () => decide('allow');
+    const other = await signIn(base);
+    const otherSession = { cookie: headers.cookie!.replace(/sid=[^;]+/, other.headers.cookie!.match(/sid=[^;]+/)![0]) };
+    expect((await post(base, '/account/verify', { challenge, code: DEV_CODE }, otherSession)).status).toBe(401);
+    expect((await post(base, '/account/verify', { challenge, code: DEV_CODE })).status).toBe(401);
+    // A wrong answer spends the challenge, as for sign-ins: the code no longer opens it.
+    expect((await post(base, '/account/verify', { challenge, code: DEV_CODE }, headers)).status).toBe(401);
+    expect((await account(base, headers)).body.mfa).toBe(true);
+    // A sign-in's challenge is not a change's.
+    nextReply = () => decideWith('step_up', [notice]);
+    const again = await post(base, '/account/mfa', { action: 'remove' }, headers);
+    expect((await post(base, '/login/verify', { challenge: again.body.challenge as string, code: DEV_CODE }, headers)).status).toBe(401);
+
+    const third = await post(base, '/account/mfa', { action: 'remove' }, headers);
+    const stepUpDecision = 'd-' + decisionSeq;
+    const ok = await post(base, '/account/verify', { challenge: third.body.challenge as string, code: DEV_CODE }, headers);
+    expect(ok).toMatchObject({ status: 200, body: { status: 'changed', change: 'mfa_remove' } });
+    expect((await account(base, headers)).body.mfa).toBe(false);
+    // The passed challenge is that decision's one outcome.
+    expect(outcomes().filter((o) => o.decision_id === stepUpDecision)).toEqual([{ decision_id: stepUpDecision, outcome: 'challenge_passed' }]);
+  });
+
+  it('step_up with a wrong code: not applied, challenge_failed, and the challenge is spent', async () => {
+    const base = await start();
+    const { headers } = await signIn(base);
+    nextReply = () => decide('step_up');
+    const r = await post(base, '/account/email', { email: 'mallory@example.org' }, headers);
+    expect(r.status).toBe(202);
+    const wrong = await post(base, '/account/verify', { challenge: r.body.challenge as string, code: '000000' }, headers);
+    expect(wrong).toMatchObject({ status: 401, body: { error: 'invalid_code' } });
+    expect((await post(base, '/account/verify', { challenge: r.body.challenge as string, code: DEV_CODE }, headers)).status).toBe(401);
+    expect((await account(base, headers)).body.email).toBeNull();
+    expect(outcomes().at(-1)).toEqual({ decision_id: 'd-' + decisionSeq, outcome: 'challenge_failed' });
+  });
+
+  it("block: refused with the notices' messages, nothing applied, no outcome", async () => {
+    const base = await start();
+    const { headers } = await signIn(base);
+    const notice = { code: 'sensitive_change', message: 'This change affects how you sign in and was stopped.' };
+    nextReply = () => decideWith('block', [notice]);
+    const before = outcomes().length;
+    const r = await post(base, '/account/password', { password: 'attacker-chosen' }, headers);
+    expect(r).toEqual({ status: 403, body: { error: 'blocked', message: 'this change cannot be made from this session', notices: [notice.message] }, cookies: {} });
+    expect(outcomes().length).toBe(before);
+    nextReply = () => decide('allow');
+    expect((await post(base, '/login', { username: 'alice', password: 'correct horse' })).status).toBe(200);
+  });
+
+  it('a session opened without a Vigil decision (failed open) sends no login_decision_id and still works', async () => {
+    nextReply = () => ({ status: 503, body: '{}' });
+    const base = await start();
+    const login = await post(base, '/login', { username: 'alice', password: 'correct horse' });
+    expect(login.status).toBe(202);
+    const dev = { cookie: `did=${login.cookies.did}` };
+    const verified = await post(base, '/login/verify', { challenge: login.body.challenge as string, code: DEV_CODE }, dev);
+    expect(verified.status).toBe(200);
+    const headers = { cookie: `${dev.cookie}; sid=${verified.cookies.sid}` };
+    nextReply = () => decide('allow');
+    const r = await post(base, '/account/email', { email: 'alice@example.net' }, headers);
+    expect(r.status).toBe(200);
+    const sent = evaluations().at(-1)!;
+    expect(sent.type).toBe('account_change');
+    expect(Object.hasOwn(sent, 'login_decision_id')).toBe(false);
+  });
+
+  it('the sign-in pages show the notices of a step_up or a block; none when Vigil gives none', async () => {
+    const base = await start();
+    const msg = 'This sign-in came from a device not seen on this account before.';
+    nextReply = () => decideWith('step_up', [{ code: 'new_device', message: msg }]);
+    expect((await post(base, '/login', { username: 'alice', password: 'correct horse' })).body.notices).toEqual([msg]);
+    nextReply = () => decideWith('block', [{ code: 'new_device', message: msg }]);
+    expect((await post(base, '/login', { username: 'alice', password: 'correct horse' })).body).toEqual({ error: 'blocked', notices: [msg] });
+    expect((await post(base, '/recover', { username: 'alice' })).body).toEqual({ error: 'blocked', notices: [msg] });
+    // Malformed notices are dropped, not shown and not fatal.
+    nextReply = () => ({ status: 200, body: JSON.stringify({ decision_id: 'd-x', decision: 'block', score: 0, rules: [], notices: [{ code: 1 }, 'x', null] }) });
+    expect((await post(base, '/login', { username: 'alice', password: 'correct horse' })).body).toEqual({ error: 'blocked' });
+  });
+
+  it('bad input: not signed in, malformed fields, wrong method; Vigil is not asked', async () => {
+    const base = await start();
+    expect((await post(base, '/account/email', { email: 'a@b.org' })).status).toBe(401);
+    expect((await post(base, '/account/password', { password: 'x' })).status).toBe(401);
+    expect((await account(base, {})).status).toBe(401);
+    const { headers } = await signIn(base);
+    seen = [];
+    for (const [path, body] of [
+      ['/account/email', { email: 'not-an-address' }],
+      ['/account/email', { email: 'a@b.org'.padStart(300, 'x') }],
+      ['/account/email', {}],
+      ['/account/mfa', { action: 'toggle' }],
+      ['/account/password', { password: '' }],
+      ['/account/verify', { challenge: 'x' }],
+    ] as const) {
+      const r = await post(base, path, body, headers);
+      expect(r.status, path + JSON.stringify(body)).toBe(400);
+      expect(r.body.error).toBe('bad_request');
+    }
+    expect((await post(base, '/account/verify', { challenge: 'forged', code: DEV_CODE }, headers)).status).toBe(401);
+    expect((await fetch(`${base}/account/email`)).status).toBe(405);
+    expect((await fetch(`${base}/account`, { method: 'POST' })).status).toBe(405);
+    expect(evaluations()).toEqual([]);
+  });
+});
