@@ -9,63 +9,31 @@
 // Then a burst of ten uploads at once: the checker takes what its workers and queue hold and refuses
 // the rest at once (503 pack_check_busy, Retry-After), so uploads cannot pile up work.
 import { Agent, request } from 'node:http';
-import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runServer, type ServerHandle } from '../../api/server.ts';
-import { createEngine } from '../../engine/index.ts';
-import { createStore } from '../../features/store/index.ts';
 import { manyRulesPack, regexBombPack } from '../helpers/hostile-packs.ts';
-import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.ts';
+import { startLiveServer, type LiveServer } from '../helpers/live-server.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
 
 const ADMIN = 'latency-admin-token-0123456789';
 const KEYS = uniquePrefix('upload-latency');
-const PACK_PREFIX = `vigillat-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 /** Evaluations offered per second, on a fixed schedule. */
 const RATE = 100;
 
-let server: ServerHandle;
+let live: LiveServer;
 let base: string;
-let redis: Redis;
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 beforeAll(async () => {
-  await requireRedis();
-  redis = new Redis(redisUrl());
-  const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-  server = await runServer(
-    {
-      PORT: '0',
-      REDIS_URL: redisUrl(),
-      VIGIL_ADMIN_TOKEN: ADMIN,
-      VIGIL_HASH_SECRET: 'latency-hash-secret-0123456789',
-      VIGIL_LOG_LEVEL: 'warn',
-      VIGIL_MAX_SKEW: '1d',
-    },
-    {
-      signals: false,
-      logDestination: quiet,
-      redisPrefix: PACK_PREFIX,
-      createEngine: async ({ config, packs, redis: client }) =>
-        createEngine({
-          store: await createStore({ redis: client, hashSecret: config.hashSecret, prefix: KEYS }),
-          geoip: null,
-          packs: () => packs.current(),
-          signalTimeoutMs: config.signalTimeoutMs,
-        }),
-    },
+  live = await startLiveServer(
+    { VIGIL_ADMIN_TOKEN: ADMIN, VIGIL_HASH_SECRET: 'latency-hash-secret-0123456789', VIGIL_MAX_SKEW: '1d' },
+    { keys: KEYS },
   );
-  base = `http://127.0.0.1:${server.port}`;
+  base = live.url;
 }, 60_000);
 
 afterAll(async () => {
   agent.destroy();
-  await server?.close();
-  if (redis) {
-    await deletePrefix(redis, KEYS);
-    await deletePrefix(redis, `{${PACK_PREFIX}:packs}`);
-    redis.disconnect();
-  }
+  await live?.close();
 });
 
 interface Sample {

@@ -7,19 +7,14 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runServer, type ServerHandle } from '../../api/server.ts';
 import { bufferIO } from '../../cli/io.ts';
 import { main } from '../../cli/main.ts';
-import { createEngine } from '../../engine/index.ts';
-import { createStore } from '../../features/store/index.ts';
-import { deletePrefix, freePort, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.ts';
+import { startLiveServer, type LiveServer } from '../helpers/live-server.ts';
+import { freePort, uniquePrefix } from '../helpers/redis.ts';
 
 const TOKEN = 'cli-admin-token-0123456789abcdef';
 const KEYS = uniquePrefix('cli-admin');
-const PACK_PREFIX = `vigilcli-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 const BLOCKED = `${KEYS}{lists}:blocked_nets`;
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -100,49 +95,23 @@ function packDir(files: Record<string, string>): string {
   return d;
 }
 
-let server: ServerHandle;
+let live: LiveServer;
 let url: string;
-let redis: Redis;
 
 beforeAll(async () => {
-  await requireRedis();
-  redis = new Redis(redisUrl());
-  const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-  server = await runServer(
+  live = await startLiveServer(
     {
-      PORT: '0',
-      REDIS_URL: redisUrl(),
       VIGIL_RULES: packDir({ 'main.rules': source(1) }),
       VIGIL_ADMIN_TOKEN: TOKEN,
       VIGIL_HASH_SECRET: 'cli-admin-hash-secret-0123456789',
-      VIGIL_LOG_LEVEL: 'warn',
     },
-    {
-      signals: false,
-      logDestination: quiet,
-      redisPrefix: PACK_PREFIX,
-      // The production engine on the server's Redis (its keys under this run's prefix), without
-      // GeoIP, model or decision log: none of them is what these commands manage.
-      createEngine: async ({ config, packs, redis: client }) =>
-        createEngine({
-          store: await createStore({ redis: client, hashSecret: config.hashSecret, prefix: KEYS }),
-          geoip: null,
-          packs: () => packs.current(),
-          signalTimeoutMs: 1000,
-          listSweepMs: 100,
-        }),
-    },
+    { keys: KEYS, signalTimeoutMs: 1000, listSweepMs: 100 },
   );
-  url = `http://127.0.0.1:${server.port}`;
+  url = live.url;
 }, 30_000);
 
 afterAll(async () => {
-  await server?.close();
-  if (redis) {
-    await deletePrefix(redis, KEYS);
-    await deletePrefix(redis, `{${PACK_PREFIX}:packs}`);
-    redis.disconnect();
-  }
+  await live?.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 

@@ -13,27 +13,21 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runServer, type ServerHandle } from '../../api/server.ts';
 import { createClient, VigilApiError, VigilUnavailableError, type VigilClient } from '../../client/index.ts';
-import { createEngine } from '../../engine/index.ts';
-import { createStore } from '../../features/store/index.ts';
-import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.ts';
+import { startLiveServer, type LiveServer } from '../helpers/live-server.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
 import { listNames, packSource } from '../api/live-helpers.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const API_TOKEN = 'client-api-token-0123456789';
 const ADMIN_TOKEN = 'client-admin-token-0123456789';
 const KEYS = uniquePrefix('client');
-const PACK_PREFIX = `vigilclient-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 const names = listNames(KEYS);
 const EVENT = { type: 'login', user: { id: 'u-client', mfa: true }, ip: '81.2.69.142', device: { id: 'd-1', user_agent: 'Mozilla/5.0' } } as const;
 
-let server: ServerHandle;
 let url: string;
-let redis: Redis;
+let live: LiveServer;
 const dirs: string[] = [];
 
 function tempDir(prefix: string): string {
@@ -43,44 +37,22 @@ function tempDir(prefix: string): string {
 }
 
 beforeAll(async () => {
-  await requireRedis();
-  redis = new Redis(redisUrl());
   const packDir = tempDir('vigil-client-pack-');
   writeFileSync(join(packDir, 'main.rules'), packSource(names));
-  server = await runServer(
+  live = await startLiveServer(
     {
-      PORT: '0',
-      REDIS_URL: redisUrl(),
       VIGIL_RULES: packDir,
       VIGIL_API_TOKEN: API_TOKEN,
       VIGIL_ADMIN_TOKEN: ADMIN_TOKEN,
       VIGIL_HASH_SECRET: 'client-test-hash-secret-0123456789',
-      VIGIL_LOG_LEVEL: 'warn',
     },
-    {
-      signals: false,
-      logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
-      redisPrefix: PACK_PREFIX,
-      createEngine: async ({ config, packs, redis: client }) =>
-        createEngine({
-          store: await createStore({ redis: client, hashSecret: config.hashSecret, prefix: KEYS }),
-          geoip: null,
-          packs: () => packs.current(),
-          signalTimeoutMs: 1000,
-          listSweepMs: 100,
-        }),
-    },
+    { keys: KEYS, signalTimeoutMs: 1000, listSweepMs: 100 },
   );
-  url = `http://127.0.0.1:${server.port}`;
+  url = live.url;
 }, 60_000);
 
 afterAll(async () => {
-  await server?.close();
-  if (redis) {
-    await deletePrefix(redis, KEYS);
-    await deletePrefix(redis, `{${PACK_PREFIX}:packs}`);
-    redis.disconnect();
-  }
+  await live?.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
