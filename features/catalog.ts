@@ -160,6 +160,7 @@ const DECLARED: readonly Decl[] = [
   f('session.login_challenged', 'bool', 'session', 'the linked sign-in was stepped up (even if the challenge was then passed)', (i) => i.session['session.login_challenged']),
   f('session.new_device', 'bool', 'session', 'the linked sign-in came from a device new to the user', (i) => i.session['session.new_device']),
   f('session.new_country', 'bool', 'session', 'the linked sign-in came from a country new to the user', (i) => i.session['session.new_country']),
+  f('session.new_ip', 'bool', 'session', 'the linked sign-in came from an address the user never signed in from', (i) => i.session['session.new_ip']),
   f('session.ip_changed', 'bool', 'session', "this event's address differs from the linked sign-in's", (i) => i.session['session.ip_changed']),
   f('session.country_changed', 'bool', 'session', "this event's country differs from the linked sign-in's", (i) => i.session['session.country_changed']),
   f('session.device_changed', 'bool', 'session', "this event's device differs from the linked sign-in's", (i) => i.session['session.device_changed']),

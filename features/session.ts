@@ -19,6 +19,8 @@ export interface LinkedLogin {
   /** The sign-in came from a device (country) new to the user; undefined when it was not known. */
   readonly newDevice?: boolean | undefined;
   readonly newCountry?: boolean | undefined;
+  /** The sign-in came from an address the user never signed in from; undefined when not known. */
+  readonly newIp?: boolean | undefined;
 }
 
 /** This event's own keyed facts (the store's EventContext fits). */
@@ -38,6 +40,7 @@ export interface SessionFeatures {
   'session.login_challenged': boolean | undefined;
   'session.new_device': boolean | undefined;
   'session.new_country': boolean | undefined;
+  'session.new_ip': boolean | undefined;
   'session.ip_changed': boolean | undefined;
   'session.country_changed': boolean | undefined;
   'session.device_changed': boolean | undefined;
@@ -50,6 +53,7 @@ export const NO_SESSION: SessionFeatures = Object.freeze({
   'session.login_challenged': undefined,
   'session.new_device': undefined,
   'session.new_country': undefined,
+  'session.new_ip': undefined,
   'session.ip_changed': undefined,
   'session.country_changed': undefined,
   'session.device_changed': undefined,
@@ -72,6 +76,7 @@ export function sessionFeatures(l: LinkedLogin | undefined, ev: SessionEvent): S
     'session.login_challenged': l.decision === 'step_up',
     'session.new_device': l.newDevice,
     'session.new_country': l.newCountry,
+    'session.new_ip': l.newIp,
     'session.ip_changed': l.ip !== ev.ip,
     'session.country_changed': differs(l.country, ev.country),
     'session.device_changed': differs(l.device, ev.device),

@@ -167,7 +167,16 @@ export interface EvalReport {
   readonly attacks: Readonly<Record<AttackType, number>>;
   readonly scorers: readonly ScorerReport[];
   readonly pack: {
+    /** Every legitimate attempt: sign-ins, wrong passwords and recoveries. */
     readonly legit: OperatingPoint;
+    /**
+     * Legitimate sign-ins: login attempts with the right password, the attempts where the owner
+     * meets a step-up (the auth service checks the password first, docs/flows.md).
+     */
+    readonly legitSignIns: OperatingPoint;
+    /** Legitimate login attempts with a wrong password: a step-up there is never shown, a block is. */
+    readonly legitWrongPassword: OperatingPoint;
+    readonly legitRecoveries: OperatingPoint;
     readonly legitByScenario: Readonly<Record<string, OperatingPoint>>;
     readonly byType: Readonly<Record<AttackType, OperatingPoint>>;
     /** Stuffing attempts after the first 5 of their burst, and the share blocked. */
@@ -231,6 +240,9 @@ export function createEvalCollector(opts: { readonly warmupDays: number }): Eval
   const attackScores: Record<AttackType, Record<ScorerName, number[]>> = perType(() => ({ 'model.anomaly': [], 'rba.score': [], pack: [] }));
   const seen: Record<ScorerName, boolean> = { 'model.anomaly': false, 'rba.score': false, pack: true };
   const legit: Tally = { stepUp: 0, block: 0, n: 0 };
+  const signIns: Tally = { stepUp: 0, block: 0, n: 0 };
+  const wrongPassword: Tally = { stepUp: 0, block: 0, n: 0 };
+  const recoveries: Tally = { stepUp: 0, block: 0, n: 0 };
   const byScenario = new Map<string, Tally>();
   const byType: Record<AttackType, Tally> = perType(() => ({ stepUp: 0, block: 0, n: 0 }));
   const underway = { n: 0, blocked: 0 };
@@ -253,6 +265,8 @@ export function createEvalCollector(opts: { readonly warmupDays: number }): Eval
       if (label === 'legit') {
         for (const s of SCORERS) legitScores[s].push(scores[s]);
         tally(legit, e.decision);
+        if (e.line.request.type === 'recovery') tally(recoveries, e.decision);
+        else tally(e.line.outcome === 'succeeded' ? signIns : wrongPassword, e.decision);
         const sc: LegitScenario | 'other' = e.line.scenario ?? 'other';
         let t = byScenario.get(sc);
         if (!t) byScenario.set(sc, (t = { stepUp: 0, block: 0, n: 0 }));
@@ -299,6 +313,9 @@ export function createEvalCollector(opts: { readonly warmupDays: number }): Eval
         scorers,
         pack: {
           legit: legitPoint,
+          legitSignIns: point(signIns),
+          legitWrongPassword: point(wrongPassword),
+          legitRecoveries: point(recoveries),
           legitByScenario: scen,
           byType: types,
           stuffingUnderway: { n: underway.n, blocked: underway.n === 0 ? Number.NaN : underway.blocked / underway.n },
@@ -334,7 +351,9 @@ function num(x: number, digits = 4): string {
 function checkTargets(pack: EvalReport['pack'], scorers: readonly ScorerReport[]): TargetCheck[] {
   const out: TargetCheck[] = [];
   const l = pack.legit;
-  out.push({ name: 'legit challenged', value: pct(l.stepUp), target: '≤ 3%', met: l.stepUp <= 0.03 });
+  out.push({ name: 'legit attempts challenged', value: pct(l.stepUp), target: '≤ 3%', met: l.stepUp <= 0.03 });
+  const s = pack.legitSignIns;
+  if (s.n > 0) out.push({ name: 'legit sign-ins challenged (password right)', value: pct(s.caught), target: '≤ 3%', met: s.caught <= 0.03 });
   out.push({ name: 'legit blocked', value: pct(l.block, 3), target: '0', met: l.block === 0 });
   const t = pack.byType;
   if (t.naive.n > 0) out.push({ name: 'naive stepped up or blocked', value: pct(t.naive.caught), target: '≥ 99.5%', met: t.naive.caught >= 0.995 });
@@ -391,6 +410,9 @@ export function formatReport(r: EvalReport): string {
   const row = (name: string, p: OperatingPoint): string =>
     [padRight(name, 30), padLeft(pct(p.stepUp), 9), padLeft(pct(p.block), 8), padLeft(pct(p.caught), 8), padLeft(String(p.n), 7)].join(' ');
   lines.push(row('legit', r.pack.legit));
+  lines.push(row('  sign-ins (password right)', r.pack.legitSignIns));
+  lines.push(row('  wrong passwords', r.pack.legitWrongPassword));
+  lines.push(row('  recoveries', r.pack.legitRecoveries));
   for (const [k, p] of Object.entries(r.pack.legitByScenario)) lines.push(row(`  legit: ${k}`, p));
   for (const a of ATTACK_TYPES) if (r.attacks[a] > 0) lines.push(row(a, r.pack.byType[a]));
   if (r.pack.stuffingUnderway.n > 0) {

@@ -383,14 +383,16 @@ function sessionTime(u: User, rng: Rng, start: number, day: number): number {
  * sign-in traffic stays the same with or without them. Usual: at home, from the device just signed
  * in with, minutes later. Unusual: abroad, on a brand-new phone, right after a real recovery.
  */
-function legitChange(
+export function legitChange(
   chg: Rng,
   ctx: { scenario: LegitScenario; recovered: boolean; newPhoneDays: number | undefined; mfa: boolean },
 ): { context: ChangeContext; change: ChangeKind } | undefined {
   if (ctx.recovered && chg.chance(0.6)) return { context: 'after_recovery', change: chg.pick(['recovery_method', 'mfa_add', 'email'] as const) };
   if (ctx.newPhoneDays !== undefined && ctx.newPhoneDays < 2 && chg.chance(0.4)) return { context: 'new_phone', change: ctx.mfa ? chg.pick(['mfa_add', 'mfa_remove'] as const) : 'mfa_add' };
   if (ctx.scenario === 'trip' && chg.chance(0.05)) return { context: 'abroad', change: chg.pick(['password', 'email', 'recovery_method'] as const) };
-  if (ctx.scenario === 'home' && chg.chance(0.02)) return { context: 'home', change: chg.pick(CHANGE_KINDS) };
+  // A change minutes after the owner's own recovery is the unusual "right after a real recovery"
+  // kind wherever it happens, never the usual one (a normal sign-in first).
+  if (ctx.scenario === 'home' && chg.chance(0.02)) return { context: ctx.recovered ? 'after_recovery' : 'home', change: chg.pick(CHANGE_KINDS) };
   return undefined;
 }
 

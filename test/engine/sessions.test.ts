@@ -79,6 +79,7 @@ const SESSION_FEATURES = [
   'session.login_challenged',
   'session.new_device',
   'session.new_country',
+  'session.new_ip',
   'session.ip_changed',
   'session.country_changed',
   'session.device_changed',
@@ -127,6 +128,7 @@ function scenarios(name: string, makeStore: (prefix: string) => Promise<SignalSt
         'session.login_challenged': false,
         'session.new_device': false,
         'session.new_country': false,
+        'session.new_ip': false,
         'session.ip_changed': false,
         'session.country_changed': false,
         'session.device_changed': false,
@@ -148,6 +150,7 @@ function scenarios(name: string, makeStore: (prefix: string) => Promise<SignalSt
         'session.login_challenged': true,
         'session.new_device': true,
         'session.new_country': true,
+        'session.new_ip': true,
         'session.ip_changed': true,
         'session.country_changed': true,
         'session.device_changed': true,
@@ -156,6 +159,20 @@ function scenarios(name: string, makeStore: (prefix: string) => Promise<SignalSt
       // session_moved once, though two matched rules name it.
       expect(c.notices.map((n) => n.code)).toEqual(['session_moved']);
       expect(c.notices[0]!.message).not.toMatch(/session\.[a-z]|score|[0-9]/);
+    });
+
+    it('a sign-in on a new device at the address the user uses: new_device but not new_ip', async () => {
+      await known('u-window');
+      const l = await login('u-window', { deviceId: 'd-private-window' });
+      const c = await change('u-window', { loginDecisionId: l.decision_id, deviceId: 'd-private-window' });
+      expect(session(c)).toMatchObject({ 'session.new_device': true, 'session.new_ip': false, 'session.new_country': false });
+    });
+
+    it('a sign-in at an address the user never used in a known country: new_ip only', async () => {
+      await known('u-newip');
+      const l = await login('u-newip', { ip: LONDON_2 });
+      const c = await change('u-newip', { loginDecisionId: l.decision_id, ip: LONDON_2 });
+      expect(session(c)).toMatchObject({ 'session.new_device': false, 'session.new_ip': true, 'session.new_country': false, 'session.ip_changed': false });
     });
 
     it('another address in the same country: only ip_changed', async () => {

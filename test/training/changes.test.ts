@@ -6,9 +6,9 @@ import { compilePack, loadPackDir, type CompiledPack } from '../../dsl/index.ts'
 import { VIGIL_SCHEME } from '../../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../../features/geoip.ts';
 import { createChangesCollector, formatChangesReport } from '../../training/changes-eval.ts';
-import { buildGeoPool, type GeoPool } from '../../training/geo-pool.ts';
+import { buildGeoPool, createRng, type GeoPool } from '../../training/geo-pool.ts';
 import { appliedOutcome, engineAcceptsChanges, parseSimLine, replayThroughEngine, type ReplayedEvent } from '../../training/replay.ts';
-import { CHANGE_KINDS, MIXES, formatLine, geoSeed, simulate, validateSimulateOptions, type Label, type SimLine } from '../../training/simulate.ts';
+import { CHANGE_KINDS, MIXES, legitChange, formatLine, geoSeed, simulate, validateSimulateOptions, type Label, type SimLine } from '../../training/simulate.ts';
 import type { Action } from '../../dsl/ast.ts';
 
 let geoip: GeoIp;
@@ -63,6 +63,21 @@ describe('sensitive changes in the simulator', () => {
     const ctx = new Set(changes.filter((l) => l.label === 'legit').map((l) => l.change_context));
     expect(ctx.has('home')).toBe(true);
     expect([...ctx].some((c) => c !== 'home')).toBe(true);
+  });
+
+  it("labels a change that follows the owner's own recovery as after_recovery, never usual", () => {
+    const rng = createRng('after-recovery');
+    const seen = new Map<string, number>();
+    for (let k = 0; k < 20_000; k++) {
+      const c = legitChange(rng, { scenario: 'home', recovered: true, newPhoneDays: undefined, mfa: false });
+      if (c) seen.set(c.context, (seen.get(c.context) ?? 0) + 1);
+    }
+    expect([...seen.keys()]).toEqual(['after_recovery']);
+    // Without the recovery the same home sign-in gives usual changes.
+    let usual = 0;
+    const r2 = createRng('home');
+    for (let k = 0; k < 5_000; k++) if (legitChange(r2, { scenario: 'home', recovered: false, newPhoneDays: undefined, mfa: false })?.context === 'home') usual++;
+    expect(usual).toBeGreaterThan(0);
   });
 
   it('builds the three takeover chains as the issue describes them', () => {

@@ -137,10 +137,14 @@ describe('the pack as a scorer', () => {
 // ------------------------------------------------------------------------------------------------
 
 let n = 0;
-function ev(label: Exclude<Label, ChainType>, decision: Action, o: { day?: number; rba?: number | null; anomaly?: number | null; seq?: number; score?: number; rules?: string[]; scenario?: SimLine['scenario'] } = {}): ReplayedEvent {
+function ev(
+  label: Exclude<Label, ChainType>,
+  decision: Action,
+  o: { day?: number; rba?: number | null; anomaly?: number | null; seq?: number; score?: number; rules?: string[]; scenario?: SimLine['scenario']; type?: 'login' | 'recovery'; outcome?: 'succeeded' | 'failed' } = {},
+): ReplayedEvent {
   const line: SimLine = {
-    request: { type: 'login', user: { id: 'u' }, ip: '192.0.2.1', time: '2026-01-05T00:00:00.000Z' },
-    outcome: 'succeeded',
+    request: { type: o.type ?? 'login', user: { id: 'u' }, ip: '192.0.2.1', time: '2026-01-05T00:00:00.000Z' },
+    outcome: o.outcome ?? 'succeeded',
     label,
     ...(label !== 'legit' ? { attacker_type: label, attack_id: `${label}-1`, seq: o.seq ?? 0 } : { scenario: o.scenario ?? 'home' }),
     day: o.day ?? 20,
@@ -192,10 +196,34 @@ describe('the evaluation report', () => {
     expect(r.pack.rbaAtPackRate.vpn).toBe(0.5);
     expect(r.pack.legitRules).toEqual({ impossible_travel: 1, stuffing_ip_burst: 1 });
     const byName = Object.fromEntries(r.targets.map((t) => [t.name, t.met]));
-    expect(byName['legit challenged']).toBe(true);
+    expect(byName['legit attempts challenged']).toBe(true);
+    expect(byName['legit sign-ins challenged (password right)']).toBe(true);
     expect(byName['legit blocked']).toBe(false);
     expect(byName['VPN stepped up or blocked']).toBe(false);
     expect(byName['model AUC, naive']).toBe(false);
+  });
+
+  it('counts sign-ins (password right) apart from wrong passwords and recoveries', () => {
+    const events = [
+      ...Array.from({ length: 96 }, () => ev('legit', 'allow')),
+      ev('legit', 'step_up', { rules: ['new_device_new_address'] }),
+      // A typo, then the right password, in the same private window: the owner meets one challenge.
+      ev('legit', 'step_up', { outcome: 'failed' }),
+      ev('legit', 'step_up', {}),
+      ev('legit', 'step_up', { type: 'recovery' }),
+      ev('legit', 'block', { outcome: 'failed' }),
+      ev('legit', 'allow', { outcome: 'failed' }),
+    ];
+    const r = collect(events);
+    expect(r.legit).toBe(102);
+    expect(r.pack.legit.caught).toBeCloseTo(5 / 102, 12);
+    expect(r.pack.legitSignIns).toEqual({ stepUp: 2 / 98, block: 0, caught: 2 / 98, n: 98 });
+    expect(r.pack.legitWrongPassword).toEqual({ stepUp: 1 / 3, block: 1 / 3, caught: 2 / 3, n: 3 });
+    expect(r.pack.legitRecoveries).toEqual({ stepUp: 1, block: 0, caught: 1, n: 1 });
+    const t = r.targets.find((x) => x.name === 'legit sign-ins challenged (password right)')!;
+    expect(t).toMatchObject({ value: '2.04%', met: true });
+    expect(r.targets.find((x) => x.name === 'legit attempts challenged')).toMatchObject({ value: '3.92%', met: false });
+    expect(formatReport(r)).toMatch(/ {2}sign-ins \(password right\) +2\.04% +0\.00% +2\.04% +98\n/);
   });
 
   it('reports the model as n/a when no event has an anomaly score, and measures it when there is one', () => {
