@@ -23,4 +23,4 @@ export type { AuditRecord, AuditStore } from './audit.ts';
 export type { PackEntryJson, PackFilesJson, PackImport, PackOverrideJson, PackStore } from './packs.ts';
 export { DECISION_LOG_ERRORS, DecisionLogError, type DecisionLogErrorCode } from './errors.ts';
 export { migrate, loadMigrations, MIGRATIONS_DIR, type Migration } from './migrate.ts';
-export { checkPrefix, RAW_FEATURES } from './row.ts';
+export { checkPrefix, normalizeUlid, RAW_FEATURES, ulidTime } from './row.ts';

@@ -28,6 +28,7 @@ import { record } from './stages/record.ts';
 import { score } from './stages/score.ts';
 import { runShadow } from './stages/shadow.ts';
 import { readSignals } from './stages/signals.ts';
+import { linkedLoginFromRow } from './session.ts';
 import type { SignalFailure, SignalLatency, StageLogger } from './stages/types.ts';
 import type { DecisionPage, DecisionQuery, Engine, EvaluateResult, Outcome, StoredDecision, VigilEvent } from './types.ts';
 
@@ -69,7 +70,8 @@ export interface EngineOptions {
   readonly outcomeWindowSeconds?: number;
   /**
    * How long a sign-in's session record is kept (VIGIL_SESSION_WINDOW, default 24 h): an account
-   * change naming an older sign-in has every session.* feature missing.
+   * change naming an older sign-in reads it from the decision log, or without one has every
+   * session.* feature missing.
    */
   readonly sessionWindowSeconds?: number;
   /** The decision log: every decision, durable and searchable. Absent: decisions live only in the window. */
@@ -104,7 +106,14 @@ export function createEngine(opts: EngineOptions): Engine {
   const shadowReport = opts.shadowReport ?? createMemoryShadowReport({ ...(logger ? { logger } : {}) });
   const pending = new Set<Promise<void>>();
   const latency = opts.onSignalLatency;
-  const signalDeps = { store, geoip, ua: opts.ua ?? createUserAgentParser(), signalTimeoutMs: opts.signalTimeoutMs, fail, latency, logger };
+  // Past the session window the log still holds the sign-in: its row gives the same session facts.
+  const archivedLogin = log
+    ? async (id: string) => {
+        const row = await log.get(id);
+        return row ? linkedLoginFromRow(row) : undefined;
+      }
+    : undefined;
+  const signalDeps = { store, geoip, ua: opts.ua ?? createUserAgentParser(), signalTimeoutMs: opts.signalTimeoutMs, fail, latency, logger, archivedLogin };
   const scoreDeps = { model, fail, latency };
   const sessionSeconds = opts.sessionWindowSeconds ?? DEFAULT_SESSION_WINDOW_S;
   const recordDeps = { store, windowSeconds: window, sessionSeconds, log, recorder, fail, logger, pending };

@@ -63,10 +63,17 @@ export function planFeatures(pack: CompiledPack, extra: readonly string[] = [], 
   return plan;
 }
 
+/** The history flags a sign-in's session record keeps (engine/session.ts). */
+const SESSION_NOVELTY = ['device.known', 'history.known_country', 'history.known_ip'] as const;
+
 function computePlan(pack: CompiledPack, extra: readonly string[], shadow: CompiledPack | undefined): FeaturePlan {
   const wanted = new Set<string>(pack.features);
   if (shadow) for (const name of shadow.features) wanted.add(name);
   for (const name of extra) if (CATALOG_BY_NAME.has(name)) wanted.add(name);
+  // Past the session window a change reads its sign-in from the decision log, whose row keeps only
+  // the features as evaluated: a pack reading session features keeps the novelty flags the session
+  // record holds, so the log's copy answers the same.
+  if ([...wanted].some((n) => CATALOG_BY_NAME.get(n)?.source === 'session')) for (const n of SESSION_NOVELTY) wanted.add(n);
   const features = CATALOG.filter((e) => wanted.has(e.name));
   const sources = new Set(features.map((e) => e.source));
   const rba = sources.has('rba');

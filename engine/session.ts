@@ -12,6 +12,7 @@ import type { Action } from '../dsl/ast.ts';
 import type { EventContext } from '../features/store/index.ts';
 import type { LinkedLogin } from '../features/session.ts';
 import type { HistoryFeatures } from '../features/history.ts';
+import type { LogRow } from '../decisionlog/index.ts';
 
 const DIGEST = /^[A-Za-z0-9_-]{1,64}$/;
 const ACTIONS: ReadonlySet<string> = new Set(['allow', 'step_up', 'block']);
@@ -36,6 +37,31 @@ export function encodeSession(ctx: EventContext, decision: Action, score: number
     isNew(history['history.known_country']),
     isNew(history['history.known_ip']),
   ]);
+}
+
+/**
+ * A sign-in the decision log kept, as the linked sign-in: past the session window (or after the
+ * store lost its record) the log's row holds the same keyed hashes and, among the features as
+ * evaluated, the novelty flags the record keeps. A flag the pack did not read is missing.
+ */
+export function linkedLoginFromRow(row: LogRow): LinkedLogin | undefined {
+  if (row.type !== 'login') return undefined;
+  const isNew = (name: string): boolean | undefined => {
+    const v = row.features[name];
+    return typeof v === 'boolean' ? !v : undefined;
+  };
+  return {
+    time: row.time,
+    user: row.user,
+    ip: row.ip,
+    device: row.device ?? undefined,
+    country: row.country ?? undefined,
+    decision: row.decision,
+    score: row.score,
+    newDevice: isNew('device.known'),
+    newCountry: isNew('history.known_country'),
+    newIp: isNew('history.known_ip'),
+  };
 }
 
 /** The linked sign-in, or undefined for text that is not a session record (damage, an unknown version). */

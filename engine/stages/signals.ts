@@ -12,6 +12,7 @@ import type { UserAgentParser } from '../../features/useragent.ts';
 import { velocityFeatures } from '../../features/velocity.ts';
 import { sessionFeatures } from '../../features/session.ts';
 import { decodeSession } from '../session.ts';
+import type { LinkedLogin } from '../../features/session.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { fillPhase } from './fill.ts';
 import type { FeaturePlan } from '../plan.ts';
@@ -27,6 +28,11 @@ export interface SignalDeps {
   /** Absent: nothing is timed. */
   readonly latency?: SignalLatency | undefined;
   readonly logger?: StageLogger;
+  /**
+   * The decision log's copy of a sign-in whose session record the store does not hold (past the
+   * session window, or lost): absent without a log. Asked only then, within signalTimeoutMs.
+   */
+  readonly archivedLogin?: ((decisionId: string) => Promise<LinkedLogin | undefined>) | undefined;
 }
 
 const NONE: readonly number[] = Object.freeze([]);
@@ -135,6 +141,39 @@ export async function readSignals(
   }
   input.history = historyFeatures(signals?.history, { time: event.time, lat: geo.lat, lon: geo.lon });
   input.velocity = velocityFeatures(signals?.velocity);
-  if (signals?.session !== undefined) input.session = sessionFeatures(decodeSession(signals.session), ctx);
+  if (signals?.session !== undefined) {
+    let linked = decodeSession(signals.session);
+    if (signals.session === null && deps.archivedLogin && event.type === 'account_change' && event.loginDecisionId !== undefined) {
+      const got = await archived(deps, deps.archivedLogin, event.loginDecisionId);
+      if (got === 'failed') degraded = true;
+      else linked = got;
+    }
+    input.session = sessionFeatures(linked, ctx);
+  }
   return { ctx, attempt, signals, probesSent, shadowProbesSent, shadowProbeAnswers, degraded };
+}
+
+/** The log's copy of a linked sign-in within the signal budget; 'failed' when the log errs or is late. */
+async function archived(
+  deps: SignalDeps,
+  find: (decisionId: string) => Promise<LinkedLogin | undefined>,
+  decisionId: string,
+): Promise<LinkedLogin | undefined | 'failed'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'failed'>((resolve) => {
+    timer = setTimeout(() => resolve('failed'), deps.signalTimeoutMs);
+  });
+  try {
+    const got = await Promise.race([
+      find(decisionId).catch((err: unknown) => {
+        deps.logger?.warn({ err: errorMessage(err) }, 'could not read the linked sign-in from the decision log');
+        return 'failed' as const;
+      }),
+      late,
+    ]);
+    if (got === 'failed') deps.fail('decision_log');
+    return got;
+  } finally {
+    clearTimeout(timer);
+  }
 }

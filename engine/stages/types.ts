@@ -11,7 +11,7 @@ import type { EventContext, EventSignals } from '../../features/store/index.ts';
 import type { VigilEvent } from '../types.ts';
 
 /** Called once per failed signal source per event (metrics). */
-export type SignalFailure = (source: 'store' | 'geoip' | 'decision_store' | 'model') => void;
+export type SignalFailure = (source: 'store' | 'geoip' | 'decision_store' | 'decision_log' | 'model') => void;
 
 /**
  * Called once per signal source read on the answer's path, with the seconds it took, failures and
