@@ -7,7 +7,7 @@ import { VIGIL_SCHEME } from '../../features/catalog.ts';
 import { createGeoIp, type GeoIp } from '../../features/geoip.ts';
 import { createChangesCollector, formatChangesReport } from '../../training/changes-eval.ts';
 import { buildGeoPool, createRng, type GeoPool } from '../../training/geo-pool.ts';
-import { appliedOutcome, engineAcceptsChanges, parseSimLine, replayThroughEngine, type ReplayedEvent } from '../../training/replay.ts';
+import { appliedOutcome, engineAcceptsChanges, featureRow, parseSimLine, replayThroughEngine, type ReplayedEvent } from '../../training/replay.ts';
 import { CHANGE_KINDS, MIXES, legitChange, formatLine, geoSeed, simulate, validateSimulateOptions, type Label, type SimLine } from '../../training/simulate.ts';
 import type { Action } from '../../dsl/ast.ts';
 
@@ -144,6 +144,14 @@ describe('replay and the changes report', () => {
       expect(formatChangesReport(c.report(sum.unsupportedChanges))).toMatch(/account_change not supported by this server/);
     } else {
       expect(seen.some((e) => e.line.request.type === 'account_change')).toBe(true);
+      // `vigil simulate --features-out` writes the owners' changes as legit rows, session features and all,
+      // so `vigil train --legit-only` learns from them.
+      const own = seen.filter((e) => e.label === 'legit' && e.line.request.type === 'account_change').map(featureRow);
+      expect(own.length).toBeGreaterThan(0);
+      for (const row of own) {
+        expect(row.features['event.type']).toBe('account_change');
+        expect(typeof row.features['session.age']).toBe('number');
+      }
     }
     expect(sum.badLines).toBe(0);
   });
@@ -186,5 +194,50 @@ describe('replay and the changes report', () => {
     expect(text).toMatch(/chain phished_2fa\s+50\.0%/);
     expect(text).toMatch(/usual \(home\)\s+2\.0%\s+0\s+50/);
     expect(text).toMatch(/unusual\s+50\.0%\s+1\s+2/);
+  });
+
+  it('ranks each chain kind\'s change events against the owners\' changes, by model.anomaly and by the pack', () => {
+    let i = 0;
+    const ev = (label: Label, decision: Action, score: number, anomaly: number | null, o: Partial<SimLine> & { type?: 'login' | 'account_change' } = {}): ReplayedEvent => {
+      const { type, ...rest } = o;
+      const line: SimLine = {
+        request: { type: type ?? 'account_change', user: { id: 'u' }, ip: '192.0.2.1', time: '2026-01-20T00:00:00.000Z' },
+        outcome: 'succeeded',
+        label,
+        day: 12,
+        ...(label === 'legit' ? {} : { attack_id: `${label}-${i}` }),
+        ...rest,
+      };
+      return { index: i++, line, label, decision, score, features: {}, rba: null, anomaly, applied: null, rules: [], decisionId: `d${i}` };
+    };
+    const c = createChangesCollector({ warmupDays: 10 });
+    // Owners' changes: anomalies 0.3, 0.5, 0.7; pack allow 0, allow 10, step_up 40.
+    c.add(ev('legit', 'allow', 0, 0.3, { change_context: 'home' }));
+    c.add(ev('legit', 'allow', 10, 0.5, { change_context: 'home' }));
+    c.add(ev('legit', 'step_up', 40, 0.7, { change_context: 'abroad' }));
+    c.add(ev('legit', 'block', 90, 0.99, { change_context: 'home', day: 2 })); // before warm-up: not counted
+    // phished: 0.6 beats 2 of 3, 0.8 beats 3 of 3 → (2 + 3) / 6; pack: allow 20 beats 2, step_up 40 ties 1 → (2 + 2.5) / 6.
+    c.add(ev('phished_2fa', 'step_up', 30, 0.99, { type: 'login' })); // the chain's sign-in: not a change event
+    c.add(ev('phished_2fa', 'allow', 20, 0.6));
+    c.add(ev('phished_2fa', 'step_up', 40, 0.8));
+    // stolen_cookie: a failed model run ranks below everything → 0; the pack's block beats all → 1.
+    c.add(ev('stolen_cookie', 'block', 100, null));
+    const r = c.report(0);
+    expect(r.legitChanges).toBe(3);
+    expect(r.auc.phished_2fa).toEqual({ model: 5 / 6, pack: 4.5 / 6, n: 2 });
+    expect(r.auc.stolen_cookie).toEqual({ model: 0, pack: 1, n: 1 });
+    expect(r.auc.vpn_recovery).toEqual({ model: null, pack: null, n: 0 });
+    const text = formatChangesReport(r);
+    expect(text).toMatch(/owners' changes \(3\): ROC AUC/);
+    expect(text).toMatch(/chain phished_2fa\s+0\.8333\s+0\.7500\s+2/);
+    expect(text).toMatch(/chain vpn_recovery\s+n\/a\s+n\/a\s+0/);
+    // JSON as `vigil model eval --json` writes it: no NaN, n/a as null.
+    expect(JSON.parse(JSON.stringify(r)).auc.vpn_recovery).toEqual({ model: null, pack: null, n: 0 });
+
+    // Without a model every anomaly is null: model AUCs are n/a, the pack's still measured.
+    const bare = createChangesCollector({ warmupDays: 0 });
+    bare.add(ev('legit', 'allow', 0, null));
+    bare.add(ev('vpn_recovery', 'step_up', 40, null));
+    expect(bare.report(0).auc.vpn_recovery).toEqual({ model: null, pack: 1, n: 1 });
   });
 });

@@ -67,6 +67,23 @@ describe('default columns', () => {
     expect(vec({})[col('event.type.recovery')]).toBe(0);
   });
 
+  it('session features: missing (every sign-in) encodes as an ordinary owner\'s change', () => {
+    const signIn = vec({ 'event.type': 'login' });
+    expect(signIn[col('session.age')]).toBeCloseTo(Math.log1p(0.1), 6);
+    expect(signIn[col('session.login_score')]).toBe(0);
+    expect(signIn[col('session.login_challenged')]).toBe(0);
+    expect(signIn[col('session.new_device')]).toBe(0);
+    const owner = vec({ 'event.type': 'account_change', 'session.age': 360, 'session.login_score': 0, 'session.login_challenged': false, 'session.new_device': false });
+    expect(Array.from(owner)).toEqual(Array.from(signIn));
+    const cookie = vec({ 'session.age': 5 * 3600, 'session.login_score': 25, 'session.login_challenged': true, 'session.new_device': true });
+    expect(cookie[col('session.age')]).toBeCloseTo(Math.log(6), 6);
+    expect(cookie[col('session.login_score')]).toBeCloseTo(Math.log(26), 6);
+    expect(cookie[col('session.login_challenged')]).toBe(1);
+    expect(cookie[col('session.new_device')]).toBe(1);
+    // Left to the rules (training/columns.ts says why).
+    for (const f of ['session.ip_changed', 'session.country_changed', 'session.device_changed', 'session.new_ip', 'event.change']) expect(MODEL_FEATURES).not.toContain(f);
+  });
+
   it('rba.score is log10, clamped, missing as neutral 1', () => {
     expect(vec({ 'rba.score': 100 })[col('rba.score')]).toBeCloseTo(2, 6);
     expect(vec({ 'rba.score': 0 })[col('rba.score')]).toBeCloseTo(-3, 6);

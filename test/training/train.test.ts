@@ -80,6 +80,19 @@ describe('train', () => {
     expect(sClean).toBeGreaterThan(sAll);
   });
 
+  it('legitOnly keeps the owners\' account changes and leaves the takeover chains\' steps out', async () => {
+    const change = (label: string, i: number): string =>
+      JSON.stringify({ label, features: { ...legit[i]!.features, 'event.type': 'account_change', 'event.change': 'password', 'session.age': 300 + i, 'session.login_score': 0 } });
+    const lines = [
+      ...legit.slice(0, 100).map((r) => JSON.stringify(r)),
+      ...Array.from({ length: 10 }, (_, i) => change('legit', i)),
+      ...['phished_2fa', 'stolen_cookie', 'vpn_recovery'].map((l, i) => change(l, 20 + i)),
+    ];
+    const r = await train({ events: lines, out: join(dir, 'changes.onnx'), trees: 10, seed: 2, threads: 1, legitOnly: true });
+    expect(r.rows).toBe(110);
+    expect(r.skipped).toBe(3);
+  });
+
   it('refuses input with fewer than two rows, and an unreadable file', async () => {
     await expect(train({ events: ['{"features":{}}', 'junk'], out: join(dir, 'x.onnx') })).rejects.toThrow(TrainError);
     await expect(train({ events: join(dir, 'missing.ndjson'), out: join(dir, 'x.onnx') })).rejects.toThrow(/cannot read/);
