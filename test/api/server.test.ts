@@ -70,7 +70,9 @@ function start(env: Record<string, string>, waitFor: 'listening' | 'exit' = 'lis
   let buf = '';
   let listening = 0;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${p.stderr}`)), 20_000);
+    // A cold start (tsx transpiling, PGlite's WebAssembly) takes about 8 s alone; two at once beside
+    // the rest of the suite on two cores took over 20 s.
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${p.stderr}`)), 60_000);
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
       let i: number;
@@ -127,7 +129,8 @@ async function until(cond: () => Promise<boolean>, ms: number): Promise<number> 
 
 const redisEnv = { REDIS_URL, TEST_PREFIX: PREFIX, VIGIL_ADMIN_TOKEN: ADMIN };
 
-describe('server processes', () => {
+// Each test starts real server processes: cold starts beside the rest of the suite are slow.
+describe('server processes', { timeout: 120_000 }, () => {
   it('two instances on one Redis: a PUT or a SIGHUP on one is followed by the other within a second', async () => {
     const dirA = packDir();
     const [a, b] = await Promise.all([start({ ...redisEnv, VIGIL_RULES: dirA }), start({ ...redisEnv, VIGIL_RULES: packDir() })]);
