@@ -154,6 +154,7 @@ const DECLARED: readonly Decl[] = [
   f('event.change', 'string', 'event', 'the kind of change (`account_change` only): `password`, `email`, `mfa_add`, `mfa_remove` or `recovery_method`', (i) => i.event.change),
   f('velocity.user_changes_24h', 'number', 'velocity', 'account changes attempted for this user in 24 h (this one included)', (i) => i.velocity['velocity.user_changes_24h']),
   f('history.since_recovery', 'duration', 'history', "since the user's last completed recovery (a recovery decision's successful outcome)", (i) => i.history['history.since_recovery']),
+  f('history.recovery_challenged', 'bool', 'history', 'that recovery had been stepped up before it completed (its outcome was `challenge_passed`)', (i) => i.history['history.recovery_challenged']),
   f('session.age', 'duration', 'session', 'since the linked sign-in (`login_decision_id`)', (i) => i.session['session.age']),
   f('session.login_decision', 'string', 'session', "the linked sign-in's decision: `allow`, `step_up` or `block`", (i) => i.session['session.login_decision']),
   f('session.login_score', 'number', 'session', "the linked sign-in's score", (i) => i.session['session.login_score']),

@@ -29,6 +29,7 @@ export interface HistoryFeatures {
   'history.last_country': string | undefined;
   'history.travel_kmh': number | undefined;
   'history.since_recovery': number | undefined;
+  'history.recovery_challenged': boolean | undefined;
 }
 
 export const HISTORY_FEATURES: readonly (keyof HistoryFeatures)[] = [
@@ -43,6 +44,7 @@ export const HISTORY_FEATURES: readonly (keyof HistoryFeatures)[] = [
   'history.last_country',
   'history.travel_kmh',
   'history.since_recovery',
+  'history.recovery_challenged',
 ];
 
 const MISSING: HistoryFeatures = Object.freeze({
@@ -57,6 +59,7 @@ const MISSING: HistoryFeatures = Object.freeze({
   'history.last_country': undefined,
   'history.travel_kmh': undefined,
   'history.since_recovery': undefined,
+  'history.recovery_challenged': undefined,
 });
 
 /**
@@ -70,11 +73,14 @@ const MISSING: HistoryFeatures = Object.freeze({
  *   unknown.
  * - `history.since_recovery`: (event time − last completed recovery) in seconds; missing when no
  *   recovery completed within retention, or when it lies after the event.
+ * - `history.recovery_challenged`: that recovery's outcome was `challenge_passed` (it had been
+ *   stepped up); missing whenever since_recovery is, and for a recovery recorded before the flag.
  */
 export function historyFeatures(h: HistorySignals | undefined, ev: HistoryEvent): HistoryFeatures {
   if (h === undefined) return MISSING;
   const learned = h.logins > 0;
   const k = (v: boolean | undefined): boolean | undefined => (learned ? v : undefined);
+  const sinceRecovery = h.lastRecovery !== undefined && ev.time >= h.lastRecovery ? (ev.time - h.lastRecovery) / 1000 : undefined;
   const since = h.lastTime !== undefined && ev.time >= h.lastTime ? (ev.time - h.lastTime) / 1000 : undefined;
   let travel: number | undefined;
   if (h.lastTime !== undefined && h.lastLat !== undefined && h.lastLon !== undefined && ev.lat !== undefined && ev.lon !== undefined) {
@@ -91,6 +97,7 @@ export function historyFeatures(h: HistorySignals | undefined, ev: HistoryEvent)
     'history.since_last_login': since,
     'history.last_country': h.lastCountry,
     'history.travel_kmh': travel,
-    'history.since_recovery': h.lastRecovery !== undefined && ev.time >= h.lastRecovery ? (ev.time - h.lastRecovery) / 1000 : undefined,
+    'history.since_recovery': sinceRecovery,
+    'history.recovery_challenged': sinceRecovery === undefined ? undefined : h.lastRecoveryChallenged,
   };
 }

@@ -9,6 +9,7 @@ import {
   H_LAST_LAT,
   H_LAST_LON,
   H_LAST_RECOVERY,
+  H_LAST_RECOVERY_CHALLENGED,
   H_LAST_TIME,
   H_LOGINS,
   KNOWN_ASN,
@@ -85,8 +86,9 @@ export interface Cmd {
 
 /**
  * Successful sign-in: count it, and move "last sign-in" forward only if this one is not older than
- * the recorded one (outcomes may arrive out of order); for a completed recovery (ARGV[6] = '1'),
- * move "last recovery" forward the same way. Lua so the compare-and-set is atomic.
+ * the recorded one (outcomes may arrive out of order); for a completed recovery (ARGV[6] = '1', or
+ * '2' when it had to pass a challenge first), move "last recovery" forward the same way and keep
+ * with it whether it was challenged. Lua so the compare-and-set is atomic.
  * KEYS[1] history hash. ARGV: time, country ('' = unknown), lat, lon ('' = unknown), ttl ms, recovery flag.
  * Sent as the `vigilrecordlogin` command (ioredis defineCommand: EVALSHA, so the body is not resent).
  */
@@ -100,9 +102,11 @@ if lt == nil or tonumber(ARGV[1]) >= lt then
   if ARGV[3] == '' or ARGV[4] == '' then redis.call('HDEL', KEYS[1], '${H_LAST_LAT}', '${H_LAST_LON}')
   else redis.call('HSET', KEYS[1], '${H_LAST_LAT}', ARGV[3], '${H_LAST_LON}', ARGV[4]) end
 end
-if ARGV[6] == '1' then
+if ARGV[6] == '1' or ARGV[6] == '2' then
   local lr = tonumber(redis.call('HGET', KEYS[1], '${H_LAST_RECOVERY}'))
-  if lr == nil or tonumber(ARGV[1]) >= lr then redis.call('HSET', KEYS[1], '${H_LAST_RECOVERY}', ARGV[1]) end
+  if lr == nil or tonumber(ARGV[1]) >= lr then
+    redis.call('HSET', KEYS[1], '${H_LAST_RECOVERY}', ARGV[1], '${H_LAST_RECOVERY_CHALLENGED}', ARGV[6] == '2' and '1' or '0')
+  end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
@@ -217,7 +221,7 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
   let knownOrder: (keyof KnownMembers)[] = [];
   if (needs.history) {
     iHist = cmds.length;
-    cmds.push({ tag: uTag, argv: ['hmget', keys.userHistory(ctx.user), H_LOGINS, H_LAST_TIME, H_LAST_COUNTRY, H_LAST_LAT, H_LAST_LON, H_LAST_RECOVERY] });
+    cmds.push({ tag: uTag, argv: ['hmget', keys.userHistory(ctx.user), H_LOGINS, H_LAST_TIME, H_LAST_COUNTRY, H_LAST_LAT, H_LAST_LON, H_LAST_RECOVERY, H_LAST_RECOVERY_CHALLENGED] });
     known = knownMembers(ctx);
     knownOrder = (['ip', 'device', 'country', 'asn', 'ua', 'subnet'] as const).filter((k) => known?.[k] !== undefined);
     const argv: [CmdName, ...Arg[]] = ['zmscore', keys.userKnown(ctx.user)];
@@ -325,11 +329,15 @@ export function planRead(env: PlanEnv, ctx: EventContext, needs: ReadNeeds): Pla
         const lastTime = optNum(h[1]);
         const lastCountry = optStr(h[2]);
         const lastRecovery = optNum(h[5]);
+        // Absent for a recovery recorded before the flag existed: not known either way.
+        const rc = optStr(h[6]);
+        const lastRecoveryChallenged = lastRecovery === undefined || rc === undefined ? undefined : rc === '1';
         history = {
           logins: optNum(h[0]) ?? 0,
           ...(lastTime !== undefined ? { lastTime } : {}),
           ...(lastCountry !== undefined ? { lastCountry } : {}),
           ...(lastRecovery !== undefined ? { lastRecovery } : {}),
+          ...(lastRecoveryChallenged !== undefined ? { lastRecoveryChallenged } : {}),
           ...(lat !== undefined && lon !== undefined ? { lastLat: lat, lastLon: lon } : {}),
           ...opt('knownIp', isKnown('ip')),
           ...opt('knownDevice', isKnown('device')),
@@ -441,7 +449,7 @@ export function planOutcome(env: PlanEnv, ctx: EventContext, outcome: Outcome, t
       hasPlace ? String(ctx.lat) : '',
       hasPlace ? String(ctx.lon) : '',
       retentionMs,
-      ctx.type === 'recovery' ? '1' : '0',
+      ctx.type === 'recovery' ? (outcome === 'challenge_passed' ? '2' : '1') : '0',
     ],
   });
   const known = knownMembers(ctx);

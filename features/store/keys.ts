@@ -63,6 +63,8 @@ export const H_LAST_LAT = 'la';
 export const H_LAST_LON = 'lo';
 /** Time of the last completed recovery (history.since_recovery). */
 export const H_LAST_RECOVERY = 'lr';
+/** Whether that recovery had to pass a challenge first ('1') or not ('0') (history.recovery_challenged). */
+export const H_LAST_RECOVERY_CHALLENGED = 'rc';
 
 /** Key names for one prefix. Tags (the `{…}` part) decide the Cluster slot. */
 export class Keys {

@@ -334,9 +334,12 @@ export function createMemoryBackend(now: () => number = Date.now): MemoryBackend
       if (lat === '' || lon === '') (h.delete('la'), h.delete('lo'));
       else (h.set('la', lat), h.set('lo', lon));
     }
-    if (recovery === '1') {
+    if (recovery === '1' || recovery === '2') {
       const lr = h.get('lr');
-      if (lr === undefined || Number(t) >= Number(lr)) h.set('lr', t);
+      if (lr === undefined || Number(t) >= Number(lr)) {
+        h.set('lr', t);
+        h.set('rc', recovery === '2' ? '1' : '0');
+      }
     }
     pexpire(key, Number(ttl));
     return 1;

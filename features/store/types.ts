@@ -126,6 +126,8 @@ export interface HistorySignals {
   readonly knownUa?: boolean;
   /** Last completed recovery (a recovery decision's successful outcome), ms; absent when none recorded. */
   readonly lastRecovery?: number;
+  /** That recovery's outcome was `challenge_passed`; absent when none, or recorded before this was kept. */
+  readonly lastRecoveryChallenged?: boolean;
   /** The address's /24 (IPv4) or /48 (IPv6). */
   readonly knownSubnet?: boolean;
 }

@@ -231,6 +231,28 @@ function scenarios(name: string, makeStore: (prefix: string) => Promise<SignalSt
       expect((await change('u-rec', { time: T0 + 7 * MIN })).features?.['history.since_recovery']).toBe(27 * 60);
     });
 
+    it('history.recovery_challenged: whether the last completed recovery had passed a challenge', async () => {
+      const rc = async (t: number): Promise<unknown> => (await change('u-rc', { time: t })).features?.['history.recovery_challenged'];
+      expect(await rc(T0)).toBeNull();
+      const challenged = await engine.evaluate({ type: 'recovery', userId: 'u-rc', ip: LONDON, time: T0 - 30 * MIN });
+      expect(await engine.outcome(challenged.decision_id, 'challenge_passed')).toBe('ok');
+      expect(await rc(T0)).toBe(true);
+      // The owner's own recovery later on, allowed outright: the flag follows the newest recovery.
+      const plain = await engine.evaluate({ type: 'recovery', userId: 'u-rc', ip: LONDON, time: T0 - 10 * MIN });
+      expect(await engine.outcome(plain.decision_id, 'succeeded')).toBe('ok');
+      expect(await rc(T0)).toBe(false);
+      // An older challenged recovery's outcome arriving late moves neither the time nor the flag.
+      const late = await engine.evaluate({ type: 'recovery', userId: 'u-rc', ip: LONDON, time: T0 - 20 * MIN });
+      expect(await engine.outcome(late.decision_id, 'challenge_passed')).toBe('ok');
+      const c = await change('u-rc', { time: T0 });
+      expect(c.features?.['history.recovery_challenged']).toBe(false);
+      expect(c.features?.['history.since_recovery']).toBe(10 * 60);
+      // A failed challenge completes no recovery.
+      const failed = await engine.evaluate({ type: 'recovery', userId: 'u-rc', ip: LONDON, time: T0 - 5 * MIN });
+      expect(await engine.outcome(failed.decision_id, 'challenge_failed')).toBe('ok');
+      expect(await rc(T0)).toBe(false);
+    });
+
     it('an account change\'s outcome teaches no sign-in history', async () => {
       await known('u-teach');
       const before = (await login('u-teach', { time: T0 + MIN })).features?.['history.logins'];

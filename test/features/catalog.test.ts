@@ -16,7 +16,7 @@ const END = '<!-- features:end -->';
  * Features Vigil declares beyond the spec's catalogue (docs/signals.md § Beyond the spec says why):
  * a pack that reads one runs on Vigil only. Every spec feature must still be declared, exactly.
  */
-const EXTENSIONS = ['history.known_subnet', 'session.new_ip'];
+const EXTENSIONS = ['history.known_subnet', 'session.new_ip', 'history.recovery_challenged'];
 
 describe('feature registry', () => {
   it('every feature of the spec is declared once, with its slot its index in the Scheme', () => {
