@@ -15,7 +15,7 @@
 // a chain stopped at its sign-in or recovery has no change event to rank.
 import { packScore, rocAuc } from './eval.ts';
 import type { ReplayedEvent } from './replay.ts';
-import { ACCOUNT_CHANGE, CHAIN_TYPES, isChainType, type ChainType } from './simulate.ts';
+import { ACCOUNT_CHANGE, CHAIN_TYPES, CHANGE_CONTEXTS, isChainType, type ChainType, type ChangeContext } from './simulate.ts';
 
 export interface ChainResult {
   readonly n: number;
@@ -38,6 +38,8 @@ export interface ChangesReport {
   readonly legitChanges: number;
   readonly usual: { readonly n: number; readonly challenged: number; readonly blocked: number };
   readonly unusual: { readonly n: number; readonly challenged: number; readonly blocked: number };
+  /** The owners' changes by where they happened (`home` is `usual`; the others add up to `unusual`). */
+  readonly byContext: Readonly<Record<ChangeContext, { readonly n: number; readonly challenged: number; readonly blocked: number }>>;
   /** account_change lines the engine would not take (it predates spec v2). */
   readonly unsupported: number;
 }
@@ -52,6 +54,7 @@ export function createChangesCollector(opts: { readonly warmupDays: number }): C
   const chains = new Map<string, { kind: ChainType; stopped: boolean }>();
   const usual = { n: 0, challenged: 0, blocked: 0 };
   const unusual = { n: 0, challenged: 0, blocked: 0 };
+  const byContext = Object.fromEntries(CHANGE_CONTEXTS.map((c) => [c, { n: 0, challenged: 0, blocked: 0 }])) as Record<ChangeContext, { n: number; challenged: number; blocked: number }>;
   type Scores = { model: number[]; pack: number[] };
   const legitScores: Scores = { model: [], pack: [] };
   const chainScores = new Map<ChainType, Scores>(CHAIN_TYPES.map((k) => [k, { model: [], pack: [] }]));
@@ -79,10 +82,12 @@ export function createChangesCollector(opts: { readonly warmupDays: number }): C
         return;
       }
       if (label !== 'legit' || e.line.request.type !== ACCOUNT_CHANGE || e.line.day < opts.warmupDays) return;
-      const t = e.line.change_context === 'home' ? usual : unusual;
-      t.n++;
-      if (e.decision !== 'allow') t.challenged++;
-      if (e.decision === 'block') t.blocked++;
+      const context = e.line.change_context ?? 'home';
+      for (const t of [context === 'home' ? usual : unusual, byContext[context]]) {
+        t.n++;
+        if (e.decision !== 'allow') t.challenged++;
+        if (e.decision === 'block') t.blocked++;
+      }
       push(legitScores, e);
     },
     report(unsupported) {
@@ -97,7 +102,7 @@ export function createChangesCollector(opts: { readonly warmupDays: number }): C
         const p = chainScores.get(k)!;
         aucs[k] = { model: modelSeen ? auc(p.model, legitScores.model) : null, pack: auc(p.pack, legitScores.pack), n: p.pack.length };
       }
-      return { chains: out, auc: aucs, legitChanges: legitScores.pack.length, usual: { ...usual }, unusual: { ...unusual }, unsupported };
+      return { chains: out, auc: aucs, legitChanges: legitScores.pack.length, usual: { ...usual }, unusual: { ...unusual }, byContext: structuredClone(byContext), unsupported };
     },
   };
 }
@@ -117,6 +122,11 @@ export function formatChangesReport(r: ChangesReport): string {
   }
   lines.push(`legit change, usual (home)         ${pct(r.usual.challenged, r.usual.n).padStart(12)} ${String(r.usual.blocked).padStart(9)} ${String(r.usual.n).padStart(7)}   ≤ 2% challenged, 0 blocked`);
   lines.push(`legit change, unusual              ${pct(r.unusual.challenged, r.unusual.n).padStart(12)} ${String(r.unusual.blocked).padStart(9)} ${String(r.unusual.n).padStart(7)}   ≤ 50% challenged, 0 blocked`);
+  for (const c of CHANGE_CONTEXTS) {
+    if (c === 'home') continue;
+    const t = r.byContext[c];
+    lines.push(`  unusual: ${c.padEnd(24)} ${pct(t.challenged, t.n).padStart(12)} ${String(t.blocked).padStart(9)} ${String(t.n).padStart(7)}`);
+  }
   lines.push('');
   lines.push(`change events vs the owners' changes (${r.legitChanges}): ROC AUC`);
   lines.push('                                   model.anomaly      pack       n');

@@ -32,8 +32,11 @@ export function isChainType(l: string): l is ChainType {
 }
 export const CHANGE_KINDS = ['password', 'email', 'mfa_add', 'mfa_remove', 'recovery_method'] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
-/** Where a legitimate change happens: `home` is the usual case, the others the unusual ones. */
-export const CHANGE_CONTEXTS = ['home', 'abroad', 'new_phone', 'after_recovery'] as const;
+/**
+ * Where a legitimate change happens: `home` is the usual case, the others the unusual ones;
+ * `long_session` is a change hours into a session, often after the device has moved.
+ */
+export const CHANGE_CONTEXTS = ['home', 'abroad', 'new_phone', 'after_recovery', 'long_session'] as const;
 export type ChangeContext = (typeof CHANGE_CONTEXTS)[number];
 /** The event type of sensitive changes (spec v2); this engine may not accept it yet. */
 export const ACCOUNT_CHANGE = 'account_change';
@@ -393,7 +396,20 @@ export function legitChange(
   // A change minutes after the owner's own recovery is the unusual "right after a real recovery"
   // kind wherever it happens, never the usual one (a normal sign-in first).
   if (ctx.scenario === 'home' && chg.chance(0.02)) return { context: ctx.recovered ? 'after_recovery' : 'home', change: chg.pick(CHANGE_KINDS) };
+  if (!ctx.recovered && chg.chance(0.005)) return { context: 'long_session', change: chg.pick(CHANGE_KINDS) };
   return undefined;
+}
+
+/**
+ * Where a session is hours after its sign-in: a phone has often gone out onto the carrier's network
+ * (a gateway near home mostly) or come home; a computer mostly stays, sometimes goes home.
+ */
+function laterPlace(u: User, dev: Device, place: Place, home: Place, chg: Rng): Place {
+  if (dev.kind === 'mobile') {
+    if (chg.chance(0.6)) return cgnat(pickPlace(chg, chg.chance(0.8) ? u.carrierNear : u.carrier, home), chg);
+    return home;
+  }
+  return chg.chance(0.7) ? place : home;
 }
 
 function legitDay(u: User, day: number, rng: Rng, start: number, end: number, mix: SimMix, out: Emitter, chg?: Rng): void {
@@ -458,11 +474,18 @@ function legitDay(u: User, day: number, rng: Rng, start: number, end: number, mi
     }
     if (t >= end) continue;
     const change = chg ? legitChange(chg, { scenario, recovered, newPhoneDays: dev.isNewPhone ? day - dev.fromDay : undefined, mfa: u.mfa }) : undefined;
-    const tc = change && chg ? t + Math.floor(MIN + chg.exp(8 * MIN)) : end;
+    let tc = end;
+    let changePlace = place;
+    if (change && chg) {
+      if (change.context === 'long_session') {
+        tc = t + Math.floor(HOUR + chg.exp(2 * HOUR));
+        changePlace = laterPlace(u, dev, place, home, chg);
+      } else tc = t + Math.floor(MIN + chg.exp(8 * MIN));
+    }
     if (change && tc < end) {
       const sid = `s-${u.id}-${day}-${s}`;
       out.emit(t, { request: request('login', acct, place.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario, session_id: sid });
-      out.emit(tc, { request: changeRequest(change.change, acct, place.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario, session: sid, change_context: change.context });
+      out.emit(tc, { request: changeRequest(change.change, acct, changePlace.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario, session: sid, change_context: change.context });
     } else out.emit(t, { request: request('login', acct, place.ip, deviceId, ua), outcome: 'succeeded', label: 'legit', scenario });
   }
 }

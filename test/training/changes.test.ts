@@ -65,6 +65,26 @@ describe('sensitive changes in the simulator', () => {
     expect([...ctx].some((c) => c !== 'home')).toBe(true);
   });
 
+  it('puts long-session changes hours after their sign-in, some from another address, the others minutes after', () => {
+    const opened = new Map(lines.filter((l) => l.session_id !== undefined).map((l) => [l.session_id!, l]));
+    let long = 0;
+    let moved = 0;
+    for (const l of lines) {
+      if (l.label !== 'legit' || l.request.type !== 'account_change') continue;
+      const signIn = opened.get(l.session!)!;
+      const age = Date.parse(l.request.time) - Date.parse(signIn.request.time);
+      if (l.change_context === 'long_session') {
+        long++;
+        expect(age).toBeGreaterThanOrEqual(3_600_000);
+        if (l.request.ip !== signIn.request.ip) moved++;
+      } else {
+        expect(l.request.ip).toBe(signIn.request.ip);
+      }
+    }
+    expect(long).toBeGreaterThan(3);
+    expect(moved).toBeGreaterThan(0);
+  });
+
   it("labels a change that follows the owner's own recovery as after_recovery, never usual", () => {
     const rng = createRng('after-recovery');
     const seen = new Map<string, number>();
@@ -194,6 +214,12 @@ describe('replay and the changes report', () => {
     expect(text).toMatch(/chain phished_2fa\s+50\.0%/);
     expect(text).toMatch(/usual \(home\)\s+2\.0%\s+0\s+50/);
     expect(text).toMatch(/unusual\s+50\.0%\s+1\s+2/);
+    expect(r.byContext.abroad).toEqual({ n: 1, challenged: 1, blocked: 1 });
+    expect(r.byContext.new_phone).toEqual({ n: 1, challenged: 0, blocked: 0 });
+    expect(r.byContext.home).toEqual(r.usual);
+    expect(r.byContext.long_session).toEqual({ n: 0, challenged: 0, blocked: 0 });
+    expect(text).toMatch(/unusual: abroad\s+100\.0%\s+1\s+1\n/);
+    expect(text).toMatch(/unusual: long_session\s+n\/a\s+0\s+0\n/);
   });
 
   it('ranks each chain kind\'s change events against the owners\' changes, by model.anomaly and by the pack', () => {
