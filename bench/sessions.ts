@@ -16,6 +16,7 @@ import { createGeoIp } from '../features/geoip.ts';
 import { createStore } from '../features/store/index.ts';
 import { createDecisionLog } from '../decisionlog/index.ts';
 import { createEngine, type Engine } from '../engine/index.ts';
+import { deleteKeysUnder } from './lib/keys.ts';
 
 const url = process.argv[2] ?? process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -110,11 +111,6 @@ try {
   await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   await c.end();
   const r = new Redis(redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await r.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeysUnder(r, prefix);
   r.disconnect();
 }

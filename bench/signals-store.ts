@@ -8,6 +8,7 @@ import { rbaFields } from '../features/rba.ts';
 import { planRead } from '../features/store/commands.ts';
 import { DEFAULT_LIMITS, Keys } from '../features/store/keys.ts';
 import { createStore, type ContextInput, type EventContext, type ReadNeeds, type SignalStore } from '../features/store/index.ts';
+import { deleteKeysUnder } from './lib/keys.ts';
 
 const url = process.argv[2] ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const EVENTS = Number(process.argv[3] ?? 20_000);
@@ -128,12 +129,7 @@ async function main(): Promise<void> {
     console.log(`account_change + session record, concurrency 64: ${cpar.perSec} events/s, ${cpar.usPerEvent} µs/event (wall / events), ${cpar.rtPerEvent} round trips/event, ${cpar.nulls} degraded`);
   } finally {
     await store.close();
-    let cursor = '0';
-    do {
-      const [nextCursor, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = nextCursor;
-      if (keys.length > 0) await admin.unlink(...keys);
-    } while (cursor !== '0');
+    await deleteKeysUnder(admin, prefix);
     admin.disconnect();
   }
 }

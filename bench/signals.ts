@@ -14,6 +14,7 @@ import { createEngine, createMemoryShadowReport, planFeatures, type EvaluateResu
 import { runShadow } from '../engine/stages/shadow.ts';
 import type { Extracted, SignalsRead } from '../engine/stages/types.ts';
 import type { Slots, Value } from '../dsl/index.ts';
+import { deleteKeysUnder } from './lib/keys.ts';
 
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -138,10 +139,5 @@ await report.close();
 
 await engine.close();
 const r = new Redis(REDIS);
-let cursor = '0';
-do {
-  const [nextCursor, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-  cursor = nextCursor;
-  if (keys.length) await r.unlink(...keys);
-} while (cursor !== '0');
+await deleteKeysUnder(r, prefix);
 r.disconnect();

@@ -13,6 +13,7 @@ import { createStore, type SignalStore } from '../../features/store/index.ts';
 import { createDecisionLog, type DecisionLog } from '../../decisionlog/index.ts';
 import { createEngine, type Engine, type EvaluateResult, type VigilEvent } from '../../engine/index.ts';
 import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.ts';
+import { SESSION_FEATURES, sessionValues as session } from '../helpers/sessions.ts';
 import { dropSchema, postgresUrl, requirePostgres, uniqueSchema } from '../helpers/postgres.ts';
 
 const GEO = fileURLToPath(new URL('../../../shared/data/geoip/', import.meta.url));
@@ -39,28 +40,10 @@ rule from_new_device {
 }
 `;
 
-const SESSION_FEATURES = [
-  'session.age',
-  'session.login_decision',
-  'session.login_score',
-  'session.login_challenged',
-  'session.new_device',
-  'session.new_country',
-  'session.new_ip',
-  'session.ip_changed',
-  'session.country_changed',
-  'session.device_changed',
-] as const;
-
 function compiled(): CompiledPack {
   const r = compilePack(packFromFiles({ 'main.rules': PACK }), { scheme: VIGIL_SCHEME });
   if (!r.pack) throw new Error(r.diagnostics.map((d) => `${d.code} ${d.span.line}:${d.span.col} ${d.message}`).join('\n'));
   return r.pack;
-}
-
-function session(r: EvaluateResult): Record<string, unknown> {
-  const f = r.features ?? {};
-  return Object.fromEntries(SESSION_FEATURES.map((k) => [k, f[k]]));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -12,6 +12,7 @@ import { createGeoIp, type GeoIp } from '../../features/geoip.ts';
 import { createMemoryStore, createStore, type SignalStore } from '../../features/store/index.ts';
 import { createEngine, type Engine, type EvaluateResult, type VigilEvent } from '../../engine/index.ts';
 import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.ts';
+import { SESSION_FEATURES, sessionValues as session } from '../helpers/sessions.ts';
 
 const GEO = fileURLToPath(new URL('../../../shared/data/geoip/', import.meta.url));
 const LONDON = '81.2.69.142';
@@ -71,24 +72,6 @@ beforeAll(async () => {
   });
 });
 afterAll(() => geoip.close());
-
-const SESSION_FEATURES = [
-  'session.age',
-  'session.login_decision',
-  'session.login_score',
-  'session.login_challenged',
-  'session.new_device',
-  'session.new_country',
-  'session.new_ip',
-  'session.ip_changed',
-  'session.country_changed',
-  'session.device_changed',
-] as const;
-
-function session(r: EvaluateResult): Record<string, unknown> {
-  const f = r.features ?? {};
-  return Object.fromEntries(SESSION_FEATURES.map((k) => [k, f[k]]));
-}
 
 function scenarios(name: string, makeStore: (prefix: string) => Promise<SignalStore>, cleanup: (prefix: string) => Promise<void>): void {
   describe(`sessions (${name})`, () => {

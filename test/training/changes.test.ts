@@ -11,6 +11,22 @@ import { appliedOutcome, engineAcceptsChanges, featureRow, parseSimLine, replayT
 import { CHANGE_KINDS, MIXES, legitChange, formatLine, geoSeed, simulate, validateSimulateOptions, type Label, type SimLine } from '../../training/simulate.ts';
 import type { Action } from '../../dsl/ast.ts';
 
+type ChangeEventOptions = Partial<SimLine> & { type?: 'login' | 'recovery' | 'account_change'; score?: number; anomaly?: number | null };
+let seq = 0;
+/** A replayed account change (or, with `type`, a chain's other step) as the collector receives it. */
+function changeEvent(label: Label, decision: Action, o: ChangeEventOptions = {}): ReplayedEvent {
+  const { type, score, anomaly, ...rest } = o;
+  const line: SimLine = {
+    request: { type: type ?? 'account_change', user: { id: 'u' }, ip: '192.0.2.1', time: '2026-01-20T00:00:00.000Z' },
+    outcome: 'succeeded',
+    label,
+    day: 12,
+    ...rest,
+  };
+  seq++;
+  return { index: seq, line, label, decision, score: score ?? 0, features: {}, rba: null, anomaly: anomaly ?? null, applied: null, rules: [], decisionId: `d${seq}` };
+}
+
 let geoip: GeoIp;
 let pool: GeoPool;
 let pack: CompiledPack;
@@ -177,18 +193,7 @@ describe('replay and the changes report', () => {
   });
 
   it('counts chains stopped and the owners\' changes challenged, as defined', () => {
-    let i = 0;
-    const ev = (label: Label, decision: Action, o: Partial<SimLine> & { type?: 'login' | 'recovery' | 'account_change' } = {}): ReplayedEvent => {
-      const { type, ...rest } = o;
-      const line: SimLine = {
-        request: { type: type ?? 'account_change', user: { id: 'u' }, ip: '192.0.2.1', time: '2026-01-20T00:00:00.000Z' },
-        outcome: 'succeeded',
-        label,
-        day: 12,
-        ...rest,
-      };
-      return { index: i++, line, label, decision, score: 0, features: {}, rba: null, anomaly: null, applied: null, rules: [], decisionId: `d${i}` };
-    };
+    const ev = (label: Label, decision: Action, o: ChangeEventOptions = {}): ReplayedEvent => changeEvent(label, decision, o);
     const c = createChangesCollector({ warmupDays: 10 });
     // phished: the sign-in's step-up is passed (not a stop); the change allowed → not stopped.
     c.add(ev('phished_2fa', 'step_up', { type: 'login', attack_id: 'p1', passes_step_up: true }));
@@ -223,19 +228,8 @@ describe('replay and the changes report', () => {
   });
 
   it('ranks each chain kind\'s change events against the owners\' changes, by model.anomaly and by the pack', () => {
-    let i = 0;
-    const ev = (label: Label, decision: Action, score: number, anomaly: number | null, o: Partial<SimLine> & { type?: 'login' | 'account_change' } = {}): ReplayedEvent => {
-      const { type, ...rest } = o;
-      const line: SimLine = {
-        request: { type: type ?? 'account_change', user: { id: 'u' }, ip: '192.0.2.1', time: '2026-01-20T00:00:00.000Z' },
-        outcome: 'succeeded',
-        label,
-        day: 12,
-        ...(label === 'legit' ? {} : { attack_id: `${label}-${i}` }),
-        ...rest,
-      };
-      return { index: i++, line, label, decision, score, features: {}, rba: null, anomaly, applied: null, rules: [], decisionId: `d${i}` };
-    };
+    const ev = (label: Label, decision: Action, score: number, anomaly: number | null, o: ChangeEventOptions = {}): ReplayedEvent =>
+      changeEvent(label, decision, { ...(label === 'legit' ? {} : { attack_id: `${label}-${seq}` }), ...o, score, anomaly });
     const c = createChangesCollector({ warmupDays: 10 });
     // Owners' changes: anomalies 0.3, 0.5, 0.7; pack allow 0, allow 10, step_up 40.
     c.add(ev('legit', 'allow', 0, 0.3, { change_context: 'home' }));
